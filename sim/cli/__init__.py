@@ -1,0 +1,68 @@
+"""Command line: ``parksim COMMAND ...``.
+
+Each command is a module in this package with ``HELP`` (one line),
+``register(parser)`` (adds its arguments; must import nothing heavy) and
+``main(args) -> int``. Modules are discovered automatically, so adding a command
+means adding a file. Heavy imports happen inside ``main``, after parsing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+EXIT_BAD_INPUT = 2
+
+
+def _commands() -> dict:
+    mods = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
+        if not info.name.startswith("_"):
+            mods[info.name] = importlib.import_module(f"{__name__}.{info.name}")
+    return mods
+
+
+def build_parser() -> tuple[argparse.ArgumentParser, dict]:
+    """The top-level parser with one sub-parser per command module."""
+    parser = argparse.ArgumentParser(
+        prog="parksim",
+        description="Agent-based simulation of the West Taihu Science and Technology Industrial Park under policy.",
+        epilog="Run 'parksim COMMAND --help' for the options and an example of each command.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    mods = _commands()
+    for name, mod in mods.items():
+        p = sub.add_parser(
+            name.replace("_", "-"),
+            help=mod.HELP,
+            description=mod.__doc__,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        mod.register(p)
+        p.set_defaults(_module=mod)
+    return parser, mods
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``parksim`` console script."""
+    parser, _ = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_module", None):
+        parser.print_help()
+        return EXIT_BAD_INPUT
+    from sim.scenario import ScenarioError
+
+    try:
+        return int(args._module.main(args) or 0)
+    except ScenarioError as exc:
+        print(f"parksim: error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        print("parksim: interrupted; finished runs are kept.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

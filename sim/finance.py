@@ -1,0 +1,216 @@
+"""Investors (Mesa agents) and the monthly finance process.
+
+Investor kinds: ``vc`` funds, ``angel`` investors, ``bank`` lenders (through the
+finance supermarket), the ``guarantee`` pool and the government ``guidance`` fund.
+
+* VC deals: every young firm (registered, operating or growing, not yet
+  listed) gets a round with monthly probability
+  ``vc_deals_per_firm_year / 12 * deal_rate_mult * sqrt(capital / capital_at_start)``
+  (more capital in the cluster, more deals). The round (20% of the private
+  valuation, at least 2 m yuan) goes to one investor with enough capital, drawn
+  by its preference for the firm's industry.
+* Exits: when a backed firm is quoted or listed, its investors sell their stake at
+  the listed valuation and the money returns to their capital (recycling); when
+  it closes, the stake is written off.
+* Supermarket loans: a Poisson number a month, to operating firms without a
+  loan, weighted by revenue; repaid over 24 months; unpaid balance of a closed
+  firm is taken by the guarantee pool.
+* Cluster growth: new VC funds join at ``investor_entry_per_deal`` per deal.
+
+Money is conserved: ``capital + holdings at cost + loans outstanding ==
+injected + realised gains - written off`` (checked by the tests).
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+from sim.firms import GROWING, LISTED, NEEQ, OPERATING, REGISTERED
+from sim.params import INDUSTRIES
+
+KINDS = ("vc", "angel", "bank", "guarantee", "guidance")
+DEAL_SHARE = 0.2  # share of private valuation sold in a round [judgement]
+MIN_DEAL_MYUAN = 2.0  # [judgement]
+LOAN_MONTHS = 24  # [judgement]
+NEW_FUND_MYUAN = 300.0  # capital of a VC fund joining the cluster [judgement]
+GUIDANCE_COINVEST_SHARE = 0.3  # the guidance fund adds this share to a VC round [judgement]
+
+
+class Investor(mesa.Agent):
+    """An investor in the park's finance centre."""
+
+    def __init__(self, model, kind: str, capital_myuan: float, preference: np.ndarray):
+        super().__init__(model)
+        self.kind = kind
+        self.capital_myuan = float(capital_myuan)
+        self.preference = preference
+        self.holdings: dict[int, list[float]] = {}  # firm row -> [stake share, cost m yuan]
+
+
+class Finance:
+    """The monthly finance process and its ledger."""
+
+    def __init__(self, model):
+        self.model = model
+        self.injected_myuan = 0.0
+        self.realised_gain_myuan = 0.0
+        self.written_off_myuan = 0.0
+        self.loan_left_months = {}
+        self.deals_history = []
+        self.capital_at_start = 1.0
+
+    # ----------------------------------------------------------------- set-up
+    def add_investor(self, kind: str, capital_myuan: float) -> Investor:
+        """Create an investor and book its capital as injected."""
+        rng = self.model.streams["finance"]
+        pref = rng.dirichlet(np.ones(len(INDUSTRIES)))
+        self.injected_myuan += capital_myuan
+        return Investor(self.model, kind, capital_myuan, pref)
+
+    def populate(self, n_investors: int) -> None:
+        """Initial investors: VC funds and angels, one bank and one guarantee pool."""
+        rng = self.model.streams["finance"]
+        for _ in range(n_investors):
+            kind = "vc" if rng.random() < 0.6 else "angel"
+            self.add_investor(kind, NEW_FUND_MYUAN if kind == "vc" else 30.0)
+        self.add_investor("bank", 2000.0)
+        self.add_investor("guarantee", 30.0)  # park guarantee pool, 30 m yuan (priors)
+        self.capital_at_start = max(self.vc_capital(), 1.0)
+
+    def endow_guidance_fund(self, capital_myuan: float) -> None:
+        """The government guidance fund joins with its capital."""
+        self.add_investor("guidance", capital_myuan)
+
+    def investors(self, *kinds: str) -> list[Investor]:
+        """Investors of the given kinds (all when none given)."""
+        agents = self.model.agents_by_type.get(Investor, [])
+        return [a for a in agents if not kinds or a.kind in kinds]
+
+    def vc_capital(self) -> float:
+        """Capital available to equity investors."""
+        return sum(a.capital_myuan for a in self.investors("vc", "angel", "guidance"))
+
+    # ------------------------------------------------------------------- step
+    def step(self) -> None:
+        """Deals, loans, repayments and cluster growth of one month."""
+        deals = self._vc_deals()
+        self._loans()
+        self._repayments()
+        self.deals_history.append(deals)
+        self._cluster_growth()
+
+    def _vc_deals(self) -> int:
+        model, firms = self.model, self.model.firms
+        rng, p, fx = model.streams["finance"], model.p, model.effects
+        rows = firms.in_stage(REGISTERED, OPERATING, GROWING)
+        rows = rows[firms.listing[rows] < NEEQ]
+        supply = np.sqrt(max(self.vc_capital(), 0.0) / self.capital_at_start)
+        hazard = p["vc_deals_per_firm_year"] / 12.0 * fx.deal_rate_mult * supply
+        chosen = rows[rng.random(len(rows)) < hazard]
+        equity = self.investors("vc", "angel")
+        guidance = self.investors("guidance")
+        deals = 0
+        for r in chosen:
+            size = max(MIN_DEAL_MYUAN, DEAL_SHARE * p["ps_private"] * firms.revenue_myuan[r])
+            able = [a for a in equity if a.capital_myuan >= size]
+            if not able:
+                continue
+            w = np.array([a.preference[firms.industry[r]] for a in able])
+            lead = able[rng.choice(len(able), p=w / w.sum())]
+            self._invest(lead, r, size)
+            if guidance and guidance[0].capital_myuan >= size * GUIDANCE_COINVEST_SHARE:
+                self._invest(guidance[0], r, size * GUIDANCE_COINVEST_SHARE)
+            firms.vc_backed[r] = True
+            firms.funded_month[r] = model.month
+            deals += 1
+        model.counters.add("vc_deals", deals)
+        return deals
+
+    def _invest(self, investor: Investor, row: int, amount: float) -> None:
+        firms = self.model.firms
+        valuation = max(self.model.p["ps_private"] * firms.revenue_myuan[row], amount / DEAL_SHARE)
+        investor.capital_myuan -= amount
+        stake, cost = investor.holdings.get(row, [0.0, 0.0])
+        investor.holdings[row] = [stake + amount / (valuation + amount), cost + amount]
+        firms.cash_myuan[row] += amount
+        self.model.counters.add("vc_invested_myuan", amount)
+
+    def _loans(self) -> None:
+        model, firms, fx = self.model, self.model.firms, self.model.effects
+        rng = model.streams["finance"]
+        n = rng.poisson(fx.loans_per_month * model.p["population_scale"])
+        rows = firms.in_stage(OPERATING, GROWING)
+        rows = rows[firms.loan_myuan[rows] <= 0]
+        banks = self.investors("bank")
+        if n == 0 or len(rows) == 0 or not banks:
+            return
+        n = min(n, len(rows))
+        w = firms.revenue_myuan[rows] + 1e-9
+        take = rng.choice(rows, n, replace=False, p=w / w.sum())
+        for r in take:
+            if banks[0].capital_myuan < fx.loan_myuan:
+                break
+            banks[0].capital_myuan -= fx.loan_myuan
+            firms.loan_myuan[r] = fx.loan_myuan
+            firms.cash_myuan[r] += fx.loan_myuan
+            self.loan_left_months[int(r)] = LOAN_MONTHS
+            model.counters.add("loans", 1)
+            model.counters.add("loans_myuan", fx.loan_myuan)
+
+    def _repayments(self) -> None:
+        firms, banks = self.model.firms, self.investors("bank")
+        for r, left in list(self.loan_left_months.items()):
+            pay = firms.loan_myuan[r] / left
+            firms.loan_myuan[r] -= pay
+            banks[0].capital_myuan += pay
+            if left == 1:
+                firms.loan_myuan[r] = 0.0
+                del self.loan_left_months[r]
+            else:
+                self.loan_left_months[r] = left - 1
+
+    def _cluster_growth(self) -> None:
+        model = self.model
+        recent = sum(self.deals_history[-12:]) / min(len(self.deals_history), 12)
+        rate = model.p["investor_entry_per_deal"] * recent * model.effects.investor_entry_mult
+        for _ in range(model.streams["finance"].poisson(rate)):
+            self.add_investor("vc", NEW_FUND_MYUAN)
+            model.counters.add("investors_joined", 1)
+
+    # ------------------------------------------------------------ firm events
+    def on_listing(self, row: int, valuation_myuan: float) -> None:
+        """Investors sell their stake when a firm is quoted or listed."""
+        for inv in self.investors("vc", "angel", "guidance"):
+            if row in inv.holdings:
+                stake, cost = inv.holdings.pop(row)
+                proceeds = stake * valuation_myuan
+                inv.capital_myuan += proceeds
+                self.realised_gain_myuan += proceeds - cost
+                self.model.counters.add("vc_exits", 1)
+
+    def on_firm_gone(self, row: int) -> None:
+        """Write off equity and unpaid loans of a firm that closed or left."""
+        for inv in self.investors("vc", "angel", "guidance"):
+            if row in inv.holdings:
+                self.written_off_myuan += inv.holdings.pop(row)[1]
+        if row in self.loan_left_months:
+            firms = self.model.firms
+            unpaid = float(firms.loan_myuan[row])
+            banks, pool = self.investors("bank"), self.investors("guarantee")
+            banks[0].capital_myuan += unpaid  # the guarantee pool repays the bank ...
+            pool[0].capital_myuan -= unpaid  # ... and carries the loss (it can go negative: re-guarantee)
+            self.written_off_myuan += unpaid
+            firms.loan_myuan[row] = 0.0
+            del self.loan_left_months[row]
+
+    # ---------------------------------------------------------------- ledger
+    def balance_error(self) -> float:
+        """Left side minus right side of the money-conservation identity (should be 0)."""
+        capital = sum(a.capital_myuan for a in self.investors())
+        holdings = sum(c for a in self.investors() for _, c in a.holdings.values())
+        loans = float(sum(self.model.firms.loan_myuan[r] for r in self.loan_left_months))
+        return capital + holdings + loans - (self.injected_myuan + self.realised_gain_myuan - self.written_off_myuan)
+
+
+__all__ = ["Finance", "Investor", "KINDS", "LISTED"]

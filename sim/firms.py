@@ -1,0 +1,136 @@
+"""Enterprise agents and the columnar table that holds their state.
+
+Each project or firm is a Mesa agent (:class:`Enterprise`) so that it can be
+found, counted and removed through Mesa's AgentSets. Its numbers live in one
+row of :class:`FirmTable`, a struct of numpy arrays, so that the monthly
+processes (growth, exit hazards, hiring) run as array operations instead of one
+Python call per firm: the brief measured 25-170x between the two.
+"""
+
+from __future__ import annotations
+
+import mesa
+import numpy as np
+
+# lifecycle stages
+SIGNED, REGISTERED, OPERATING, GROWING, MATURE, GONE = range(6)
+STAGES = ("signed", "registered", "operating", "growing", "mature", "gone")
+# listing states (see sim.listing for the transitions)
+NONE, REFORMING, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED, DELISTED = range(8)
+LISTING_STATES = ("none", "reforming", "reformed", "neeq_filed", "neeq", "ipo_filed", "listed", "delisted")
+
+_FIELDS = {
+    # identity and place
+    "industry": np.int8,
+    "israeli": bool,
+    "zone": np.int8,
+    "stage": np.int8,
+    "alive": bool,
+    "born_month": np.int32,
+    "signed_month": np.int32,
+    "registered_month": np.int32,
+    "started_month": np.int32,
+    "gone_month": np.int32,
+    "key_project": bool,
+    "investment_myuan": float,
+    "pollution_index": float,
+    # economics
+    "revenue_myuan": float,
+    "margin": float,
+    "floor_m2": float,
+    "talent_agents": np.int32,
+    "cash_myuan": float,
+    "loan_myuan": float,
+    "vc_backed": bool,
+    "funded_month": np.int32,
+    "profit_y1_myuan": float,
+    "profit_y2_myuan": float,
+    "profit_y3_myuan": float,
+    "profit_ytd_myuan": float,
+    # status flags
+    "leading": bool,
+    "supported": bool,
+    "reserve": bool,
+    "listing": np.int8,
+    "listing_timer": np.int16,
+    "pre_ipo_listing": np.int8,
+    "reform_month": np.int32,
+    "listed_month": np.int32,
+}
+
+
+class FirmTable:
+    """Struct-of-arrays storage for all firms ever created in a run.
+
+    Rows are never reused: a firm that exits keeps its row with ``alive=False``
+    so that totals over the whole run can be computed.
+    """
+
+    def __init__(self, capacity: int = 1024):
+        self.n = 0
+        for name, dtype in _FIELDS.items():
+            setattr(self, name, np.zeros(capacity, dtype=dtype))
+
+    def _grow(self, needed: int) -> None:
+        size = len(self.alive)
+        if needed <= size:
+            return
+        new = max(needed, 2 * size)
+        for name in _FIELDS:
+            old = getattr(self, name)
+            arr = np.zeros(new, dtype=old.dtype)
+            arr[:size] = old
+            setattr(self, name, arr)
+
+    def add(self, count: int, **columns) -> np.ndarray:
+        """Append ``count`` rows; ``columns`` give their values. Returns row indices."""
+        self._grow(self.n + count)
+        rows = np.arange(self.n, self.n + count)
+        self.n += count
+        self.alive[rows] = True
+        for key in ("gone_month", "funded_month", "reform_month", "listed_month", "registered_month", "started_month"):
+            getattr(self, key)[rows] = -1
+        for key, value in columns.items():
+            getattr(self, key)[rows] = value
+        return rows
+
+    def view(self, name: str) -> np.ndarray:
+        """The used part of one column."""
+        return getattr(self, name)[: self.n]
+
+    def live(self) -> np.ndarray:
+        """Row indices of firms still in the park."""
+        return np.flatnonzero(self.alive[: self.n])
+
+    def in_stage(self, *stages: int) -> np.ndarray:
+        """Row indices of live firms in any of ``stages``."""
+        n = self.n
+        return np.flatnonzero(self.alive[:n] & np.isin(self.stage[:n], stages))
+
+    def employees(self, rows, people_per_agent: int) -> np.ndarray:
+        """People employed by the given firms."""
+        return self.talent_agents[rows] * people_per_agent
+
+
+class Enterprise(mesa.Agent):
+    """A project or firm in the park; its numbers are one row of the model's FirmTable."""
+
+    def __init__(self, model: mesa.Model, row: int):
+        super().__init__(model)
+        self.row = row
+
+    def __getattr__(self, name):
+        # Read-only access to table columns (e.g. ``firm.revenue_myuan``) for notebooks and tests.
+        if name in _FIELDS:
+            return getattr(self.model.firms, name)[self.row]
+        raise AttributeError(name)
+
+    @property
+    def stage_name(self) -> str:
+        """Lifecycle stage as text."""
+        return STAGES[int(self.model.firms.stage[self.row])]
+
+    @property
+    def listing_name(self) -> str:
+        """Listing state as text."""
+        return LISTING_STATES[int(self.model.firms.listing[self.row])]

@@ -1,0 +1,183 @@
+"""Firm lifecycle: conversion of signed projects, growth, leading status, exits and moves.
+
+Equations (monthly step, ``dt = 1/12`` year):
+
+* signed -> registered with hazard ``p_register_per_month`` (needs floor space),
+  signed -> abandoned with ``p_drop_signed_per_month``;
+  registered -> operating with ``p_start_per_month``.
+* Growth (Gibrat with drift): ``log R += mu * dt + sigma * sqrt(dt) * eps`` with
+  ``mu = drift * stage_factor + boost_funding + boost_support - penalty * (1 - fill)``
+  where ``fill`` is the share of wanted staff the firm has hired.
+* Exit hazard (inverted U in age ``a`` years):
+  ``h(a) = peak * (a / a_peak) ** k * exp(k * (1 - a / a_peak))`` per year.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.arrivals import count_projects
+from sim.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
+
+GROWING_REVENUE_MYUAN = 20.0  # operating -> growing above this revenue [judgement]
+MATURE_REVENUE_MYUAN = 500.0  # growing -> mature above this revenue [judgement]
+MATURE_AGE_MONTHS = 120  # or after ten years [judgement]
+STAGE_DRIFT_FACTOR = {OPERATING: 1.5, GROWING: 1.0, MATURE: 0.3}  # young firms grow faster [judgement]
+START_REVENUE_MYUAN = 1.5  # median revenue in the first operating month [judgement]
+MARGIN_START, MARGIN_MATURE, MARGIN_MONTHS = -0.15, 0.10, 30.0  # margin path with age [judgement]
+LISTED_EXIT_FACTOR = 0.2  # listed firms rarely close [judgement]
+SUPPORTED_EXIT_FACTOR = 0.5  # supported firms are kept alive [judgement]
+FUNDED_MONTHS = 12  # a funding round boosts growth for a year [judgement]
+
+
+def conversion_step(model) -> None:
+    """Signed projects register or drop out; registered firms start operating."""
+    rng, p, firms = model.streams["conversion"], model.p, model.firms
+    signed = firms.in_stage(SIGNED)
+    u = rng.random(len(signed))
+    drop = signed[u < p["p_drop_signed_per_month"]]
+    reg = signed[(u >= p["p_drop_signed_per_month"]) & (u < p["p_drop_signed_per_month"] + p["p_register_per_month"])]
+    model.remove_firms(drop, reason="abandoned")
+    reg = _take_floor(model, reg, p["min_floor_m2"])
+    firms.stage[reg] = REGISTERED
+    firms.registered_month[reg] = model.month
+    count_projects(model, reg, "registered")
+    registered = firms.in_stage(REGISTERED)
+    start = registered[rng.random(len(registered)) < p["p_start_per_month"]]
+    start = start[firms.registered_month[start] < model.month]
+    firms.stage[start] = OPERATING
+    firms.started_month[start] = model.month
+    firms.revenue_myuan[start] = START_REVENUE_MYUAN * np.exp(0.8 * rng.standard_normal(len(start)))
+    firms.margin[start] = 0.05 * rng.standard_normal(len(start))
+    count_projects(model, start, "started")
+
+
+def _take_floor(model, rows: np.ndarray, need_m2: float) -> np.ndarray:
+    """Give ``rows`` their first premises in their zone while room lasts; return those served."""
+    firms, zones = model.firms, model.zones
+    free = zones.free_m2.copy()
+    served = []
+    for r in rows:
+        z = firms.zone[r]
+        if free[z] >= need_m2:
+            free[z] -= need_m2
+            firms.floor_m2[r] = need_m2
+            served.append(r)
+    zones.occupied_m2 = zones.capacity_m2 - free
+    return np.asarray(served, dtype=int)
+
+
+def margin_of(model, rows: np.ndarray) -> np.ndarray:
+    """Profit margin: firm-specific offset plus an age path from loss to profit."""
+    age = model.month - model.firms.born_month[rows]
+    path = MARGIN_MATURE - (MARGIN_MATURE - MARGIN_START) * np.exp(-age / MARGIN_MONTHS)
+    return path + model.firms.margin[rows]
+
+
+def growth_step(model) -> None:
+    """Revenue growth, staff wanted, floor space within zone capacity, stage moves, profits."""
+    rng, p, firms, fx = model.streams["growth"], model.p, model.firms, model.effects
+    rows = firms.in_stage(OPERATING, GROWING, MATURE)
+    if len(rows) == 0:
+        return
+    stage = firms.stage[rows]
+    factor = np.select(
+        [stage == OPERATING, stage == GROWING],
+        [STAGE_DRIFT_FACTOR[OPERATING], STAGE_DRIFT_FACTOR[GROWING]],
+        STAGE_DRIFT_FACTOR[MATURE],
+    )
+    funded = (firms.funded_month[rows] >= 0) & (model.month - firms.funded_month[rows] < FUNDED_MONTHS)
+    fill = model.talent.fill(model, rows)
+    mu = (
+        p["growth_drift_per_year"] * factor
+        + p["funding_growth_boost_per_year"] * (funded | (firms.loan_myuan[rows] > 0))
+        + fx.support_growth_per_year * firms.supported[rows]
+        - p["talent_shortfall_penalty_per_year"] * (1.0 - fill)
+    )
+    sigma = p["growth_sigma_per_year"]
+    firms.revenue_myuan[rows] *= np.exp(mu / 12.0 + sigma * np.sqrt(1 / 12.0) * rng.standard_normal(len(rows)))
+    firms.profit_ytd_myuan[rows] += firms.revenue_myuan[rows] * margin_of(model, rows) / 12.0
+    _resize_floor(model, rows)
+    rev, age = firms.revenue_myuan[rows], model.month - firms.born_month[rows]
+    firms.stage[rows[(stage == OPERATING) & (rev >= GROWING_REVENUE_MYUAN)]] = GROWING
+    firms.stage[rows[(stage == GROWING) & ((rev >= MATURE_REVENUE_MYUAN) | (age >= MATURE_AGE_MONTHS))]] = MATURE
+    if model.month % 12 == 0:  # January: close the books of last year
+        firms.profit_y3_myuan[:] = firms.profit_y2_myuan
+        firms.profit_y2_myuan[:] = firms.profit_y1_myuan
+        firms.profit_y1_myuan[:] = firms.profit_ytd_myuan
+        firms.profit_ytd_myuan[:] = 0.0
+
+
+def _resize_floor(model, rows: np.ndarray) -> None:
+    """Move each firm's floor space toward what its staff need, never beyond zone capacity."""
+    p, firms, zones = model.p, model.firms, model.zones
+    want = np.maximum(
+        p["min_floor_m2"], firms.revenue_myuan[rows] / p["revenue_per_employee_myuan"] * p["m2_per_employee"]
+    )
+    delta = want - firms.floor_m2[rows]
+    firms.floor_m2[rows] += np.minimum(delta, 0.0)  # shrinking is always possible
+    zones.recount(firms)
+    grow = np.maximum(delta, 0.0)
+    zone = firms.zone[rows]
+    asked = np.bincount(zone, weights=grow, minlength=3)
+    ratio = np.where(asked > 0, np.minimum(1.0, zones.free_m2 / np.maximum(asked, 1e-9)), 1.0)
+    firms.floor_m2[rows] += grow * ratio[zone]
+    zones.recount(firms)
+
+
+def leading_step(model) -> None:
+    """Leading ("landmark") enterprises: revenue above the declared threshold."""
+    firms = model.firms
+    n = firms.n
+    firms.leading[:n] = firms.alive[:n] & (firms.revenue_myuan[:n] >= model.p["leading_revenue_myuan"])
+
+
+def exit_hazard_per_year(age_years: np.ndarray, p) -> np.ndarray:
+    """Inverted-U exit hazard by age (peak ``exit_peak_per_year`` at ``exit_peak_age_years``)."""
+    x = np.maximum(age_years, 0.0) / p["exit_peak_age_years"]
+    k = p["exit_shape"]
+    return p["exit_peak_per_year"] * x**k * np.exp(k * (1.0 - x))
+
+
+def exit_step(model) -> None:
+    """Closures, relocations out of the park and moves between zones."""
+    rng, p, firms = model.streams["exits"], model.p, model.firms
+    rows = firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    age_years = (model.month - firms.born_month[rows]) / 12.0
+    h = exit_hazard_per_year(age_years, p)
+    h = h * np.where(firms.listing[rows] == LISTED, LISTED_EXIT_FACTOR, 1.0)
+    h = h * np.where(firms.supported[rows], SUPPORTED_EXIT_FACTOR, 1.0)
+    u = rng.random(len(rows))
+    close = u < h / 12.0
+    leave = ~close & (u < (h + p["relocation_out_per_year"]) / 12.0)
+    model.remove_firms(rows[close], reason="closed")
+    model.remove_firms(rows[leave], reason="relocated_out")
+    stay = rows[~close & ~leave]
+    movers = stay[rng.random(len(stay)) < p["relocation_in_park_per_year"] / 12.0]
+    _relocate(model, movers)
+
+
+def _relocate(model, rows: np.ndarray) -> None:
+    """Firms reconsider their zone; they move only if another zone is chosen and has room."""
+    if len(rows) == 0:
+        return
+    firms = model.firms
+    cur = firms.zone[rows].copy()
+    zone = model.zones.choose(
+        model.streams["location"],
+        firms.industry[rows],
+        firms.stage[rows],
+        firms.israeli[rows],
+        firms.floor_m2[rows],
+        model.location_betas(),
+        firms,
+    )
+    move = (zone >= 0) & (zone != cur)
+    # a mover frees its old floor and takes the same floor in the new zone (checked by choose)
+    firms.zone[rows[move]] = zone[move]
+    model.counters.add("relocations_in_park", int(move.sum()))
+    model.zones.recount(firms)
+    assert np.all(model.zones.occupied_m2 <= model.zones.capacity_m2 + 1e-6), "relocation overfilled a zone"
+
+
+__all__ = ["conversion_step", "growth_step", "leading_step", "exit_step", "exit_hazard_per_year", "GONE"]

@@ -1,0 +1,164 @@
+"""The listing pipeline: share reform, NEEQ quotation, IPO queue, exchange listing.
+
+States and the only allowed transitions (``ALLOWED``)::
+
+    none -> reforming -> reformed -> neeq_filed -> neeq -> delisted
+                         reformed -> ipo_filed          neeq -> ipo_filed
+    ipo_filed -> listed      (approved after the queue)
+    ipo_filed -> reformed | neeq   (rejected: back to where it filed from)
+
+Legal gates (``../shared/data/priors.md``): NEEQ needs a joint-stock company at
+least ``neeq_min_age_months`` old; an IPO needs ``ipo_min_age_months`` of
+operation and two profitable years with at least ``ipo_min_profit_2y_myuan``
+of profit (the ChiNext route). Monthly hazards of taking a step are
+``base / 12 * exp(listing_subsidy_elasticity * subsidy) * (vc mult if VC-backed)
+* (1 + reserve_support if on the reserve list)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.firms import (
+    DELISTED,
+    GROWING,
+    IPO_FILED,
+    LISTED,
+    MATURE,
+    NEEQ,
+    NEEQ_FILED,
+    NONE,
+    OPERATING,
+    REFORMED,
+    REFORMING,
+)
+
+ALLOWED = {
+    (NONE, REFORMING),
+    (REFORMING, REFORMED),
+    (REFORMED, NEEQ_FILED),
+    (NEEQ_FILED, NEEQ),
+    (REFORMED, IPO_FILED),
+    (NEEQ, IPO_FILED),
+    (IPO_FILED, LISTED),
+    (IPO_FILED, REFORMED),
+    (IPO_FILED, NEEQ),
+    (NEEQ, DELISTED),
+}
+REFORM_MIN_REVENUE_MYUAN = 5.0  # firms below this do not start a share reform [judgement]
+REGISTRATION_REFORM_YEAR = 2019  # STAR market 2019, ChiNext registration 2020 (priors)
+
+
+def valuation_myuan(model, rows: np.ndarray) -> np.ndarray:
+    """Market value: P/E (floored by P/S) when listed, P/S on the NEEQ, private P/S otherwise."""
+    p, firms = model.p, model.firms
+    rev = firms.revenue_myuan[rows]
+    profit = np.maximum(firms.profit_y1_myuan[rows], 0.0)
+    listed = np.maximum(p["pe_exchange"] * profit, p["ps_exchange_floor"] * rev)
+    state = firms.listing[rows]
+    return np.select([state == LISTED, state == NEEQ], [listed, p["ps_neeq"] * rev], p["ps_private"] * rev)
+
+
+def _move(model, rows: np.ndarray, new_state: int, event: str | None = None) -> None:
+    firms = model.firms
+    old = firms.listing[rows]
+    bad = [(int(o), new_state) for o in old if (int(o), new_state) not in ALLOWED]
+    assert not bad, f"illegal listing transition(s) {bad[:3]}"
+    firms.listing[rows] = new_state
+    if event:
+        model.counters.add(event, len(rows))
+    model.counters.record_transitions(old, new_state)
+
+
+def _hazard(model, rows: np.ndarray, base_per_year: float) -> np.ndarray:
+    p, firms, fx = model.p, model.firms, model.effects
+    h = base_per_year / 12.0 * np.exp(p["listing_subsidy_elasticity"] * fx.listing_subsidy_myuan)
+    h = h * np.where(firms.vc_backed[rows], p["vc_listing_hazard_mult"], 1.0)
+    return h * np.where(firms.reserve[rows], 1.0 + fx.reserve_support, 1.0)
+
+
+def _draw(model, rows: np.ndarray, base_per_year: float) -> np.ndarray:
+    rng = model.streams["listing"]
+    return rows[rng.random(len(rows)) < _hazard(model, rows, base_per_year)]
+
+
+def listing_step(model) -> None:
+    """Advance every firm's listing state by one month."""
+    p, firms, rng = model.p, model.firms, model.streams["listing"]
+    live = firms.live()
+    state = firms.listing[live]
+    age = model.month - firms.born_month[live]
+    firms.listing_timer[live] = np.maximum(firms.listing_timer[live] - 1, 0)
+    timer_done = firms.listing_timer[live] == 0
+    _update_reserve(model, live)
+
+    # timers that run out: reform done, NEEQ quotation, IPO decision
+    done = live[(state == REFORMING) & timer_done]
+    _move(model, done, REFORMED, "share_reforms")
+    firms.reform_month[done] = model.month
+    quoted = live[(state == NEEQ_FILED) & timer_done]
+    _move(model, quoted, NEEQ, "neeq_quotations")
+    _after_listing(model, quoted)
+    decided = live[(state == IPO_FILED) & timer_done]
+    support = model.effects.reserve_support
+    approve = rng.random(len(decided)) < min(0.98, p["ipo_approval_rate"] + 0.1 * support)
+    _move(model, decided[approve], LISTED, "exchange_listings")
+    firms.listed_month[decided[approve]] = model.month
+    _after_listing(model, decided[approve])
+    for back in (REFORMED, NEEQ):
+        rej = decided[~approve & (firms.pre_ipo_listing[decided] == back)]
+        _move(model, rej, back, "ipo_rejections")
+
+    # new steps taken this month (from the states held at the start of the month)
+    stage_ok = np.isin(firms.stage[live], (OPERATING, GROWING, MATURE))
+    can_reform = live[(state == NONE) & stage_ok & (firms.revenue_myuan[live] >= REFORM_MIN_REVENUE_MYUAN)]
+    start = _draw(model, can_reform, p["p_reform_per_year"])
+    _move(model, start, REFORMING, "share_reforms_started")
+    firms.listing_timer[start] = p["reform_months"]
+
+    profit_ok = (
+        (firms.profit_y1_myuan[live] > 0)
+        & (firms.profit_y2_myuan[live] > 0)
+        & (firms.profit_y1_myuan[live] + firms.profit_y2_myuan[live] >= p["ipo_min_profit_2y_myuan"])
+    )
+    ipo_ok = live[np.isin(state, (REFORMED, NEEQ)) & (age >= p["ipo_min_age_months"]) & profit_ok]
+    filers = _draw(model, ipo_ok, p["p_ipo_file_per_year"])
+    firms.pre_ipo_listing[filers] = firms.listing[filers]
+    _move(model, filers, IPO_FILED, "ipo_filings")
+    year = model.month // 12
+    queue = p["ipo_queue_months_2016"] if year < REGISTRATION_REFORM_YEAR else p["ipo_queue_months_2019"]
+    firms.listing_timer[filers] = np.maximum(1, np.round(rng.gamma(4.0, queue / 4.0, len(filers))))
+
+    neeq_ok = live[(state == REFORMED) & (age >= p["neeq_min_age_months"])]
+    neeq_ok = neeq_ok[firms.listing[neeq_ok] == REFORMED]  # not those that just filed an IPO
+    file_neeq = _draw(model, neeq_ok, p["p_neeq_file_per_year"])
+    _move(model, file_neeq, NEEQ_FILED, "neeq_filings")
+    firms.listing_timer[file_neeq] = p["neeq_filing_months"]
+
+    quoted_now = live[(state == NEEQ) & (firms.listing[live] == NEEQ)]
+    delist = quoted_now[rng.random(len(quoted_now)) < p["neeq_delist_per_year"] / 12.0]
+    _move(model, delist, DELISTED, "neeq_delistings")
+
+
+def _update_reserve(model, live: np.ndarray) -> None:
+    """Listing-reserve list: profitable firms above the reserve revenue, not yet listed."""
+    p, firms = model.p, model.firms
+    new = live[
+        ~firms.reserve[live]
+        & (firms.revenue_myuan[live] >= p["reserve_revenue_myuan"])
+        & (firms.profit_y1_myuan[live] > 0)
+        & (firms.listing[live] < LISTED)
+    ]
+    firms.reserve[new] = True
+    model.counters.add("reserve_firms_new", len(new))
+
+
+def _after_listing(model, rows: np.ndarray) -> None:
+    """Subsidy payment and investors' exits on quotation or listing."""
+    if len(rows) == 0:
+        return
+    firms = model.firms
+    firms.cash_myuan[rows] += model.effects.listing_subsidy_myuan
+    model.counters.add("listing_subsidy_paid_myuan", model.effects.listing_subsidy_myuan * len(rows))
+    for r, v in zip(rows, valuation_myuan(model, rows), strict=True):
+        model.finance.on_listing(int(r), float(v))

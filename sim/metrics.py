@@ -1,0 +1,200 @@
+"""What is measured: event counters and the monthly reporters, declared in one place.
+
+Reporters are plain functions of the model registered with :func:`reporter`;
+the model calls :func:`record` once a month and gets one row (a dict) back.
+Firm counts include only firms in the park (registered or later) unless the
+name says otherwise; talent figures are people (agents times their scale).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+
+from sim.firms import GROWING, IPO_FILED, LISTED, MATURE, NEEQ, NEEQ_FILED, OPERATING, REFORMED, REGISTERED, SIGNED
+from sim.listing import valuation_myuan
+from sim.params import INDUSTRIES, ZONES
+
+IN_PARK = (REGISTERED, OPERATING, GROWING, MATURE)
+COUNTED_EVENTS = (
+    "projects_signed",
+    "projects_registered",
+    "projects_started",
+    "graphene_projects_signed",
+    "graphene_projects_registered",
+    "graphene_projects_started",
+    "internet_projects_signed",
+    "internet_projects_registered",
+    "internet_projects_started",
+    "key_projects_signed",
+    "key_projects_registered",
+    "key_projects_started",
+    "israeli_projects_signed",
+    "high_pollution_signed",
+    "leads",
+    "leads_refused_eco",
+    "share_reforms",
+    "neeq_quotations",
+    "exchange_listings",
+    "ipo_filings",
+    "reserve_firms_new",
+    "vc_deals",
+    "loans",
+    "closed",
+    "relocated_out",
+    "abandoned",
+    "talent_arrived",
+    "talent_left",
+)
+
+
+class Counters:
+    """Cumulative event counts since the start of the run."""
+
+    def __init__(self):
+        self.total: dict[str, float] = defaultdict(float)
+        self.transitions: set[tuple[int, int]] = set()
+
+    def add(self, name: str, n: float) -> None:
+        """Count ``n`` events of kind ``name``."""
+        self.total[name] += n
+
+    def record_transitions(self, old: np.ndarray, new: int) -> None:
+        """Remember which listing transitions happened (checked by the tests)."""
+        for o in np.unique(old):
+            self.transitions.add((int(o), int(new)))
+
+
+REPORTERS: dict[str, Callable] = {}
+UNITS: dict[str, str] = {}
+
+
+def reporter(name: str, unit: str):
+    """Register a monthly reporter under ``name`` with its unit."""
+
+    def wrap(fn):
+        REPORTERS[name] = fn
+        UNITS[name] = unit
+        return fn
+
+    return wrap
+
+
+def _in_park(m):
+    return m.firms.in_stage(*IN_PARK)
+
+
+for _i, _ind in enumerate(INDUSTRIES):
+    reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int((m.firms.industry[_in_park(m)] == i).sum()))
+    reporter(f"{_ind}_revenue_bn_yuan", "bn yuan/year")(
+        lambda m, i=_i: float(m.firms.revenue_myuan[_in_park(m)][m.firms.industry[_in_park(m)] == i].sum()) / 1000.0
+    )
+for _z, _zone in enumerate(ZONES):
+    reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int((m.firms.zone[_in_park(m)] == z).sum()))
+    reporter(f"talent_{_zone}", "people")(lambda m, z=_z: int((m.talent.zone == z).sum()) * m.talent.scale)
+    reporter(f"occupancy_{_zone}", "share")(lambda m, z=_z: float(m.zones.occupancy[z]))
+    reporter(f"rent_{_zone}_yuan_per_m2_month", "yuan/m2/month")(
+        lambda m, z=_z: float(m.zones.rent_yuan_per_m2_month[z])
+    )
+    reporter(f"eco_quality_{_zone}", "index 0-1")(lambda m, z=_z: float(m.zones.eco_quality_index[z]))
+for _s, _stage in (
+    (SIGNED, "signed"),
+    (REGISTERED, "registered"),
+    (OPERATING, "operating"),
+    (GROWING, "growing"),
+    (MATURE, "mature"),
+):
+    reporter(f"stage_{_stage}", "firms")(lambda m, s=_s: len(m.firms.in_stage(s)))
+for _event in COUNTED_EVENTS:
+    reporter(f"{_event}_cum", "events since start")(lambda m, e=_event: m.counters.total[e])
+
+
+@reporter("firms_in_park", "firms")
+def _firms(m):
+    return len(_in_park(m))
+
+
+@reporter("graphene_firms_incl_signed", "firms")
+def _graphene_all(m):
+    rows = m.firms.live()
+    return int((m.firms.industry[rows] == 0).sum())
+
+
+@reporter("israeli_firms", "firms")
+def _israeli(m):
+    return int(m.firms.israeli[_in_park(m)].sum())
+
+
+@reporter("talent_people", "people")
+def _talent(m):
+    return m.talent.people()
+
+
+@reporter("talent_employed", "people")
+def _employed(m):
+    return int((m.talent.employer >= 0).sum()) * m.talent.scale
+
+
+def _listing_count(m, *states):
+    return int(np.isin(m.firms.listing[_in_park(m)], states).sum())
+
+
+reporter("reformed_firms", "firms")(lambda m: _listing_count(m, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED))
+reporter("neeq_quoted", "firms")(lambda m: _listing_count(m, NEEQ))
+reporter("ipo_queue", "firms")(lambda m: _listing_count(m, IPO_FILED))
+reporter("listed_exchange", "firms")(lambda m: _listing_count(m, LISTED))
+reporter("listed_exchange_neeq", "firms")(lambda m: _listing_count(m, LISTED, NEEQ))
+
+
+def _market_value_bn(m, *states):
+    rows = _in_park(m)
+    rows = rows[np.isin(m.firms.listing[rows], states)]
+    return float(valuation_myuan(m, rows).sum()) / 1000.0
+
+
+reporter("market_value_exchange_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED))
+reporter("market_value_exchange_neeq_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED, NEEQ))
+
+
+@reporter("leading_firms", "firms")
+def _leading(m):
+    return int(m.firms.leading[_in_park(m)].sum())
+
+
+@reporter("supported_firms", "firms")
+def _supported(m):
+    return int(m.firms.supported[_in_park(m)].sum())
+
+
+@reporter("revenue_bn_yuan", "bn yuan/year")
+def _revenue(m):
+    return float(m.firms.revenue_myuan[_in_park(m)].sum()) / 1000.0
+
+
+@reporter("high_pollution_firms", "firms")
+def _polluters(m):
+    from sim.arrivals import HIGH_POLLUTION_INDEX
+
+    return int((m.firms.pollution_index[_in_park(m)] > HIGH_POLLUTION_INDEX).sum())
+
+
+@reporter("vc_backed_firms", "firms")
+def _vc_backed(m):
+    return int(m.firms.vc_backed[_in_park(m)].sum())
+
+
+@reporter("investors", "investors")
+def _investors(m):
+    return len(m.finance.investors())
+
+
+@reporter("vc_capital_myuan", "m yuan")
+def _vc_capital(m):
+    return m.finance.vc_capital()
+
+
+def record(model) -> dict[str, float]:
+    """One row of every registered reporter for the current month."""
+    return {name: fn(model) for name, fn in REPORTERS.items()}

@@ -1,0 +1,175 @@
+"""Policy levers as plug-in objects.
+
+Each policy reads its levers from the scenario and has one hook, ``apply``,
+called at the start of every monthly step. The hook writes the lever's
+mechanism into :class:`Effects`; the processes in the other modules read only
+``Effects`` and never the raw levers, so a lever's whole influence is visible
+here (Starsim's interventions work the same way).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sim.firms import GROWING, MATURE, OPERATING
+
+
+@dataclass
+class Effects:
+    """What the policies make of this month; neutral values mean 'no policy'."""
+
+    max_pollution_index: float = 1.0
+    lead_rate_mult: float = 1.0
+    key_focus_share: float = 0.0
+    israeli_leads_per_month: float = 0.0
+    deal_rate_mult: float = 1.0
+    investor_entry_mult: float = 1.0
+    loans_per_month: float = 0.0
+    loan_myuan: float = 0.0
+    listing_subsidy_myuan: float = 0.0
+    reserve_support: float = 0.0
+    support_growth_per_year: float = 0.0
+    talent_subsidy_kyuan_per_month: float = 0.0
+    services_index: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    land_m2_per_month: np.ndarray = field(default_factory=lambda: np.zeros(3))
+
+
+class Policy:
+    """Base class: a named policy with one hook."""
+
+    name = "policy"
+    levers: tuple[str, ...] = ()
+
+    def __init__(self, scenario):
+        self.values = {k: scenario[k] for k in self.levers}
+
+    def apply(self, model, effects: Effects) -> None:  # pragma: no cover - interface
+        """Write this policy's mechanism into ``effects`` for the current month."""
+        raise NotImplementedError
+
+
+class EcoThreshold(Policy):
+    """Eco-standard entry threshold: leads above the pollution limit are refused."""
+
+    name = "eco_threshold"
+    levers = ("eco_max_pollution_index",)
+
+    def apply(self, model, effects):
+        effects.max_pollution_index = self.values["eco_max_pollution_index"]
+
+
+class InvestmentAttraction(Policy):
+    """Attraction effort and key-project focus: more leads, or fewer and bigger ones."""
+
+    name = "attraction"
+    levers = ("attraction_effort_index", "key_project_focus_share")
+
+    def apply(self, model, effects):
+        focus = self.values["key_project_focus_share"]
+        effects.lead_rate_mult = self.values["attraction_effort_index"] * (1.0 - 0.5 * focus)
+        effects.key_focus_share = focus
+
+
+class ChinaIsrael(Policy):
+    """An extra stream of Israeli projects through the China-Israel park."""
+
+    name = "china_israel"
+    levers = ("israel_projects_per_year",)
+
+    def apply(self, model, effects):
+        effects.israeli_leads_per_month = self.values["israel_projects_per_year"] / 12.0
+
+
+class Financing(Policy):
+    """Finance supermarket loans, the VC cluster and the guidance fund."""
+
+    name = "financing"
+    levers = (
+        "finance_supermarket_loans_per_year",
+        "finance_supermarket_loan_myuan",
+        "vc_cluster_index",
+        "guidance_fund_myuan",
+    )
+
+    def apply(self, model, effects):
+        v = self.values
+        effects.loans_per_month = v["finance_supermarket_loans_per_year"] / 12.0
+        effects.loan_myuan = v["finance_supermarket_loan_myuan"]
+        effects.deal_rate_mult = v["vc_cluster_index"]
+        effects.investor_entry_mult = v["vc_cluster_index"]
+        if model.steps == 1 and v["guidance_fund_myuan"] > 0:
+            model.finance.endow_guidance_fund(v["guidance_fund_myuan"])
+
+
+class ListingSupport(Policy):
+    """Subsidies for share reform, NEEQ and IPO, and coaching of reserve firms."""
+
+    name = "listing_support"
+    levers = ("listing_subsidy_myuan", "listing_reserve_support")
+
+    def apply(self, model, effects):
+        effects.listing_subsidy_myuan = self.values["listing_subsidy_myuan"]
+        effects.reserve_support = self.values["listing_reserve_support"]
+
+
+class LeadingEnterprises(Policy):
+    """One enterprise, one policy: yearly pick of the N largest firms for support."""
+
+    name = "leading_enterprises"
+    levers = ("leading_support_firms", "leading_support_myuan_per_year")
+
+    def apply(self, model, effects):
+        n = int(self.values["leading_support_firms"])
+        per_firm = self.values["leading_support_myuan_per_year"]
+        effects.support_growth_per_year = model.p["leading_support_growth_per_year"] * per_firm / 10.0
+        firms = model.firms
+        if n == 0 or (model.steps != 1 and model.month % 12 != 0):
+            return
+        firms.supported[: firms.n] = False
+        rows = firms.in_stage(OPERATING, GROWING, MATURE)
+        top = rows[np.argsort(-firms.revenue_myuan[rows], kind="stable")[:n]]
+        firms.supported[top] = True
+
+
+class TalentAndServices(Policy):
+    """Talent subsidy (人才导入计划) and public services in each zone."""
+
+    name = "talent_services"
+    levers = ("talent_subsidy_yuan_per_month", "services_north_index", "services_central_index", "services_south_index")
+
+    def apply(self, model, effects):
+        v = self.values
+        effects.talent_subsidy_kyuan_per_month = v["talent_subsidy_yuan_per_month"] / 1000.0
+        effects.services_index = np.array(
+            [v["services_north_index"], v["services_central_index"], v["services_south_index"]]
+        )
+
+
+class LandSupply(Policy):
+    """New floor space released in each zone."""
+
+    name = "land_supply"
+    levers = ("land_north_m2_per_year", "land_central_m2_per_year", "land_south_m2_per_year")
+
+    def apply(self, model, effects):
+        scale = model.p["population_scale"]
+        effects.land_m2_per_month = np.array([self.values[k] for k in self.levers]) * scale / 12.0
+
+
+POLICIES = (
+    EcoThreshold,
+    InvestmentAttraction,
+    ChinaIsrael,
+    Financing,
+    ListingSupport,
+    LeadingEnterprises,
+    TalentAndServices,
+    LandSupply,
+)
+
+
+def build_policies(scenario) -> list[Policy]:
+    """One instance of every policy, reading its levers from ``scenario``."""
+    return [cls(scenario) for cls in POLICIES]

@@ -1,0 +1,254 @@
+"""Scenario files: TOML, validated at load time into a frozen, typed object.
+
+A scenario file has top-level keys ``name``, ``label``, ``base`` (another scenario
+file whose values it overrides, resolved relative to this file), ``start`` and
+``end`` (``"YYYY-MM"``), ``fitted_params`` (a TOML file of fitted parameters, for
+example from calibration) and the tables ``[levers]`` and ``[params]``. Every key
+is checked against the declarations in :mod:`sim.params`; anything unknown, of the
+wrong type or out of range raises :class:`ScenarioError` naming the file, the key
+and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sim.params import PARAMS, SECTIONS, defaults
+
+TOP_KEYS = ("name", "label", "base", "start", "end", "fitted_params", "levers", "params")
+EARLIEST, LATEST = "2010-01", "2035-12"
+
+
+class ScenarioError(ValueError):
+    """A scenario (or other input file) that cannot be used, with the reason."""
+
+    def __init__(self, path: str | Path, key: str | None, message: str):
+        self.path, self.key = str(path), key
+        where = f"{path}" + (f": key '{key}'" if key else "")
+        super().__init__(f"{where}: {message}")
+
+
+def month_index(text: str, path: str | Path = "<scenario>", key: str = "start") -> int:
+    """Turn ``"YYYY-MM"`` into a month count (year * 12 + month - 1)."""
+    try:
+        year_s, month_s = str(text).split("-")
+        year, month = int(year_s), int(month_s)
+        if not 1 <= month <= 12 or len(year_s) != 4:
+            raise ValueError
+    except ValueError:
+        raise ScenarioError(path, key, f"must be a month written YYYY-MM, got {text!r}") from None
+    if not EARLIEST <= f"{year:04d}-{month:02d}" <= LATEST:
+        raise ScenarioError(path, key, f"must lie between {EARLIEST} and {LATEST}, got {text!r}")
+    return year * 12 + month - 1
+
+
+def month_label(index: int) -> str:
+    """Inverse of :func:`month_index`."""
+    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A resolved scenario: every declared input has a checked value.
+
+    Attributes:
+        name: short identifier (file stem unless the file sets ``name``).
+        label: human-readable description.
+        path: file it was loaded from ("" when built in code).
+        start: first simulated month, ``"YYYY-MM"``.
+        end: last simulated month, ``"YYYY-MM"``.
+        inputs: sorted ``(name, value)`` pairs of every declared input.
+        overrides: the names this scenario (and its bases) set explicitly.
+    """
+
+    name: str
+    label: str
+    path: str
+    start: str
+    end: str
+    inputs: tuple[tuple[str, float], ...]
+    overrides: tuple[str, ...] = ()
+    _values: dict = field(default=None, repr=False, compare=False, hash=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_values", dict(self.inputs))
+
+    def __getitem__(self, key: str) -> float:
+        return self._values[key]
+
+    @property
+    def values(self) -> dict[str, float]:
+        """A copy of all inputs as a dict."""
+        return dict(self._values)
+
+    @property
+    def n_months(self) -> int:
+        """Number of monthly steps from ``start`` to ``end`` inclusive."""
+        return month_index(self.end) - month_index(self.start) + 1
+
+    def with_values(self, name: str | None = None, label: str | None = None, **values: float) -> Scenario:
+        """Return a copy with some inputs changed (checked like a file)."""
+        merged = self.values
+        for key, value in values.items():
+            if key in ("start", "end"):
+                continue
+            _check_value(f"<{self.name} override>", key, value)
+            merged[key] = value
+        return Scenario(
+            name=name or self.name,
+            label=label or self.label,
+            path=self.path,
+            start=values.get("start", self.start),
+            end=values.get("end", self.end),
+            inputs=tuple(sorted(merged.items())),
+            overrides=tuple(sorted(set(self.overrides) | set(values))),
+        )
+
+    def to_dict(self) -> dict:
+        """Plain dict for manifests (JSON-ready)."""
+        return {
+            "name": self.name,
+            "label": self.label,
+            "path": self.path,
+            "start": self.start,
+            "end": self.end,
+            "overrides": list(self.overrides),
+            "inputs": dict(self.inputs),
+        }
+
+
+def _check_value(path, key, value):
+    param = PARAMS.get(key)
+    if param is None:
+        raise ScenarioError(path, key, f"unknown input; allowed: {', '.join(sorted(PARAMS))}")
+    problem = param.check(value)
+    if problem:
+        raise ScenarioError(path, key, problem)
+
+
+def _read_toml(path: Path) -> dict:
+    if not path.is_file():
+        raise ScenarioError(path, None, "file not found")
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ScenarioError(path, None, f"not valid TOML: {exc}") from None
+
+
+def _check_table(path, section, table):
+    allowed = SECTIONS[section]
+    if not isinstance(table, dict):
+        raise ScenarioError(path, section, "must be a table like [levers]")
+    for key, value in table.items():
+        if key not in allowed:
+            other = "params" if section == "levers" else "levers"
+            hint = f" (it belongs in [{other}])" if key in PARAMS else ""
+            raise ScenarioError(
+                path, f"{section}.{key}", f"unknown {section[:-1]}{hint}; allowed: {', '.join(allowed)}"
+            )
+        problem = allowed[key].check(value)
+        if problem:
+            raise ScenarioError(path, f"{section}.{key}", problem)
+
+
+def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
+    """Return (header, values) with bases applied; values hold explicit overrides only."""
+    path = path.resolve()
+    if path in seen:
+        raise ScenarioError(path, "base", "scenarios inherit from each other in a loop")
+    data = _read_toml(path)
+    for key in data:
+        if key not in TOP_KEYS:
+            raise ScenarioError(path, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
+    for key in ("name", "label", "base", "start", "end", "fitted_params"):
+        if key in data and not isinstance(data[key], str):
+            raise ScenarioError(path, key, f"must be a string, got {data[key]!r}")
+    header, values = {}, {}
+    if "base" in data:
+        header, values = _load_raw(path.parent / data["base"], seen + (path,))
+        header.pop("name", None)
+        header.pop("label", None)
+    if "fitted_params" in data:
+        values.update(load_fitted(_resolve(path, data["fitted_params"]), path))
+    for section in ("levers", "params"):
+        table = data.get(section, {})
+        _check_table(path, section, table)
+        values.update(table)
+    for key in ("name", "label", "start", "end"):
+        if key in data:
+            header[key] = data[key]
+    return header, values
+
+
+def _resolve(scenario_path: Path, ref: str) -> Path:
+    """Resolve a file reference: relative to the scenario, else to the project root."""
+    here = scenario_path.parent / ref
+    if here.exists():
+        return here
+    for parent in scenario_path.parents:
+        if (parent / "pyproject.toml").exists() and (parent / ref).exists():
+            return parent / ref
+    return here
+
+
+def load_fitted(path: Path, referrer: Path | str = "<scenario>") -> dict[str, float]:
+    """Read a fitted-parameter TOML (``[params]`` of uncertainties)."""
+    if not path.is_file():
+        raise ScenarioError(referrer, "fitted_params", f"file not found: {path}")
+    data = _read_toml(path)
+    table = data.get("params")
+    if not isinstance(table, dict):
+        raise ScenarioError(path, "params", "a fitted parameter file needs a [params] table")
+    _check_table(path, "params", table)
+    return dict(table)
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Load and validate one scenario file.
+
+    Args:
+        path: a TOML file, or the name of a file in ``scenarios/`` without suffix.
+
+    Returns:
+        The resolved, frozen scenario.
+
+    Raises:
+        ScenarioError: when the file is missing, malformed or has a bad key/value.
+    """
+    path = find_scenario(path)
+    header, overrides = _load_raw(path)
+    start = header.get("start", "2016-07")
+    end = header.get("end", "2020-12")
+    if month_index(start, path, "start") > month_index(end, path, "end"):
+        raise ScenarioError(path, "end", f"must not be before start ({start}), got {end!r}")
+    values = defaults()
+    values.update(overrides)
+    return Scenario(
+        name=header.get("name", path.stem),
+        label=header.get("label", path.stem),
+        path=str(path),
+        start=start,
+        end=end,
+        inputs=tuple(sorted(values.items())),
+        overrides=tuple(sorted(overrides)),
+    )
+
+
+def find_scenario(ref: str | Path) -> Path:
+    """Map ``baseline`` or ``scenarios/baseline.toml`` to an existing path."""
+    path = Path(ref)
+    if path.exists() or path.suffix == ".toml":
+        return path
+    for folder in (Path("scenarios"), Path(__file__).resolve().parent.parent / "scenarios"):
+        candidate = folder / f"{ref}.toml"
+        if candidate.exists():
+            return candidate
+    return path
+
+
+def default_scenario(**values: float) -> Scenario:
+    """A scenario of declared defaults (2016-07 to 2020-12), optionally changed."""
+    base = Scenario("defaults", "declared defaults", "", "2016-07", "2020-12", tuple(sorted(defaults().items())))
+    return base.with_values(**values) if values else base

@@ -1,0 +1,229 @@
+"""The plan's targets, declared as data, and their evaluation on a run's monthly table.
+
+"Introduced" can mean signed, registered or started, and "listed" can mean
+exchange-listed only or exchange plus NEEQ: every target is evaluated under
+each definition it can have. 2016 targets add the counts of January-June 2016
+(declared as ``h1_2016_*`` initial inputs) to what the run produces from July.
+A target whose date lies outside the run's window evaluates to NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+PROJECT_DEFS = ("signed", "registered", "started")
+
+
+@dataclass(frozen=True)
+class Target:
+    """One target of the plan.
+
+    Attributes:
+        name: identifier used in tables and on the command line.
+        text: the target as the plan states it.
+        threshold: value to reach (reached when the measure is >= threshold).
+        unit: unit of the measure.
+        year: the year by whose end it must be reached.
+        how: ``stock`` (value at the end of ``year``), ``year_flow`` (events in
+            ``year``), ``each_year`` (smallest yearly flow 2016..year) or
+            ``cumulative`` (events 2016..year).
+        columns: definition name -> monthly column that measures it.
+        h1_input: the ``h1_2016_*`` input added to 2016 flows, if any.
+    """
+
+    name: str
+    text: str
+    threshold: float
+    unit: str
+    year: int
+    how: str
+    columns: dict
+    h1_input: str | None = None
+
+
+def _proj(prefix: str) -> dict:
+    return {d: f"{prefix}_{d}_cum" for d in PROJECT_DEFS}
+
+
+TARGETS = (
+    Target(
+        "tech_projects_each_year",
+        "200 technology projects introduced every year",
+        200,
+        "projects/year",
+        2020,
+        "each_year",
+        _proj("projects"),
+        "h1_2016_tech_projects",
+    ),
+    Target(
+        "tech_projects_2016_2020",
+        "1000 technology projects over 2016-2020",
+        1000,
+        "projects",
+        2020,
+        "cumulative",
+        _proj("projects"),
+        "h1_2016_tech_projects",
+    ),
+    Target(
+        "listed_companies_2020",
+        "30 listed companies by end 2020",
+        30,
+        "firms",
+        2020,
+        "stock",
+        {"exchange": "listed_exchange", "exchange_neeq": "listed_exchange_neeq"},
+    ),
+    Target(
+        "listed_market_value_2020",
+        "market value of listed companies 100 bn yuan by 2020",
+        100,
+        "bn yuan",
+        2020,
+        "stock",
+        {"exchange": "market_value_exchange_bn_yuan", "exchange_neeq": "market_value_exchange_neeq_bn_yuan"},
+    ),
+    Target(
+        "leading_enterprises_2020",
+        "30 leading (landmark) enterprises by 2020",
+        30,
+        "firms",
+        2020,
+        "stock",
+        {"revenue_threshold": "leading_firms"},
+    ),
+    Target(
+        "graphene_new_2016",
+        "30+ new graphene projects in 2016",
+        30,
+        "projects",
+        2016,
+        "year_flow",
+        _proj("graphene_projects"),
+        "h1_2016_graphene_projects",
+    ),
+    Target(
+        "graphene_total_2016",
+        "80+ graphene projects in total by end 2016",
+        80,
+        "firms",
+        2016,
+        "stock",
+        {"in_park": "graphene_firms", "incl_signed": "graphene_firms_incl_signed"},
+    ),
+    Target(
+        "internet_projects_2016",
+        "35 internet projects introduced in 2016",
+        35,
+        "projects",
+        2016,
+        "year_flow",
+        _proj("internet_projects"),
+        "h1_2016_internet_projects",
+    ),
+    Target(
+        "listings_2016",
+        "3 main-board or NEEQ listings in 2016",
+        3,
+        "firms",
+        2016,
+        "year_flow",
+        {"exchange_neeq": ("exchange_listings_cum", "neeq_quotations_cum")},
+        "h1_2016_listings",
+    ),
+    Target(
+        "share_reforms_2016",
+        "7 share reforms in 2016",
+        7,
+        "firms",
+        2016,
+        "year_flow",
+        {"completed": "share_reforms_cum"},
+        "h1_2016_share_reforms",
+    ),
+    Target(
+        "reserve_firms_2016",
+        "7 new listing-reserve firms in 2016",
+        7,
+        "firms",
+        2016,
+        "year_flow",
+        {"new_reserve": "reserve_firms_new_cum"},
+        "h1_2016_reserve_firms",
+    ),
+    Target(
+        "key_projects_2016",
+        "20 key projects in 2016",
+        20,
+        "projects",
+        2016,
+        "year_flow",
+        _proj("key_projects"),
+        "h1_2016_key_projects",
+    ),
+)
+TARGETS_BY_NAME = {t.name: t for t in TARGETS}
+
+
+def _series(monthly: pd.DataFrame, column) -> pd.Series:
+    if isinstance(column, tuple):
+        return sum(monthly[c] for c in column)
+    return monthly[column]
+
+
+def _at_year_end(series: pd.Series, year: int) -> float:
+    """Value in December of ``year`` (NaN when the run does not reach it)."""
+    key = f"{year}-12"
+    return float(series.loc[key]) if key in series.index else float("nan")
+
+
+def _year_flow(series: pd.Series, year: int, start: str, h1: float) -> float:
+    """Events during ``year`` from a cumulative-since-start series."""
+    end = _at_year_end(series, year)
+    if np.isnan(end):
+        return end
+    first_year = int(start[:4])
+    if year < first_year:
+        return float("nan")
+    before = 0.0 if year == first_year else _at_year_end(series, year - 1)
+    h1_applies = year == first_year == 2016 and start > "2016-01"
+    return end - before + (h1 if h1_applies else 0.0)
+
+
+def measure(target: Target, monthly: pd.DataFrame, start: str, inputs: dict, column) -> float:
+    """The measured value of one target under one definition."""
+    s = _series(monthly, column)
+    h1 = float(inputs.get(target.h1_input, 0.0)) if target.h1_input else 0.0
+    if target.how == "stock":
+        return _at_year_end(s, target.year)
+    if target.how == "year_flow":
+        return _year_flow(s, target.year, start, h1)
+    flows = [_year_flow(s, y, start, h1) for y in range(2016, target.year + 1)]
+    if target.how == "each_year":
+        return float(min(flows))
+    return float(sum(flows))
+
+
+def evaluate(monthly: pd.DataFrame, start: str, inputs: dict) -> dict[str, float]:
+    """Every target under every definition: ``{name}__{definition}`` -> measured value.
+
+    Use :func:`reached` to turn values into booleans.
+    """
+    out = {}
+    for t in TARGETS:
+        for definition, column in t.columns.items():
+            out[f"{t.name}__{definition}"] = measure(t, monthly, start, inputs, column)
+    return out
+
+
+def reached(values: dict[str, float]) -> dict[str, float]:
+    """1.0 / 0.0 per target-definition (NaN stays NaN when not evaluable)."""
+    out = {}
+    for key, value in values.items():
+        target = TARGETS_BY_NAME[key.split("__")[0]]
+        out[key] = float("nan") if np.isnan(value) else float(value >= target.threshold)
+    return out

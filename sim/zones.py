@@ -1,0 +1,141 @@
+"""The three zones of the park and their roles, capacity, rent, services and eco quality.
+
+Roles follow the 2016 work plan (DESIGN.md section 1):
+
+* north: manufacturing base for emerging industries (graphene production);
+* central: R&D, incubation and acceleration; carbon materials, medical devices,
+  internet, film and culture; the China-Israel Changzhou Innovation Park;
+* south: high-end R&D, health and wellness, headquarters, finance centre,
+  culture and tourism.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from sim.firms import GROWING, MATURE, OPERATING, REGISTERED, SIGNED
+from sim.params import INDUSTRIES, ZONES
+
+NORTH, CENTRAL, SOUTH = range(3)
+
+# Fit of each industry (rows, sim.params.INDUSTRIES order) to each zone (columns),
+# 0-1, read off the zone roles in the plan [judgement].
+INDUSTRY_AFFINITY = np.array(
+    [
+        [0.7, 0.8, 0.1],  # graphene: production north, R&D central
+        [0.3, 0.6, 0.9],  # health: devices central, health services south
+        [0.1, 0.9, 0.5],  # internet: central
+        [0.1, 0.7, 0.8],  # culture: film central, tourism south
+        [0.5, 0.5, 0.4],  # other_tech
+    ]
+)
+# Extra fit by lifecycle stage: young firms to the central incubators, grown
+# firms to the north manufacturing base or south headquarters [judgement].
+STAGE_AFFINITY = np.zeros((6, 3))
+for _stage in (SIGNED, REGISTERED, OPERATING):
+    STAGE_AFFINITY[_stage] = (0.0, 0.4, 0.0)
+for _stage in (GROWING, MATURE):
+    STAGE_AFFINITY[_stage] = (0.4, 0.0, 0.2)
+ISRAELI_CENTRAL_BONUS = 0.8  # the China-Israel park is in the central zone [plan]
+BASE_RENT_YUAN_PER_M2_MONTH = np.array([18.0, 30.0, 40.0])  # [judgement], Changzhou industrial rents
+RENT_SLOPE = 2.0  # rent rises this much (relative) per unit of occupancy above 0.6 [judgement]
+POLLUTION_LOAD_WEIGHT = 0.8  # eco quality lost per unit of pollution-weighted occupancy [judgement]
+FINANCE_CENTRE_ZONE = SOUTH
+
+assert INDUSTRY_AFFINITY.shape == (len(INDUSTRIES), len(ZONES))
+
+
+class Zones:
+    """State of the three zones (arrays indexed by zone)."""
+
+    def __init__(self, capacity_m2: np.ndarray):
+        self.capacity_m2 = np.asarray(capacity_m2, dtype=float)
+        self.occupied_m2 = np.zeros(3)
+        self.rent_yuan_per_m2_month = BASE_RENT_YUAN_PER_M2_MONTH.copy()
+        self.services_index = np.zeros(3)
+        self.eco_quality_index = np.ones(3)
+        self.wage_index = np.ones(3)
+
+    @property
+    def free_m2(self) -> np.ndarray:
+        """Floor space still available in each zone."""
+        return np.maximum(self.capacity_m2 - self.occupied_m2, 0.0)
+
+    @property
+    def occupancy(self) -> np.ndarray:
+        """Occupied share of each zone."""
+        return self.occupied_m2 / np.maximum(self.capacity_m2, 1.0)
+
+    def recount(self, firms) -> None:
+        """Recompute occupied floor from the firm table."""
+        rows = firms.live()
+        zone = firms.zone[rows]
+        self.occupied_m2 = np.bincount(zone[zone >= 0], weights=firms.floor_m2[rows][zone >= 0], minlength=3)
+
+    def update(self, firms, effects, people_per_agent: int) -> None:
+        """Monthly update: new land, rent, eco quality, wages, services."""
+        self.capacity_m2 = self.capacity_m2 + effects.land_m2_per_month
+        self.services_index = effects.services_index.copy()
+        self.recount(firms)
+        occ = self.occupancy
+        self.rent_yuan_per_m2_month = BASE_RENT_YUAN_PER_M2_MONTH * (1.0 + RENT_SLOPE * np.maximum(occ - 0.6, 0.0))
+        rows = firms.live()
+        zone = firms.zone[rows]
+        ok = zone >= 0
+        load = np.bincount(zone[ok], weights=(firms.pollution_index[rows] * firms.floor_m2[rows])[ok], minlength=3)
+        self.eco_quality_index = np.clip(
+            1.0 - POLLUTION_LOAD_WEIGHT * load / np.maximum(self.capacity_m2, 1.0), 0.0, 1.0
+        )
+        people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=3)
+        revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=3)
+        self.wage_index = np.where(people > 0, revenue / np.maximum(people, 1.0), 0.5) / 0.6
+
+    def industry_share(self, firms) -> np.ndarray:
+        """Share of each zone's live firms in each industry (industries x zones)."""
+        rows = firms.live()
+        zone, ind = firms.zone[rows], firms.industry[rows]
+        ok = zone >= 0
+        counts = np.zeros((len(INDUSTRIES), 3))
+        np.add.at(counts, (ind[ok], zone[ok]), 1.0)
+        return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
+
+    def choose(self, rng, industry, stage, israeli, need_m2, betas, firms, exclude=None) -> np.ndarray:
+        """Multinomial-logit zone choice with capacity limits.
+
+        Args:
+            rng: the location stream.
+            industry: industry index per chooser.
+            stage: lifecycle stage per chooser.
+            israeli: Israeli origin per chooser.
+            need_m2: floor space each chooser needs.
+            betas: (affinity, cluster, services, rent) utility weights.
+            firms: the firm table (for the cluster term).
+            exclude: optional zone per chooser that may not be chosen (current zone).
+
+        Returns:
+            Chosen zone per chooser, or -1 where no zone has room. Choosers are
+            served in order and each choice reserves its floor space, so the
+            zones' free space is never overdrawn.
+        """
+        b_aff, b_cluster, b_services, b_rent = betas
+        share = self.industry_share(firms)
+        util = (
+            b_aff * (INDUSTRY_AFFINITY[industry] + STAGE_AFFINITY[stage])
+            + b_cluster * share[industry]
+            + b_services * self.services_index
+            - b_rent * self.rent_yuan_per_m2_month
+        )
+        util[:, CENTRAL] += np.where(israeli, b_aff * ISRAELI_CENTRAL_BONUS, 0.0)
+        util = util + rng.gumbel(size=util.shape)
+        if exclude is not None:
+            util[np.arange(len(util)), exclude] = -np.inf
+        free = self.free_m2.copy()
+        out = np.full(len(util), -1, dtype=np.int8)
+        order = np.argsort(-util, axis=1)
+        for i in range(len(util)):
+            for z in order[i]:
+                if np.isfinite(util[i, z]) and free[z] >= need_m2[i]:
+                    out[i] = z
+                    free[z] -= need_m2[i]
+                    break
+        return out
