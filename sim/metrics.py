@@ -158,6 +158,12 @@ reporter("market_value_exchange_bn_yuan", "bn yuan")(lambda m: _market_value_bn(
 reporter("market_value_exchange_neeq_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED, NEEQ))
 
 
+@reporter("graphene_neeq_quoted", "firms")
+def _graphene_neeq(m):
+    rows = _in_park(m)
+    return int(((m.firms.listing[rows] == NEEQ) & (m.firms.industry[rows] == 0)).sum())
+
+
 @reporter("leading_firms", "firms")
 def _leading(m):
     return int(m.firms.leading[_in_park(m)].sum())
