@@ -105,7 +105,9 @@ def _initial_listings(model, rows: np.ndarray) -> None:
     rest = by_size[len(listed) :]
     graphene = rest[firms.industry[rest] == 0][: round(p["init_graphene_neeq"] * s)]
     others = rest[firms.industry[rest] != 0][: round(p["init_other_neeq"] * s)]
-    for group, state in ((listed, LISTED), (graphene, NEEQ), (others, NEEQ)):
+    rest = rest[~np.isin(rest, np.concatenate([graphene, others]))]
+    reformed = rest[: round(p["init_reformed_firms"] * s)]
+    for group, state in ((listed, LISTED), (graphene, NEEQ), (others, NEEQ), (reformed, REFORMED)):
         firms.listing[group] = state
         firms.reform_month[group] = model.start_month - 12
         firms.reserve[group] = True

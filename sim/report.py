@@ -1,0 +1,180 @@
+"""Summaries and figures of batches: target attainment with intervals, fan charts.
+
+All functions take the tidy tables a batch produces (``outcomes``: one row per
+run with a ``scenario`` column and ``target__definition`` / ``end_*`` columns;
+``monthly``: one row per run and month with ``scenario`` and ``date`` columns)
+so they work the same on fresh and on stored batches.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.targets import TARGETS_BY_NAME
+
+FAN_COLUMNS = (
+    ("projects_signed_cum", "technology projects signed since start"),
+    ("listed_exchange_neeq", "listed companies (exchange + NEEQ)"),
+    ("listed_exchange", "exchange-listed companies"),
+    ("market_value_exchange_neeq_bn_yuan", "market value of listed firms, bn yuan"),
+    ("leading_firms", "leading enterprises"),
+    ("graphene_firms", "graphene firms in the park"),
+)
+# Plan targets drawn on the fan charts: column -> (value, label)
+TARGET_LINES = {
+    "listed_exchange_neeq": (30, "target 30 by 2020"),
+    "listed_exchange": (30, "target 30 by 2020"),
+    "market_value_exchange_neeq_bn_yuan": (100, "target 100 bn by 2020"),
+    "leading_firms": (30, "target 30 by 2020"),
+    "graphene_firms": (80, "target 80+ by end 2016"),
+}
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval of a binomial proportion (NaN when n == 0)."""
+    if n == 0:
+        return float("nan"), float("nan")
+    from scipy.stats import norm
+
+    z = norm.ppf(0.5 + confidence / 2)
+    phat = successes / n
+    denom = 1 + z**2 / n
+    centre = (phat + z**2 / (2 * n)) / denom
+    half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
+    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
+
+
+def target_columns(outcomes: pd.DataFrame) -> list[str]:
+    """The ``target__definition`` columns present in ``outcomes``."""
+    return [c for c in outcomes.columns if "__" in c and c.split("__")[0] in TARGETS_BY_NAME]
+
+
+def target_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFrame:
+    """Probability of reaching each target (Wilson 95% interval) and the measured value's spread.
+
+    Args:
+        outcomes: one row per run.
+        group: the column that names scenarios (or design points).
+
+    Returns:
+        One row per group x target x definition.
+    """
+    rows = []
+    ok = outcomes if "status" not in outcomes else outcomes[outcomes["status"] == "ok"]
+    for name, runs in ok.groupby(group, sort=False):
+        for col in target_columns(runs):
+            target_name, definition = col.split("__")
+            target = TARGETS_BY_NAME[target_name]
+            values = runs[col].dropna().to_numpy(float)
+            hits = int((values >= target.threshold).sum())
+            lo, hi = wilson_interval(hits, len(values))
+            q05, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95]) if len(values) else (np.nan,) * 3
+            rows.append({
+                group: name, "target": target_name, "definition": definition, "threshold": target.threshold,
+                "unit": target.unit, "n": len(values), "p_reach": hits / len(values) if len(values) else np.nan,
+                "p_low": lo, "p_high": hi, "median": q50, "q05": q05, "q95": q95,
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def indicator_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFrame:
+    """Median and 90% band of the end-of-run indicators (``end_*`` columns)."""
+    cols = [c for c in outcomes.columns if c.startswith("end_")]
+    ok = outcomes if "status" not in outcomes else outcomes[outcomes["status"] == "ok"]
+    stats = ok.groupby(group, sort=False)[cols].quantile([0.05, 0.5, 0.95]).unstack()
+    rows = []
+    for name in stats.index:
+        for c in cols:
+            rows.append({
+                group: name, "indicator": c[4:], "median": stats.loc[name, (c, 0.5)],
+                "q05": stats.loc[name, (c, 0.05)], "q95": stats.loc[name, (c, 0.95)],
+            })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+HEADER = f"  {'target':<28} {'definition':<17} {'goal':>7}  {'P(reach) [95% CI]':<20} {'median (90% band)':<24}"
+
+
+def format_summary(outcomes: pd.DataFrame, group: str = "scenario") -> str:
+    """Plain-text summary: per scenario, target attainment then key indicators."""
+    tt, it = target_table(outcomes, group), indicator_table(outcomes, group)
+    out = []
+    for name in tt[group].unique() if len(tt) else []:
+        t = tt[tt[group] == name]
+        n = int(t["n"].max()) if len(t) else 0
+        out.append(f"\n== {name}  ({n} replications)")
+        out.append(
+            f"  {'target':<28} {'definition':<17} {'goal':>7}  {'P(reach) [95% CI]':<20} {'median (90% band)':<24}"
+        )
+        for r in t.itertuples():
+            if r.n == 0:
+                continue
+            p = f"{r.p_reach:.2f} [{r.p_low:.2f}, {r.p_high:.2f}]"
+            band = f"{_num(r.median)} ({_num(r.q05)}-{_num(r.q95)})"
+            out.append(f"  {r.target:<28} {r.definition:<17} {_num(r.threshold):>7}  {p:<20} {band:<24}")
+        i = it[it[group] == name]
+        out.append(
+            "  indicators at end: "
+            + "; ".join(f"{r.indicator} {_num(r.median)} ({_num(r.q05)}-{_num(r.q95)})" for r in i.itertuples())
+        )
+    return "\n".join(out)
+
+
+def _num(x: float) -> str:
+    if x is None or np.isnan(x):
+        return "n/a"
+    return f"{x:.0f}" if abs(x) >= 100 or float(x).is_integer() else f"{x:.1f}"
+
+
+def fan_chart(monthly: pd.DataFrame, path: str | Path, columns=FAN_COLUMNS, group: str = "scenario") -> Path:
+    """Write a PNG of median and 90% band over time per scenario for each column.
+
+    Args:
+        monthly: one row per run and month (columns ``group``, ``date`` and the metrics).
+        path: PNG file to write (folders are created).
+        columns: ``(column, title)`` pairs to plot.
+        group: the column that names scenarios.
+
+    Returns:
+        The path written.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.dates as mdates
+    import matplotlib.pyplot as plt
+
+    columns = [(c, t) for c, t in columns if c in monthly.columns]
+    ncols = 3 if len(columns) > 4 else 2
+    nrows = int(np.ceil(len(columns) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.6 * nrows), squeeze=False, sharex=True)
+    dates = sorted(monthly["date"].unique())
+    x = pd.to_datetime(pd.Series(dates))
+    colours = plt.get_cmap("tab10")
+    for ax, (col, title) in zip(axes.flat, columns, strict=False):
+        for k, (name, runs) in enumerate(monthly.groupby(group, sort=False)):
+            q = runs.groupby("date")[col].quantile([0.05, 0.5, 0.95]).unstack().reindex(dates)
+            ax.fill_between(x, q[0.05], q[0.95], color=colours(k % 10), alpha=0.18, linewidth=0)
+            ax.plot(x, q[0.5], color=colours(k % 10), label=str(name), linewidth=1.6)
+        if col in TARGET_LINES:
+            value, label = TARGET_LINES[col]
+            ax.axhline(value, color="black", linestyle="--", linewidth=1)
+            ax.annotate(label, (x.iloc[0], value), textcoords="offset points", xytext=(2, 3), fontsize=8)
+        ax.set_title(title, fontsize=10)
+        ax.grid(alpha=0.3)
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+    for ax in list(axes.flat)[len(columns) :]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
+    fig.suptitle("parksim: median and 90% band over replications", fontsize=11)
+    fig.tight_layout(rect=(0, 0.04 + 0.03 * (len(labels) > 5), 1, 0.97))
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
