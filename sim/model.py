@@ -78,6 +78,7 @@ class ParkModel(mesa.Model):
         self.policies = build_policies(scenario)
         self.effects = Effects()
         self.records: list[dict] = []
+        self.agent_steps = 0  # firms + talent agents + investors stepped, for benchmarks
         build_initial_state(self)
         self._initial_industry = np.maximum(np.bincount(self.firms.industry[self.firms.live()], minlength=5), 1)
 
@@ -136,6 +137,7 @@ class ParkModel(mesa.Model):
         lifecycle.exit_step(self)
         self.zones.update(self.firms, self.effects, self.talent.scale)
         self.talent.recount(self.firms)
+        self.agent_steps += len(self.agent_of_row) + len(self.talent) + len(self.finance.investors())
         self.records.append({"date": self.date, **metrics.record(self)})
         if self.month >= self.end_month:
             self.running = False
