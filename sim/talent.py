@@ -71,17 +71,21 @@ class TalentPool:
         emp = self.employer[self.employer >= 0]
         firms.talent_agents[: firms.n] = np.bincount(emp, minlength=firms.n)[: firms.n]
 
-    def wanted_agents(self, model, rows: np.ndarray) -> np.ndarray:
-        """Talent agents each firm wants: staff for its revenue, within its floor space."""
+    def wanted_agents(self, model, rows: np.ndarray, within_floor: bool = True) -> np.ndarray:
+        """Talent agents each firm wants: staff for its revenue, by default only as many as its floor holds."""
         p, firms = model.p, model.firms
-        staff = np.minimum(
-            firms.revenue_myuan[rows] / p["revenue_per_employee_myuan"], firms.floor_m2[rows] / p["m2_per_employee"]
-        )
+        staff = firms.revenue_myuan[rows] / p["revenue_per_employee_myuan"]
+        if within_floor:
+            staff = np.minimum(staff, firms.floor_m2[rows] / p["m2_per_employee"])
         return np.ceil(staff / self.scale).astype(np.int64)
 
     def fill(self, model, rows: np.ndarray) -> np.ndarray:
-        """Share of wanted staff each firm has (1 when it wants none)."""
-        want = self.wanted_agents(model, rows)
+        """Share of the staff its revenue needs that each firm has (1 when it needs none).
+
+        A firm short of floor space cannot hire the staff it needs, so land
+        shortage shows up here as a growth penalty, like a shortage of talent.
+        """
+        want = self.wanted_agents(model, rows, within_floor=False)
         have = model.firms.talent_agents[rows]
         return np.where(want > 0, np.minimum(have / np.maximum(want, 1), 1.0), 1.0)
 
