@@ -1,5 +1,505 @@
-"""Placeholder replaced below."""
+"""Batches: scenarios x replications with common random numbers, stored as runs finish.
+
+Replication ``i`` of every scenario uses ``SeedSequence(seed).spawn(reps)[i]``,
+so scenario (or design-point) pairs differ only by policy. Run ``k`` of a batch is
+scenario ``k // reps``, replication ``k % reps``. Each run depends only on its
+scenario and its seed, so the tables are identical whatever the executor, the
+number of workers, the chunking, or how often the batch was interrupted and
+resumed.
+
+Workers send back compact arrays (never model objects); the main process turns
+each finished chunk into one Parquet part (see :mod:`sim.store`) at once, so
+memory stays flat and a killed batch loses no finished run.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+import time
+from collections import namedtuple
+from functools import cached_property, partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim import store
+from sim.executors import WorkerLost, lost_chunk, make_executor, run_chunk
+from sim.runner import replicate_seeds
+from sim.scenario import Scenario, ScenarioError
+from sim.store import DEFAULT_ROOT, FolderSink, MemorySink, StoreError, chunk_tables, monthly_schema, outcomes_schema
+
+RunTask = namedtuple("RunTask", "run scenario replicate seed")
+MANIFEST_EVERY_S = 10.0
+MAX_CHUNK = 4
 
 
-def run_batch(*args, **kwargs):
-    raise NotImplementedError
+# ---------------------------------------------------------------- the plan
+class Plan:
+    """What a batch runs: scenarios x replications, with input columns for the outcomes table."""
+
+    def __init__(self, scenarios: list[Scenario], reps: int, seed: int, input_columns: list[str]):
+        self.scenarios, self.reps, self.seed = list(scenarios), int(reps), int(seed)
+        self.input_columns = list(input_columns)
+        self.seeds = replicate_seeds(self.seed, self.reps)
+
+    @classmethod
+    def build(cls, scenarios, reps, seed, design_inputs=()) -> Plan:
+        """Check the arguments of a batch and choose the input columns.
+
+        Raises:
+            ScenarioError: no scenarios, duplicate names, bad reps or seed.
+        """
+        scenarios = list(scenarios)
+        if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
+            raise ScenarioError("run_batch", "scenarios", "needs a non-empty list of Scenario objects")
+        names = [s.name for s in scenarios]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise ScenarioError("run_batch", "scenarios", f"scenario names must be unique; repeated: {dupes}")
+        if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
+            raise ScenarioError("run_batch", "reps", f"must be a whole number >= 1, got {reps!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
+            raise ScenarioError("run_batch", "seed", f"must be a whole number in [0, 2**63), got {seed!r}")
+        varying = [k for k, _ in scenarios[0].inputs if len({s[k] for s in scenarios}) > 1]
+        columns = list(dict.fromkeys([*design_inputs, *varying]))
+        return cls(scenarios, reps, seed, columns)
+
+    @classmethod
+    def from_manifest(cls, manifest: dict) -> Plan:
+        """Rebuild the plan of a stored batch (for resume)."""
+        scenarios = [
+            Scenario(
+                name=d["name"],
+                label=d["label"],
+                path=d["path"],
+                start=d["start"],
+                end=d["end"],
+                inputs=tuple(sorted(d["inputs"].items())),
+                overrides=tuple(d["overrides"]),
+            )
+            for d in manifest["scenarios"]
+        ]
+        return cls(scenarios, manifest["reps"], manifest["seed"], manifest.get("input_columns", []))
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.scenarios) * self.reps
+
+    def task(self, run: int) -> RunTask:
+        return RunTask(run, self.scenarios[run // self.reps], run % self.reps, self.seeds[run % self.reps])
+
+    def spawn_key(self, run: int) -> str:
+        return ",".join(str(k) for k in self.seeds[run % self.reps].spawn_key)
+
+    def run_entries(self) -> list[dict]:
+        return [
+            {
+                "run": k,
+                "scenario": self.scenarios[k // self.reps].name,
+                "replicate": k % self.reps,
+                "spawn_key": self.spawn_key(k),
+                "status": "pending",
+            }
+            for k in range(self.n_runs)
+        ]
+
+
+# ---------------------------------------------------------------- manifest
+def new_batch_id(plan: Plan) -> str:
+    """Timestamp plus a short hash, e.g. ``20261127-183512-ab12cd``."""
+    import hashlib
+
+    salt = f"{[s.name for s in plan.scenarios]}{plan.reps}{plan.seed}{time.time_ns()}{os.getpid()}"
+    return time.strftime("%Y%m%d-%H%M%S") + "-" + hashlib.sha1(salt.encode()).hexdigest()[:6]
+
+
+def new_manifest(plan: Plan, batch_id: str, command: str | None, extra: dict) -> dict:
+    """The manifest of a new batch (runs all pending)."""
+    manifest = {
+        "format": store.FORMAT_NAME,
+        "format_version": store.FORMAT_VERSION,
+        "id": batch_id,
+        "status": "created",
+        "created": store.now_iso(),
+        "updated": store.now_iso(),
+        "finished": None,
+        "command": command,
+        "code": store.code_version(),
+        "writer": store.writer_identity(),
+        "seed": plan.seed,
+        "reps": plan.reps,
+        "replicates": [
+            {"replicate": i, "entropy": plan.seed, "spawn_key": list(s.spawn_key)} for i, s in enumerate(plan.seeds)
+        ],
+        "scenarios": [s.to_dict() for s in plan.scenarios],
+        "input_columns": plan.input_columns,
+        "tables": {
+            "outcomes": {"folder": "outcomes", "sort": ["run"], "columns": outcomes_schema(plan.input_columns).names},
+            "monthly": {"folder": "monthly", "sort": ["run", "date"], "columns": monthly_schema().names},
+        },
+        "counts": {},
+        "timings": {},
+        "sessions": [],
+        "failures": [],
+        "runs": plan.run_entries(),
+    }
+    clash = sorted(set(extra) & set(manifest))
+    if clash:
+        raise ScenarioError("run_batch", "extra_manifest", f"keys {clash} are reserved by the manifest")
+    manifest.update(extra)
+    refresh_counts(manifest)
+    return manifest
+
+
+def refresh_counts(manifest: dict) -> None:
+    """Recompute counts, failures and timings from the per-run entries."""
+    runs = manifest["runs"]
+    ok = sum(r["status"] == "ok" for r in runs)
+    failed = [r for r in runs if r["status"] == "failed"]
+    manifest["counts"] = {
+        "planned": len(runs),
+        "ok": ok,
+        "failed": len(failed),
+        "pending": len(runs) - ok - len(failed),
+    }
+    by_name = {s["name"]: s for s in manifest["scenarios"]}
+    manifest["failures"] = [
+        {
+            "run": r["run"],
+            "scenario": r["scenario"],
+            "replicate": r["replicate"],
+            "seed": manifest["seed"],
+            "spawn_key": r["spawn_key"],
+            "error": r.get("error"),
+            "traceback": r.get("traceback"),
+            "overrides": {k: by_name[r["scenario"]]["inputs"][k] for k in by_name[r["scenario"]]["overrides"]},
+        }
+        for r in failed
+    ]
+    run_s = sum(r.get("seconds") or 0.0 for r in runs)
+    wall_s = sum(s.get("wall_seconds") or 0.0 for s in manifest["sessions"])
+    manifest["timings"] = {
+        "wall_seconds": round(wall_s, 3),
+        "run_seconds": round(run_s, 3),
+        "runs_per_second": round((ok + len(failed)) / wall_s, 3) if wall_s else None,
+    }
+
+
+def _apply(manifest: dict, run: int, info: dict) -> None:
+    entry = manifest["runs"][run]
+    entry["status"] = info["status"]
+    for key in ("seconds", "attempt", "worker", "error", "traceback"):
+        if info.get(key) is not None:
+            entry[key] = info[key]
+        else:
+            entry.pop(key, None)
+
+
+# ---------------------------------------------------------------- executing
+def _chunks(plan: Plan, runs: list[int], size: int):
+    for i in range(0, len(runs), size):
+        yield tuple(plan.task(k) for k in runs[i : i + size])
+
+
+def auto_chunk_size(n_runs: int, workers: int) -> int:
+    """Runs per chunk: 1 in-process (each run is stored as it ends), else enough chunks to balance the workers."""
+    if workers <= 1:
+        return 1
+    return max(1, min(MAX_CHUNK, math.ceil(n_runs / (10 * workers))))
+
+
+def _execute(plan, manifest, sink, executor, todo, *, progress, run_fn, chunk_size, command):
+    from tqdm import tqdm
+
+    session = {
+        "started": store.now_iso(),
+        "command": command,
+        **executor.describe(),
+        "writer": store.writer_identity(),
+        "code_commit": store.code_version()["git_commit"],
+        "runs_planned": len(todo),
+        "runs_done": 0,
+    }
+    manifest["sessions"].append(session)
+    manifest.update(status="running", writer=session["writer"], finished=None)
+    sink.save_manifest(manifest)
+    size = chunk_size or auto_chunk_size(len(todo), executor.workers)
+    fn = partial(run_chunk, run_fn=run_fn) if run_fn else run_chunk
+    t0 = last = time.perf_counter()
+    bar = tqdm(total=plan.n_runs, initial=plan.n_runs - len(todo), unit="run", file=sys.stderr, disable=not progress)
+    status = "interrupted"
+    try:
+        for chunk, result, attempt in executor.run(fn, _chunks(plan, todo, size)):
+            if isinstance(result, WorkerLost):
+                result = lost_chunk(chunk, result)
+            outcomes, monthly, log = chunk_tables(plan, result)
+            sink.write(outcomes, monthly, log)
+            for entry, run in zip(log, result["runs"], strict=True):
+                _apply(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
+            session["runs_done"] += len(log)
+            bar.update(len(log))
+            if time.perf_counter() - last > MANIFEST_EVERY_S:
+                session["wall_seconds"] = round(time.perf_counter() - t0, 3)
+                refresh_counts(manifest)
+                sink.save_manifest(manifest)
+                last = time.perf_counter()
+        status = None
+    except StoreError:
+        status = "error"
+        raise
+    finally:
+        bar.close()
+        _close_session(manifest, session, sink, status, time.perf_counter() - t0)
+
+
+def _close_session(manifest, session, sink, status, wall_s) -> None:
+    session.update(finished=store.now_iso(), wall_seconds=round(wall_s, 3))
+    refresh_counts(manifest)
+    counts = manifest["counts"]
+    if status is None:
+        status = "complete" if counts["failed"] == 0 else "complete-with-failures"
+        if counts["pending"]:
+            status = "incomplete"
+        manifest["finished"] = store.now_iso()
+    manifest["status"] = status
+    try:
+        sink.save_manifest(manifest)
+    except StoreError:
+        if status != "error":
+            raise
+
+
+# ---------------------------------------------------------------- results
+class Batch:
+    """A batch: its manifest and its tables (read from the folder on first use).
+
+    Attributes:
+        id: batch id (the folder name).
+        folder: the batch folder, or None for an in-memory batch.
+        manifest: the manifest as a dict.
+    """
+
+    def __init__(self, manifest: dict, folder: Path | None = None, memory: MemorySink | None = None):
+        self.manifest, self.folder, self._memory = manifest, folder, memory
+
+    @property
+    def id(self) -> str:
+        return self.manifest["id"]
+
+    @property
+    def status(self) -> str:
+        return self.manifest["status"]
+
+    @property
+    def failed(self) -> int:
+        """Number of failed runs."""
+        return int(self.manifest["counts"]["failed"])
+
+    @property
+    def n_runs(self) -> int:
+        return len(self.manifest["runs"])
+
+    def _table(self, name: str, schema):
+        import pyarrow as pa
+
+        if self._memory is not None:
+            parts = getattr(self._memory, name)
+            table = pa.concat_tables(parts) if parts else None
+            if table is not None:
+                keys = [("run", "ascending")] + ([("date", "ascending")] if name == "monthly" else [])
+                table = table.sort_by(keys).replace_schema_metadata(None)
+        else:
+            table = store.read_table(self.folder, name)
+        table = schema.empty_table() if table is None else table
+        return table.to_pandas().reset_index(drop=True)
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        """One row per finished run (see docs/results_format.md)."""
+        return self._table("outcomes", outcomes_schema(self.manifest.get("input_columns", [])))
+
+    @cached_property
+    def monthly(self) -> pd.DataFrame:
+        """One row per run and month (see docs/results_format.md)."""
+        return self._table("monthly", monthly_schema())
+
+    def scenario(self, name: str) -> dict:
+        """The stored scenario dict of ``name``."""
+        return next(s for s in self.manifest["scenarios"] if s["name"] == name)
+
+    def summary_line(self) -> str:
+        c = self.manifest["counts"]
+        where = f" in {self.folder}" if self.folder else ""
+        return (
+            f"batch {self.id}: {self.status}; {c['ok']} ok, {c['failed']} failed, {c['pending']} pending "
+            f"of {c['planned']} runs{where}"
+        )
+
+    def __repr__(self) -> str:
+        return f"<Batch {self.summary_line()}>"
+
+
+def run_batch(
+    scenarios,
+    reps=10,
+    seed=2016,
+    workers=1,
+    dask=None,
+    out_root="results/runs",
+    batch_id=None,
+    command=None,
+    progress=True,
+    extra_manifest=None,
+    *,
+    chunk_size=None,
+    run_fn=None,
+) -> Batch:
+    """Run every scenario ``reps`` times with common random numbers and store the results.
+
+    Args:
+        scenarios: list of scenarios (design points are scenarios made with ``with_values``).
+        reps: replications per scenario; replication i uses ``SeedSequence(seed).spawn(reps)[i]``.
+        seed: root seed.
+        workers: 1 runs in this process; more uses a local process pool.
+        dask: ``tcp://HOST:PORT`` of a running scheduler, or ``local:N``; overrides ``workers``.
+        out_root: the batch folder is ``out_root/<id>/``; None keeps results in memory only.
+        batch_id: folder name (default: timestamp and short hash).
+        command: command line recorded in the manifest.
+        progress: show a progress bar on stderr.
+        extra_manifest: entries added to the manifest (for example the design of a sweep).
+        chunk_size: runs per task sent to a worker (default: chosen from runs and workers).
+        run_fn: replacement for :func:`sim.runner.run_scenario` (tests inject faults with it).
+
+    Returns:
+        The batch; failed runs are recorded in ``batch.outcomes`` and counted in ``batch.failed``.
+
+    Raises:
+        ScenarioError: bad arguments, an existing batch id or an unreachable Dask cluster
+            (before anything is written); StoreError when a write fails (finished runs are kept).
+    """
+    extra = dict(extra_manifest or {})
+    plan = Plan.build(scenarios, reps, seed, (extra.get("design") or {}).get("inputs", ()))
+    folder = None
+    if out_root is not None:
+        batch_id = batch_id or new_batch_id(plan)
+        if not batch_id or "/" in batch_id or batch_id.startswith("."):
+            raise ScenarioError("run_batch", "batch_id", f"must be a plain folder name, got {batch_id!r}")
+        folder = Path(out_root) / batch_id
+        if folder.exists():
+            raise ScenarioError(folder, "batch_id", "a batch with this id exists; resume it with 'parksim resume'")
+    manifest = new_manifest(plan, batch_id or "in-memory", command, extra)
+    with make_executor(workers, dask) as executor:
+        if folder is not None:
+            try:
+                folder.mkdir(parents=True)
+            except OSError as exc:
+                raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
+        sink = FolderSink(folder, 0) if folder is not None else MemorySink()
+        todo = list(range(plan.n_runs))
+        _execute(
+            plan,
+            manifest,
+            sink,
+            executor,
+            todo,
+            progress=progress,
+            run_fn=run_fn,
+            chunk_size=chunk_size,
+            command=command,
+        )
+    return Batch(manifest, folder, sink if folder is None else None)
+
+
+def _same_scenarios(stored: list[dict], given: list[Scenario]) -> bool:
+    keys = ("name", "start", "end", "inputs")
+    return [{k: d[k] for k in keys} for d in stored] == [{k: s.to_dict()[k] for k in keys} for s in given]
+
+
+def resume_batch(
+    folder_or_id,
+    *,
+    root=DEFAULT_ROOT,
+    workers=1,
+    dask=None,
+    progress=True,
+    command=None,
+    chunk_size=None,
+    run_fn=None,
+    expect_scenarios=None,
+) -> Batch:
+    """Complete an interrupted batch: run what is missing with the batch's own seeds.
+
+    Damaged parts are moved to ``quarantine/`` and their runs run again; the final
+    tables equal those of an uninterrupted batch.
+
+    Args:
+        folder_or_id: the batch folder or its id under ``root``.
+        root: where batch ids are looked up.
+        workers: as for :func:`run_batch`.
+        dask: as for :func:`run_batch`.
+        progress: show a progress bar.
+        command: command line recorded for this session.
+        chunk_size: as for :func:`run_batch`.
+        run_fn: as for :func:`run_batch`.
+        expect_scenarios: when given (``sweep --resume``), the batch must hold exactly these.
+
+    Raises:
+        StoreError: missing or damaged manifest; ScenarioError: scenarios differ.
+    """
+    folder = store.resolve_folder(folder_or_id, root)
+    manifest = store.read_manifest(folder)
+    if expect_scenarios is not None and not _same_scenarios(manifest["scenarios"], expect_scenarios):
+        raise ScenarioError(
+            folder / store.MANIFEST, "scenarios", "this batch was made from other scenarios or another design"
+        )
+    for action in store.clean_folder(folder):
+        print(f"parksim: {action}", file=sys.stderr)
+    plan = Plan.from_manifest(manifest)
+    done = store.scan_runs(folder)
+    for run in range(plan.n_runs):
+        _apply(manifest, run, done.get(run, {"status": "pending"}))
+    todo = [k for k in range(plan.n_runs) if k not in done]
+    stored_commit = manifest.get("code", {}).get("git_commit")
+    current = store.code_version()["git_commit"]
+    if todo and stored_commit and current and stored_commit != current:
+        print(
+            f"parksim: warning: batch {manifest['id']} was started with code {stored_commit[:10]}, "
+            f"now {current[:10]}; runs made now may differ from the earlier ones",
+            file=sys.stderr,
+        )
+    sink = FolderSink(folder, len(manifest["sessions"]))
+    if not todo:
+        _close_session(manifest, {}, sink, None, 0.0)
+        return Batch(manifest, folder)
+    with make_executor(workers, dask) as executor:
+        _execute(
+            plan,
+            manifest,
+            sink,
+            executor,
+            todo,
+            progress=progress,
+            run_fn=run_fn,
+            chunk_size=chunk_size,
+            command=command,
+        )
+    return Batch(manifest, folder)
+
+
+def load_batch(folder_or_id, root=DEFAULT_ROOT) -> Batch:
+    """Read a finished or partial batch back (run status comes from the part files).
+
+    Raises:
+        StoreError: missing folder or manifest, corrupt manifest or damaged part.
+    """
+    folder = store.resolve_folder(folder_or_id, root)
+    manifest = store.read_manifest(folder)
+    done = store.scan_runs(folder)
+    for run in range(len(manifest["runs"])):
+        _apply(manifest, run, done.get(run, {"status": "pending"}))
+    refresh_counts(manifest)
+    manifest["status"] = store.current_status(manifest, len(done), manifest["counts"]["failed"])
+    return Batch(manifest, folder)

@@ -1,0 +1,386 @@
+"""Executors: where the chunks of a batch run (in-process, a local process pool, Dask).
+
+Every executor has the same small interface: :meth:`Executor.run` takes a
+picklable function and an iterable of chunks (tuples of run tasks) and yields
+``(chunk, result, attempt)`` as chunks finish, in any order. ``result`` is what
+the function returned, or a :class:`WorkerLost` when the chunk's worker died too
+often. Results never depend on the executor: each run carries its own seed.
+
+* :class:`SerialExecutor`: in this process, one chunk after the other.
+* :class:`PoolExecutor`: a process pool that lives for the whole batch. A worker
+  that dies (killed, out of memory) breaks the pool; the pool is rebuilt and the
+  chunks that had not come back are run again, split into single runs after a
+  first loss so that one bad run cannot sink its neighbours.
+* :class:`DaskExecutor`: an existing ``dask scheduler`` (``tcp://HOST:PORT``) or a
+  ``LocalCluster`` (``local:N``). The scheduler re-runs tasks of dead workers
+  itself (``distributed.scheduler.allowed-failures`` times).
+
+Only a bounded number of chunks is in flight, so memory stays flat however many
+runs a batch has.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+
+import numpy as np
+
+from sim.scenario import ScenarioError
+
+DASK_CONNECT_TIMEOUT_S = 5
+MAX_ATTEMPTS = 3
+
+
+class ExecutorError(ScenarioError):
+    """An executor that cannot be used (bad address, unreachable scheduler, broken workers)."""
+
+    def __init__(self, what: str, message: str):
+        super().__init__(what, None, message)
+
+
+class WorkerLost(RuntimeError):  # noqa: N818 - it is a result, not only raised
+    """A chunk whose worker process died on every attempt."""
+
+
+class Executor:
+    """Base class: runs chunks and yields ``(chunk, result, attempt)`` as they finish."""
+
+    name = "base"
+    workers = 1
+
+    def run(self, fn: Callable, chunks: Iterable[tuple]) -> Iterator[tuple[tuple, object, int]]:
+        raise NotImplementedError
+
+    def describe(self) -> dict:
+        """What to record in the manifest."""
+        return {"executor": self.name, "workers": self.workers}
+
+    def close(self) -> None:
+        """Release processes and connections."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+class SerialExecutor(Executor):
+    """Run chunks one after the other in this process."""
+
+    name = "serial"
+
+    def run(self, fn, chunks):
+        for chunk in chunks:
+            yield chunk, fn(chunk), 1
+
+
+# ---------------------------------------------------------------- worker side
+def run_chunk(tasks: tuple, run_fn=None) -> dict:
+    """Run a chunk of tasks in a worker and return compact arrays (no model objects).
+
+    A run that raises is returned as failed with its traceback; the chunk goes on.
+    """
+    from sim.runner import run_scenario
+    from sim.store import outcome_columns, reporter_columns
+
+    run_fn = run_fn or run_scenario
+    ocols, rcols = outcome_columns(), reporter_columns()
+    runs = []
+    for task in tasks:
+        t0 = time.perf_counter()
+        entry = {"run": task.run, "status": "ok", "error": None, "traceback": None, "dates": []}
+        try:
+            res = run_fn(task.scenario, seed=task.seed, replicate=task.replicate)
+            entry["outcomes"] = np.array([res.outcomes.get(c, np.nan) for c in ocols], dtype=float)
+            entry["dates"] = [str(d) for d in res.monthly.index]
+            entry["monthly"] = res.monthly[rcols].to_numpy(dtype=float)
+        except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the batch goes on
+            entry.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
+            entry["outcomes"] = np.full(len(ocols), np.nan)
+            entry["monthly"] = np.empty((0, len(rcols)))
+        entry["seconds"] = round(time.perf_counter() - t0, 4)
+        runs.append(entry)
+    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "runs": runs}
+
+
+def lost_chunk(tasks: tuple, exc: BaseException) -> dict:
+    """The result of a chunk whose worker died on every attempt: all its runs failed."""
+    from sim.store import outcome_columns, reporter_columns
+
+    n_out, n_rep = len(outcome_columns()), len(reporter_columns())
+    runs = [
+        {
+            "run": t.run,
+            "status": "failed",
+            "error": f"{type(exc).__name__}: {exc}",
+            "traceback": None,
+            "dates": [],
+            "outcomes": np.full(n_out, np.nan),
+            "monthly": np.empty((0, n_rep)),
+            "seconds": 0.0,
+        }
+        for t in tasks
+    ]
+    return {"worker": None, "runs": runs}
+
+
+# ---------------------------------------------------------------- local process pool
+def _ignore_sigint() -> None:
+    """Pool initializer: Ctrl-C is handled by the main process, which stops the pool."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def pool_context():
+    """The multiprocessing context of the pool, chosen explicitly.
+
+    ``forkserver`` (POSIX) forks workers from a small server process that has
+    already imported the model, so workers start in milliseconds without
+    inheriting this process's threads; ``spawn`` elsewhere. Explicit because
+    ``mesa.batch_run`` switches the *global* start method to ``spawn``.
+    """
+    if sys.platform != "win32" and "forkserver" in multiprocessing.get_all_start_methods():
+        ctx = multiprocessing.get_context("forkserver")
+        ctx.set_forkserver_preload(["sim.batch", "sim.model"])
+        return ctx
+    return multiprocessing.get_context("spawn")
+
+
+class PoolExecutor(Executor):
+    """A local process pool kept alive for the whole batch.
+
+    Args:
+        workers: number of worker processes.
+        max_attempts: tries per run before it is recorded as lost.
+    """
+
+    name = "pool"
+
+    def __init__(self, workers: int, max_attempts: int = MAX_ATTEMPTS):
+        self.workers = int(workers)
+        self.max_attempts = max_attempts
+        self.restarts = 0
+        self._pool = None
+
+    def _start(self):
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context(), initializer=_ignore_sigint)
+
+    def describe(self) -> dict:
+        return {**super().describe(), "start_method": pool_context().get_start_method(), "restarts": self.restarts}
+
+    def run(self, fn, chunks):
+        from concurrent.futures import FIRST_COMPLETED, wait
+        from concurrent.futures.process import BrokenProcessPool
+
+        if self._pool is None:
+            self._start()
+        fresh = iter(chunks)
+        retry: deque = deque()
+        flight: dict = {}
+        fruitless = 0  # pool breaks in a row without any chunk coming back
+        while True:
+            while len(flight) < 2 * self.workers:
+                chunk = retry.popleft() if retry else (next(fresh, None), 1)
+                if chunk[0] is None:
+                    break
+                flight[self._pool.submit(fn, chunk[0])] = chunk
+            if not flight:
+                return
+            done, _ = wait(list(flight), return_when=FIRST_COMPLETED)
+            lost = []
+            for fut in done:
+                chunk, attempt = flight.pop(fut)
+                try:
+                    result = fut.result()
+                except BrokenProcessPool:
+                    lost.append((chunk, attempt))
+                    continue
+                fruitless = 0
+                yield chunk, result, attempt
+            if lost:
+                fruitless += 1
+                if fruitless >= 3:
+                    self._shutdown()
+                    raise ExecutorError(
+                        "--workers",
+                        "the pool's worker processes die before returning any run; if you call run_batch from a "
+                        "script, put the call under 'if __name__ == \"__main__\":' (see the multiprocessing docs)",
+                    )
+                yield from self._recover(lost + list(flight.values()), retry)
+                flight.clear()
+
+    def _recover(self, lost: list, retry: deque):
+        """A worker died: rebuild the pool and queue again every chunk that was in flight."""
+        self._shutdown()
+        self.restarts += 1
+        for chunk, attempt in lost:
+            if attempt >= self.max_attempts:
+                yield chunk, WorkerLost(f"worker process died on each of {attempt} attempts"), attempt
+            elif len(chunk) > 1:
+                retry.extend(((task,), attempt + 1) for task in chunk)
+            else:
+                retry.append((chunk, attempt + 1))
+        self._start()
+
+    def _shutdown(self):
+        if self._pool is None:
+            return
+        procs = list((getattr(self._pool, "_processes", None) or {}).values())
+        self._pool.shutdown(wait=False, cancel_futures=True)
+        for proc in procs:  # running chunks are abandoned; their runs are not recorded
+            if proc.is_alive():
+                proc.terminate()
+        for proc in procs:
+            proc.join(timeout=5)
+        self._pool = None
+
+    def close(self):
+        self._shutdown()
+
+
+# ---------------------------------------------------------------- Dask
+def parse_dask_address(address: str) -> tuple[str, int | str]:
+    """Check a ``--dask`` value: ``("local", n)`` or ``("remote", "tcp://host:port")``.
+
+    Raises:
+        ExecutorError: anything else.
+    """
+    text = str(address).strip()
+    if text.startswith("local:"):
+        count = text.split(":", 1)[1]
+        if count.isdigit() and int(count) >= 1:
+            return "local", int(count)
+    elif "://" in text:
+        scheme, rest = text.split("://", 1)
+        host, _, port = rest.rpartition(":")
+        if scheme in ("tcp", "tls", "ucx", "ws", "wss") and host and port.isdigit():
+            return "remote", text
+    raise ExecutorError(
+        "--dask", f"got {address!r}; allowed: tcp://HOST:PORT (an existing scheduler) or local:N (N local workers)"
+    )
+
+
+def _worker_probe() -> dict:
+    """Runs on a Dask worker: proves it can import parksim and says which version."""
+    import sim
+
+    return {"version": sim.__version__, "pid": os.getpid()}
+
+
+class DaskExecutor(Executor):
+    """Run chunks on a Dask distributed cluster.
+
+    Args:
+        address: ``tcp://HOST:PORT`` of a running scheduler, or ``local:N``.
+        timeout_s: how long to try to reach the scheduler before giving up.
+    """
+
+    name = "dask"
+
+    def __init__(self, address: str, timeout_s: float = DASK_CONNECT_TIMEOUT_S):
+        kind, where = parse_dask_address(address)
+        self.address = address
+        self._cluster = None
+        import logging
+
+        from distributed import Client, LocalCluster
+
+        try:
+            if kind == "local":
+                self._cluster = LocalCluster(
+                    n_workers=where,
+                    threads_per_worker=1,
+                    processes=True,
+                    dashboard_address=None,
+                    silence_logs=logging.ERROR,
+                )
+                self.client = Client(self._cluster, timeout=timeout_s)
+            else:
+                self.client = Client(where, timeout=timeout_s)
+        except (OSError, TimeoutError) as exc:
+            self.close()
+            raise ExecutorError(
+                "--dask",
+                f"cannot reach a Dask scheduler at {where} within {timeout_s:g} s ({exc}). "
+                "Start one with 'dask scheduler' and 'dask worker ADDRESS', or use --dask local:N",
+            ) from None
+        self._check_workers()
+
+    def _check_workers(self) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=30)
+            self.client.submit(_worker_probe, pure=False).result(timeout=60)
+        except Exception as exc:  # noqa: BLE001 - any failure here means the cluster cannot run parksim
+            self.close()
+            raise ExecutorError(
+                "--dask",
+                f"the Dask cluster at {self.address} cannot run parksim ({type(exc).__name__}: {exc}); "
+                "install parksim on every worker (pip install -e .) and check that workers are connected",
+            ) from None
+
+    @property
+    def workers(self) -> int:
+        return max(1, sum(self.client.nthreads().values()))
+
+    def describe(self) -> dict:
+        return {**super().describe(), "address": self.address, "scheduler": self.client.scheduler.address}
+
+    def run(self, fn, chunks):
+        from distributed import as_completed
+        from distributed.scheduler import KilledWorker
+
+        todo = iter(chunks)
+        running = as_completed()
+        meta: dict = {}
+
+        def submit_next() -> bool:
+            chunk = next(todo, None)
+            if chunk is None:
+                return False
+            fut = self.client.submit(fn, chunk, pure=False)
+            meta[fut.key] = chunk
+            running.add(fut)
+            return True
+
+        for _ in range(3 * self.workers):
+            if not submit_next():
+                break
+        for fut in running:
+            chunk = meta.pop(fut.key)
+            try:
+                result = fut.result()
+            except KilledWorker as exc:
+                result = WorkerLost(f"Dask worker died on every attempt: {exc}")
+            except Exception as exc:  # noqa: BLE001
+                raise ExecutorError("--dask", f"a task failed on the cluster: {type(exc).__name__}: {exc}") from exc
+            fut.release()
+            submit_next()
+            yield chunk, result, 1
+
+    def close(self):
+        client = getattr(self, "client", None)
+        if client is not None:
+            client.close()
+            self.client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None
+
+
+def make_executor(workers: int = 1, dask: str | None = None) -> Executor:
+    """The executor for ``--workers`` / ``--dask`` (connects now, so errors come before any file is written)."""
+    if dask:
+        return DaskExecutor(dask)
+    if workers is None or int(workers) < 1:
+        raise ExecutorError("--workers", f"must be 1 or more, got {workers!r}")
+    return SerialExecutor() if int(workers) == 1 else PoolExecutor(int(workers))

@@ -1,0 +1,508 @@
+"""The results store: one folder per batch, written so that a crash loses no finished run.
+
+Layout of a batch folder (documented for other tools in ``docs/results_format.md``)::
+
+    <out_root>/<id>/manifest.json          what was asked for, code version, seeds, run status
+    <out_root>/<id>/outcomes/<part>.parquet one row per run (the commit record of a part)
+    <out_root>/<id>/monthly/<part>.parquet  one row per run and month
+    <out_root>/<id>/quarantine/             damaged files moved aside by ``parksim resume``
+
+Every file is written to a temporary name, flushed to disk and renamed, so a
+reader sees either the whole file or nothing. A part's monthly file is written
+before its outcomes file; a part counts only once its outcomes file exists, so a
+batch killed between the two writes simply re-runs that part on resume.
+Parquet footers carry a ``parksim.log`` entry (per-run wall time, attempt,
+worker, traceback) that stays out of the tables so that the tables do not depend
+on the executor.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import socket
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from sim.scenario import ScenarioError
+
+FORMAT_NAME = "parksim-results"
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+TABLES = ("outcomes", "monthly")
+LOG_KEY = b"parksim.log"
+DEFAULT_ROOT = "results/runs"
+
+
+class StoreError(ScenarioError):
+    """A results folder that cannot be read or written, with the reason and what to do."""
+
+    def __init__(self, path, message: str, key: str | None = None):
+        super().__init__(path, key, message)
+
+
+def now_iso() -> str:
+    """Current UTC time, ISO 8601 to the second."""
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+# ---------------------------------------------------------------- atomic writes
+def _fsync_dir(folder: Path) -> None:
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _disk_error(path: Path, exc: OSError) -> StoreError:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        why = "the disk is full"
+    else:
+        why = f"the write failed ({exc.strerror or exc})"
+    batch = path.parent.parent if path.parent.name in (*TABLES, "quarantine") else path.parent
+    return StoreError(
+        path,
+        f"{why}; nothing already written was lost. Free some space, then complete the batch with "
+        f"'parksim resume {batch.name} --root {batch.parent}'",
+    )
+
+
+def atomic_write(path: Path, write) -> None:
+    """Write ``path`` via ``write(tmp_path)``, then flush and rename it into place.
+
+    Raises:
+        StoreError: the write failed (for example a full disk); the temporary file is
+            removed and any earlier version of ``path`` is left untouched.
+    """
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        write(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _disk_error(path, exc) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    _fsync_dir(path.parent)
+
+
+def write_json(path: Path, data: dict) -> None:
+    """Write a JSON document atomically."""
+    text = json.dumps(data, indent=1, sort_keys=False, default=_json_default)
+    atomic_write(path, lambda tmp: tmp.write_text(text + "\n", encoding="utf-8"))
+
+
+def _json_default(value):
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, (set, tuple)):
+        return list(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def write_parquet(path: Path, table) -> None:
+    """Write a pyarrow table to Parquet atomically."""
+    import pyarrow.parquet as pq
+
+    atomic_write(path, lambda tmp: pq.write_table(table, tmp, compression="zstd"))
+
+
+# ---------------------------------------------------------------- code version
+def code_version() -> dict:
+    """Package and library versions, plus the git commit of the source tree when there is one."""
+    import mesa
+    import numpy
+    import pandas
+
+    import sim
+
+    root = Path(sim.__file__).resolve().parent.parent
+    info = {
+        "package": "parksim",
+        "version": sim.__version__,
+        "git_commit": None,
+        "git_dirty": None,
+        "python": sys.version.split()[0],
+        "numpy": numpy.__version__,
+        "pandas": pandas.__version__,
+        "mesa": mesa.__version__,
+    }
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5)
+        if head.returncode == 0:
+            info["git_commit"] = head.stdout.strip()
+            dirty = subprocess.run(
+                ["git", "status", "--porcelain", "--untracked-files=no", "--", "sim", "scenarios"],
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=5,
+            )
+            info["git_dirty"] = bool(dirty.stdout.strip()) if dirty.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return info
+
+
+def writer_identity() -> dict:
+    """Host and process of the writer (lets readers tell a live batch from a dead one)."""
+    return {"host": socket.gethostname(), "pid": os.getpid()}
+
+
+# ---------------------------------------------------------------- folders
+def resolve_folder(folder_or_id: str | Path, root: str | Path = DEFAULT_ROOT) -> Path:
+    """Map a batch id or a folder path to the batch folder.
+
+    Raises:
+        StoreError: no such folder, or the folder has no manifest.
+    """
+    given = Path(folder_or_id)
+    candidates = [given] if given.is_dir() else [Path(root) / str(folder_or_id)]
+    folder = candidates[0]
+    if not folder.is_dir():
+        known = ", ".join(b.name for b in sorted(Path(root).glob("*"))[-5:] if b.is_dir()) or "none"
+        raise StoreError(folder, f"no such results folder (batch ids under {root}: {known}; see 'parksim runs')")
+    if not (folder / MANIFEST).is_file():
+        raise StoreError(
+            folder / MANIFEST, "missing: this is not a parksim results folder, or its manifest was deleted"
+        )
+    return folder
+
+
+def read_manifest(folder: Path) -> dict:
+    """Read and check a batch manifest.
+
+    Raises:
+        StoreError: unreadable JSON, another format, or a newer format version.
+    """
+    path = folder / MANIFEST
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise StoreError(path, "missing: this is not a parksim results folder") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StoreError(path, f"corrupt manifest ({exc}); the Parquet parts beside it are intact") from None
+    if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:
+        raise StoreError(path, f"not a parksim results manifest (expected format '{FORMAT_NAME}')", "format")
+    version = data.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise StoreError(
+            path, f"results format version {version!r} is not supported (this parksim reads 1..{FORMAT_VERSION})"
+        )
+    for key in ("id", "seed", "reps", "scenarios", "runs"):
+        if key not in data:
+            raise StoreError(path, "missing entry; the manifest is incomplete", key)
+    return data
+
+
+def part_files(folder: Path, table: str) -> list[Path]:
+    """Committed part files of one table, sorted by name.
+
+    A monthly part counts only when the outcomes part of the same name exists.
+    """
+    outcomes = sorted((folder / "outcomes").glob("*.parquet"))
+    if table == "outcomes":
+        return outcomes
+    return [p for p in (folder / table / o.name for o in outcomes) if p.is_file()]
+
+
+def clean_folder(folder: Path) -> list[str]:
+    """Remove what a killed writer can leave behind; return what was done.
+
+    Removes temporary files and monthly parts without their outcomes part
+    (uncommitted, so re-run), and moves unreadable parts into ``quarantine/``.
+    """
+    import pyarrow.parquet as pq
+
+    done = []
+    for tmp in folder.rglob(".*.tmp"):
+        tmp.unlink(missing_ok=True)
+        done.append(f"removed temporary file {tmp.name}")
+    committed = {p.name for p in (folder / "outcomes").glob("*.parquet")}
+    for part in (folder / "monthly").glob("*.parquet"):
+        if part.name not in committed:
+            part.unlink()
+            done.append(f"removed uncommitted part monthly/{part.name}")
+    for name in sorted(committed):
+        for table in TABLES:
+            path = folder / table / name
+            if not path.exists():
+                continue
+            try:
+                pq.read_metadata(path)
+            except Exception:  # noqa: BLE001 - any read failure means the file is damaged
+                done.append(quarantine(folder, name))
+                break
+    return done
+
+
+def quarantine(folder: Path, name: str) -> str:
+    """Move both files of part ``name`` into ``quarantine/`` (kept, not deleted)."""
+    target = folder / "quarantine"
+    target.mkdir(exist_ok=True)
+    for table in ("outcomes", "monthly"):  # outcomes first: the part stops counting at once
+        path = folder / table / name
+        if path.exists():
+            os.replace(path, target / f"{table}-{name}")
+    return f"moved damaged part {name} to quarantine/ (its runs will be run again)"
+
+
+def read_log(path: Path) -> list[dict]:
+    """The per-run log stored in a part's Parquet footer."""
+    import pyarrow.parquet as pq
+
+    meta = pq.read_schema(path).metadata or {}
+    raw = meta.get(LOG_KEY)
+    return json.loads(raw) if raw else []
+
+
+def read_table(folder: Path, table: str, columns: list[str] | None = None):
+    """Read one table of a batch (all committed parts) as a pyarrow Table sorted by run.
+
+    Raises:
+        StoreError: a part file is damaged (names it and says how to repair).
+    """
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    files = part_files(folder, table)
+    if not files:
+        return None
+    try:
+        data = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns)
+    except (OSError, pa.ArrowInvalid) as exc:
+        bad = _first_bad_part(files)
+        where = bad or folder / table
+        raise StoreError(
+            where,
+            f"damaged Parquet file ({exc}). Run 'parksim resume {folder.name} --root {folder.parent}' "
+            "to move it to quarantine/ and run its runs again",
+        ) from None
+    keys = [("run", "ascending")] + ([("date", "ascending")] if table == "monthly" else [])
+    if columns is None or all(k in columns for k, _ in keys):
+        data = data.sort_by(keys)
+    return data.replace_schema_metadata(None)
+
+
+def _first_bad_part(files: list[Path]) -> Path | None:
+    import pyarrow.parquet as pq
+
+    for f in files:
+        try:
+            pq.read_table(f)
+        except Exception:  # noqa: BLE001
+            return f
+    return None
+
+
+def scan_runs(folder: Path) -> dict[int, dict]:
+    """Status of every committed run, from the part files (the authority after a crash).
+
+    Returns:
+        run -> {"status", "error", "seconds", "attempt", "worker", "traceback", "part"}.
+
+    Raises:
+        StoreError: a damaged part.
+    """
+    import pyarrow.parquet as pq
+
+    runs: dict[int, dict] = {}
+    for path in part_files(folder, "outcomes"):
+        try:
+            cols = pq.read_table(path, columns=["run", "status", "error"]).to_pydict()
+            log = {entry["run"]: entry for entry in read_log(path)}
+        except Exception as exc:  # noqa: BLE001
+            raise StoreError(
+                path,
+                f"damaged Parquet file ({exc}). Run 'parksim resume {folder.name} --root {folder.parent}' "
+                "to move it to quarantine/ and run its runs again",
+            ) from None
+        for run, status, error in zip(cols["run"], cols["status"], cols["error"], strict=True):
+            entry = {"status": status, "error": error, "part": path.name}
+            entry.update({k: v for k, v in log.get(run, {}).items() if k != "run"})
+            runs[int(run)] = entry
+    return runs
+
+
+def pid_alive(info: dict) -> bool:
+    """Whether the writer recorded in ``info`` still runs (only decidable on the same host)."""
+    if info.get("host") != socket.gethostname() or not info.get("pid"):
+        return False
+    try:
+        os.kill(int(info["pid"]), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def current_status(manifest: dict, n_done: int, n_failed: int) -> str:
+    """Status from the manifest and the parts: running, interrupted, complete, ..."""
+    planned = len(manifest["runs"])
+    recorded = manifest.get("status", "unknown")
+    if n_done >= planned:
+        return "complete" if n_failed == 0 else "complete-with-failures"
+    if recorded == "running":
+        return "running" if pid_alive(manifest.get("writer", {})) else "interrupted"
+    return recorded if recorded in ("interrupted", "error") else "incomplete"
+
+
+def list_batches(root: str | Path = DEFAULT_ROOT) -> list[dict]:
+    """One summary dict per batch folder under ``root`` (damaged folders included, marked)."""
+    import pyarrow.parquet as pq
+
+    rows = []
+    for folder in sorted(p for p in Path(root).glob("*") if p.is_dir()):
+        row = {"id": folder.name, "folder": str(folder)}
+        try:
+            manifest = read_manifest(folder)
+        except StoreError as exc:
+            row.update(status="damaged", problem=str(exc))
+            rows.append(row)
+            continue
+        done = failed = 0
+        for part in part_files(folder, "outcomes"):
+            try:
+                done += pq.read_metadata(part).num_rows
+                failed += sum(1 for e in read_log(part) if e.get("status") == "failed")
+            except Exception:  # noqa: BLE001
+                row["problem"] = f"damaged part {part.name}"
+        row.update(
+            status=current_status(manifest, done, failed),
+            planned=len(manifest["runs"]),
+            done=done,
+            failed=failed,
+            scenarios=len(manifest["scenarios"]),
+            reps=manifest["reps"],
+            command=manifest.get("command") or "",
+            created=manifest.get("created", ""),
+        )
+        rows.append(row)
+    return rows
+
+
+# ---------------------------------------------------------------- tidy tables
+def outcome_columns() -> list[str]:
+    """Outcome columns of every run: each target under each definition, then end-state indicators."""
+    from sim.runner import END_INDICATORS
+    from sim.targets import TARGETS
+
+    return [f"{t.name}__{d}" for t in TARGETS for d in t.columns] + [f"end_{k}" for k in END_INDICATORS]
+
+
+def reporter_columns() -> list[str]:
+    """Monthly metric columns (the registered reporters, in registration order)."""
+    from sim.metrics import REPORTERS
+
+    return list(REPORTERS)
+
+
+def outcomes_schema(input_columns):
+    import pyarrow as pa
+
+    meta = [("run", pa.int64()), ("scenario", pa.string()), ("replicate", pa.int64()), ("seed", pa.int64())]
+    meta += [("spawn_key", pa.string()), ("status", pa.string()), ("error", pa.string())]
+    values = [(c, pa.float64()) for c in (*outcome_columns(), *input_columns)]
+    return pa.schema(meta + values)
+
+
+def monthly_schema():
+    import pyarrow as pa
+
+    meta = [("run", pa.int64()), ("scenario", pa.string()), ("replicate", pa.int64()), ("seed", pa.int64())]
+    return pa.schema(meta + [("date", pa.string())] + [(c, pa.float64()) for c in reporter_columns()])
+
+
+def chunk_tables(plan, result: dict):
+    """Turn a worker's chunk result into (outcomes table, monthly table or None, log entries)."""
+    import pyarrow as pa
+
+    runs = result["runs"]
+    ids = [r["run"] for r in runs]
+    scen = [plan.scenarios[k // plan.reps] for k in ids]
+    out = {
+        "run": ids,
+        "scenario": [s.name for s in scen],
+        "replicate": [k % plan.reps for k in ids],
+        "seed": [plan.seed] * len(ids),
+        "spawn_key": [plan.spawn_key(k) for k in ids],
+        "status": [r["status"] for r in runs],
+        "error": [r["error"] for r in runs],
+    }
+    values = np.vstack([r["outcomes"] for r in runs])
+    for j, name in enumerate(outcome_columns()):
+        out[name] = values[:, j]
+    for name in plan.input_columns:
+        out[name] = [float(s[name]) for s in scen]
+    outcomes = pa.Table.from_pydict(out, schema=outcomes_schema(plan.input_columns))
+    monthly = None
+    rows = [r for r in runs if len(r["dates"])]
+    if rows:
+        reps = [len(r["dates"]) for r in rows]
+        ids_m = np.repeat([r["run"] for r in rows], reps)
+        mon = {
+            "run": ids_m,
+            "scenario": [plan.scenarios[k // plan.reps].name for k in ids_m],
+            "replicate": ids_m % plan.reps,
+            "seed": np.full(len(ids_m), plan.seed),
+            "date": [d for r in rows for d in r["dates"]],
+        }
+        matrix = np.vstack([r["monthly"] for r in rows])
+        for j, name in enumerate(reporter_columns()):
+            mon[name] = matrix[:, j]
+        monthly = pa.Table.from_pydict(mon, schema=monthly_schema())
+    log = [{k: r[k] for k in ("run", "status", "seconds", "traceback")} | {"worker": result["worker"]} for r in runs]
+    return outcomes, monthly, log
+
+
+class MemorySink:
+    """Keeps the tables in memory (``out_root=None``: tests and notebooks)."""
+
+    folder = None
+
+    def __init__(self):
+        self.outcomes, self.monthly = [], []
+
+    def write(self, outcomes, monthly, log) -> None:
+        self.outcomes.append(outcomes)
+        if monthly is not None:
+            self.monthly.append(monthly)
+
+    def save_manifest(self, manifest) -> None:
+        pass
+
+
+class FolderSink:
+    """Writes each finished chunk as one Parquet part of the batch folder."""
+
+    def __init__(self, folder: Path, session: int):
+        self.folder, self.session, self.seq = folder, session, 0
+        for table in TABLES:
+            (folder / table).mkdir(parents=True, exist_ok=True)
+
+    def write(self, outcomes, monthly, log) -> None:
+        name = f"s{self.session:02d}-{self.seq:06d}.parquet"
+        self.seq += 1
+        if monthly is not None:
+            write_parquet(self.folder / "monthly" / name, monthly)
+        meta = {LOG_KEY: json.dumps(log).encode()}
+        write_parquet(self.folder / "outcomes" / name, outcomes.replace_schema_metadata(meta))
+
+    def save_manifest(self, manifest) -> None:
+        manifest["updated"] = now_iso()
+        write_json(self.folder / MANIFEST, manifest)
