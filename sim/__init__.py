@@ -1,11 +1,26 @@
 """parksim: an agent-based model of the West Taihu Science and Technology Industrial Park.
 
 Notebook entry points: :func:`load_scenario`, :func:`run_scenario`, :func:`run_batch`.
+They are imported lazily, so that ``import sim`` (and the command line's
+argument parsing) stays light.
 """
 
-from sim.batch import run_batch
-from sim.runner import RunResult, run_scenario
-from sim.scenario import Scenario, ScenarioError, load_scenario
+from importlib import import_module
 
-__all__ = ["RunResult", "Scenario", "ScenarioError", "load_scenario", "run_batch", "run_scenario"]
 __version__ = "0.1.0"
+_EXPORTS = {
+    "load_scenario": "sim.scenario",
+    "Scenario": "sim.scenario",
+    "ScenarioError": "sim.scenario",
+    "run_scenario": "sim.runner",
+    "RunResult": "sim.runner",
+    "run_batch": "sim.batch",
+    "load_batch": "sim.batch",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'sim' has no attribute {name!r}")

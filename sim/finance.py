@@ -12,7 +12,7 @@ finance supermarket), the ``guarantee`` pool and the government ``guidance`` fun
 * Exits: when a backed firm is quoted or listed, its investors sell their stake at
   the listed valuation and the money returns to their capital (recycling); when
   it closes, the stake is written off.
-* Supermarket loans: a Poisson number a month, to operating firms without a
+* Supermarket loans: a Poisson number a month, to operating or growing firms without a
   loan, weighted by revenue; repaid over 24 months; unpaid balance of a closed
   firm is taken by the guarantee pool.
 * Cluster growth: new VC funds join at ``investor_entry_per_deal`` per deal.
@@ -61,10 +61,11 @@ class Finance:
         self.capital_at_start = 1.0
 
     # ----------------------------------------------------------------- set-up
-    def add_investor(self, kind: str, capital_myuan: float) -> Investor:
-        """Create an investor and book its capital as injected."""
-        rng = self.model.streams["finance"]
-        pref = rng.dirichlet(np.ones(len(INDUSTRIES)))
+    def add_investor(self, kind: str, capital_myuan: float, preference: np.ndarray | None = None) -> Investor:
+        """Create an investor and book its capital as injected (preference drawn unless given)."""
+        pref = (
+            preference if preference is not None else self.model.streams["finance"].dirichlet(np.ones(len(INDUSTRIES)))
+        )
         self.injected_myuan += capital_myuan
         return Investor(self.model, kind, capital_myuan, pref)
 
@@ -80,7 +81,8 @@ class Finance:
 
     def endow_guidance_fund(self, capital_myuan: float) -> None:
         """The government guidance fund joins with its capital."""
-        self.add_investor("guidance", capital_myuan)
+        # no random draw here, so switching the fund on does not reshuffle later finance draws
+        self.add_investor("guidance", capital_myuan, preference=np.full(len(INDUSTRIES), 1.0 / len(INDUSTRIES)))
 
     def investors(self, *kinds: str) -> list[Investor]:
         """Investors of the given kinds (all when none given)."""

@@ -90,7 +90,7 @@ def build_initial_state(model) -> None:
     model.finance.populate(round(p["init_investors"] * p["population_scale"]))
     for policy in model.policies:  # zones need services before the first talent step
         policy.apply(model, model.effects)
-    model.zones.update(firms, model.effects, model.talent.scale)
+    model.zones.update(firms, model.effects, model.talent.scale, p["revenue_per_employee_myuan"], add_land=False)
 
 
 def _initial_listings(model, rows: np.ndarray) -> None:

@@ -96,16 +96,16 @@ def growth_step(model) -> None:
     )
     sigma = p["growth_sigma_per_year"]
     firms.revenue_myuan[rows] *= np.exp(mu / 12.0 + sigma * np.sqrt(1 / 12.0) * rng.standard_normal(len(rows)))
-    firms.profit_ytd_myuan[rows] += firms.revenue_myuan[rows] * margin_of(model, rows) / 12.0
-    _resize_floor(model, rows)
-    rev, age = firms.revenue_myuan[rows], model.month - firms.born_month[rows]
-    firms.stage[rows[(stage == OPERATING) & (rev >= GROWING_REVENUE_MYUAN)]] = GROWING
-    firms.stage[rows[(stage == GROWING) & ((rev >= MATURE_REVENUE_MYUAN) | (age >= MATURE_AGE_MONTHS))]] = MATURE
     if model.month % 12 == 0:  # January: close the books of last year
         firms.profit_y3_myuan[:] = firms.profit_y2_myuan
         firms.profit_y2_myuan[:] = firms.profit_y1_myuan
         firms.profit_y1_myuan[:] = firms.profit_ytd_myuan
         firms.profit_ytd_myuan[:] = 0.0
+    firms.profit_ytd_myuan[rows] += firms.revenue_myuan[rows] * margin_of(model, rows) / 12.0
+    _resize_floor(model, rows)
+    rev, age = firms.revenue_myuan[rows], model.month - firms.born_month[rows]
+    firms.stage[rows[(stage == OPERATING) & (rev >= GROWING_REVENUE_MYUAN)]] = GROWING
+    firms.stage[rows[(stage == GROWING) & ((rev >= MATURE_REVENUE_MYUAN) | (age >= MATURE_AGE_MONTHS))]] = MATURE
 
 
 def _resize_floor(model, rows: np.ndarray) -> None:
@@ -161,9 +161,11 @@ def _relocate(model, rows: np.ndarray) -> None:
     """Firms reconsider their zone; they move only if another zone is chosen and has room."""
     if len(rows) == 0:
         return
-    firms = model.firms
+    firms, zones = model.firms, model.zones
     cur = firms.zone[rows].copy()
-    zone = model.zones.choose(
+    # movers' own floor counts as free, so staying put is always possible
+    zones.occupied_m2 = zones.occupied_m2 - np.bincount(cur, weights=firms.floor_m2[rows], minlength=3)
+    zone = zones.choose(
         model.streams["location"],
         firms.industry[rows],
         firms.stage[rows],

@@ -8,8 +8,9 @@ States and the only allowed transitions (``ALLOWED``)::
     ipo_filed -> reformed | neeq   (rejected: back to where it filed from)
 
 Legal gates (``../shared/data/priors.md``): NEEQ needs a joint-stock company at
-least ``neeq_min_age_months`` old; an IPO needs ``ipo_min_age_months`` of
-operation and two profitable years with at least ``ipo_min_profit_2y_myuan``
+least ``neeq_min_age_months`` old; an IPO needs ``ipo_min_age_months`` since
+the firm was founded (a company converted at book value keeps its founding
+date) and two profitable years with at least ``ipo_min_profit_2y_myuan``
 of profit (the ChiNext route). Monthly hazards of taking a step are
 ``base / 12 * exp(listing_subsidy_elasticity * subsidy) * (vc mult if VC-backed)
 * (1 + reserve_support if on the reserve list)``.
@@ -96,6 +97,7 @@ def listing_step(model) -> None:
     done = live[(state == REFORMING) & timer_done]
     _move(model, done, REFORMED, "share_reforms")
     firms.reform_month[done] = model.month
+    _pay_subsidy(model, done)
     quoted = live[(state == NEEQ_FILED) & timer_done]
     _move(model, quoted, NEEQ, "neeq_quotations")
     _after_listing(model, quoted)
@@ -153,12 +155,16 @@ def _update_reserve(model, live: np.ndarray) -> None:
     model.counters.add("reserve_firms_new", len(new))
 
 
+def _pay_subsidy(model, rows: np.ndarray) -> None:
+    """The listing subsidy is paid on share reform, NEEQ quotation and exchange listing."""
+    model.firms.cash_myuan[rows] += model.effects.listing_subsidy_myuan
+    model.counters.add("listing_subsidy_paid_myuan", model.effects.listing_subsidy_myuan * len(rows))
+
+
 def _after_listing(model, rows: np.ndarray) -> None:
     """Subsidy payment and investors' exits on quotation or listing."""
     if len(rows) == 0:
         return
-    firms = model.firms
-    firms.cash_myuan[rows] += model.effects.listing_subsidy_myuan
-    model.counters.add("listing_subsidy_paid_myuan", model.effects.listing_subsidy_myuan * len(rows))
+    _pay_subsidy(model, rows)
     for r, v in zip(rows, valuation_myuan(model, rows), strict=True):
         model.finance.on_listing(int(r), float(v))

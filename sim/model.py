@@ -135,7 +135,7 @@ class ParkModel(mesa.Model):
         listing.listing_step(self)
         lifecycle.leading_step(self)
         lifecycle.exit_step(self)
-        self.zones.update(self.firms, self.effects, self.talent.scale)
+        self.zones.update(self.firms, self.effects, self.talent.scale, self.p["revenue_per_employee_myuan"])
         self.talent.recount(self.firms)
         self.agent_steps += len(self.agent_of_row) + len(self.talent) + len(self.finance.investors())
         self.records.append({"date": self.date, **metrics.record(self)})

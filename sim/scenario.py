@@ -91,17 +91,19 @@ class Scenario:
     def with_values(self, name: str | None = None, label: str | None = None, **values: float) -> Scenario:
         """Return a copy with some inputs changed (checked like a file)."""
         merged = self.values
+        where = f"<{self.name} override>"
+        start, end = values.pop("start", self.start), values.pop("end", self.end)
+        if month_index(start, where, "start") > month_index(end, where, "end"):
+            raise ScenarioError(where, "end", f"must not be before start ({start}), got {end!r}")
         for key, value in values.items():
-            if key in ("start", "end"):
-                continue
-            _check_value(f"<{self.name} override>", key, value)
+            _check_value(where, key, value)
             merged[key] = value
         return Scenario(
             name=name or self.name,
             label=label or self.label,
             path=self.path,
-            start=values.get("start", self.start),
-            end=values.get("end", self.end),
+            start=start,
+            end=end,
             inputs=tuple(sorted(merged.items())),
             overrides=tuple(sorted(set(self.overrides) | set(values))),
         )
@@ -167,7 +169,10 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
             raise ScenarioError(path, key, f"must be a string, got {data[key]!r}")
     header, values = {}, {}
     if "base" in data:
-        header, values = _load_raw(path.parent / data["base"], seen + (path,))
+        base = path.parent / data["base"]
+        if not base.is_file():
+            raise ScenarioError(path, "base", f"base scenario file not found: {base}")
+        header, values = _load_raw(base, seen + (path,))
         header.pop("name", None)
         header.pop("label", None)
     if "fitted_params" in data:

@@ -14,8 +14,9 @@ Zone utility of talent (per zone ``z``)::
 
 Arrivals choose among the three zones and an outside option (``V = 0``) by a
 multinomial logit; people leave with hazard ``leave * 2 / (1 + exp(V_z))``
-(three times higher while unemployed), and unemployed people move to the zone
-with the best utility with probability 0.1 a month [judgement].
+(three times higher while unemployed), and with probability 0.1 a month an
+unemployed person reconsiders the zone, drawing it by the same logit over the
+three zones [judgement].
 """
 
 from __future__ import annotations

@@ -203,6 +203,8 @@ def measure(target: Target, monthly: pd.DataFrame, start: str, inputs: dict, col
     if target.how == "year_flow":
         return _year_flow(s, target.year, start, h1)
     flows = [_year_flow(s, y, start, h1) for y in range(2016, target.year + 1)]
+    if any(np.isnan(f) for f in flows):
+        return float("nan")
     if target.how == "each_year":
         return float(min(flows))
     return float(sum(flows))

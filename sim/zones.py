@@ -72,9 +72,10 @@ class Zones:
         zone = firms.zone[rows]
         self.occupied_m2 = np.bincount(zone[zone >= 0], weights=firms.floor_m2[rows][zone >= 0], minlength=3)
 
-    def update(self, firms, effects, people_per_agent: int) -> None:
-        """Monthly update: new land, rent, eco quality, wages, services."""
-        self.capacity_m2 = self.capacity_m2 + effects.land_m2_per_month
+    def update(self, firms, effects, people_per_agent: int, revenue_per_employee_myuan: float, add_land=True) -> None:
+        """Monthly update: new land (unless ``add_land`` is False), rent, eco quality, wages, services."""
+        if add_land:
+            self.capacity_m2 = self.capacity_m2 + effects.land_m2_per_month
         self.services_index = effects.services_index.copy()
         self.recount(firms)
         occ = self.occupancy
@@ -88,7 +89,9 @@ class Zones:
         )
         people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=3)
         revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=3)
-        self.wage_index = np.where(people > 0, revenue / np.maximum(people, 1.0), 0.5) / 0.6
+        # wages follow revenue per person, relative to the declared productivity (1 = typical)
+        per_person = np.where(people > 0, revenue / np.maximum(people, 1.0), revenue_per_employee_myuan)
+        self.wage_index = per_person / revenue_per_employee_myuan
 
     def industry_share(self, firms) -> np.ndarray:
         """Share of each zone's live firms in each industry (industries x zones)."""
