@@ -1,0 +1,91 @@
+"""Global sensitivity of the plan's targets to levers and behavioural parameters (SALib).
+
+The design file (scenarios/designs/sensitivity_*.toml) names the inputs to vary
+and their ranges; every other input keeps the value of SCENARIO. Morris samples
+N trajectories (N x (inputs + 1) points) and reports mu_star (mean absolute
+elementary effect, with a 95% bootstrap interval), mu and sigma; Sobol samples
+N x (inputs + 2) points (Saltelli; N a power of 2) and reports first-order (S1)
+and total (ST) indices with 95% intervals. Each point runs REPS replications
+with common random numbers through the batch runner (--workers, --dask, and a
+resumable store); the replications of a point are averaged before the analysis.
+
+Outcomes: the measured value of each target under each definition, the share
+of replications reaching it ("P reach"), and the end_* indicators. Written into
+the batch folder results/runs/<id>/: sensitivity_indices.csv (tidy: outcome,
+measure, input, kind, index, value, conf, low, high), sensitivity_points.csv,
+sensitivity_<group>.png bar charts (Morris also *_mu_sigma.png) and
+sensitivity.json. A summary of the most influential inputs per outcome is
+printed. Exit code 0 on success, 1 when runs failed, 2 on bad input.
+
+example:
+  parksim sensitivity baseline --method morris --design sensitivity_levers --n 10 --reps 10 --workers 2
+  parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 --dask local:4
+  parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 \
+      --resume 20261127-190000-ab12cd
+"""
+
+from __future__ import annotations
+
+import sys
+
+HELP = "global sensitivity (Morris, Sobol) of the targets to levers and parameters"
+METHODS = ("morris", "sobol")
+
+
+def register(p):
+    p.add_argument("scenario", metavar="SCENARIO", help="scenario file, or name of a file in scenarios/")
+    p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    p.add_argument(
+        "--design", required=True, metavar="FILE", help="sensitivity design file, or its name in scenarios/designs/"
+    )
+    p.add_argument(
+        "--n", type=int, help="Morris trajectories (default 10) or Sobol base sample, a power of 2 (default 64)"
+    )
+    p.add_argument("--reps", type=int, default=5, help="replications per design point (default 5)")
+    p.add_argument("--seed", type=int, default=2016, help="root seed of the sample and the runs (default 2016)")
+    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument("--dask", metavar="ADDR", help="run on a Dask cluster: tcp://HOST:PORT, or local:N for a local one")
+    p.add_argument("--out", default="results/runs", help="folder that receives the batch folder (default results/runs)")
+    p.add_argument("--id", dest="batch_id", help="name of the batch folder (default: date-time and a short hash)")
+    p.add_argument("--resume", metavar="ID", help="complete an interrupted study (same arguments) in batch ID")
+    p.add_argument("--top", type=int, default=3, help="inputs named per outcome in the summary (default 3)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _error(message: str) -> int:
+    print(f"parksim sensitivity: error: {message}", file=sys.stderr)
+    return 2
+
+
+def main(args) -> int:
+    if args.method not in METHODS:
+        return _error(f"--method {args.method!r} is not allowed; allowed: {', '.join(METHODS)}")
+    if args.reps < 1 or args.workers < 1 or args.top < 1:
+        return _error("--reps, --workers and --top must be at least 1")
+    if args.resume and args.batch_id:
+        return _error("give either --resume ID (complete a study) or --id ID (name a new one), not both")
+    from sim import sensitivity as sa
+    from sim.scenario import load_scenario
+
+    n = args.n if args.n is not None else (10 if args.method == "morris" else 64)
+    problem = sa.check_n(args.method, n)
+    if problem:
+        return _error(problem)
+    base = load_scenario(args.scenario)
+    design = sa.load_design(args.design)  # everything is checked before anything runs
+    points = sa.n_points(args.method, n, len(design.inputs))
+    print(f"{args.method}: {len(design.inputs)} inputs, {points} design points x {args.reps} replications "
+          f"= {points * args.reps} runs", file=sys.stderr)  # fmt: skip
+    study = sa.run_study(
+        base, design, args.method, n, args.reps, args.seed, workers=args.workers, dask=args.dask,
+        out_root=args.out, batch_id=args.batch_id, resume=args.resume,
+        command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
+    )  # fmt: skip
+    print(sa.format_summary(study.table, args.method, study.skipped, top=args.top))
+    for path in study.files or []:
+        print(f"wrote {path}")
+    if study.batch.failed:
+        print(f"parksim sensitivity: {study.batch.failed} run(s) failed; indices use the rest of each point's "
+              f"replications; see {study.batch.folder}/manifest.json", file=sys.stderr)  # fmt: skip
+        return 1
+    return 0

@@ -1,0 +1,600 @@
+"""Global sensitivity analysis (Morris elementary effects, Sobol indices) through SALib.
+
+The pipeline has three steps that samplers, tests and the CLI share:
+
+1. :func:`sample` draws the design points of a SALib *problem* (input names and
+   ranges): Morris trajectories or Saltelli's extension of a scrambled Sobol'
+   sequence;
+2. an evaluation turns the points into one row of outcomes each. For the model,
+   :func:`point_scenarios` makes a :class:`~sim.scenario.Scenario` of each point,
+   :func:`sim.batch.run_batch` runs them with common random numbers and
+   :func:`point_outcomes` averages the replications of each point (the measured
+   value of each target, its reach share, and the ``end_*`` indicators);
+3. :func:`analyze` computes the indices of every outcome column into one tidy
+   table (Morris ``mu_star`` with its bootstrap interval, ``mu`` and ``sigma``;
+   Sobol ``S1`` and ``ST`` with theirs).
+
+A sensitivity *design file* (``scenarios/designs/sensitivity_*.toml``) names the
+inputs and their ranges in ``[levers]`` and ``[params]`` tables, checked against
+the declarations in :mod:`sim.params`; see :func:`load_design`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.params import LEVERS, PARAMS, SECTIONS
+from sim.runner import END_INDICATORS
+from sim.scenario import Scenario, ScenarioError, _read_toml
+from sim.targets import TARGETS, TARGETS_BY_NAME, reached
+
+METHODS = ("morris", "sobol")
+DESIGN_KEYS = ("label", "outcomes", "levers", "params")
+MORRIS_LEVELS = 4  # grid levels of Morris trajectories (SALib's default; Saltelli et al. 2008 suggest 4)
+CONF_LEVEL = 0.95  # bootstrap confidence level of every interval
+REACH = "@reach"  # suffix of an outcome column that holds a reach share instead of a mean value
+INDEX_ORDER = {"morris": ("mu_star", "mu", "sigma"), "sobol": ("S1", "ST")}
+MAIN_INDEX = {"morris": "mu_star", "sobol": "ST"}  # index used to rank inputs
+
+
+@dataclass(frozen=True)
+class InputRange:
+    """One varied input of a design: its declared name and the range sampled."""
+
+    name: str
+    low: float
+    high: float
+
+    @property
+    def param(self):
+        """The declaration in :data:`sim.params.PARAMS`."""
+        return PARAMS[self.name]
+
+
+@dataclass(frozen=True)
+class SensitivityDesign:
+    """A checked sensitivity design.
+
+    Attributes:
+        path: file it was read from ("" when built in code).
+        label: one-line description.
+        inputs: the varied inputs with their ranges, in file order.
+        outcomes: outcome columns to analyse (``target__definition`` and ``end_*``).
+    """
+
+    path: str
+    label: str
+    inputs: tuple[InputRange, ...]
+    outcomes: tuple[str, ...]
+
+    @property
+    def names(self) -> list[str]:
+        return [i.name for i in self.inputs]
+
+    def problem(self) -> dict:
+        """The SALib problem dict (``num_vars``, ``names``, ``bounds``)."""
+        return {"num_vars": len(self.inputs), "names": self.names, "bounds": [[i.low, i.high] for i in self.inputs]}
+
+    def to_dict(self) -> dict:
+        """Plain dict for manifests (JSON-ready)."""
+        return {
+            "path": self.path,
+            "label": self.label,
+            "inputs": {i.name: [i.low, i.high] for i in self.inputs},
+            "outcomes": list(self.outcomes),
+        }
+
+
+# ---------------------------------------------------------------- design files
+
+
+def outcome_columns() -> list[str]:
+    """Every outcome a sensitivity study can analyse, in table order."""
+    cols = [f"{t.name}__{d}" for t in TARGETS for d in t.columns]
+    return cols + [f"end_{k}" for k in END_INDICATORS]
+
+
+def _select_outcomes(path, selectors) -> tuple[str, ...]:
+    allowed = outcome_columns()
+    if selectors is None:
+        return tuple(allowed)
+    if not isinstance(selectors, list) or not selectors or not all(isinstance(s, str) for s in selectors):
+        raise ScenarioError(path, "outcomes", "must be a non-empty list of outcome names (strings)")
+    chosen = []
+    for sel in selectors:
+        match = [c for c in allowed if c == sel or c.split("__")[0] == sel]
+        if not match:
+            names = ", ".join([t.name for t in TARGETS] + [f"end_{k}" for k in END_INDICATORS])
+            raise ScenarioError(
+                path, "outcomes", f"unknown outcome {sel!r}; allowed: a target ({names}) or target__definition"
+            )
+        chosen += [c for c in match if c not in chosen]
+    return tuple(chosen)
+
+
+def _check_range(path, section, name, value) -> InputRange:
+    key = f"{section}.{name}"
+    allowed = SECTIONS[section]
+    if name not in allowed:
+        other = "params" if section == "levers" else "levers"
+        hint = f" (it belongs in [{other}])" if name in PARAMS else ""
+        raise ScenarioError(path, key, f"unknown {section[:-1]}{hint}; allowed: {', '.join(allowed)}")
+    param = allowed[name]
+    if not (isinstance(value, list) and len(value) == 2):
+        raise ScenarioError(path, key, f"must be a range [low, high] in {param.unit}, got {value!r}")
+    for v in value:
+        problem = param.check(v)
+        if problem:
+            raise ScenarioError(path, key, f"range ends {problem}")
+    low, high = float(value[0]), float(value[1])
+    if not low < high:
+        raise ScenarioError(path, key, f"low must be below high, got [{value[0]!r}, {value[1]!r}]")
+    return InputRange(name, low, high)
+
+
+def parse_design(data: dict, path: str | Path = "<design>") -> SensitivityDesign:
+    """Check a design read from TOML (see :func:`load_design`)."""
+    for key in data:
+        if key not in DESIGN_KEYS:
+            raise ScenarioError(path, key, f"unknown key; allowed top-level keys: {', '.join(DESIGN_KEYS)}")
+    label = data.get("label", Path(str(path)).stem)
+    if not isinstance(label, str):
+        raise ScenarioError(path, "label", f"must be a string, got {label!r}")
+    inputs = []
+    for section in ("levers", "params"):
+        table = data.get(section, {})
+        if not isinstance(table, dict):
+            raise ScenarioError(path, section, f"must be a table like [{section}] of name = [low, high]")
+        inputs += [_check_range(path, section, name, value) for name, value in table.items()]
+    if not inputs:
+        raise ScenarioError(path, "levers", "a sensitivity design varies at least one input ([levers] or [params])")
+    return SensitivityDesign(str(path), label, tuple(inputs), _select_outcomes(path, data.get("outcomes")))
+
+
+def load_design(path: str | Path) -> SensitivityDesign:
+    """Read and check a sensitivity design file.
+
+    The file has an optional ``label``, an optional ``outcomes`` list (target
+    names, ``target__definition`` or ``end_*`` names; default all), and tables
+    ``[levers]`` and ``[params]`` of ``name = [low, high]``, each range inside the
+    declared bounds of the input.
+
+    Raises:
+        ScenarioError: naming the file, the key and what is allowed.
+    """
+    path = find_design(path)
+    return parse_design(_read_toml(path), path)
+
+
+def find_design(ref: str | Path) -> Path:
+    """Map ``sensitivity_levers`` or a path to an existing design file when there is one."""
+    path = Path(ref)
+    if path.exists() or path.suffix == ".toml":
+        return path
+    for folder in (Path("scenarios/designs"), Path(__file__).resolve().parent.parent / "scenarios" / "designs"):
+        if (folder / f"{ref}.toml").exists():
+            return folder / f"{ref}.toml"
+    return path
+
+
+# ---------------------------------------------------------------- sampling
+
+
+def check_n(method: str, n: int) -> str | None:
+    """Return a problem with the base sample size ``n`` for ``method``, or None."""
+    if method not in METHODS:
+        return f"unknown method {method!r}; allowed: {', '.join(METHODS)}"
+    if method == "morris" and n < 2:
+        return f"Morris needs at least 2 trajectories, got --n {n}"
+    if method == "sobol" and (n < 2 or n & (n - 1)):
+        lower = 2 ** max(1, int(math.log2(max(n, 2))))
+        return f"Sobol needs --n a power of 2 (Saltelli sampling), got {n}; try {lower} or {2 * lower}"
+    return None
+
+
+def n_points(method: str, n: int, n_inputs: int) -> int:
+    """Number of design points :func:`sample` returns."""
+    return n * (n_inputs + 1) if method == "morris" else n * (n_inputs + 2)
+
+
+def sample(problem: dict, method: str, n: int, seed: int) -> np.ndarray:
+    """Design points of ``problem``: ``n`` Morris trajectories, or Saltelli's ``n * (D + 2)`` points.
+
+    Second-order Sobol indices are not computed (they would double the points).
+    """
+    problem_n = check_n(method, n)
+    if problem_n:
+        raise ValueError(problem_n)
+    if method == "morris":
+        from SALib.sample import morris
+
+        return morris.sample(problem, n, num_levels=MORRIS_LEVELS, seed=seed)
+    from SALib.sample import sobol
+
+    return sobol.sample(problem, n, calc_second_order=False, seed=seed)
+
+
+def point_values(design: SensitivityDesign, x: np.ndarray) -> list[dict[str, float]]:
+    """Input values of each point, whole numbers for integer inputs."""
+    out = []
+    for row in np.atleast_2d(x):
+        values = {}
+        for rng, v in zip(design.inputs, row, strict=True):
+            values[rng.name] = int(round(v)) if rng.param.integer else float(v)
+        out.append(values)
+    return out
+
+
+def point_name(base: Scenario, i: int) -> str:
+    """Scenario name of design point ``i``."""
+    return f"{base.name}-p{i:05d}"
+
+
+def point_scenarios(base: Scenario, design: SensitivityDesign, x: np.ndarray) -> list[Scenario]:
+    """One checked scenario per design point (``base`` with the point's inputs)."""
+    label = f"{base.label} | sensitivity point"
+    return [base.with_values(name=point_name(base, i), label=label, **v) for i, v in enumerate(point_values(design, x))]
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+def point_outcomes(outcomes: pd.DataFrame, names: list[str], columns: list[str]) -> pd.DataFrame:
+    """Average the replications of each design point.
+
+    Args:
+        outcomes: one row per run (``scenario``, optional ``status``, outcome columns).
+        names: scenario names of the points, in design order.
+        columns: outcome columns to keep.
+
+    Returns:
+        One row per point (index = ``names``): the mean of each column, and for
+        each ``target__definition`` the share of replications reaching it
+        (column ``target__definition@reach``); ``n_runs`` counts the runs used.
+    """
+    ok = outcomes if "status" not in outcomes else outcomes[outcomes["status"] == "ok"]
+    ok = ok[ok["scenario"].isin(names)]
+    present = [c for c in columns if c in ok.columns]
+    means = ok.groupby("scenario")[present].mean()
+    tcols = [c for c in present if c.split("__")[0] in TARGETS_BY_NAME]
+    hits = pd.DataFrame([reached(r) for r in ok[tcols].to_dict("records")], index=ok.index)
+    hits["scenario"] = ok["scenario"]
+    shares = hits.groupby("scenario")[tcols].mean().add_suffix(REACH)
+    table = means.join(shares)
+    table["n_runs"] = ok.groupby("scenario").size()
+    ordered = [c for col in present for c in (col, col + REACH) if c in table.columns]
+    return table.reindex(names)[ordered + ["n_runs"]]
+
+
+# ---------------------------------------------------------------- analysis
+
+
+def _outcome_parts(column: str) -> tuple[str, str]:
+    if column.endswith(REACH):
+        return column[: -len(REACH)], "reach_share"
+    return column, "mean"
+
+
+def _indices(problem, method, x, y, seed) -> dict:
+    if method == "morris":
+        from SALib.analyze import morris
+
+        return morris.analyze(problem, x, y, conf_level=CONF_LEVEL, num_levels=MORRIS_LEVELS, seed=seed)
+    from SALib.analyze import sobol
+
+    return sobol.analyze(problem, y, calc_second_order=False, conf_level=CONF_LEVEL, seed=seed)
+
+
+def analyze(
+    problem: dict, method: str, x: np.ndarray, y: pd.DataFrame, seed: int = 0
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Sensitivity indices of every outcome column of ``y``.
+
+    Args:
+        problem: the SALib problem the points were sampled from.
+        method: ``morris`` or ``sobol``.
+        x: the design points as sampled (one row per point).
+        y: one row per point, one column per outcome (reach shares end in ``@reach``).
+        seed: seed of the bootstrap resampling behind the intervals.
+
+    Returns:
+        ``(table, skipped)``: the tidy table (``outcome, measure, input, index, value,
+        conf, low, high``; ``conf`` is the half-width of the 95% bootstrap interval)
+        and ``{column: reason}`` for outcome columns that cannot be analysed.
+    """
+    if len(y) != len(x):
+        raise ValueError(f"{len(y)} outcome rows for {len(x)} design points")
+    rows, skipped = [], {}
+    for column in y.columns:
+        values = y[column].to_numpy(float)
+        if np.isnan(values).any():
+            skipped[column] = f"{int(np.isnan(values).sum())} point(s) without a value"
+            continue
+        if np.ptp(values) == 0:
+            skipped[column] = f"constant ({values[0]:g}) over the whole design"
+            continue
+        res = _indices(problem, method, x, values, seed)
+        outcome, measure = _outcome_parts(column)
+        for index in INDEX_ORDER[method]:
+            conf = res.get(f"{index}_conf")
+            for k, name in enumerate(problem["names"]):
+                c = float(conf[k]) if conf is not None else float("nan")
+                v = float(res[index][k])
+                rows.append((outcome, measure, name, index, v, c, v - c, v + c))
+    cols = ["outcome", "measure", "input", "index", "value", "conf", "low", "high"]
+    return pd.DataFrame(rows, columns=cols), skipped
+
+
+def ranking(table: pd.DataFrame, method: str) -> pd.DataFrame:
+    """Main index (Morris ``mu_star``, Sobol ``ST``) sorted within each outcome, with its rank."""
+    main = table[table["index"] == MAIN_INDEX[method]].copy()
+    order = {key: i for i, key in enumerate(dict.fromkeys(zip(main["outcome"], main["measure"], strict=True)))}
+    main["_order"] = [order[k] for k in zip(main["outcome"], main["measure"], strict=True)]
+    main = main.sort_values(["_order", "value"], ascending=[True, False], kind="stable").drop(columns="_order")
+    main["rank"] = main.groupby(["outcome", "measure"], sort=False).cumcount() + 1
+    return main
+
+
+def _num(x: float) -> str:
+    if not np.isfinite(x):
+        return "n/a"
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+def format_summary(table: pd.DataFrame, method: str, skipped: dict[str, str], top: int = 3) -> str:
+    """Plain text: per outcome, the ``top`` most influential inputs with their intervals."""
+    index = MAIN_INDEX[method]
+    lines = [f"most influential inputs by {index} (value [95% interval]); higher = more influence"]
+    ranked = ranking(table, method)
+    for (outcome, measure), grp in ranked.groupby(["outcome", "measure"], sort=False):
+        what = "P(reach)" if measure == "reach_share" else "value"
+        parts = [f"{r.input} {_num(r.value)} [{_num(r.low)}, {_num(r.high)}]" for r in grp.head(top).itertuples()]
+        lines.append(f"  {outcome} ({what}): " + "; ".join(parts))
+    if skipped:
+        lines.append("not analysed:")
+        lines += [f"  {col}: {why}" for col, why in skipped.items()]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- figures
+
+PANEL_GROUPS = (
+    ("targets", "measured value of each target", lambda o, m: m == "mean" and not o.startswith("end_")),
+    ("reach", "probability of reaching each target", lambda o, m: m == "reach_share"),
+    ("indicators", "end-of-run indicators", lambda o, m: o.startswith("end_")),
+)
+
+
+def _panels(table: pd.DataFrame, keep) -> list[tuple[str, str]]:
+    keys = table[["outcome", "measure"]].drop_duplicates()
+    return [(o, m) for o, m in keys.itertuples(index=False) if keep(o, m)]
+
+
+def _grid(n_panels: int, n_inputs: int):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    ncols = min(3, n_panels)
+    nrows = math.ceil(n_panels / ncols)
+    height = 0.9 + 0.28 * n_inputs
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols + 1.5, height * nrows + 0.8), squeeze=False)
+    return plt, fig, axes
+
+
+def _finish(plt, fig, axes, n_used: int, title: str, path: Path) -> Path:
+    for ax in list(axes.flat)[n_used:]:
+        ax.axis("off")
+    fig.suptitle(title, fontsize=11)
+    fig.tight_layout(rect=(0, 0, 1, 0.98))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def plot_bars(table: pd.DataFrame, method: str, path: str | Path, keep=lambda o, m: True, title: str = "") -> Path:
+    """One horizontal bar chart per outcome: Morris ``mu_star`` or Sobol ``S1``/``ST``, with 95% error bars."""
+    panels = _panels(table, keep)
+    inputs = list(dict.fromkeys(table["input"]))
+    plt, fig, axes = _grid(len(panels), len(inputs))
+    shown = ("mu_star",) if method == "morris" else ("S1", "ST")
+    height = 0.8 / len(shown)
+    ypos = np.arange(len(inputs))
+    for ax, (outcome, measure) in zip(axes.flat, panels, strict=False):
+        sub = table[(table["outcome"] == outcome) & (table["measure"] == measure)]
+        for k, index in enumerate(shown):
+            s = sub[sub["index"] == index].set_index("input").reindex(inputs)
+            ax.barh(ypos + (k - (len(shown) - 1) / 2) * height, s["value"], height, xerr=s["conf"], label=index,
+                    capsize=2, error_kw={"linewidth": 0.8})  # fmt: skip
+        ax.set_yticks(ypos, inputs, fontsize=7)
+        ax.invert_yaxis()
+        ax.set_title(outcome + (" (P reach)" if measure == "reach_share" else ""), fontsize=8)
+        ax.tick_params(axis="x", labelsize=7)
+        ax.grid(axis="x", alpha=0.3)
+        if method == "sobol":
+            ax.legend(fontsize=6, loc="lower right")
+    return _finish(plt, fig, axes, len(panels), title or f"{method} sensitivity (95% bootstrap intervals)", Path(path))
+
+
+def plot_morris(table: pd.DataFrame, path: str | Path, keep=lambda o, m: True, title: str = "") -> Path:
+    """One ``mu_star`` vs ``sigma`` scatter per outcome (Morris screening plot)."""
+    panels = _panels(table, keep)
+    plt, fig, axes = _grid(len(panels), 6)
+    for ax, (outcome, measure) in zip(axes.flat, panels, strict=False):
+        sub = table[(table["outcome"] == outcome) & (table["measure"] == measure)]
+        wide = sub.pivot(index="input", columns="index", values="value")
+        ax.scatter(wide["mu_star"], wide["sigma"], s=14)
+        for name, r in wide.iterrows():
+            ax.annotate(name, (r["mu_star"], r["sigma"]), fontsize=6, xytext=(2, 2), textcoords="offset points")
+        top = float(np.nanmax([wide["mu_star"].max(), wide["sigma"].max(), 0.0])) or 1.0
+        ax.plot([0, top], [0, top], color="grey", linewidth=0.7, linestyle="--")
+        ax.margins(x=0.3, y=0.1)
+        ax.set_xlabel("mu_star", fontsize=7)
+        ax.set_ylabel("sigma", fontsize=7)
+        ax.tick_params(labelsize=7)
+        ax.set_title(outcome + (" (P reach)" if measure == "reach_share" else ""), fontsize=8)
+    default = (
+        "Morris: mean |elementary effect| (mu_star) vs its spread (sigma); above the line = non-linear/interacting"
+    )
+    return _finish(plt, fig, axes, len(panels), title or default, Path(path))
+
+
+def write_figures(table: pd.DataFrame, method: str, folder: str | Path) -> list[Path]:
+    """Bar charts (and Morris scatter plots) per outcome group into ``folder``."""
+    folder, written = Path(folder), []
+    for group, words, keep in PANEL_GROUPS:
+        if not _panels(table, keep):
+            continue
+        title = f"{method} sensitivity of the {words} (95% bootstrap intervals)"
+        written.append(plot_bars(table, method, folder / f"sensitivity_{group}.png", keep, title))
+        if method == "morris":
+            written.append(plot_morris(table, folder / f"sensitivity_{group}_mu_sigma.png", keep))
+    return written
+
+
+def lever_or_param(name: str) -> str:
+    """``lever`` or the kind of a declared input (for table labels)."""
+    return "lever" if name in LEVERS else PARAMS[name].kind
+
+
+# ---------------------------------------------------------------- a study on the model
+
+
+@dataclass
+class Study:
+    """A finished sensitivity study.
+
+    Attributes:
+        method: ``morris`` or ``sobol``.
+        design: the checked design.
+        x: the design points as sampled (one row per point).
+        points: per point: scenario name (index), input values, averaged outcomes, ``n_runs``.
+        table: the tidy table of indices (see :func:`analyze`), with the input's ``kind``.
+        skipped: outcome columns not analysed, with the reason.
+        batch: the :class:`sim.batch.Batch` that holds the runs.
+        files: what was written into the batch folder.
+    """
+
+    method: str
+    design: SensitivityDesign
+    x: np.ndarray
+    points: pd.DataFrame
+    table: pd.DataFrame
+    skipped: dict
+    batch: object
+    files: list = None
+
+
+def study_spec(base: Scenario, design: SensitivityDesign, method: str, n: int, seed: int) -> dict:
+    """What identifies a study's design points (stored in the manifest under ``sensitivity``)."""
+    return {
+        "method": method,
+        "n": n,
+        "n_points": n_points(method, n, len(design.inputs)),
+        "sample_seed": seed,
+        "morris_levels": MORRIS_LEVELS if method == "morris" else None,
+        "scenario": base.name,
+        "design": design.to_dict(),
+    }
+
+
+def _check_resume(folder_or_id, root, spec: dict, reps: int) -> None:
+    from sim import store
+
+    folder = store.resolve_folder(folder_or_id, root)
+    manifest = store.read_manifest(folder)
+    stored = manifest.get("sensitivity")
+    where = folder / store.MANIFEST
+    if not isinstance(stored, dict):
+        raise ScenarioError(
+            where, "sensitivity", "this batch is not a sensitivity study; resume it with 'parksim resume'"
+        )
+    for key in ("method", "n", "sample_seed", "scenario"):
+        if stored.get(key) != spec[key]:
+            raise ScenarioError(
+                where, f"sensitivity.{key}", f"the batch has {stored.get(key)!r}, this command {spec[key]!r}"
+            )
+    if stored.get("design", {}).get("inputs") != spec["design"]["inputs"]:
+        raise ScenarioError(
+            where, "sensitivity.design", "the batch was made from another design (inputs or ranges differ)"
+        )
+    if manifest["reps"] != reps:
+        raise ScenarioError(where, "reps", f"the batch has {manifest['reps']} replications, this command --reps {reps}")
+
+
+def run_study(
+    base: Scenario,
+    design: SensitivityDesign,
+    method: str,
+    n: int,
+    reps: int,
+    seed: int,
+    *,
+    workers: int = 1,
+    dask: str | None = None,
+    out_root: str | None = "results/runs",
+    batch_id: str | None = None,
+    resume: str | None = None,
+    command: str | None = None,
+    progress: bool = True,
+) -> Study:
+    """Sample, run every point ``reps`` times through :func:`sim.batch.run_batch`, analyse, write.
+
+    With ``resume`` (a batch id or folder), the stored study is completed instead:
+    the same design points are rebuilt and must match the stored ones.
+
+    Raises:
+        ScenarioError: bad arguments, a resume that does not match, or points with no finished run.
+    """
+    from sim.batch import resume_batch, run_batch
+
+    problem_n = check_n(method, n)
+    if problem_n:
+        raise ScenarioError("--n" if method in METHODS else "--method", None, problem_n)
+    x = sample(design.problem(), method, n, seed)
+    scenarios = point_scenarios(base, design, x)
+    spec = study_spec(base, design, method, n, seed)
+    if resume:
+        _check_resume(resume, out_root, spec, reps)
+        batch = resume_batch(resume, root=out_root, workers=workers, dask=dask, progress=progress, command=command,
+                             expect_scenarios=scenarios)  # fmt: skip
+    else:
+        extra = {"design": {"kind": f"sensitivity-{method}", "inputs": design.names}, "sensitivity": spec}
+        batch = run_batch(scenarios, reps, seed, workers, dask, out_root, batch_id, command, progress, extra)
+    names = [s.name for s in scenarios]
+    means = point_outcomes(batch.outcomes, names, list(design.outcomes))
+    missing = means.index[means["n_runs"].isna()].tolist()
+    if missing:
+        where = batch.folder or "in-memory batch"
+        raise ScenarioError(where, None, f"{len(missing)} design point(s) have no finished run (e.g. {missing[0]}); "
+                            "the indices need every point. Complete the batch with --resume")  # fmt: skip
+    table, skipped = analyze(design.problem(), method, x, means.drop(columns="n_runs"), seed)
+    table.insert(3, "kind", [PARAMS[k].kind for k in table["input"]])
+    values = pd.DataFrame(point_values(design, x), index=names)
+    study = Study(method, design, x, values.join(means), table, skipped, batch, [])
+    if batch.folder is not None:
+        study.files = write_study(study, Path(batch.folder))
+    return study
+
+
+def write_study(study: Study, folder: Path) -> list[Path]:
+    """Indices table, per-point table, figures and a JSON note of what was analysed."""
+    from sim.store import write_json
+
+    indices, points = folder / "sensitivity_indices.csv", folder / "sensitivity_points.csv"
+    study.table.to_csv(indices, index=False)
+    study.points.rename_axis("scenario").to_csv(points)
+    figures = write_figures(study.table, study.method, folder) if len(study.table) else []
+    note = folder / "sensitivity.json"
+    write_json(note, {
+        "method": study.method, "design": study.design.to_dict(), "skipped": study.skipped,
+        "conf_level": CONF_LEVEL, "files": [p.name for p in (indices, points, *figures)],
+    })  # fmt: skip
+    return [indices, points, *figures, note]
