@@ -108,11 +108,11 @@ class Plan:
 
 
 # ---------------------------------------------------------------- manifest
-def new_batch_id(plan: Plan) -> str:
+def new_batch_id(salt: str = "") -> str:
     """Timestamp plus a short hash, e.g. ``20261127-183512-ab12cd``."""
     import hashlib
 
-    salt = f"{[s.name for s in plan.scenarios]}{plan.reps}{plan.seed}{time.time_ns()}{os.getpid()}"
+    salt = f"{salt}{time.time_ns()}{os.getpid()}"
     return time.strftime("%Y%m%d-%H%M%S") + "-" + hashlib.sha1(salt.encode()).hexdigest()[:6]
 
 
@@ -252,6 +252,7 @@ def _execute(plan, manifest, sink, executor, todo, *, progress, run_fn, chunk_si
         raise
     finally:
         bar.close()
+        session.update(executor.describe())  # e.g. pool restarts after lost workers
         _close_session(manifest, session, sink, status, time.perf_counter() - t0)
 
 
@@ -384,7 +385,7 @@ def run_batch(
     plan = Plan.build(scenarios, reps, seed, (extra.get("design") or {}).get("inputs", ()))
     folder = None
     if out_root is not None:
-        batch_id = batch_id or new_batch_id(plan)
+        batch_id = batch_id or new_batch_id(str([s.name for s in plan.scenarios]))
         if not batch_id or "/" in batch_id or batch_id.startswith("."):
             raise ScenarioError("run_batch", "batch_id", f"must be a plain folder name, got {batch_id!r}")
         folder = Path(out_root) / batch_id
@@ -429,6 +430,7 @@ def resume_batch(
     chunk_size=None,
     run_fn=None,
     expect_scenarios=None,
+    expect_reps_seed=None,
 ) -> Batch:
     """Complete an interrupted batch: run what is missing with the batch's own seeds.
 
@@ -445,6 +447,7 @@ def resume_batch(
         chunk_size: as for :func:`run_batch`.
         run_fn: as for :func:`run_batch`.
         expect_scenarios: when given (``sweep --resume``), the batch must hold exactly these.
+        expect_reps_seed: when given, ``(reps, seed)`` the batch must have been made with.
 
     Raises:
         StoreError: missing or damaged manifest; ScenarioError: scenarios differ.
@@ -454,6 +457,13 @@ def resume_batch(
     if expect_scenarios is not None and not _same_scenarios(manifest["scenarios"], expect_scenarios):
         raise ScenarioError(
             folder / store.MANIFEST, "scenarios", "this batch was made from other scenarios or another design"
+        )
+    if expect_reps_seed is not None and tuple(expect_reps_seed) != (manifest["reps"], manifest["seed"]):
+        raise ScenarioError(
+            folder / store.MANIFEST,
+            "reps/seed",
+            f"the batch was made with --reps {manifest['reps']} --seed {manifest['seed']}, "
+            f"not --reps {expect_reps_seed[0]} --seed {expect_reps_seed[1]}",
         )
     for action in store.clean_folder(folder):
         print(f"parksim: {action}", file=sys.stderr)

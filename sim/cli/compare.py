@@ -1,0 +1,69 @@
+"""Compare finished batches side by side: one table and PNG figures.
+
+For every scenario or design point of the batches given: the probability of
+reaching each target under each definition with a 95% Wilson interval
+(targets.csv, targets.png), fan charts of key indicators over time (median and
+90% band: projects signed, listed companies, market value, leading firms,
+graphene firms; fan_charts.png), where firms and talent are by zone at the end
+(zones.csv, zones.png), and paired differences against a reference scenario,
+run by run on the same replicate seeds (common random numbers) with 95%
+intervals (paired_differences.csv, paired_differences.png). Scenario names
+that occur in several batches are prefixed with their batch id.
+
+examples:
+  parksim compare 20261127-183512-ab12cd
+  parksim compare 20261127-183512-ab12cd 20261128-090000-0f1e2d --out results/compare/eco --reference baseline
+"""
+
+from __future__ import annotations
+
+import sys
+
+HELP = "compare finished batches: target probabilities, fan charts, zones, paired differences"
+
+
+def register(p):
+    p.add_argument("batches", nargs="+", metavar="RUN", help="batch ids (folders under --root) or batch folders")
+    p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
+    p.add_argument("--out", help="folder for the table and figures (default results/compare/<first id>)")
+    p.add_argument("--reference", help="scenario the paired differences are taken against (default: the first)")
+
+
+def main(args) -> int:
+    from pathlib import Path
+
+    from sim.batch import load_batch
+    from sim.compare import compare
+    from sim.scenario import ScenarioError
+
+    batches = [load_batch(b, root=args.root) for b in args.batches]
+    for b in batches:
+        if b.status not in ("complete", "complete-with-failures"):
+            print(f"parksim compare: note: {b.summary_line()}; comparing the runs it holds", file=sys.stderr)
+    out = Path(args.out) if args.out else Path("results/compare") / batches[0].id
+    try:
+        result = compare(batches, out, reference=args.reference)
+    except ValueError as exc:
+        raise ScenarioError(args.batches[0], "--reference" if args.reference else None, str(exc)) from None
+    _print(result)
+    for name, path in result["files"].items():
+        print(f"wrote {path}" if name.endswith(".png") else f"table {path}")
+    return 0
+
+
+def _print(result) -> None:
+    targets = result["targets"]
+    wide = targets.assign(cell=targets.apply(lambda r: f"{r.p_reach:.2f} [{r.p_low:.2f},{r.p_high:.2f}]", axis=1))
+    wide = wide.pivot(index=["target", "definition"], columns="scenario", values="cell")
+    rows = list(dict.fromkeys(zip(targets["target"], targets["definition"], strict=True)))
+    wide = wide.reindex(index=rows, columns=list(dict.fromkeys(targets["scenario"])))
+    print("P(reach) [95% Wilson interval]")
+    print(wide.to_string(line_width=200))
+    diffs = result["paired_differences"]
+    if not diffs.empty:
+        sub = diffs[diffs["kind"] == "p_reach"]
+        cell = sub.apply(lambda r: f"{r.mean_diff:+.2f} [{r.ci_low:+.2f},{r.ci_high:+.2f}]", axis=1)
+        table = sub.assign(cell=cell).pivot(index="measure", columns="scenario", values="cell")
+        table = table.reindex(index=list(dict.fromkeys(sub["measure"])), columns=list(dict.fromkeys(sub["scenario"])))
+        print(f"\npaired change in P(reach) vs {sub['reference'].iloc[0]} (same seeds, 95% t interval)")
+        print(table.to_string(line_width=200))

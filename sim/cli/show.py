@@ -1,0 +1,97 @@
+"""Summarise one stored batch: what ran, how it went, and target attainment.
+
+Reads manifest.json and the Parquet parts (run status comes from the parts, so
+a batch killed mid-way shows what it really holds). Prints the command, code
+version, seeds, timings, failed runs with the end of their traceback, then the
+probability of reaching each target (95% Wilson interval) per scenario or design
+point, and medians with 90% bands of the end-of-run indicators.
+
+examples:
+  parksim show 20261127-183512-ab12cd
+  parksim show results/runs/20261127-183512-ab12cd --failures 50
+"""
+
+from __future__ import annotations
+
+HELP = "summarise one batch (status, failures, target attainment)"
+MAX_FULL_SCENARIOS = 4  # above this, one compact row per scenario
+
+
+def register(p):
+    p.add_argument("batch", metavar="ID", help="batch id (folder name under --root) or a batch folder")
+    p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
+    p.add_argument("--failures", type=int, default=10, metavar="N", help="failed runs to list (default 10)")
+
+
+def headline_table(outcomes, inputs=()):
+    """Targets (and varied inputs) as rows, scenarios as columns: P(reach) of every target definition."""
+    import os
+
+    import pandas as pd
+
+    from sim.report import target_table
+
+    table = target_table(outcomes)
+    if table.empty:
+        return pd.DataFrame()
+    table["row"] = "P " + table["target"] + " [" + table["definition"] + "]"
+    order = list(dict.fromkeys(outcomes["scenario"]))
+    wide = table.pivot(index="row", columns="scenario", values="p_reach")
+    wide = wide.reindex(index=list(dict.fromkeys(table["row"])), columns=order)
+    if inputs:
+        values = outcomes.groupby("scenario", sort=False)[list(inputs)].first().T
+        wide = pd.concat([values.reindex(columns=order), wide])
+    prefix = os.path.commonprefix(order) if len(order) > 1 else ""
+    wide.columns = [c[len(prefix) :] or c for c in order]
+    return wide
+
+
+def print_outcome_summary(batch, headline: bool = False) -> None:
+    """Target attainment of a batch: the full table for a few scenarios, else one row per scenario."""
+    from sim.report import format_summary
+
+    ok = batch.outcomes[batch.outcomes["status"] == "ok"]
+    if ok.empty:
+        print("no finished runs to summarise")
+        return
+    if not headline and ok["scenario"].nunique() <= MAX_FULL_SCENARIOS:
+        print(format_summary(ok))
+        return
+    wide = headline_table(ok, batch.manifest.get("input_columns", []))
+    print(wide.to_string(float_format=lambda x: f"{x:.3g}", line_width=160))
+
+
+def print_header(batch, n_failures: int = 10) -> None:
+    m = batch.manifest
+    code = m.get("code", {})
+    commit = (code.get("git_commit") or "no git")[:10] + (" (uncommitted changes)" if code.get("git_dirty") else "")
+    t = m.get("timings", {})
+    print(batch.summary_line())
+    print(f"  command:  {m.get('command') or '(from Python)'}")
+    print(f"  created:  {m.get('created')}  finished: {m.get('finished') or '-'}")
+    print(f"  code:     parksim {code.get('version')} at {commit}; format v{m['format_version']}")
+    print(f"  seeds:    root {m['seed']}, {m['reps']} replications x {len(m['scenarios'])} scenarios (common seeds)")
+    print(f"  time:     {t.get('wall_seconds', 0):.1f} s wall, {t.get('runs_per_second') or 0:.2f} runs/s")
+    for s in m.get("sessions", []):
+        print(f"  session:  {s.get('started')} {s.get('executor')} x{s.get('workers')}: {s.get('runs_done')} runs")
+    if m.get("design"):
+        d = m["design"]
+        print(f"  design:   {d['name']} ({d['method']}, {len(d['points'])} points) over {', '.join(d['inputs'])}")
+    failures = m.get("failures", [])
+    for f in failures[:n_failures]:
+        tail = (f.get("traceback") or "").strip().splitlines()[-3:]
+        print(f"  FAILED run {f['run']} ({f['scenario']}, replicate {f['replicate']}, spawn key {f['spawn_key']}):")
+        print("      " + (f.get("error") or "?"))
+        for line in tail[:-1]:
+            print("      " + line.strip())
+    if len(failures) > n_failures:
+        print(f"  ... {len(failures) - n_failures} more failed runs in manifest.json")
+
+
+def main(args) -> int:
+    from sim.batch import load_batch
+
+    batch = load_batch(args.batch, root=args.root)
+    print_header(batch, args.failures)
+    print_outcome_summary(batch)
+    return 1 if batch.failed else 0
