@@ -1,0 +1,162 @@
+"""Direction of effect of each lever family (STYLE.md test layer 2).
+
+Each policy scenario file's overrides are applied to tiny.toml and run with
+the same replication seeds as tiny itself (common random numbers), so a pair
+differs only by the policy. The tests compare the mean over the pairs.
+
+Tolerance: "does not reduce" allows the policy mean to fall below the baseline
+mean by at most ``max(0.5, 2 * SE)``, where SE is the standard error of the
+paired differences. Pairing removes the noise the two runs share; what is left
+comes from the streams drifting apart once the policy changes the population.
+If a lever truly had no effect, its mean difference would fall below -2 SE in
+about 2% of seed sets, and the 0.5 floor keeps a zero-variance count (e.g. both
+runs always 0) from failing on nothing. The effects expected here are many SE
+large (measured with these seeds: listings +8, deals +96, signings +68 per run),
+so a reversed mechanism fails clearly. Separate tests check that each lever
+moves its own process at all, so a lever that was disconnected (and so "did
+not reduce" anything) is caught too.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import on_tiny, policy_overrides
+
+from sim.arrivals import HIGH_POLLUTION_INDEX
+from sim.runner import replicate_seeds, run_scenario
+
+N_REPS = 10
+ROOT_SEED = 20160701
+MIN_TOL = 0.5  # half an event: see the module docstring
+
+
+@pytest.fixture(scope="module")
+def runs(tiny):
+    """runs(key, scenario) -> the N_REPS results of ``scenario``, computed once per key."""
+    cache = {}
+    seeds = replicate_seeds(ROOT_SEED, N_REPS)
+
+    def get(key, scenario=None):
+        if key not in cache:
+            sc = tiny if key == "tiny" else scenario if scenario is not None else on_tiny(key, tiny)
+            cache[key] = [run_scenario(sc, seed=s, replicate=i) for i, s in enumerate(seeds)]
+        return cache[key]
+
+    return get
+
+
+def value(result, key: str) -> float:
+    """An outcome, or the last month of a monthly column."""
+    return float(result.outcomes[key]) if key in result.outcomes else float(result.monthly[key].iloc[-1])
+
+
+def paired(base, policy, key):
+    """(mean of baseline, mean of policy, paired differences) for ``key``."""
+    b = np.array([value(r, key) for r in base])
+    p = np.array([value(r, key) for r in policy])
+    return b.mean(), p.mean(), p - b
+
+
+def tolerance(diff: np.ndarray) -> float:
+    return max(MIN_TOL, 2.0 * diff.std(ddof=1) / np.sqrt(len(diff)))
+
+
+def assert_not_lower(base, policy, key, expectation):
+    b, p, d = paired(base, policy, key)
+    tol = tolerance(d)
+    assert d.mean() >= -tol, (
+        f"expected {expectation}: {key} mean {b:.2f} -> {p:.2f} (paired diff {d.mean():+.2f}, tolerance {tol:.2f})"
+    )
+
+
+def assert_not_higher(base, policy, key, expectation):
+    b, p, d = paired(base, policy, key)
+    tol = tolerance(d)
+    assert d.mean() <= tol, (
+        f"expected {expectation}: {key} mean {b:.2f} -> {p:.2f} (paired diff {d.mean():+.2f}, tolerance {tol:.2f})"
+    )
+
+
+def assert_clearly_higher(base, policy, key, expectation):
+    b, p, d = paired(base, policy, key)
+    se = d.std(ddof=1) / np.sqrt(len(d))
+    assert d.mean() > max(2.0 * se, 0.0), (
+        f"expected {expectation}: {key} mean {b:.2f} -> {p:.2f} (paired diff {d.mean():+.2f}, SE {se:.2f})"
+    )
+
+
+# ------------------------------------------------------------ eco threshold
+@pytest.mark.parametrize("key", ["high_pollution_signed_cum", "end_high_pollution_firms"])
+def test_stricter_eco_threshold_admits_no_more_polluters(runs, key):
+    assert_not_higher(
+        runs("tiny"), runs("eco_threshold"), key, "a stricter eco threshold to admit no more high-pollution firms"
+    )
+
+
+def test_eco_threshold_below_high_pollution_line_admits_none(runs):
+    """Exact rule, no tolerance: with the limit under the high-pollution line no such project signs."""
+    limit = policy_overrides("eco_threshold")["eco_max_pollution_index"]
+    assert limit < HIGH_POLLUTION_INDEX, "precondition: the strict scenario's limit lies under the high-pollution line"
+    policy = runs("eco_threshold")
+    signed = [value(r, "high_pollution_signed_cum") for r in policy]
+    assert signed == [0.0] * len(policy), (
+        f"expected no project above the high-pollution line {HIGH_POLLUTION_INDEX} to sign, got {signed}"
+    )
+
+
+def test_eco_threshold_sweep_is_monotone(runs, tiny):
+    """Tightening the limit step by step never lets more polluters sign (means, with the tolerance)."""
+    base_limit = tiny["eco_max_pollution_index"]
+    limits = (1.0, base_limit, 0.7)
+    results = [
+        runs("tiny") if x == base_limit else runs(f"eco_{x}", tiny.with_values(eco_max_pollution_index=x))
+        for x in limits
+    ]
+    for i in range(1, len(limits)):
+        assert_not_higher(
+            results[i - 1],
+            results[i],
+            "high_pollution_signed_cum",
+            f"eco limit {limits[i]} to admit no more high-pollution projects than limit {limits[i - 1]}",
+        )
+    assert_clearly_higher(
+        results[-1], results[0], "high_pollution_signed_cum", "removing the eco threshold to admit more polluters"
+    )
+
+
+# ------------------------------------------------------------ the other lever families
+CASES = [
+    ("listing_support", "end_listed_exchange", "more listing support not to reduce exchange listings"),
+    ("listing_support", "end_listed_exchange_neeq", "more listing support not to reduce exchange + NEEQ listings"),
+    ("listing_support", "listed_companies_2020__exchange_neeq", "more listing support not to reduce the 2020 target"),
+    ("financing", "end_vc_deals_cum", "looser financing not to reduce VC deals"),
+    ("financing", "loans_cum", "looser financing not to reduce supermarket loans"),
+    ("attraction", "end_projects_signed_cum", "more attraction effort not to reduce signed projects"),
+    ("attraction", "key_projects_signed_cum", "more key-project focus not to reduce signed key projects"),
+    ("china_israel", "end_israeli_firms", "more Israeli projects not to reduce Israeli firms"),
+    ("china_israel", "israeli_projects_signed_cum", "more Israeli projects not to reduce Israeli signings"),
+    ("leading_enterprises", "end_leading_firms", "leading-enterprise support not to reduce leading firms"),
+]
+
+
+@pytest.mark.parametrize(("policy", "key", "expectation"), CASES, ids=[f"{p}-{k}" for p, k, _ in CASES])
+def test_lever_does_not_reduce_its_outcome(runs, policy, key, expectation):
+    assert_not_lower(runs("tiny"), runs(policy), key, expectation)
+
+
+# Each lever must move the process it acts on: otherwise "does not reduce" would pass for a dead lever.
+CONNECTED = [
+    ("eco_threshold", "leads_refused_eco_cum", "a stricter eco threshold to refuse more leads"),
+    ("listing_support", "share_reforms_cum", "listing subsidies to speed up share reforms"),
+    ("financing", "end_vc_deals_cum", "a stronger VC cluster to make more deals"),
+    ("financing", "loans_cum", "a bigger finance supermarket to make more loans"),
+    ("attraction", "leads_cum", "more attraction effort to bring more leads"),
+    ("china_israel", "israeli_projects_signed_cum", "a larger Israeli stream to sign more Israeli projects"),
+    ("leading_enterprises", "supported_firms", "one-enterprise-one-policy to support firms"),
+]
+
+
+@pytest.mark.parametrize(("policy", "key", "expectation"), CONNECTED, ids=[f"{p}-{k}" for p, k, _ in CONNECTED])
+def test_lever_moves_its_own_process(runs, policy, key, expectation):
+    assert_clearly_higher(runs("tiny"), runs(policy), key, expectation)
