@@ -285,13 +285,7 @@ def read_table(folder: Path, table: str, columns: list[str] | None = None):
     try:
         data = ds.dataset([str(f) for f in files], format="parquet").to_table(columns=columns)
     except (OSError, pa.ArrowInvalid) as exc:
-        bad = _first_bad_part(files)
-        where = bad or folder / table
-        raise StoreError(
-            where,
-            f"damaged Parquet file ({exc}). Run 'parksim resume {folder.name} --root {folder.parent}' "
-            "to move it to quarantine/ and run its runs again",
-        ) from None
+        raise _damaged(folder, _first_bad_part(files) or folder / table, exc) from None
     keys = [("run", "ascending")] + ([("date", "ascending")] if table == "monthly" else [])
     if columns is None or all(k in columns for k, _ in keys):
         data = data.sort_by(keys)
@@ -322,20 +316,30 @@ def scan_runs(folder: Path) -> dict[int, dict]:
 
     runs: dict[int, dict] = {}
     for path in part_files(folder, "outcomes"):
+        monthly = folder / "monthly" / path.name
         try:
             cols = pq.read_table(path, columns=["run", "status", "error"]).to_pydict()
             log = {entry["run"]: entry for entry in read_log(path)}
+        except Exception as exc:  # noqa: BLE001 - any read failure means the file is damaged
+            raise _damaged(folder, path, exc) from None
+        try:
+            if monthly.exists():
+                pq.read_metadata(monthly)
         except Exception as exc:  # noqa: BLE001
-            raise StoreError(
-                path,
-                f"damaged Parquet file ({exc}). Run 'parksim resume {folder.name} --root {folder.parent}' "
-                "to move it to quarantine/ and run its runs again",
-            ) from None
+            raise _damaged(folder, monthly, exc) from None
         for run, status, error in zip(cols["run"], cols["status"], cols["error"], strict=True):
             entry = {"status": status, "error": error, "part": path.name}
             entry.update({k: v for k, v in log.get(run, {}).items() if k != "run"})
             runs[int(run)] = entry
     return runs
+
+
+def _damaged(folder: Path, path: Path, exc: Exception) -> StoreError:
+    return StoreError(
+        path,
+        f"damaged Parquet file ({exc}). Run 'parksim resume {folder.name} --root {folder.parent}' "
+        "to move it to quarantine/ and run its runs again",
+    )
 
 
 def pid_alive(info: dict) -> bool:

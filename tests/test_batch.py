@@ -1,0 +1,199 @@
+"""The batch engine: common random numbers, identical tables whatever the executor,
+failed runs recorded without stopping the batch, and crash safety (SIGKILL, Ctrl-C,
+a dead pool worker) with resume giving the tables of an uninterrupted batch."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sim.batch import load_batch, resume_batch, run_batch
+from sim.cli import main as cli
+from sim.runner import run_scenario
+from sim.scenario import ScenarioError, load_scenario
+from sim.store import outcome_columns, reporter_columns
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "scenarios" / "tiny.toml"
+REPS, SEED = 3, 11
+
+
+def tiny_pair():
+    tiny = load_scenario(TINY)
+    return [tiny, tiny.with_values(name="tiny_listing", listing_subsidy_myuan=3.0, listing_reserve_support=0.8)]
+
+
+@pytest.fixture(scope="module")
+def reference():
+    """Serial, in memory: the tables every other way of running must reproduce."""
+    return run_batch(tiny_pair(), reps=REPS, seed=SEED, out_root=None, progress=False)
+
+
+def assert_same_tables(a, b):
+    pd.testing.assert_frame_equal(a.outcomes, b.outcomes)
+    pd.testing.assert_frame_equal(a.monthly, b.monthly)
+
+
+def test_common_random_numbers_and_layout(reference):
+    out = reference.outcomes
+    assert list(out["run"]) == list(range(2 * REPS))
+    assert list(out["scenario"]) == ["tiny"] * REPS + ["tiny_listing"] * REPS
+    # replicate i of every scenario has the same child seed: SeedSequence(SEED).spawn(REPS)[i]
+    children = np.random.SeedSequence(SEED).spawn(REPS)
+    for scen, runs in out.groupby("scenario"):
+        assert list(runs["spawn_key"]) == [",".join(map(str, c.spawn_key)) for c in children], scen
+        assert set(runs["seed"]) == {SEED}
+    # outcomes equal those of run_scenario with that child seed
+    solo = run_scenario(load_scenario(TINY), seed=children[1], replicate=1)
+    row = out[(out["scenario"] == "tiny") & (out["replicate"] == 1)].iloc[0]
+    assert sorted(solo.outcomes) == sorted(outcome_columns())
+    for key, value in solo.outcomes.items():
+        assert row[key] == pytest.approx(value, nan_ok=True), key
+    mon = reference.monthly
+    assert list(mon.columns[:5]) == ["run", "scenario", "replicate", "seed", "date"]
+    assert list(mon.columns[5:]) == reporter_columns()
+    assert len(mon) == 2 * REPS * len(solo.monthly)
+    np.testing.assert_array_equal(mon[mon["run"] == 1][reporter_columns()].to_numpy(), solo.monthly.to_numpy(float))
+    # the lever that differs between the scenarios is an input column of the outcomes
+    assert list(out.groupby("scenario")["listing_subsidy_myuan"].first()) == [0.5, 3.0]
+    assert reference.failed == 0 and reference.status == "complete"
+
+
+def test_identical_tables_for_pool_and_chunking(reference, tmp_path):
+    pooled = run_batch(tiny_pair(), reps=REPS, seed=SEED, workers=2, out_root=tmp_path, progress=False, chunk_size=2)
+    assert_same_tables(reference, pooled)
+    assert_same_tables(reference, load_batch(pooled.folder))
+    assert pooled.manifest["sessions"][0]["executor"] == "pool"
+
+
+def test_different_seed_differs(reference):
+    other = run_batch(tiny_pair()[:1], reps=2, seed=SEED + 1, out_root=None, progress=False)
+    mine = reference.outcomes[reference.outcomes["scenario"] == "tiny"].head(2).reset_index(drop=True)
+    cols = ["end_firms_in_park", "end_talent_people", "end_revenue_bn_yuan"]
+    assert not np.allclose(mine[cols].to_numpy(), other.outcomes[cols].to_numpy()), "another seed gives another park"
+
+
+def fail_on(scenario, *, seed, replicate, bad=("tiny_listing", 1)):
+    if (scenario.name, replicate) == bad:
+        raise ValueError("injected failure")
+    return run_scenario(scenario, seed=seed, replicate=replicate)
+
+
+def test_failed_run_is_recorded_and_batch_goes_on(reference, tmp_path):
+    batch = run_batch(tiny_pair(), reps=REPS, seed=SEED, out_root=tmp_path, progress=False, run_fn=fail_on)
+    assert batch.failed == 1 and batch.status == "complete-with-failures"
+    out = batch.outcomes
+    bad = out[out["status"] == "failed"]
+    assert list(bad["run"]) == [REPS + 1] and bad["error"].iloc[0] == "ValueError: injected failure"
+    assert bad[outcome_columns()].isna().all(axis=None)
+    assert (batch.monthly["run"] != REPS + 1).all()
+    good = out[out["status"] == "ok"].drop(columns=["status", "error"])
+    ref = reference.outcomes.drop(index=REPS + 1).drop(columns=["status", "error"])
+    pd.testing.assert_frame_equal(good.reset_index(drop=True), ref.reset_index(drop=True))
+    manifest = json.loads((batch.folder / "manifest.json").read_text())
+    (failure,) = manifest["failures"]
+    assert failure["seed"] == SEED and failure["spawn_key"] == "1" and failure["scenario"] == "tiny_listing"
+    assert "injected failure" in failure["traceback"] and failure["overrides"]["listing_subsidy_myuan"] == 3.0
+    assert manifest["counts"] == {"planned": 2 * REPS, "ok": 2 * REPS - 1, "failed": 1, "pending": 0}
+
+
+def test_cli_exit_code_is_nonzero_when_a_run_fails(tmp_path, monkeypatch, capsys):
+    design = tmp_path / "two.toml"
+    design.write_text('method = "grid"\n[levers]\nlisting_subsidy_myuan = { values = [0.5, 3.0] }\n')
+    monkeypatch.setattr("sim.runner.run_scenario", partial(fail_on, bad=("two-001", 0)))
+    args = ["sweep", str(TINY), "--design", str(design), "--reps", "2", "--out", str(tmp_path / "runs"), "--quiet"]
+    assert cli(args) == 1
+    assert "1 run(s) failed" in capsys.readouterr().err
+
+
+def interrupt_at(scenario, *, seed, replicate, run_scenario_name="tiny_listing"):
+    if scenario.name == run_scenario_name and replicate == 0:
+        raise KeyboardInterrupt
+    return run_scenario(scenario, seed=seed, replicate=replicate)
+
+
+def test_ctrl_c_keeps_finished_runs_and_resume_completes(reference, tmp_path):
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(
+            tiny_pair(), reps=REPS, seed=SEED, out_root=tmp_path, batch_id="b", progress=False, run_fn=interrupt_at
+        )
+    partial_batch = load_batch("b", root=tmp_path)
+    assert partial_batch.status == "interrupted"
+    assert list(partial_batch.outcomes["run"]) == list(range(REPS)), "the runs finished before Ctrl-C are kept"
+    assert cli(["resume", "b", "--root", str(tmp_path), "--quiet"]) == 0
+    done = load_batch("b", root=tmp_path)
+    assert done.status == "complete" and len(done.manifest["sessions"]) == 2
+    assert_same_tables(reference, done)
+
+
+def exit_once(scenario, *, seed, replicate, marker):
+    """Kill this worker process the first time run 'tiny_listing' replicate 1 is attempted."""
+    flag = Path(marker)
+    if scenario.name == "tiny_listing" and replicate == 1 and not flag.exists():
+        flag.write_text("died once")
+        os._exit(9)
+    return run_scenario(scenario, seed=seed, replicate=replicate)
+
+
+def test_dead_pool_worker_costs_only_its_runs(reference, tmp_path):
+    run_fn = partial(exit_once, marker=str(tmp_path / "marker"))
+    batch = run_batch(tiny_pair(), reps=REPS, seed=SEED, workers=2, out_root=tmp_path, progress=False, run_fn=run_fn)
+    assert (tmp_path / "marker").exists(), "the worker really died"
+    assert batch.failed == 0 and batch.manifest["sessions"][0]["restarts"] >= 1
+    assert max(r.get("attempt", 1) for r in batch.manifest["runs"]) >= 2
+    assert_same_tables(reference, batch)
+
+
+def test_sigkill_mid_batch_loses_nothing_and_resume_is_identical(tmp_path):
+    scenarios = [load_scenario(TINY).with_values(name=f"t{i}", listing_subsidy_myuan=0.5 + i) for i in range(3)]
+    reps = 4
+    code = (
+        "from sim.scenario import load_scenario\nfrom sim.batch import run_batch\n"
+        f"s = load_scenario({str(TINY)!r})\n"
+        "sc = [s.with_values(name=f't{i}', listing_subsidy_myuan=0.5 + i) for i in range(3)]\n"
+        f"run_batch(sc, reps={reps}, seed=5, out_root={str(tmp_path)!r}, batch_id='k', progress=False)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
+    parts = tmp_path / "k" / "outcomes"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(parts.glob("*.parquet"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    kept = load_batch("k", root=tmp_path)
+    n_kept = len(kept.outcomes)
+    assert 3 <= n_kept < 3 * reps, f"killed mid-batch with {n_kept} runs stored"
+    assert kept.status == "interrupted"
+    assert cli(["runs", "--root", str(tmp_path)]) == 0
+    resumed = resume_batch("k", root=tmp_path, progress=False)
+    assert resumed.status == "complete"
+    uninterrupted = run_batch(scenarios, reps=reps, seed=5, out_root=None, progress=False)
+    assert_same_tables(uninterrupted, load_batch("k", root=tmp_path))
+    again = resumed.outcomes.set_index("run").loc[kept.outcomes["run"]].reset_index()
+    pd.testing.assert_frame_equal(kept.outcomes, again[kept.outcomes.columns])
+
+
+def test_bad_arguments_are_rejected_before_anything_is_written(tmp_path):
+    tiny = load_scenario(TINY)
+    with pytest.raises(ScenarioError, match="unique"):
+        run_batch([tiny, tiny], reps=1, out_root=tmp_path, progress=False)
+    with pytest.raises(ScenarioError, match="reps"):
+        run_batch([tiny], reps=0, out_root=tmp_path, progress=False)
+    with pytest.raises(ScenarioError, match="seed"):
+        run_batch([tiny], reps=1, seed=-1, out_root=tmp_path, progress=False)
+    with pytest.raises(ScenarioError, match="workers"):
+        run_batch([tiny], reps=1, workers=0, out_root=tmp_path, progress=False)
+    assert list(tmp_path.iterdir()) == []
+    run_batch([tiny], reps=1, out_root=tmp_path, batch_id="x", progress=False)
+    with pytest.raises(ScenarioError, match="exists"):
+        run_batch([tiny], reps=1, out_root=tmp_path, batch_id="x", progress=False)

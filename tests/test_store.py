@@ -1,0 +1,159 @@
+"""The results store: layout and manifest, reading without parksim (DuckDB, pyarrow),
+and bad input or faults: missing or corrupt folders, damaged parts, a full disk."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from sim.batch import load_batch, resume_batch, run_batch
+from sim.cli import main as cli
+from sim.scenario import load_scenario
+from sim.store import FORMAT_VERSION, StoreError, list_batches
+
+ROOT = Path(__file__).resolve().parents[1]
+TINY = ROOT / "scenarios" / "tiny.toml"
+
+
+@pytest.fixture(scope="module")
+def stored(tmp_path_factory):
+    """A finished two-scenario batch on disk (one part per run, serial)."""
+    root = tmp_path_factory.mktemp("runs")
+    tiny = load_scenario(TINY)
+    scenarios = [tiny, tiny.with_values(name="eco", eco_max_pollution_index=0.4)]
+    batch = run_batch(scenarios, reps=2, seed=3, out_root=root, batch_id="s", command="parksim test", progress=False)
+    return batch
+
+
+def copy_batch(batch, dest: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(batch.folder, dest / batch.folder.name))
+
+
+def test_manifest_records_what_is_needed_to_reproduce(stored):
+    m = json.loads((stored.folder / "manifest.json").read_text())
+    assert m["format"] == "parksim-results" and m["format_version"] == FORMAT_VERSION
+    assert m["code"]["version"] and "git_commit" in m["code"]
+    assert m["command"] == "parksim test" and m["status"] == "complete"
+    assert m["seed"] == 3 and m["reps"] == 2
+    assert [r["spawn_key"] for r in m["replicates"]] == [[0], [1]]
+    assert [s["name"] for s in m["scenarios"]] == ["tiny", "eco"]
+    assert m["scenarios"][1]["inputs"]["eco_max_pollution_index"] == 0.4
+    assert [r["status"] for r in m["runs"]] == ["ok"] * 4 and all(r["seconds"] > 0 for r in m["runs"])
+    assert m["timings"]["wall_seconds"] > 0 and m["sessions"][0]["executor"] == "serial"
+    assert m["tables"]["outcomes"]["columns"] == list(stored.outcomes.columns)
+    assert m["tables"]["monthly"]["columns"] == list(stored.monthly.columns)
+    assert not list(stored.folder.rglob("*.tmp")), "no temporary files are left behind"
+
+
+def test_tables_read_without_parksim(stored):
+    import duckdb
+    import pyarrow.dataset as ds
+
+    folder = stored.folder
+    # the docs/results_format.md recipes
+    con = duckdb.connect()
+    q = f"SELECT scenario, count(*) AS runs FROM read_parquet('{folder}/outcomes/*.parquet') GROUP BY 1 ORDER BY 1"
+    assert con.execute(q).fetchall() == [("eco", 2), ("tiny", 2)]
+    q = f"SELECT count(*) FROM read_parquet('{folder}/monthly/*.parquet')"
+    assert con.execute(q).fetchone()[0] == len(stored.monthly)
+    table = ds.dataset(folder / "outcomes", format="parquet").to_table().sort_by("run").to_pandas()
+    pd.testing.assert_frame_equal(table, stored.outcomes)
+
+
+def test_missing_and_corrupt_folders_are_reported(stored, tmp_path, capsys):
+    with pytest.raises(StoreError, match="no such results folder"):
+        load_batch("nope", root=tmp_path)
+    assert cli(["show", "nope", "--root", str(tmp_path)]) == 2
+    assert "no such results folder" in capsys.readouterr().err
+    folder = copy_batch(stored, tmp_path)
+    (folder / "manifest.json").write_text('{"format": "parksim-results", "format_ver')
+    with pytest.raises(StoreError, match="corrupt manifest"):
+        load_batch(folder)
+    (folder / "manifest.json").unlink()
+    with pytest.raises(StoreError, match="missing"):
+        load_batch(folder)
+    assert cli(["resume", str(folder), "--quiet"]) == 2
+    assert "manifest.json" in capsys.readouterr().err
+    rows = {r["id"]: r for r in list_batches(tmp_path)}
+    assert rows["s"]["status"] == "damaged"
+
+
+def test_truncated_part_is_reported_then_quarantined_and_rerun(stored, tmp_path, capsys):
+    folder = copy_batch(stored, tmp_path)
+    part = sorted((folder / "monthly").glob("*.parquet"))[1]
+    part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
+    with pytest.raises(StoreError, match=part.name):
+        load_batch(folder)
+    assert cli(["compare", str(folder), "--out", str(tmp_path / "cmp")]) == 2
+    assert "damaged Parquet file" in capsys.readouterr().err
+    resumed = resume_batch(folder, progress=False)
+    assert (folder / "quarantine" / f"monthly-{part.name}").exists(), "the damaged file is kept aside, not deleted"
+    pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+
+
+def test_uncommitted_part_and_temp_files_are_cleaned_on_resume(stored, tmp_path):
+    folder = copy_batch(stored, tmp_path)
+    last = sorted((folder / "outcomes").glob("*.parquet"))[-1]
+    last.unlink()  # as if killed between the monthly and the outcomes write of the last part
+    (folder / "outcomes" / ".s00-000009.parquet.123.tmp").write_bytes(b"half a file")
+    partial = load_batch(folder)
+    assert len(partial.outcomes) == 3 and partial.monthly["run"].nunique() == 3, "an uncommitted part does not count"
+    resumed = resume_batch(folder, progress=False)
+    assert not list(folder.rglob("*.tmp"))
+    pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+
+
+def test_full_disk_stops_with_a_message_and_keeps_what_was_written(tmp_path, monkeypatch, capsys):
+    import pyarrow.parquet as pq
+
+    real = pq.write_table
+    calls = {"n": 0}
+
+    def flaky(table, where, **kw):
+        calls["n"] += 1
+        if calls["n"] > 4:  # two parts (monthly + outcomes each) fit, then the disk is full
+            Path(where).write_bytes(b"partial")  # a half-written temporary file
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(table, where, **kw)
+
+    monkeypatch.setattr(pq, "write_table", flaky)
+    design = tmp_path / "d.toml"
+    design.write_text('method = "grid"\n[levers]\neco_max_pollution_index = { values = [0.5, 0.9] }\n')
+    args = ["sweep", str(TINY), "--design", str(design), "--reps", "2", "--out", str(tmp_path), "--id", "full"]
+    assert cli([*args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "disk is full" in err and "parksim resume full" in err
+    monkeypatch.setattr(pq, "write_table", real)
+    kept = load_batch("full", root=tmp_path)
+    assert kept.status == "error" and list(kept.outcomes["run"]) == [0, 1]
+    assert not list((tmp_path / "full").rglob("*.tmp"))
+    assert cli([*args[:-2], "--resume", "full", "--quiet"]) == 0
+    done = load_batch("full", root=tmp_path)
+    fresh = run_batch(_scenarios(design), reps=2, seed=2016, out_root=None, progress=False)
+    pd.testing.assert_frame_equal(done.outcomes, fresh.outcomes)
+    pd.testing.assert_frame_equal(done.monthly, fresh.monthly)
+
+
+def _scenarios(design):
+    from sim.design import load_design
+
+    return load_design(design).scenarios(load_scenario(TINY))
+
+
+def test_runs_lists_batches_with_status(stored, tmp_path, capsys):
+    folder = copy_batch(stored, tmp_path)
+    m = json.loads((folder / "manifest.json").read_text())
+    m.update(status="running", writer={"host": "elsewhere", "pid": 1}, command="parksim run tiny --reps 2")
+    (folder / "manifest.json").write_text(json.dumps(m))
+    sorted((folder / "outcomes").glob("*.parquet"))[-1].unlink()
+    assert cli(["runs", "--root", str(tmp_path)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("s "))
+    assert "interrupted" in line and "3/4" in line and "2x2" in line and "parksim run tiny" in line
