@@ -28,32 +28,20 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.params import LEVERS, PARAMS, SECTIONS
+from sim.design import DesignError
+from sim.params import PARAMS
 from sim.runner import END_INDICATORS
 from sim.scenario import Scenario, ScenarioError, _read_toml
 from sim.targets import TARGETS, TARGETS_BY_NAME, reached
 
 METHODS = ("morris", "sobol")
-DESIGN_KEYS = ("label", "outcomes", "levers", "params")
+DESIGN_KEYS = ("name", "label", "outcomes", "levers", "params", "factors")
+SWEEP_ONLY_KEYS = ("method", "levels", "points", "sample_seed", "table")
 MORRIS_LEVELS = 4  # grid levels of Morris trajectories (SALib's default; Saltelli et al. 2008 suggest 4)
 CONF_LEVEL = 0.95  # bootstrap confidence level of every interval
 REACH = "@reach"  # suffix of an outcome column that holds a reach share instead of a mean value
 INDEX_ORDER = {"morris": ("mu_star", "mu", "sigma"), "sobol": ("S1", "ST")}
 MAIN_INDEX = {"morris": "mu_star", "sobol": "ST"}  # index used to rank inputs
-
-
-@dataclass(frozen=True)
-class InputRange:
-    """One varied input of a design: its declared name and the range sampled."""
-
-    name: str
-    low: float
-    high: float
-
-    @property
-    def param(self):
-        """The declaration in :data:`sim.params.PARAMS`."""
-        return PARAMS[self.name]
 
 
 @dataclass(frozen=True)
@@ -63,31 +51,41 @@ class SensitivityDesign:
     Attributes:
         path: file it was read from ("" when built in code).
         label: one-line description.
-        inputs: the varied inputs with their ranges, in file order.
+        factors: the varied dimensions (:class:`sim.design.Factor`): one input with its range,
+            or several inputs moved together (``[factors.NAME]``), in file order.
         outcomes: outcome columns to analyse (``target__definition`` and ``end_*``).
     """
 
     path: str
     label: str
-    inputs: tuple[InputRange, ...]
+    factors: tuple
     outcomes: tuple[str, ...]
 
     @property
     def names(self) -> list[str]:
-        return [i.name for i in self.inputs]
+        """Factor names: the dimensions the indices are reported for."""
+        return [f.name for f in self.factors]
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every input the design moves (linked factors expanded)."""
+        return [k for f in self.factors for k in f.low]
 
     def problem(self) -> dict:
-        """The SALib problem dict (``num_vars``, ``names``, ``bounds``)."""
-        return {"num_vars": len(self.inputs), "names": self.names, "bounds": [[i.low, i.high] for i in self.inputs]}
+        """The SALib problem: one unit interval per factor (mapped to inputs by :func:`point_values`).
+
+        Sampling positions 0..1 lets a factor have a log scale or move several inputs;
+        Sobol and Morris indices do not depend on this rescaling.
+        """
+        return {"num_vars": len(self.factors), "names": self.names, "bounds": [[0.0, 1.0]] * len(self.factors)}
 
     def to_dict(self) -> dict:
         """Plain dict for manifests (JSON-ready)."""
-        return {
-            "path": self.path,
-            "label": self.label,
-            "inputs": {i.name: [i.low, i.high] for i in self.inputs},
-            "outcomes": list(self.outcomes),
-        }
+        factors = [
+            {"name": f.name, "linked": f.linked, "low": f.low, "high": f.high, "scale": f.scale} for f in self.factors
+        ]
+        return {"path": self.path, "label": self.label, "factors": factors, "inputs": self.inputs,
+                "outcomes": list(self.outcomes)}  # fmt: skip
 
 
 # ---------------------------------------------------------------- design files
@@ -104,82 +102,52 @@ def _select_outcomes(path, selectors) -> tuple[str, ...]:
     if selectors is None:
         return tuple(allowed)
     if not isinstance(selectors, list) or not selectors or not all(isinstance(s, str) for s in selectors):
-        raise ScenarioError(path, "outcomes", "must be a non-empty list of outcome names (strings)")
+        raise DesignError(path, "outcomes", "must be a non-empty list of outcome names (strings)")
     chosen = []
     for sel in selectors:
         match = [c for c in allowed if c == sel or c.split("__")[0] == sel]
         if not match:
             names = ", ".join([t.name for t in TARGETS] + [f"end_{k}" for k in END_INDICATORS])
-            raise ScenarioError(
+            raise DesignError(
                 path, "outcomes", f"unknown outcome {sel!r}; allowed: a target ({names}) or target__definition"
             )
         chosen += [c for c in match if c not in chosen]
     return tuple(chosen)
 
 
-def _check_range(path, section, name, value) -> InputRange:
-    key = f"{section}.{name}"
-    allowed = SECTIONS[section]
-    if name not in allowed:
-        other = "params" if section == "levers" else "levers"
-        hint = f" (it belongs in [{other}])" if name in PARAMS else ""
-        raise ScenarioError(path, key, f"unknown {section[:-1]}{hint}; allowed: {', '.join(allowed)}")
-    param = allowed[name]
-    if not (isinstance(value, list) and len(value) == 2):
-        raise ScenarioError(path, key, f"must be a range [low, high] in {param.unit}, got {value!r}")
-    for v in value:
-        problem = param.check(v)
-        if problem:
-            raise ScenarioError(path, key, f"range ends {problem}")
-    low, high = float(value[0]), float(value[1])
-    if not low < high:
-        raise ScenarioError(path, key, f"low must be below high, got [{value[0]!r}, {value[1]!r}]")
-    return InputRange(name, low, high)
-
-
 def parse_design(data: dict, path: str | Path = "<design>") -> SensitivityDesign:
     """Check a design read from TOML (see :func:`load_design`)."""
+    from sim.design import _factors  # the sweep designs' range syntax and checks, shared
+
     for key in data:
+        if key in SWEEP_ONLY_KEYS:
+            raise DesignError(path, key, "not used by sensitivity designs: the method and sample size come from "
+                              "--method and --n, the seed from --seed")  # fmt: skip
         if key not in DESIGN_KEYS:
-            raise ScenarioError(path, key, f"unknown key; allowed top-level keys: {', '.join(DESIGN_KEYS)}")
-    label = data.get("label", Path(str(path)).stem)
+            raise DesignError(path, key, f"unknown key; allowed top-level keys: {', '.join(DESIGN_KEYS)}")
+    label = data.get("label", data.get("name", Path(str(path)).stem))
     if not isinstance(label, str):
-        raise ScenarioError(path, "label", f"must be a string, got {label!r}")
-    inputs = []
-    for section in ("levers", "params"):
-        table = data.get(section, {})
-        if not isinstance(table, dict):
-            raise ScenarioError(path, section, f"must be a table like [{section}] of name = [low, high]")
-        inputs += [_check_range(path, section, name, value) for name, value in table.items()]
-    if not inputs:
-        raise ScenarioError(path, "levers", "a sensitivity design varies at least one input ([levers] or [params])")
-    return SensitivityDesign(str(path), label, tuple(inputs), _select_outcomes(path, data.get("outcomes")))
+        raise DesignError(path, "label", f"must be a string, got {label!r}")
+    factors = _factors(path, data, "sensitivity")
+    return SensitivityDesign(str(path), label, tuple(factors), _select_outcomes(path, data.get("outcomes")))
 
 
 def load_design(path: str | Path) -> SensitivityDesign:
     """Read and check a sensitivity design file.
 
-    The file has an optional ``label``, an optional ``outcomes`` list (target
-    names, ``target__definition`` or ``end_*`` names; default all), and tables
-    ``[levers]`` and ``[params]`` of ``name = [low, high]``, each range inside the
-    declared bounds of the input.
+    The file uses the range syntax of sweep designs (:mod:`sim.design`): tables
+    ``[levers]`` and ``[params]`` of ``name = [low, high]`` or ``{ low, high, scale = "log" }``,
+    and ``[factors.NAME]`` tables of inputs moved together; every range lies inside the
+    declared bounds of its input. Optional ``label`` and ``outcomes`` (target names,
+    ``target__definition`` or ``end_*`` names; default all).
 
     Raises:
-        ScenarioError: naming the file, the key and what is allowed.
+        DesignError: naming the file, the key and what is allowed.
     """
+    from sim.design import find_design
+
     path = find_design(path)
     return parse_design(_read_toml(path), path)
-
-
-def find_design(ref: str | Path) -> Path:
-    """Map ``sensitivity_levers`` or a path to an existing design file when there is one."""
-    path = Path(ref)
-    if path.exists() or path.suffix == ".toml":
-        return path
-    for folder in (Path("scenarios/designs"), Path(__file__).resolve().parent.parent / "scenarios" / "designs"):
-        if (folder / f"{ref}.toml").exists():
-            return folder / f"{ref}.toml"
-    return path
 
 
 # ---------------------------------------------------------------- sampling
@@ -220,13 +188,15 @@ def sample(problem: dict, method: str, n: int, seed: int) -> np.ndarray:
 
 
 def point_values(design: SensitivityDesign, x: np.ndarray) -> list[dict[str, float]]:
-    """Input values of each point, whole numbers for integer inputs."""
+    """Input values of each point (positions 0..1 mapped through each factor; whole numbers rounded)."""
+    from sim.design import _round_point
+
     out = []
     for row in np.atleast_2d(x):
         values = {}
-        for rng, v in zip(design.inputs, row, strict=True):
-            values[rng.name] = int(round(v)) if rng.param.integer else float(v)
-        out.append(values)
+        for factor, u in zip(design.factors, row, strict=True):
+            values.update(factor.at(float(u)))
+        out.append(_round_point(values))
     return out
 
 
@@ -343,6 +313,8 @@ def ranking(table: pd.DataFrame, method: str) -> pd.DataFrame:
 def _num(x: float) -> str:
     if not np.isfinite(x):
         return "n/a"
+    if abs(x) < 0.01:
+        return f"{x:.3f}"
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
 
 
@@ -459,9 +431,9 @@ def write_figures(table: pd.DataFrame, method: str, folder: str | Path) -> list[
     return written
 
 
-def lever_or_param(name: str) -> str:
-    """``lever`` or the kind of a declared input (for table labels)."""
-    return "lever" if name in LEVERS else PARAMS[name].kind
+def kind_of(name: str) -> str:
+    """The declared kind of an input (``lever``, ``uncertainty``, ...), or ``factor`` for linked inputs."""
+    return PARAMS[name].kind if name in PARAMS else "factor"
 
 
 # ---------------------------------------------------------------- a study on the model
@@ -497,12 +469,22 @@ def study_spec(base: Scenario, design: SensitivityDesign, method: str, n: int, s
     return {
         "method": method,
         "n": n,
-        "n_points": n_points(method, n, len(design.inputs)),
+        "n_points": n_points(method, n, len(design.factors)),
         "sample_seed": seed,
         "morris_levels": MORRIS_LEVELS if method == "morris" else None,
         "scenario": base.name,
         "design": design.to_dict(),
     }
+
+
+def manifest_design(design: SensitivityDesign, method: str, seed: int, scenarios: list[Scenario]) -> dict:
+    """The ``design`` entry of the manifest, in the shape sweeps use (so ``parksim show`` reads it)."""
+    points = [{"name": s.name, **{k: s[k] for k in design.inputs}} for s in scenarios]
+    name = Path(design.path).stem if design.path else "sensitivity"
+    return {
+        "name": name, "label": design.label, "method": f"sensitivity-{method}", "path": design.path,
+        "sample_seed": seed, "inputs": design.inputs, "factors": design.to_dict()["factors"], "points": points,
+    }  # fmt: skip
 
 
 def _check_resume(folder_or_id, root, spec: dict, reps: int) -> None:
@@ -521,7 +503,7 @@ def _check_resume(folder_or_id, root, spec: dict, reps: int) -> None:
             raise ScenarioError(
                 where, f"sensitivity.{key}", f"the batch has {stored.get(key)!r}, this command {spec[key]!r}"
             )
-    if stored.get("design", {}).get("inputs") != spec["design"]["inputs"]:
+    if stored.get("design", {}).get("factors") != spec["design"]["factors"]:
         raise ScenarioError(
             where, "sensitivity.design", "the batch was made from another design (inputs or ranges differ)"
         )
@@ -566,7 +548,8 @@ def run_study(
         batch = resume_batch(resume, root=out_root, workers=workers, dask=dask, progress=progress, command=command,
                              expect_scenarios=scenarios)  # fmt: skip
     else:
-        extra = {"design": {"kind": f"sensitivity-{method}", "inputs": design.names}, "sensitivity": spec}
+        extra = {"design": manifest_design(design, method, seed, scenarios), "sensitivity": spec,
+                 "base_scenario": base.to_dict()}  # fmt: skip
         batch = run_batch(scenarios, reps, seed, workers, dask, out_root, batch_id, command, progress, extra)
     names = [s.name for s in scenarios]
     means = point_outcomes(batch.outcomes, names, list(design.outcomes))
@@ -576,7 +559,7 @@ def run_study(
         raise ScenarioError(where, None, f"{len(missing)} design point(s) have no finished run (e.g. {missing[0]}); "
                             "the indices need every point. Complete the batch with --resume")  # fmt: skip
     table, skipped = analyze(design.problem(), method, x, means.drop(columns="n_runs"), seed)
-    table.insert(3, "kind", [PARAMS[k].kind for k in table["input"]])
+    table.insert(3, "kind", [kind_of(k) for k in table["input"]])
     values = pd.DataFrame(point_values(design, x), index=names)
     study = Study(method, design, x, values.join(means), table, skipped, batch, [])
     if batch.folder is not None:

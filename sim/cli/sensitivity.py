@@ -73,8 +73,8 @@ def main(args) -> int:
         return _error(problem)
     base = load_scenario(args.scenario)
     design = sa.load_design(args.design)  # everything is checked before anything runs
-    points = sa.n_points(args.method, n, len(design.inputs))
-    print(f"{args.method}: {len(design.inputs)} inputs, {points} design points x {args.reps} replications "
+    points = sa.n_points(args.method, n, len(design.factors))
+    print(f"{args.method}: {len(design.factors)} factors, {points} design points x {args.reps} replications "
           f"= {points * args.reps} runs", file=sys.stderr)  # fmt: skip
     study = sa.run_study(
         base, design, args.method, n, args.reps, args.seed, workers=args.workers, dask=args.dask,
