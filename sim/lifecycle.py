@@ -158,28 +158,23 @@ def exit_step(model) -> None:
 
 
 def _relocate(model, rows: np.ndarray) -> None:
-    """Firms reconsider their zone; they move only if another zone is chosen and has room."""
-    if len(rows) == 0:
-        return
+    """Firms reconsider their zone one at a time; a firm's own floor counts as free, so it can always stay."""
     firms, zones = model.firms, model.zones
-    cur = firms.zone[rows].copy()
-    # movers' own floor counts as free, so staying put is always possible
-    zones.occupied_m2 = zones.occupied_m2 - np.bincount(cur, weights=firms.floor_m2[rows], minlength=3)
-    zone = zones.choose(
-        model.streams["location"],
-        firms.industry[rows],
-        firms.stage[rows],
-        firms.israeli[rows],
-        firms.floor_m2[rows],
-        model.location_betas(),
-        firms,
-    )
-    move = (zone >= 0) & (zone != cur)
-    # a mover frees its old floor and takes the same floor in the new zone (checked by choose)
-    firms.zone[rows[move]] = zone[move]
-    model.counters.add("relocations_in_park", int(move.sum()))
-    model.zones.recount(firms)
-    assert np.all(model.zones.occupied_m2 <= model.zones.capacity_m2 + 1e-6), "relocation overfilled a zone"
+    moved = 0
+    for r in rows:
+        cur, floor = int(firms.zone[r]), float(firms.floor_m2[r])
+        zones.occupied_m2[cur] -= floor
+        one = np.array([r])
+        zone = zones.choose(
+            model.streams["location"], firms.industry[one], firms.stage[one], firms.israeli[one],
+            firms.floor_m2[one], model.location_betas(), firms,
+        )[0]  # fmt: skip
+        new = int(zone) if zone >= 0 else cur
+        zones.occupied_m2[new] += floor
+        firms.zone[r] = new
+        moved += new != cur
+    model.counters.add("relocations_in_park", moved)
+    assert np.all(zones.occupied_m2 <= zones.capacity_m2 + 1e-6), "relocation overfilled a zone"
 
 
 __all__ = ["conversion_step", "growth_step", "leading_step", "exit_step", "exit_hazard_per_year", "GONE"]

@@ -197,7 +197,10 @@ def _year_flow(series: pd.Series, year: int, start: str, h1: float) -> float:
 def measure(target: Target, monthly: pd.DataFrame, start: str, inputs: dict, column) -> float:
     """The measured value of one target under one definition."""
     s = _series(monthly, column)
-    h1 = float(inputs.get(target.h1_input, 0.0)) if target.h1_input else 0.0
+    # January-June 2016 counts are for the whole park: scale them like the simulated population
+    h1 = (
+        float(inputs.get(target.h1_input, 0.0)) * float(inputs.get("population_scale", 1.0)) if target.h1_input else 0.0
+    )
     if target.how == "stock":
         return _at_year_end(s, target.year)
     if target.how == "year_flow":
