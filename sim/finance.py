@@ -6,7 +6,8 @@ finance supermarket), the ``guarantee`` pool and the government ``guidance`` fun
 * VC deals: every young firm (registered, operating or growing, not yet
   listed) gets a round with monthly probability
   ``vc_deals_per_firm_year / 12 * deal_rate_mult * sqrt(capital / capital_at_start)``
-  (more capital in the cluster, more deals). The round (20% of the private
+  (more capital in the cluster, more deals), 30% higher in the south zone
+  where the finance centre is. The round (20% of the private
   valuation, at least 2 m yuan) goes to one investor with enough capital, drawn
   by its preference for the firm's industry.
 * Exits: when a backed firm is quoted or listed, its investors sell their stake at
@@ -28,6 +29,7 @@ import numpy as np
 
 from sim.firms import GROWING, LISTED, NEEQ, OPERATING, REGISTERED
 from sim.params import INDUSTRIES
+from sim.zones import FINANCE_CENTRE_ZONE
 
 KINDS = ("vc", "angel", "bank", "guarantee", "guidance")
 DEAL_SHARE = 0.2  # share of private valuation sold in a round [judgement]
@@ -35,6 +37,7 @@ MIN_DEAL_MYUAN = 2.0  # [judgement]
 LOAN_MONTHS = 24  # [judgement]
 NEW_FUND_MYUAN = 300.0  # capital of a VC fund joining the cluster [judgement]
 GUIDANCE_COINVEST_SHARE = 0.3  # the guidance fund adds this share to a VC round [judgement]
+FINANCE_CENTRE_BONUS = 0.3  # extra deal hazard for firms in the finance-centre zone (south) [judgement]
 
 
 class Investor(mesa.Agent):
@@ -109,6 +112,8 @@ class Finance:
         rows = rows[firms.listing[rows] < NEEQ]
         supply = np.sqrt(max(self.vc_capital(), 0.0) / self.capital_at_start)
         hazard = p["vc_deals_per_firm_year"] / 12.0 * fx.deal_rate_mult * supply
+        # firms near the finance centre meet investors more often
+        hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + FINANCE_CENTRE_BONUS, 1.0)
         chosen = rows[rng.random(len(rows)) < hazard]
         equity = self.investors("vc", "angel")
         guidance = self.investors("guidance")
