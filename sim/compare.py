@@ -130,7 +130,7 @@ def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
     for name, runs in frame.groupby("scenario", sort=False):
         if name == reference:
             continue
-        pairs = runs.set_index(list(PAIR_KEYS)).join(ref[tcols + ecols], how="inner", rsuffix="__ref")
+        pairs = runs.set_index(list(PAIR_KEYS)).join(ref[tcols + ecols], how="inner", suffixes=("", "__ref"))
         for col in tcols + ecols:
             mean, lo, hi = _mean_ci((pairs[col] - pairs[f"{col}__ref"]).to_numpy(float))
             kind = "p_reach" if col in tcols else "value"
@@ -165,7 +165,7 @@ def plot_targets(table: pd.DataFrame, path: Path) -> Path:
         for k, d in enumerate(defs):
             part = sub[sub["definition"] == d].set_index("scenario").reindex(scen)
             y = np.arange(len(scen)) + (k - (len(defs) - 1) / 2) * 0.22
-            err = np.vstack([part["p_reach"] - part["p_low"], part["p_high"] - part["p_reach"]])
+            err = np.vstack([part["p_reach"] - part["p_low"], part["p_high"] - part["p_reach"]]).clip(0)
             ax.errorbar(part["p_reach"], y, xerr=err, fmt="o", ms=4, capsize=2, label=d)
         ax.set_yticks(np.arange(len(scen)), scen, fontsize=7)
         ax.invert_yaxis()
@@ -211,7 +211,7 @@ def plot_differences(diffs: pd.DataFrame, path: Path) -> Path:
         part = sub[sub["scenario"] == name].set_index("measure").reindex(measures)
         y = np.arange(len(measures))
         err = np.vstack([part["mean_diff"] - part["ci_low"], part["ci_high"] - part["mean_diff"]])
-        ax.errorbar(part["mean_diff"], y, xerr=np.nan_to_num(err), fmt="o", ms=3, capsize=2)
+        ax.errorbar(part["mean_diff"], y, xerr=np.nan_to_num(err).clip(0), fmt="o", ms=3, capsize=2)
         ax.axvline(0, color="black", linewidth=0.8)
         ax.set_yticks(y, measures if i == 0 else [""] * len(measures), fontsize=6)
         ax.invert_yaxis()

@@ -35,7 +35,7 @@ import numpy as np
 
 from sim.scenario import ScenarioError
 
-DASK_CONNECT_TIMEOUT_S = 5
+DASK_CONNECT_TIMEOUT_S = 5.0  # how long to try to reach a scheduler; env PARKSIM_DASK_TIMEOUT_S overrides
 MAX_ATTEMPTS = 3
 
 
@@ -287,8 +287,10 @@ class DaskExecutor(Executor):
 
     name = "dask"
 
-    def __init__(self, address: str, timeout_s: float = DASK_CONNECT_TIMEOUT_S):
+    def __init__(self, address: str, timeout_s: float | None = None):
         kind, where = parse_dask_address(address)
+        if timeout_s is None:
+            timeout_s = float(os.environ.get("PARKSIM_DASK_TIMEOUT_S", DASK_CONNECT_TIMEOUT_S))
         self.address = address
         self._cluster = None
         import logging
@@ -301,7 +303,7 @@ class DaskExecutor(Executor):
                     n_workers=where,
                     threads_per_worker=1,
                     processes=True,
-                    dashboard_address=None,
+                    dashboard_address=":0",  # a free port; never collide with a running cluster
                     silence_logs=logging.ERROR,
                 )
                 self.client = Client(self._cluster, timeout=timeout_s)
