@@ -26,10 +26,18 @@ import numpy as np
 import pandas as pd
 
 from sim import store
-from sim.executors import WorkerLost, lost_chunk, make_executor, run_chunk
+from sim.executors import (
+    WorkerLost,
+    chunk_tables,
+    lost_chunk,
+    make_executor,
+    monthly_schema,
+    outcomes_schema,
+    run_chunk,
+)
 from sim.runner import replicate_seeds
 from sim.scenario import Scenario, ScenarioError
-from sim.store import DEFAULT_ROOT, FolderSink, MemorySink, StoreError, chunk_tables, monthly_schema, outcomes_schema
+from sim.store import DEFAULT_ROOT, FolderSink, MemorySink, StoreError
 
 RunTask = namedtuple("RunTask", "run scenario replicate seed")
 MANIFEST_EVERY_S = 10.0
@@ -257,6 +265,17 @@ def _execute(plan, manifest, sink, executor, todo, *, progress, run_fn, chunk_si
 
 
 def _close_session(manifest, session, sink, status, wall_s) -> None:
+    """Wait for the writer, record how the session ended, save the manifest, stop the writer."""
+    error = None
+    try:
+        sink.flush()
+    except StoreError as exc:
+        status, error = "error", exc
+    if status == "error" and sink.folder is not None:  # parts dropped after a failed write are not done
+        done = store.scan_runs(sink.folder)
+        for entry in manifest["runs"]:
+            if entry["run"] not in done:
+                _apply(manifest, entry["run"], {"status": "pending"})
     session.update(finished=store.now_iso(), wall_seconds=round(wall_s, 3))
     refresh_counts(manifest)
     counts = manifest["counts"]
@@ -271,6 +290,10 @@ def _close_session(manifest, session, sink, status, wall_s) -> None:
     except StoreError:
         if status != "error":
             raise
+    finally:
+        sink.close()
+    if error is not None:
+        raise error
 
 
 # ---------------------------------------------------------------- results

@@ -90,7 +90,6 @@ def run_chunk(tasks: tuple, run_fn=None) -> dict:
     A run that raises is returned as failed with its traceback; the chunk goes on.
     """
     from sim.runner import run_scenario
-    from sim.store import outcome_columns, reporter_columns
 
     run_fn = run_fn or run_scenario
     ocols, rcols = outcome_columns(), reporter_columns()
@@ -114,8 +113,6 @@ def run_chunk(tasks: tuple, run_fn=None) -> dict:
 
 def lost_chunk(tasks: tuple, exc: BaseException) -> dict:
     """The result of a chunk whose worker died on every attempt: all its runs failed."""
-    from sim.store import outcome_columns, reporter_columns
-
     n_out, n_rep = len(outcome_columns()), len(reporter_columns())
     runs = [
         {
@@ -131,6 +128,80 @@ def lost_chunk(tasks: tuple, exc: BaseException) -> dict:
         for t in tasks
     ]
     return {"worker": None, "runs": runs}
+
+
+# ---------------------------------------------------------------- tidy tables
+def outcome_columns() -> list[str]:
+    """Outcome columns of every run: each target under each definition, then end-state indicators."""
+    from sim.runner import END_INDICATORS
+    from sim.targets import TARGETS
+
+    return [f"{t.name}__{d}" for t in TARGETS for d in t.columns] + [f"end_{k}" for k in END_INDICATORS]
+
+
+def reporter_columns() -> list[str]:
+    """Monthly metric columns (the registered reporters, in registration order)."""
+    from sim.metrics import REPORTERS
+
+    return list(REPORTERS)
+
+
+def outcomes_schema(input_columns):
+    import pyarrow as pa
+
+    meta = [("run", pa.int64()), ("scenario", pa.string()), ("replicate", pa.int64()), ("seed", pa.int64())]
+    meta += [("spawn_key", pa.string()), ("status", pa.string()), ("error", pa.string())]
+    values = [(c, pa.float64()) for c in (*outcome_columns(), *input_columns)]
+    return pa.schema(meta + values)
+
+
+def monthly_schema():
+    import pyarrow as pa
+
+    meta = [("run", pa.int64()), ("scenario", pa.string()), ("replicate", pa.int64()), ("seed", pa.int64())]
+    return pa.schema(meta + [("date", pa.string())] + [(c, pa.float64()) for c in reporter_columns()])
+
+
+def chunk_tables(plan, result: dict):
+    """Turn a worker's chunk result into (outcomes table, monthly table or None, log entries)."""
+    import pyarrow as pa
+
+    runs = result["runs"]
+    ids = [r["run"] for r in runs]
+    scen = [plan.scenarios[k // plan.reps] for k in ids]
+    out = {
+        "run": ids,
+        "scenario": [s.name for s in scen],
+        "replicate": [k % plan.reps for k in ids],
+        "seed": [plan.seed] * len(ids),
+        "spawn_key": [plan.spawn_key(k) for k in ids],
+        "status": [r["status"] for r in runs],
+        "error": [r["error"] for r in runs],
+    }
+    values = np.vstack([r["outcomes"] for r in runs])
+    for j, name in enumerate(outcome_columns()):
+        out[name] = values[:, j]
+    for name in plan.input_columns:
+        out[name] = [float(s[name]) for s in scen]
+    outcomes = pa.Table.from_pydict(out, schema=outcomes_schema(plan.input_columns))
+    monthly = None
+    rows = [r for r in runs if len(r["dates"])]
+    if rows:
+        reps = [len(r["dates"]) for r in rows]
+        ids_m = np.repeat([r["run"] for r in rows], reps)
+        mon = {
+            "run": ids_m,
+            "scenario": [plan.scenarios[k // plan.reps].name for k in ids_m],
+            "replicate": ids_m % plan.reps,
+            "seed": np.full(len(ids_m), plan.seed),
+            "date": [d for r in rows for d in r["dates"]],
+        }
+        matrix = np.vstack([r["monthly"] for r in rows])
+        for j, name in enumerate(reporter_columns()):
+            mon[name] = matrix[:, j]
+        monthly = pa.Table.from_pydict(mon, schema=monthly_schema())
+    log = [{k: r[k] for k in ("run", "status", "seconds", "traceback")} | {"worker": result["worker"]} for r in runs]
+    return outcomes, monthly, log
 
 
 # ---------------------------------------------------------------- local process pool

@@ -27,8 +27,6 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-import numpy as np
-
 from sim.scenario import ScenarioError
 
 FORMAT_NAME = "parksim-results"
@@ -400,80 +398,7 @@ def list_batches(root: str | Path = DEFAULT_ROOT) -> list[dict]:
     return rows
 
 
-# ---------------------------------------------------------------- tidy tables
-def outcome_columns() -> list[str]:
-    """Outcome columns of every run: each target under each definition, then end-state indicators."""
-    from sim.runner import END_INDICATORS
-    from sim.targets import TARGETS
-
-    return [f"{t.name}__{d}" for t in TARGETS for d in t.columns] + [f"end_{k}" for k in END_INDICATORS]
-
-
-def reporter_columns() -> list[str]:
-    """Monthly metric columns (the registered reporters, in registration order)."""
-    from sim.metrics import REPORTERS
-
-    return list(REPORTERS)
-
-
-def outcomes_schema(input_columns):
-    import pyarrow as pa
-
-    meta = [("run", pa.int64()), ("scenario", pa.string()), ("replicate", pa.int64()), ("seed", pa.int64())]
-    meta += [("spawn_key", pa.string()), ("status", pa.string()), ("error", pa.string())]
-    values = [(c, pa.float64()) for c in (*outcome_columns(), *input_columns)]
-    return pa.schema(meta + values)
-
-
-def monthly_schema():
-    import pyarrow as pa
-
-    meta = [("run", pa.int64()), ("scenario", pa.string()), ("replicate", pa.int64()), ("seed", pa.int64())]
-    return pa.schema(meta + [("date", pa.string())] + [(c, pa.float64()) for c in reporter_columns()])
-
-
-def chunk_tables(plan, result: dict):
-    """Turn a worker's chunk result into (outcomes table, monthly table or None, log entries)."""
-    import pyarrow as pa
-
-    runs = result["runs"]
-    ids = [r["run"] for r in runs]
-    scen = [plan.scenarios[k // plan.reps] for k in ids]
-    out = {
-        "run": ids,
-        "scenario": [s.name for s in scen],
-        "replicate": [k % plan.reps for k in ids],
-        "seed": [plan.seed] * len(ids),
-        "spawn_key": [plan.spawn_key(k) for k in ids],
-        "status": [r["status"] for r in runs],
-        "error": [r["error"] for r in runs],
-    }
-    values = np.vstack([r["outcomes"] for r in runs])
-    for j, name in enumerate(outcome_columns()):
-        out[name] = values[:, j]
-    for name in plan.input_columns:
-        out[name] = [float(s[name]) for s in scen]
-    outcomes = pa.Table.from_pydict(out, schema=outcomes_schema(plan.input_columns))
-    monthly = None
-    rows = [r for r in runs if len(r["dates"])]
-    if rows:
-        reps = [len(r["dates"]) for r in rows]
-        ids_m = np.repeat([r["run"] for r in rows], reps)
-        mon = {
-            "run": ids_m,
-            "scenario": [plan.scenarios[k // plan.reps].name for k in ids_m],
-            "replicate": ids_m % plan.reps,
-            "seed": np.full(len(ids_m), plan.seed),
-            "date": [d for r in rows for d in r["dates"]],
-        }
-        matrix = np.vstack([r["monthly"] for r in rows])
-        for j, name in enumerate(reporter_columns()):
-            mon[name] = matrix[:, j]
-        monthly = pa.Table.from_pydict(mon, schema=monthly_schema())
-    log = [{k: r[k] for k in ("run", "status", "seconds", "traceback")} | {"worker": result["worker"]} for r in runs]
-    return outcomes, monthly, log
-
-
+# ---------------------------------------------------------------- sinks
 class MemorySink:
     """Keeps the tables in memory (``out_root=None``: tests and notebooks)."""
 
@@ -490,23 +415,81 @@ class MemorySink:
     def save_manifest(self, manifest) -> None:
         pass
 
+    def flush(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
 
 class FolderSink:
-    """Writes each finished chunk as one Parquet part of the batch folder."""
+    """Writes each finished chunk as one Parquet part of the batch folder.
+
+    Writing (Parquet encoding and ``fsync``) happens in a background thread so
+    that it overlaps with the next runs; at most ``QUEUED_PARTS`` parts wait.
+    :meth:`flush` (called before every manifest write, and when a session ends,
+    also after Ctrl-C) waits until everything handed over is on disk. A write
+    error is raised once, by the next :meth:`write` or :meth:`flush`; later
+    parts are dropped, so the folder only ever holds whole parts.
+    """
+
+    QUEUED_PARTS = 2
 
     def __init__(self, folder: Path, session: int):
+        import queue
+        import threading
+
         self.folder, self.session, self.seq = folder, session, 0
         for table in TABLES:
             (folder / table).mkdir(parents=True, exist_ok=True)
+        self._queue = queue.Queue(maxsize=self.QUEUED_PARTS)
+        self._error: BaseException | None = None
+        self._failed = False
+        self._thread = threading.Thread(target=self._loop, name="parksim-writer", daemon=True)
+        self._thread.start()
 
     def write(self, outcomes, monthly, log) -> None:
+        self._raise()
         name = f"s{self.session:02d}-{self.seq:06d}.parquet"
         self.seq += 1
+        self._queue.put((name, outcomes, monthly, log))
+
+    def _loop(self) -> None:
+        while True:
+            item = self._queue.get()
+            try:
+                if item is None:
+                    return
+                if not self._failed:
+                    self._write_part(*item)
+            except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+                self._error, self._failed = exc, True
+            finally:
+                self._queue.task_done()
+
+    def _write_part(self, name, outcomes, monthly, log) -> None:
         if monthly is not None:
             write_parquet(self.folder / "monthly" / name, monthly)
         meta = {LOG_KEY: json.dumps(log).encode()}
         write_parquet(self.folder / "outcomes" / name, outcomes.replace_schema_metadata(meta))
 
+    def _raise(self) -> None:
+        error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def flush(self) -> None:
+        """Wait until every part handed over is written; raise a write error."""
+        self._queue.join()
+        self._raise()
+
+    def close(self) -> None:
+        """Write what is queued, then stop the writer thread."""
+        self._queue.join()
+        self._queue.put(None)
+        self._thread.join()
+
     def save_manifest(self, manifest) -> None:
+        self.flush()
         manifest["updated"] = now_iso()
         write_json(self.folder / MANIFEST, manifest)

@@ -19,9 +19,9 @@ import pytest
 
 from sim.batch import load_batch, resume_batch, run_batch
 from sim.cli import main as cli
+from sim.executors import outcome_columns, reporter_columns
 from sim.runner import run_scenario
 from sim.scenario import ScenarioError, load_scenario
-from sim.store import outcome_columns, reporter_columns
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"

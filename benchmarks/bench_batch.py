@@ -1,0 +1,216 @@
+"""Benchmark of the batch runner (not a test): parksim's run_batch against mesa.batch_run,
+serial against 2 workers, and Dask LocalClusters of 1 and 2 workers.
+
+Every configuration runs the same model (ParkModel), the same scenario and the same
+replicate seeds (SeedSequence(SEED).spawn(REPS)), each in a fresh Python process whose
+process tree (the process and all its children) is sampled for resident memory. The
+throughput of one configuration is runs / wall seconds of the batch call (pool, cluster
+start-up and writing results included); the table gives the median over --repeats.
+
+The mesa.batch_run side does what a Mesa user needs to get the same results: a
+DataCollector records every reporter each month (data_collection_period=1), and the
+target attainment (sim.targets.evaluate) is computed from the collected rows afterwards.
+parksim's side also writes every run to Parquet as it finishes (results/ format).
+mesa.batch_run switches the global multiprocessing start method to "spawn"; it runs in
+its own process here, so it cannot affect the other configurations.
+
+usage:
+  python benchmarks/bench_batch.py                 # 200 baseline replications, 3 repeats
+  python benchmarks/bench_batch.py --reps 20 --repeats 1   # a quick look
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = 2016
+CONFIGS = {
+    "parksim serial": ("parksim", 1),
+    "parksim pool x2": ("parksim", 2),
+    "mesa.batch_run x1": ("mesa", 1),
+    "mesa.batch_run x2": ("mesa", 2),
+    "parksim dask local:1": ("dask", 1),
+    "parksim dask local:2": ("dask", 2),
+}
+
+
+# ---------------------------------------------------------------- children
+import mesa  # noqa: E402 - after the docstring constants; the classes below need it at module level
+
+from sim.executors import reporter_columns  # noqa: E402
+from sim.model import ParkModel  # noqa: E402
+
+
+class MesaPark(ParkModel):
+    """ParkModel with a Mesa DataCollector of every reporter, as a Mesa user would write it for batch_run."""
+
+    def __init__(self, scenario="baseline", seed=None):
+        from sim.scenario import load_scenario
+
+        super().__init__(load_scenario(ROOT / "scenarios" / f"{scenario}.toml"), seed=seed)
+        reporters = {"date": lambda m: m.date}
+        reporters.update({name: (lambda m, n=name: m.records[-1][n]) for name in reporter_columns()})
+        self.datacollector = mesa.DataCollector(model_reporters=reporters)
+
+    def step(self):
+        super().step()
+        self.datacollector.collect(self)
+
+
+def run_mesa(scenario: str, reps: int, workers: int) -> float:
+    import pandas as pd
+
+    from sim.runner import replicate_seeds
+    from sim.scenario import load_scenario
+    from sim.targets import evaluate
+
+    sc = load_scenario(ROOT / "scenarios" / f"{scenario}.toml")
+    t0 = time.perf_counter()
+    rows = mesa.batch_run(
+        MesaPark,
+        parameters={"scenario": scenario},
+        number_processes=workers,
+        data_collection_period=1,
+        max_steps=10_000,
+        display_progress=False,
+        rng=replicate_seeds(SEED, reps),
+    )
+    frame = pd.DataFrame(rows)
+    outcomes = [
+        evaluate(run.set_index("date")[reporter_columns()], sc.start, sc.values) for _, run in frame.groupby("RunId")
+    ]
+    assert len(outcomes) == reps
+    return time.perf_counter() - t0
+
+
+def run_parksim(scenario: str, reps: int, workers: int, dask: str | None) -> float:
+    from sim.batch import run_batch
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / f"{scenario}.toml")
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        batch = run_batch([sc], reps=reps, seed=SEED, workers=workers, dask=dask, out_root=tmp, progress=False)
+        seconds = time.perf_counter() - t0
+        assert batch.failed == 0 and len(batch.outcomes) == reps
+    return seconds
+
+
+def child(config: str, scenario: str, reps: int) -> None:
+    kind, workers = CONFIGS[config]
+    if kind == "mesa":
+        seconds = run_mesa(scenario, reps, workers)
+    else:
+        seconds = run_parksim(scenario, reps, workers, f"local:{workers}" if kind == "dask" else None)
+    print(json.dumps({"seconds": seconds}))
+
+
+# ---------------------------------------------------------------- parent
+def tree_rss_mb(proc) -> float:
+    import psutil
+
+    try:
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.Error:
+        return 0.0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.Error:
+            pass
+    return total / 2**20
+
+
+def measure(config: str, scenario: str, reps: int) -> dict:
+    import psutil
+
+    cmd = [sys.executable, __file__, "--child", config, "--scenario", scenario, "--reps", str(reps)]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    ps = psutil.Process(proc.pid)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, tree_rss_mb(ps))
+        time.sleep(0.05)
+    out = proc.stdout.read()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{config} failed with exit code {proc.returncode}")
+    seconds = json.loads(out.strip().splitlines()[-1])["seconds"]
+    return {"seconds": seconds, "runs_per_s": reps / seconds, "peak_mb": peak}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--reps", type=int, default=200, help="replications per configuration (default 200)")
+    parser.add_argument("--repeats", type=int, default=3, help="fresh processes per configuration (default 3)")
+    parser.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ (default baseline)")
+    parser.add_argument("--only", nargs="*", choices=list(CONFIGS), help="run only these configurations")
+    parser.add_argument("--child", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child, args.scenario, args.reps)
+        return 0
+    results = {}
+    for config in args.only or CONFIGS:
+        trials = [measure(config, args.scenario, args.reps) for _ in range(args.repeats)]
+        results[config] = {
+            "runs_per_s": statistics.median(t["runs_per_s"] for t in trials),
+            "seconds": statistics.median(t["seconds"] for t in trials),
+            "peak_mb": max(t["peak_mb"] for t in trials),
+            "all": [round(t["runs_per_s"], 3) for t in trials],
+        }
+        print(f"{config}: {results[config]}", file=sys.stderr)
+    print(report(results, args))
+    return 0
+
+
+def report(results: dict, args) -> str:
+    import os
+    import platform
+
+    def ratio(a, b):
+        if a in results and b in results:
+            return f"{results[a]['runs_per_s'] / results[b]['runs_per_s']:.2f}x"
+        return "n/a"
+
+    lines = [
+        f"{args.reps} `{args.scenario}` replications per configuration, median of {args.repeats} fresh processes; "
+        f"{os.cpu_count()} CPUs, Python {platform.python_version()}.",
+        "",
+        "| configuration | runs/s (median) | batch seconds | peak RSS of process tree (MB) | runs/s of each repeat |",
+        "|---|---|---|---|---|",
+    ]
+    for config, r in results.items():
+        lines.append(
+            f"| {config} | {r['runs_per_s']:.2f} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
+            f"{', '.join(map(str, r['all']))} |"
+        )
+    lines += [
+        "",
+        f"- parksim speed-up, 1 -> 2 workers: {ratio('parksim pool x2', 'parksim serial')}",
+        f"- parksim vs mesa.batch_run, 1 worker: {ratio('parksim serial', 'mesa.batch_run x1')}; "
+        f"2 workers: {ratio('parksim pool x2', 'mesa.batch_run x2')}",
+        f"- mesa.batch_run speed-up, 1 -> 2 workers: {ratio('mesa.batch_run x2', 'mesa.batch_run x1')}",
+    ]
+    if "parksim dask local:1" in results and "parksim dask local:2" in results:
+        one, two = results["parksim dask local:1"]["runs_per_s"], results["parksim dask local:2"]["runs_per_s"]
+        lines.append(
+            f"- Dask LocalCluster 1 -> 2 workers: {two / one:.2f}x, efficiency per added worker "
+            f"{(two - one) / one:.0%} (efficiency at 2 workers {two / (2 * one):.0%})"
+        )
+    lines.append(
+        "- peak RSS sums the resident memory of every process in the tree (shared pages count once per process)"
+    )
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
