@@ -1,0 +1,155 @@
+"""One calibration job from start to files: fit, predictive check, fitted set, figures.
+
+:func:`calibrate` runs the job's method (:mod:`~sim.calibration.abc_smc` or
+:mod:`~sim.calibration.msm`), then the posterior predictive check, and writes
+everything under ``calibration/fitted/<job>/`` (see :mod:`sim.calibration.fitted`
+and :mod:`sim.calibration.plots` for the files).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from sim.calibration import plots
+from sim.calibration.fitted import abc_summary, resample, write_params_toml
+from sim.calibration.job import Job, project_root
+from sim.calibration.parallel import Pool, check_interrupt
+from sim.calibration.predictive import band_table, coverage_table, predictive_runs
+from sim.calibration.simulator import Simulator
+
+
+def default_output(job: Job) -> Path:
+    """``calibration/fitted/<job name>/`` in the project holding the job file."""
+    return project_root(Path(job.path).resolve().parent) / "calibration" / "fitted" / job.name
+
+
+def _git_revision(where: Path) -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where, capture_output=True, text=True)
+        return out.stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
+def _fit_abc(job, out, pool, resume, budget, log):
+    from sim.calibration.abc_smc import run_abc
+
+    res = run_abc(job, out, pool, resume=resume, budget=budget, log=log)
+    summary = abc_summary(job.priors, res.particles, res.weights)
+    rng = np.random.default_rng(np.random.SeedSequence([job.seed, 13]))
+    draws = resample(res.particles, res.weights, int(job.output["posterior_draws"]), rng)
+    res.particles.assign(weight=res.weights).to_csv(out / "posterior.csv", index=False)
+    res.generations.to_csv(out / "generations.csv", index=False)
+    plots.abc_schedule(out / "abc_schedule.png", res.generations)
+    sims = int(res.generations["simulations"].sum()) + int(job.abc["population"])
+    info = {"stop_reason": res.stop_reason, "fit_seconds": res.seconds, "simulations": sims}
+    return summary, draws, info, {"particles": res.particles, "weights": res.weights}
+
+
+def _fit_msm(job, out, pool, resume, budget, log):
+    from sim.calibration.msm import msm_draws, msm_summary, run_msm
+
+    res = run_msm(job, out, pool, resume=resume, budget=budget, log=log)
+    summary = msm_summary(job, res)
+    draws = msm_draws(job, res, int(job.output["posterior_draws"]))
+    res.evaluations.to_csv(out / "evaluations.csv", index=False)
+    plots.msm_trace(out / "msm_trace.png", res.evaluations)
+    sims = int(res.evaluations["objective"].notna().sum()) * int(job.msm["replications"])
+    info = {"stop_reason": res.stop_reason, "fit_seconds": res.seconds, "objective": res.objective, "simulations": sims}
+    return summary, draws, info, {"cov": res.cov}
+
+
+def calibrate(
+    job: Job,
+    out: Path | None = None,
+    workers: int = 1,
+    dask: str | None = None,
+    resume: bool = False,
+    budget: float | None = None,
+    log=print,
+) -> dict:
+    """Fit ``job``, check the fit against the data and write the fitted set.
+
+    Args:
+        job: a validated job (:func:`sim.calibration.job.load_job`).
+        out: output folder (default ``calibration/fitted/<job>/``).
+        workers: local worker processes.
+        dask: a Dask scheduler address (instead of local workers).
+        resume: continue a stored run of this job.
+        budget: seconds the fit may take (default: the job's ``budget_seconds``).
+        log: where progress lines go.
+
+    Returns:
+        A manifest (also written to ``run.json``) with the summary table under ``"summary"``.
+    """
+    out = Path(out) if out else default_output(job)
+    out.mkdir(parents=True, exist_ok=True)
+    t0, started = time.perf_counter(), datetime.now(UTC)
+    with Pool(workers, dask) as pool:
+        log(
+            f"job '{job.name}' ({job.method.upper()}): {len(job.priors)} parameters, {len(job.observations)} figures, "
+            f"on {pool.describe()}"
+        )
+        fit = _fit_abc if job.method == "abc" else _fit_msm
+        summary, draws, info, post = fit(job, out, pool, resume, budget, log)
+        check_interrupt()
+        n_pp = int(job.output["predictive_runs"])
+        log(f"posterior predictive check: {n_pp} runs")
+        sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
+        figures, traj = predictive_runs(sim, draws, n_pp, job.seed + 1, pool)
+        where = pool.describe()
+    coverage = coverage_table(job.observations, figures)
+    bands = band_table(sim.months(), traj)
+    seconds = time.perf_counter() - t0
+    _write(job, out, summary, draws, coverage, bands, post, info, seconds)
+    manifest = {
+        "job": job.name,
+        "job_file": job.path,
+        "method": job.method,
+        "command": " ".join(["parksim", *sys.argv[1:]]) if sys.argv and "parksim" in sys.argv[0] else None,
+        "code_version": _git_revision(Path(__file__).resolve().parent),
+        "data": job.data_path,
+        "scenario": job.scenario.to_dict(),
+        "seed": job.seed,
+        "executor": where,
+        "started": started.isoformat(timespec="seconds"),
+        "seconds_total": round(seconds, 1),
+        **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in info.items()},
+        "figures": len(coverage),
+        "figures_covered": int(coverage["covered"].sum()),
+        "not_covered": coverage.loc[~coverage["covered"], "obs"].tolist(),
+        "failed_predictive_runs": int(np.all(np.isnan(figures), axis=1).sum()),
+    }
+    (out / "run.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    log(
+        f"{manifest['figures_covered']}/{manifest['figures']} figures inside the 90% predictive band; "
+        f"{seconds:.0f} s in all; files in {out}"
+    )
+    return {**manifest, "summary": summary, "coverage": coverage, "out": out}
+
+
+def _write(job, out, summary, draws, coverage, bands, post, info, seconds) -> None:
+    summary.to_csv(out / "summary.csv", index=False, float_format="%.6g")
+    draws.to_csv(out / "posterior_draws.csv", index=False, float_format="%.6g")
+    coverage.to_csv(out / "predictive.csv", index=False, float_format="%.6g")
+    bands.to_csv(out / "predictive_bands.csv", index=False, float_format="%.5g")
+    how = "posterior medians" if job.method == "abc" else "simulated-moments estimates"
+    write_params_toml(out / "params.toml", job, summary, how, seconds)
+    plots.prior_posterior(out / "prior_posterior.png", job.priors, summary, cov=post.get("cov"), **_hist(post))
+    plots.predictive(out / "predictive.png", bands, coverage)
+
+
+def _hist(post: dict) -> dict:
+    if "particles" in post:
+        return {"particles": post["particles"], "weights": post["weights"]}
+    return {}
+
+
+__all__ = ["calibrate", "default_output"]

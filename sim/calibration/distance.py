@@ -1,0 +1,65 @@
+"""The distance between simulated and observed figures, shared by ABC-SMC and MSM.
+
+Each figure ``i`` has a value ``y_i``, a standard deviation ``sd_i`` (from its
+confidence grade and unit, see :mod:`sim.calibration.job`) and a weight ``w_i``
+(its series' weight shared among the series' figures, so a series counts as a
+whole however many figures it has). The scaled residual is
+``r_i = (x_i - y_i) / sd_i`` for a point figure and ``min(0, x_i - y_i) / sd_i``
+for a lower bound (qualifier ``gt``: no loss when the model is above it). The
+distance is ``sqrt(sum_i w_i r_i^2 / sum_i w_i)``: 1 means "one standard
+deviation off on average".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+@dataclass(frozen=True)
+class Discrepancy:
+    """Observed figures with their scales; callable as a pyABC distance.
+
+    Attributes:
+        y: observed values (data units).
+        sd: standard deviation of each figure.
+        weight: weight of each figure (sums to 1).
+        bound: True where the figure is a lower bound (``gt``).
+    """
+
+    y: np.ndarray
+    sd: np.ndarray
+    weight: np.ndarray
+    bound: np.ndarray
+
+    @classmethod
+    def from_observations(cls, obs: pd.DataFrame) -> Discrepancy:
+        w = obs["weight"].to_numpy(float)
+        return cls(
+            y=obs["value"].to_numpy(float),
+            sd=obs["sd"].to_numpy(float),
+            weight=w / w.sum(),
+            bound=(obs["qualifier"] == "gt").to_numpy(),
+        )
+
+    def raw(self, x: np.ndarray) -> np.ndarray:
+        """Unscaled residuals ``x - y`` (zero for a bound the model exceeds); works on (..., n) arrays."""
+        d = np.asarray(x, float) - self.y
+        return np.where(self.bound, np.minimum(d, 0.0), d)
+
+    def residuals(self, x: np.ndarray) -> np.ndarray:
+        """Scaled residuals ``r_i``."""
+        return self.raw(x) / self.sd
+
+    def distance(self, x: np.ndarray) -> float:
+        """The weighted root-mean-square scaled residual (inf when any figure is missing)."""
+        r = self.residuals(x)
+        if not np.all(np.isfinite(r)):
+            return float("inf")
+        return float(np.sqrt(np.sum(self.weight * r**2)))
+
+    def __call__(self, x: dict, x_0: dict | None = None) -> float:
+        """PyABC's distance interface: summary statistics are ``{"x": figures}``."""
+        return self.distance(x["x"])

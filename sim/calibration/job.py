@@ -1,0 +1,426 @@
+"""Calibration job files (``calibration/jobs/*.toml``): parsing and validation.
+
+A job names the parameters to fit with their priors, the data series to match
+with their weights, how residuals are scaled (the distance, shared by ABC and
+MSM), the method and its budget. Example::
+
+    name = "default"
+    method = "abc"                      # or "msm"
+    scenario = "history"                # scenario file or name in scenarios/
+    data = "calibration/data/west_taihu_history.csv"
+    seed = 1
+
+    [params.leads_per_month]            # only uncertainties of sim.params
+    prior = "uniform"                   # uniform | loguniform | normal (truncated)
+    low = 10.0                          # inside the declared range
+    high = 60.0
+    source = "priors.md: 100-120 tech projects a year"
+
+    [[series]]
+    series = "graphene_firms"
+    frame = "graphene_park"             # optional when the series has one frame
+    weight = 1.0                        # 0: in the predictive check only, not fitted
+
+    [distance]                          # standard deviation of a figure
+    rel_sd = {H = 0.1, M = 0.2, L = 0.4}
+    min_sd = {firms = 2.0, projects = 2.0, "100m_yuan" = 0.5, pct_per_year = 5.0}
+
+    [abc]                               # or [msm]; see ABC_KEYS / MSM_KEYS
+    population = 200
+
+Every problem raises :class:`JobError` naming the file, the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from sim.calibration.data import CONFIDENCE, UNITS, load_history
+from sim.calibration.observe import KINDS_FOR, QUANTITIES, months_needed, unobservable_reason
+from sim.params import PARAMS, UNCERTAINTIES
+from sim.scenario import Scenario, ScenarioError, find_scenario, load_scenario, month_index
+
+TOP_KEYS = (
+    "name",
+    "label",
+    "method",
+    "scenario",
+    "data",
+    "seed",
+    "params",
+    "series",
+    "distance",
+    "abc",
+    "msm",
+    "output",
+)
+PRIOR_KEYS = ("prior", "low", "high", "mean", "sd", "source")
+SERIES_KEYS = ("series", "frame", "weight", "from", "to", "confidence")
+DISTANCE_DEFAULTS = {
+    "rel_sd": {"H": 0.1, "M": 0.2, "L": 0.4},
+    "min_sd": {"firms": 2.0, "projects": 2.0, "teams": 2.0, "km2": 0.5, "100m_yuan": 0.5, "pct_per_year": 5.0},
+}
+ABC_DEFAULTS = {
+    "population": 200,
+    "max_generations": 10,
+    "min_epsilon": 0.0,
+    "min_acceptance_rate": 0.02,
+    "quantile": 0.5,
+    "budget_seconds": 1500.0,
+}
+MSM_DEFAULTS = {
+    "replications": 16,
+    "start_points": 8,
+    "max_evaluations": 120,
+    "fd_step": 0.05,
+    "budget_seconds": 1500.0,
+}
+OUTPUT_DEFAULTS = {"predictive_runs": 100, "posterior_draws": 200}
+METHODS = ("abc", "msm")
+PRIOR_KINDS = ("uniform", "loguniform", "normal")
+
+
+class JobError(ScenarioError):
+    """A job file that cannot be run: names the file, the key and what is allowed."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """Prior of one fitted parameter on ``[low, high]`` (normal priors are truncated there)."""
+
+    name: str
+    kind: str
+    low: float
+    high: float
+    mean: float | None = None
+    sd: float | None = None
+    source: str = ""
+
+    def dist(self):
+        """The frozen scipy distribution."""
+        if self.kind == "uniform":
+            return stats.uniform(loc=self.low, scale=self.high - self.low)
+        if self.kind == "loguniform":
+            return stats.loguniform(self.low, self.high)
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        return stats.truncnorm(a, b, loc=self.mean, scale=self.sd)
+
+    def ppf(self, u):
+        """Quantiles (inverse CDF) of ``u`` in [0, 1]."""
+        return self.dist().ppf(u)
+
+    def to_pyabc(self):
+        """The same prior as a :class:`pyabc.RV`."""
+        from pyabc import RV
+
+        if self.kind == "uniform":
+            return RV("uniform", self.low, self.high - self.low)
+        if self.kind == "loguniform":
+            return RV("loguniform", self.low, self.high)
+        a, b = (self.low - self.mean) / self.sd, (self.high - self.mean) / self.sd
+        return RV("truncnorm", a, b, loc=self.mean, scale=self.sd)
+
+    def describe(self) -> str:
+        if self.kind == "normal":
+            return f"normal({self.mean:g}, {self.sd:g}) on [{self.low:g}, {self.high:g}]"
+        return f"{self.kind}[{self.low:g}, {self.high:g}]"
+
+
+@dataclass(frozen=True)
+class Job:
+    """A validated calibration job.
+
+    Attributes:
+        name: job name (output folder ``calibration/fitted/<name>/``).
+        label: one-line description.
+        path: the job file.
+        method: ``abc`` or ``msm``.
+        scenario: the history scenario simulated for every parameter value.
+        data_path: the data file.
+        seed: root seed of the job.
+        priors: fitted parameters in job order.
+        observations: one row per selected data figure (data columns plus ``sd``,
+            ``weight``, ``series_weight``), in a fixed order.
+        abc: ABC-SMC settings.
+        msm: MSM settings.
+        output: predictive-check and posterior-draw settings.
+    """
+
+    name: str
+    label: str
+    path: str
+    method: str
+    scenario: Scenario
+    data_path: str
+    seed: int
+    priors: tuple[Prior, ...]
+    observations: pd.DataFrame = field(compare=False)
+    abc: dict = field(default_factory=dict)
+    msm: dict = field(default_factory=dict)
+    output: dict = field(default_factory=dict)
+
+    @property
+    def param_names(self) -> list[str]:
+        return [p.name for p in self.priors]
+
+
+def project_root(start: Path) -> Path:
+    """The folder holding ``pyproject.toml`` above ``start`` (else the current folder)."""
+    for parent in [start, *start.parents]:
+        if (parent / "pyproject.toml").exists():
+            return parent
+    return Path.cwd()
+
+
+def _resolve(job_path: Path, ref: str) -> Path:
+    """A file named in a job: relative to the job file, else to the project root."""
+    here = job_path.parent / ref
+    if here.exists():
+        return here
+    return project_root(job_path.parent.resolve()) / ref
+
+
+def _table(path, data, key, allowed) -> dict:
+    table = data.get(key, {})
+    if not isinstance(table, dict):
+        raise JobError(path, key, "must be a table")
+    for k in table:
+        if k not in allowed:
+            raise JobError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(allowed)}")
+    return table
+
+
+def _number(path, key, value, low=None, integer=False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise JobError(path, key, f"must be a number, got {value!r}")
+    if integer and int(value) != value:
+        raise JobError(path, key, f"must be a whole number, got {value!r}")
+    if low is not None and value < low:
+        raise JobError(path, key, f"must be at least {low:g}, got {value!r}")
+    return int(value) if integer else float(value)
+
+
+def _settings(path, data, key, defaults) -> dict:
+    table = _table(path, data, key, tuple(defaults))
+    out = dict(defaults)
+    for k, v in table.items():
+        integer = isinstance(defaults[k], int)
+        out[k] = _number(path, f"{key}.{k}", v, low=0, integer=integer)
+    return out
+
+
+def parse_prior(path, name: str, spec) -> Prior:
+    """Validate one ``[params.NAME]`` table against the declaration of ``NAME``."""
+    key = f"params.{name}"
+    if name not in UNCERTAINTIES:
+        if name in PARAMS:
+            raise JobError(
+                path,
+                key,
+                f"is a {PARAMS[name].kind} input; only uncertainties can be fitted: {', '.join(UNCERTAINTIES)}",
+            )
+        raise JobError(path, key, f"unknown parameter; allowed (uncertainties): {', '.join(UNCERTAINTIES)}")
+    if not isinstance(spec, dict):
+        raise JobError(path, key, 'must be a table like {prior = "uniform", low = 1, high = 2}')
+    for k in spec:
+        if k not in PRIOR_KEYS:
+            raise JobError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(PRIOR_KEYS)}")
+    decl = UNCERTAINTIES[name]
+    kind = spec.get("prior", "uniform")
+    if kind not in PRIOR_KINDS:
+        raise JobError(path, f"{key}.prior", f"unknown prior {kind!r}; allowed: {', '.join(PRIOR_KINDS)}")
+    low = _number(path, f"{key}.low", spec.get("low", decl.low))
+    high = _number(path, f"{key}.high", spec.get("high", decl.high))
+    for k, v in (("low", low), ("high", high)):
+        if not decl.low <= v <= decl.high:
+            raise JobError(
+                path, f"{key}.{k}", f"{v:g} lies outside the declared range {decl.low:g}..{decl.high:g} ({decl.unit})"
+            )
+    if low >= high:
+        raise JobError(path, f"{key}.high", f"must be above low ({low:g}), got {high:g}")
+    if kind == "loguniform" and low <= 0:
+        raise JobError(path, f"{key}.low", f"a loguniform prior needs low > 0, got {low:g}")
+    mean = sd = None
+    if kind == "normal":
+        if "mean" not in spec or "sd" not in spec:
+            raise JobError(path, key, "a normal prior needs mean and sd")
+        mean, sd = _number(path, f"{key}.mean", spec["mean"]), _number(path, f"{key}.sd", spec["sd"])
+        if not low <= mean <= high:
+            raise JobError(path, f"{key}.mean", f"{mean:g} lies outside the prior's range {low:g}..{high:g}")
+        if sd <= 0:
+            raise JobError(path, f"{key}.sd", f"must be positive, got {sd:g}")
+    elif "mean" in spec or "sd" in spec:
+        raise JobError(path, key, f"mean and sd belong to normal priors only (this one is {kind})")
+    return Prior(name, kind, low, high, mean, sd, str(spec.get("source", "")))
+
+
+def _pick_frame(path, key, spec, frames: dict) -> tuple[str, str]:
+    series = spec.get("series")
+    if not isinstance(series, str) or not series:
+        raise JobError(path, f"{key}.series", "must name a series of the data")
+    if series not in frames:
+        raise JobError(path, f"{key}.series", f"no rows for {series!r} in the data; series: {', '.join(frames)}")
+    frame = spec.get("frame")
+    if frame is None:
+        if len(frames[series]) > 1:
+            raise JobError(
+                path, f"{key}.frame", f"{series!r} is reported in frames {', '.join(frames[series])}: name one"
+            )
+        frame = frames[series][0]
+    if frame not in frames[series]:
+        raise JobError(
+            path, f"{key}.frame", f"no rows for {series!r} in frame {frame!r}; its frames: {', '.join(frames[series])}"
+        )
+    reason = unobservable_reason(series, frame)
+    if reason:
+        raise JobError(path, key, f"the model cannot produce {series!r} in frame {frame!r}: {reason}")
+    return series, frame
+
+
+def _select_rows(path, key, spec, data: pd.DataFrame, series: str, frame: str) -> pd.DataFrame:
+    rows = data[(data["series"] == series) & (data["frame"] == frame)]
+    for bound, op in (("from", rows["date"].ge), ("to", rows["date"].le)):
+        if bound in spec:
+            value = spec[bound]
+            text = value.isoformat() if hasattr(value, "isoformat") else str(value)
+            rows = rows[op(text)]
+    grades = spec.get("confidence", list(CONFIDENCE))
+    if not isinstance(grades, list) or any(g not in CONFIDENCE for g in grades):
+        raise JobError(path, f"{key}.confidence", f"must be a list of grades from {', '.join(CONFIDENCE)}")
+    rows = rows[rows["confidence"].isin(grades)]
+    if rows.empty:
+        raise JobError(
+            path, key, f"empty data selection: no rows of {series!r} in frame {frame!r} pass from/to/confidence"
+        )
+    return rows
+
+
+def _check_rows(path, key, rows: pd.DataFrame, scenario: Scenario) -> None:
+    q = QUANTITIES[(rows.iloc[0]["series"], rows.iloc[0]["frame"])]
+    start, end = month_index(scenario.start), month_index(scenario.end)
+    for r in rows.itertuples():
+        where = f"{key} (data line {r.line}, {r.date})"
+        if r.kind not in KINDS_FOR[q.measure]:
+            raise JobError(path, where, f"a {r.kind} figure cannot be measured on {q.column} ({q.measure})")
+        if r.unit != q.unit_for(r.kind):
+            raise JobError(path, where, f"unit {r.unit!r} does not match the model quantity's {q.unit_for(r.kind)!r}")
+        m = month_index(r.month)
+        if m > end or m - start < months_needed(r.kind) - 1:
+            raise JobError(
+                path,
+                where,
+                f"the history run {scenario.start}..{scenario.end} cannot measure it "
+                f"(a {r.kind} figure needs {months_needed(r.kind)} month(s) of run up to its month)",
+            )
+
+
+def _sd(rows: pd.DataFrame, dist: dict) -> np.ndarray:
+    rel = rows["confidence"].map(dist["rel_sd"]).to_numpy(float)
+    floor = rows["unit"].map(dist["min_sd"]).to_numpy(float)
+    return np.maximum(rel * rows["value"].abs().to_numpy(float), floor)
+
+
+def _distance(path, data) -> dict:
+    table = _table(path, data, "distance", tuple(DISTANCE_DEFAULTS))
+    out = {k: dict(v) for k, v in DISTANCE_DEFAULTS.items()}
+    for k, allowed in (("rel_sd", CONFIDENCE), ("min_sd", UNITS)):
+        sub = table.get(k, {})
+        if not isinstance(sub, dict):
+            raise JobError(path, f"distance.{k}", "must be a table")
+        for g, v in sub.items():
+            if g not in allowed:
+                raise JobError(path, f"distance.{k}.{g}", f"unknown; allowed: {', '.join(allowed)}")
+            out[k][g] = _number(path, f"distance.{k}.{g}", v, low=1e-9)
+    return out
+
+
+def _observations(path, data_raw, data: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    specs = data_raw.get("series")
+    if not isinstance(specs, list) or not specs:
+        raise JobError(path, "series", "name at least one series in [[series]] tables")
+    frames = {s: sorted(g["frame"].unique()) for s, g in data.groupby("series")}
+    dist = _distance(path, data_raw)
+    chosen, seen = [], set()
+    for i, spec in enumerate(specs):
+        key = f"series[{i}]"
+        if not isinstance(spec, dict):
+            raise JobError(path, key, "must be a [[series]] table")
+        for k in spec:
+            if k not in SERIES_KEYS:
+                raise JobError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(SERIES_KEYS)}")
+        series, frame = _pick_frame(path, key, spec, frames)
+        if (series, frame) in seen:
+            raise JobError(path, key, f"{series!r} in frame {frame!r} is named twice")
+        seen.add((series, frame))
+        rows = _select_rows(path, key, spec, data, series, frame).copy()
+        _check_rows(path, key, rows, scenario)
+        weight = _number(path, f"{key}.weight", spec.get("weight", 1.0), low=0.0)  # 0: checked, not fitted
+        rows["series_weight"] = weight
+        rows["weight"] = weight / len(rows)  # every series counts as a whole, however many figures it has
+        rows["sd"] = _sd(rows, dist)
+        chosen.append(rows)
+    obs = pd.concat(chosen, ignore_index=True)
+    if not (obs["weight"] > 0).any():
+        raise JobError(path, "series", "every series has weight 0: nothing would be fitted")
+    obs.insert(0, "obs", [f"{r.series}@{r.frame}@{r.date}" for r in obs.itertuples()])
+    return obs
+
+
+def _scenario(path: Path, ref) -> Scenario:
+    if not isinstance(ref, str):
+        raise JobError(path, "scenario", "must name a scenario file or a name in scenarios/")
+    target = _resolve(path, ref) if ref.endswith(".toml") else find_scenario(ref)
+    try:
+        return load_scenario(target)
+    except ScenarioError as exc:
+        raise JobError(path, "scenario", f"cannot load {ref!r}: {exc}") from None
+
+
+def load_job(path: str | Path) -> Job:
+    """Read and validate a job file.
+
+    Raises:
+        JobError: unknown keys, parameters or series; a prior outside a
+            parameter's declared range; an empty data selection; figures the
+            history run cannot measure.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise JobError(path, None, "job file not found")
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise JobError(path, None, f"not valid TOML: {exc}") from None
+    for key in raw:
+        if key not in TOP_KEYS:
+            raise JobError(path, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
+    method = raw.get("method", "abc")
+    if method not in METHODS:
+        raise JobError(path, "method", f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+    params = raw.get("params")
+    if not isinstance(params, dict) or not params:
+        raise JobError(path, "params", "name at least one parameter to fit in [params.NAME] tables")
+    priors = tuple(parse_prior(path, name, spec) for name, spec in params.items())
+    scenario = _scenario(path, raw.get("scenario", "history"))
+    data_path = _resolve(path, str(raw.get("data", "calibration/data/west_taihu_history.csv")))
+    data = load_history(data_path)
+    return Job(
+        name=str(raw.get("name", path.stem)),
+        label=str(raw.get("label", path.stem)),
+        path=str(path),
+        method=method,
+        scenario=scenario,
+        data_path=str(data_path),
+        seed=int(_number(path, "seed", raw.get("seed", 1), low=0, integer=True)),
+        priors=priors,
+        observations=_observations(path, raw, data, scenario),
+        abc=_settings(path, raw, "abc", ABC_DEFAULTS),
+        msm=_settings(path, raw, "msm", MSM_DEFAULTS),
+        output=_settings(path, raw, "output", OUTPUT_DEFAULTS),
+    )

@@ -1,0 +1,92 @@
+"""Fit behavioural parameters to the park's history (ABC-SMC or simulated moments).
+
+The job file names the parameters and priors, the data series and weights, the
+method and its budget (see docs/calibration.md). Results go to
+calibration/fitted/<job>/: params.toml (point values a scenario can reference
+with fitted_params = "..."), summary.csv (90% intervals), posterior_draws.csv,
+predictive.csv (does the 90% band cover each figure?) and PNG diagnostics.
+An ABC job stores every finished generation in abc.db and an MSM job every
+evaluation in msm_cache.jsonl: after an interruption, --resume continues.
+Exit codes: 0 done, 2 bad job or data, 130 interrupted (resumable).
+
+example:
+  parksim calibrate calibration/jobs/default.toml --workers 2
+  parksim calibrate calibration/jobs/default.toml --workers 2 --resume --budget 10m
+  parksim calibrate calibration/jobs/default.toml --dask tcp://scheduler:8786
+  parksim calibrate calibration/jobs/default.toml --check
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+
+HELP = "fit behavioural parameters to the park's history (ABC-SMC or MSM)"
+
+
+def _seconds(text: str) -> float:
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", text)
+    if not m:
+        raise ValueError(text)
+    return float(m.group(1)) * {"": 1, "s": 1, "m": 60, "h": 3600}[m.group(2)]
+
+
+def register(p):
+    p.add_argument("job", metavar="JOB", help="calibration job file (calibration/jobs/*.toml)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, default=1, metavar="W", help="local worker processes (default 1)")
+    where.add_argument("--dask", metavar="ADDR", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--resume", action="store_true", help="continue the stored run of this job")
+    p.add_argument("--budget", metavar="TIME", help="time the fit may take: seconds, or 90s / 25m / 1h (default: job)")
+    p.add_argument("--out", metavar="DIR", help="output folder (default calibration/fitted/<job>/)")
+    p.add_argument("--check", action="store_true", help="validate the job and its data, then stop")
+
+
+def main(args) -> int:
+    from sim.calibration.job import load_job
+
+    budget = None
+    if args.budget is not None:
+        try:
+            budget = _seconds(args.budget)
+        except ValueError:
+            print(
+                f"parksim calibrate: error: --budget must look like 1500, 90s, 25m or 1h, got {args.budget!r}",
+                file=sys.stderr,
+            )
+            return 2
+    if args.workers < 1:
+        print(f"parksim calibrate: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
+        return 2
+    job = load_job(args.job)
+    names = ", ".join(job.param_names)
+    print(
+        f"ok: job '{job.name}' ({job.method}) fits {names} to {len(job.observations)} figures "
+        f"of {job.observations[['series', 'frame']].drop_duplicates().shape[0]} series; scenario {job.scenario.name} "
+        f"{job.scenario.start}..{job.scenario.end}"
+    )
+    if args.check:
+        return 0
+    from sim.calibration.calibrate import calibrate
+    from sim.calibration.parallel import install_interrupt_handler
+
+    install_interrupt_handler()
+
+    try:
+        calibrate(
+            job,
+            out=args.out,
+            workers=args.workers,
+            dask=args.dask,
+            resume=args.resume,
+            budget=budget,
+            log=lambda line: print(line, flush=True),
+        )
+    except KeyboardInterrupt:
+        print(
+            f"parksim calibrate: interrupted; finished work is stored. Continue with: "
+            f"parksim calibrate {args.job} --resume",
+            file=sys.stderr,
+        )
+        return 130
+    return 0
