@@ -2,8 +2,8 @@
 
 The pipeline has three steps that samplers, tests and the CLI share:
 
-1. :func:`sample` draws the design points of a SALib *problem* (input names and
-   ranges): Morris trajectories or Saltelli's extension of a scrambled Sobol'
+1. :func:`sample` draws the design points of a SALib *problem* (factor names and
+   bounds): Morris trajectories or Saltelli's extension of a scrambled Sobol'
    sequence;
 2. an evaluation turns the points into one row of outcomes each. For the model,
    :func:`point_scenarios` makes a :class:`~sim.scenario.Scenario` of each point,
@@ -15,8 +15,10 @@ The pipeline has three steps that samplers, tests and the CLI share:
    Sobol ``S1`` and ``ST`` with theirs).
 
 A sensitivity *design file* (``scenarios/designs/sensitivity_*.toml``) names the
-inputs and their ranges in ``[levers]`` and ``[params]`` tables, checked against
-the declarations in :mod:`sim.params`; see :func:`load_design`.
+varied inputs with the range syntax of sweep designs (:mod:`sim.design`):
+``[levers]`` / ``[params]`` ranges, optionally on a log scale, and ``[factors.NAME]``
+groups of inputs moved together; see :func:`load_design`. SALib samples a
+position 0..1 per factor; :func:`point_values` maps positions to input values.
 """
 
 from __future__ import annotations
@@ -464,6 +466,20 @@ class Study:
     files: list = None
 
 
+class StudyIncomplete(ScenarioError):  # noqa: N818 - reads as a state of the study
+    """Design points without a single successful run: the indices need every point."""
+
+    def __init__(self, batch, missing: list[str]):
+        self.batch, self.missing = batch, missing
+        failed = batch.failed if batch.folder is not None else "some"
+        super().__init__(
+            batch.folder or "in-memory batch", None,
+            f"{len(missing)} design point(s) have no successful run (e.g. {missing[0]}; {failed} run(s) failed in "
+            f"all). Morris and Sobol need every point: see the errors with 'parksim show {batch.id}', fix the cause "
+            "(or narrow the design) and run the study again",
+        )  # fmt: skip
+
+
 def study_spec(base: Scenario, design: SensitivityDesign, method: str, n: int, seed: int) -> dict:
     """What identifies a study's design points (stored in the manifest under ``sensitivity``)."""
     return {
@@ -526,11 +542,13 @@ def run_study(
     resume: str | None = None,
     command: str | None = None,
     progress: bool = True,
+    run_fn=None,
 ) -> Study:
     """Sample, run every point ``reps`` times through :func:`sim.batch.run_batch`, analyse, write.
 
     With ``resume`` (a batch id or folder), the stored study is completed instead:
-    the same design points are rebuilt and must match the stored ones.
+    the same design points are rebuilt and must match the stored ones. ``run_fn``
+    replaces :func:`sim.runner.run_scenario` (tests use a stand-in model).
 
     Raises:
         ScenarioError: bad arguments, a resume that does not match, or points with no finished run.
@@ -546,18 +564,18 @@ def run_study(
     if resume:
         _check_resume(resume, out_root, spec, reps)
         batch = resume_batch(resume, root=out_root, workers=workers, dask=dask, progress=progress, command=command,
-                             expect_scenarios=scenarios)  # fmt: skip
+                             expect_scenarios=scenarios, run_fn=run_fn)  # fmt: skip
     else:
         extra = {"design": manifest_design(design, method, seed, scenarios), "sensitivity": spec,
                  "base_scenario": base.to_dict()}  # fmt: skip
-        batch = run_batch(scenarios, reps, seed, workers, dask, out_root, batch_id, command, progress, extra)
+        batch = run_batch(
+            scenarios, reps, seed, workers, dask, out_root, batch_id, command, progress, extra, run_fn=run_fn
+        )
     names = [s.name for s in scenarios]
     means = point_outcomes(batch.outcomes, names, list(design.outcomes))
     missing = means.index[means["n_runs"].isna()].tolist()
     if missing:
-        where = batch.folder or "in-memory batch"
-        raise ScenarioError(where, None, f"{len(missing)} design point(s) have no finished run (e.g. {missing[0]}); "
-                            "the indices need every point. Complete the batch with --resume")  # fmt: skip
+        raise StudyIncomplete(batch, missing)
     table, skipped = analyze(design.problem(), method, x, means.drop(columns="n_runs"), seed)
     table.insert(3, "kind", [kind_of(k) for k in table["input"]])
     values = pd.DataFrame(point_values(design, x), index=names)

@@ -275,3 +275,53 @@ def test_sobol_on_tiny_through_the_cli(morris_tiny, capsys):
     assert set(table["input"]) == {"attraction_effort_index", "listing_reserve_support"}
     assert len(pd.read_csv(out / "s1" / "sensitivity_points.csv")) == 2 * (2 + 2)
     assert "most influential inputs by ST" in capsys.readouterr().out
+
+
+# ---------------------------------------------------------------- failed runs (stand-in model)
+def stand_in(scenario, *, seed, replicate=0):
+    """No simulation: signed projects = 100 x attraction effort; fails where told to."""
+    from sim.metrics import REPORTERS
+    from sim.runner import RunResult
+
+    if scenario["attraction_effort_index"] > 1.9 and replicate in FAIL_REPS:
+        raise RuntimeError("stand-in failure")
+    outcomes = dict.fromkeys(sa.outcome_columns(), 0.0)
+    outcomes["tech_projects_2016_2020__signed"] = 100.0 * scenario["attraction_effort_index"]
+    monthly = pd.DataFrame([dict.fromkeys(REPORTERS, 0.0)], index=pd.Index(["2020-12"], name="date"))
+    return RunResult(scenario.name, replicate, 0, (replicate,), monthly, outcomes)
+
+
+FAIL_REPS: set = set()
+
+
+@pytest.fixture
+def tiny_design(tmp_path):
+    return sa.load_design(_write(tmp_path, TINY_DESIGN))
+
+
+def test_points_with_some_failed_replications_use_the_rest(tiny, tiny_design, tmp_path):
+    FAIL_REPS.update({1})
+    try:
+        study = sa.run_study(tiny, tiny_design, "morris", 3, 2, 7, out_root=tmp_path, batch_id="b", progress=False,
+                             run_fn=stand_in)  # fmt: skip
+    finally:
+        FAIL_REPS.clear()
+    assert study.batch.failed > 0
+    hit = study.points["attraction_effort_index"] > 1.9
+    assert (study.points.loc[hit, "n_runs"] == 1).all() and (study.points.loc[~hit, "n_runs"] == 2).all()
+    mu = study.table[
+        (study.table["index"] == "mu_star") & (study.table["outcome"] == "tech_projects_2016_2020__signed")
+    ]
+    # 100 projects per unit of effort over a range of 1.5 units: an elementary effect of 150 per full range
+    assert mu.set_index("input").loc["attraction_effort_index", "value"] == pytest.approx(150.0)
+
+
+def test_points_without_any_run_stop_the_analysis(tiny, tiny_design, tmp_path):
+    FAIL_REPS.update({0})
+    try:
+        with pytest.raises(sa.StudyIncomplete, match="no successful run"):
+            sa.run_study(tiny, tiny_design, "morris", 3, 1, 7, out_root=tmp_path, batch_id="b", progress=False,
+                         run_fn=stand_in)  # fmt: skip
+    finally:
+        FAIL_REPS.clear()
+    assert (tmp_path / "b" / "manifest.json").is_file(), "the runs that finished are kept"

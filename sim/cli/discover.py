@@ -85,8 +85,11 @@ def main(args) -> int:
         found.chosen = args.box
     print(sd.format_trajectory(found))
     table = sd.box_table(found)
-    print(f"\nbox {found.chosen} limits (restricted inputs first):")
-    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    shown = table[table["restricted"]]
+    cols = ["input", "low", "high", "tested_low", "tested_high", "unit", "qp_low", "qp_high"]
+    print(f"\nbox {found.chosen} limits ({len(table) - len(shown)} other inputs unrestricted; all in the box CSV):")
+    if len(shown):
+        print(shown[cols].to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     print("\n" + sd.describe_box(found, per_run=args.per_run, threshold=args.threshold))
     if batch.folder is not None:
         for path in sd.write_discovery(found, table, batch.folder, args.threshold, args.per_run, batch.id):

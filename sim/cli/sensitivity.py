@@ -76,11 +76,15 @@ def main(args) -> int:
     points = sa.n_points(args.method, n, len(design.factors))
     print(f"{args.method}: {len(design.factors)} factors, {points} design points x {args.reps} replications "
           f"= {points * args.reps} runs", file=sys.stderr)  # fmt: skip
-    study = sa.run_study(
-        base, design, args.method, n, args.reps, args.seed, workers=args.workers, dask=args.dask,
-        out_root=args.out, batch_id=args.batch_id, resume=args.resume,
-        command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
-    )  # fmt: skip
+    try:
+        study = sa.run_study(
+            base, design, args.method, n, args.reps, args.seed, workers=args.workers, dask=args.dask,
+            out_root=args.out, batch_id=args.batch_id, resume=args.resume,
+            command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
+        )  # fmt: skip
+    except sa.StudyIncomplete as exc:
+        print(f"parksim sensitivity: {exc}", file=sys.stderr)
+        return 1
     print(sa.format_summary(study.table, args.method, study.skipped, top=args.top))
     for path in study.files or []:
         print(f"wrote {path}")
