@@ -19,9 +19,9 @@ printed. Exit code 0 on success, 1 when runs failed, 2 on bad input.
 
 example:
   parksim sensitivity baseline --method morris --design sensitivity_levers --n 10 --reps 10 --workers 2
-  parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 --dask local:4
-  parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 \
-      --resume 20261127-190000-ab12cd
+  parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 --id sobol-listing
+  parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 --resume sobol-listing
+  parksim sensitivity baseline --method morris --design sensitivity_behaviour --n 10 --reps 4 --dask local:4
 """
 
 from __future__ import annotations
