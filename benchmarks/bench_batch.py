@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -133,6 +134,7 @@ def tree_rss_mb(proc) -> float:
 def measure(config: str, scenario: str, reps: int) -> dict:
     import psutil
 
+    load = os.getloadavg()[0]
     cmd = [sys.executable, __file__, "--child", config, "--scenario", scenario, "--reps", str(reps)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
@@ -144,7 +146,7 @@ def measure(config: str, scenario: str, reps: int) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{config} failed with exit code {proc.returncode}")
     seconds = json.loads(out.strip().splitlines()[-1])["seconds"]
-    return {"seconds": seconds, "runs_per_s": reps / seconds, "peak_mb": peak}
+    return {"seconds": seconds, "runs_per_s": reps / seconds, "peak_mb": peak, "load": load}
 
 
 def main() -> int:
@@ -158,22 +160,28 @@ def main() -> int:
     if args.child:
         child(args.child, args.scenario, args.reps)
         return 0
-    results = {}
-    for config in args.only or CONFIGS:
-        trials = [measure(config, args.scenario, args.reps) for _ in range(args.repeats)]
-        results[config] = {
-            "runs_per_s": statistics.median(t["runs_per_s"] for t in trials),
-            "seconds": statistics.median(t["seconds"] for t in trials),
-            "peak_mb": max(t["peak_mb"] for t in trials),
-            "all": [round(t["runs_per_s"], 3) for t in trials],
+    configs = args.only or list(CONFIGS)
+    trials = {c: [] for c in configs}
+    for repeat in range(args.repeats):  # round robin, so that a busy spell of the machine hits every config alike
+        for config in configs:
+            trials[config].append(measure(config, args.scenario, args.reps))
+            print(f"repeat {repeat + 1}: {config}: {trials[config][-1]}", file=sys.stderr)
+    results = {
+        c: {
+            "runs_per_s": statistics.median(t["runs_per_s"] for t in ts),
+            "seconds": statistics.median(t["seconds"] for t in ts),
+            "peak_mb": max(t["peak_mb"] for t in ts),
+            "best": max(t["runs_per_s"] for t in ts),
+            "all": [round(t["runs_per_s"], 2) for t in ts],
+            "load": [round(t["load"], 1) for t in ts],
         }
-        print(f"{config}: {results[config]}", file=sys.stderr)
+        for c, ts in trials.items()
+    }
     print(report(results, args))
     return 0
 
 
 def report(results: dict, args) -> str:
-    import os
     import platform
 
     def ratio(a, b):
@@ -185,13 +193,14 @@ def report(results: dict, args) -> str:
         f"{args.reps} `{args.scenario}` replications per configuration, median of {args.repeats} fresh processes; "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}.",
         "",
-        "| configuration | runs/s (median) | batch seconds | peak RSS of process tree (MB) | runs/s of each repeat |",
-        "|---|---|---|---|---|",
+        "| configuration | runs/s (median) | runs/s (best) | batch seconds (median) | peak RSS of process tree (MB) "
+        "| runs/s of each repeat | 1-min load average before each |",
+        "|---|---|---|---|---|---|---|",
     ]
     for config, r in results.items():
         lines.append(
-            f"| {config} | {r['runs_per_s']:.2f} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
-            f"{', '.join(map(str, r['all']))} |"
+            f"| {config} | {r['runs_per_s']:.2f} | {r['best']:.2f} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
+            f"{', '.join(map(str, r['all']))} | {', '.join(map(str, r['load']))} |"
         )
     lines += [
         "",

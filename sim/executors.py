@@ -342,10 +342,10 @@ def parse_dask_address(address: str) -> tuple[str, int | str]:
 
 
 def _worker_probe() -> dict:
-    """Runs on a Dask worker: proves it can import parksim and says which version."""
+    """Runs on a Dask worker: proves it can import parksim and says which tables it produces."""
     import sim
 
-    return {"version": sim.__version__, "pid": os.getpid()}
+    return {"version": sim.__version__, "columns": [outcome_columns(), reporter_columns()]}
 
 
 class DaskExecutor(Executor):
@@ -392,7 +392,7 @@ class DaskExecutor(Executor):
     def _check_workers(self) -> None:
         try:
             self.client.wait_for_workers(1, timeout=30)
-            self.client.submit(_worker_probe, pure=False).result(timeout=60)
+            probe = self.client.submit(_worker_probe, pure=False).result(timeout=60)
         except Exception as exc:  # noqa: BLE001 - any failure here means the cluster cannot run parksim
             self.close()
             raise ExecutorError(
@@ -400,6 +400,13 @@ class DaskExecutor(Executor):
                 f"the Dask cluster at {self.address} cannot run parksim ({type(exc).__name__}: {exc}); "
                 "install parksim on every worker (pip install -e .) and check that workers are connected",
             ) from None
+        if probe["columns"] != [outcome_columns(), reporter_columns()]:
+            self.close()
+            raise ExecutorError(
+                "--dask",
+                f"the workers at {self.address} run another version of parksim (parksim {probe['version']} "
+                "with other outcome or reporter columns); install the same code on every worker",
+            )
 
     @property
     def workers(self) -> int:
