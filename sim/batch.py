@@ -488,6 +488,11 @@ def resume_batch(
             f"the batch was made with --reps {manifest['reps']} --seed {manifest['seed']}, "
             f"not --reps {expect_reps_seed[0]} --seed {expect_reps_seed[1]}",
         )
+    writer = manifest.get("writer", {})
+    if manifest.get("status") == "running" and store.pid_alive(writer):
+        raise ScenarioError(
+            folder, "status", f"the batch is still being written by process {writer['pid']}; wait for it or stop it"
+        )
     for action in store.clean_folder(folder):
         print(f"parksim: {action}", file=sys.stderr)
     plan = Plan.from_manifest(manifest)

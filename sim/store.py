@@ -235,28 +235,32 @@ def clean_folder(folder: Path) -> list[str]:
         if part.name not in committed:
             part.unlink()
             done.append(f"removed uncommitted part monthly/{part.name}")
+    seen: set[int] = set()
     for name in sorted(committed):
-        for table in TABLES:
-            path = folder / table / name
-            if not path.exists():
-                continue
-            try:
-                pq.read_metadata(path)
-            except Exception:  # noqa: BLE001 - any read failure means the file is damaged
-                done.append(quarantine(folder, name))
-                break
+        try:
+            for table in TABLES:
+                if (folder / table / name).exists():
+                    pq.read_metadata(folder / table / name)
+            runs = set(pq.read_table(folder / "outcomes" / name, columns=["run"]).column("run").to_pylist())
+        except Exception:  # noqa: BLE001 - any read failure means the file is damaged
+            done.append(quarantine(folder, name))
+            continue
+        if runs & seen:  # two writers on one batch: keep the first copy of each run
+            done.append(quarantine(folder, name))
+            continue
+        seen |= runs
     return done
 
 
 def quarantine(folder: Path, name: str) -> str:
-    """Move both files of part ``name`` into ``quarantine/`` (kept, not deleted)."""
+    """Move both files of part ``name`` into ``quarantine/`` (kept, not deleted; its runs are run again)."""
     target = folder / "quarantine"
     target.mkdir(exist_ok=True)
     for table in ("outcomes", "monthly"):  # outcomes first: the part stops counting at once
         path = folder / table / name
         if path.exists():
             os.replace(path, target / f"{table}-{name}")
-    return f"moved damaged part {name} to quarantine/ (its runs will be run again)"
+    return f"moved part {name} (damaged or a duplicate) to quarantine/; runs found nowhere else will be run again"
 
 
 def read_log(path: Path) -> list[dict]:
@@ -326,6 +330,12 @@ def scan_runs(folder: Path) -> dict[int, dict]:
         except Exception as exc:  # noqa: BLE001
             raise _damaged(folder, monthly, exc) from None
         for run, status, error in zip(cols["run"], cols["status"], cols["error"], strict=True):
+            if run in runs:
+                raise StoreError(
+                    path,
+                    f"run {run} is also stored in part {runs[run]['part']} (two writers on one batch); "
+                    f"'parksim resume {folder.name} --root {folder.parent}' moves the later copy to quarantine/",
+                )
             entry = {"status": status, "error": error, "part": path.name}
             entry.update({k: v for k, v in log.get(run, {}).items() if k != "run"})
             runs[int(run)] = entry

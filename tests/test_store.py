@@ -13,7 +13,7 @@ import pytest
 
 from sim.batch import load_batch, resume_batch, run_batch
 from sim.cli import main as cli
-from sim.scenario import load_scenario
+from sim.scenario import ScenarioError, load_scenario
 from sim.store import FORMAT_VERSION, StoreError, list_batches
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -157,3 +157,26 @@ def test_runs_lists_batches_with_status(stored, tmp_path, capsys):
     assert cli(["runs", "--root", str(tmp_path)]) == 0
     line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("s "))
     assert "interrupted" in line and "3/4" in line and "2x2" in line and "parksim run tiny" in line
+
+
+def test_duplicate_parts_from_two_writers_are_refused_then_repaired(stored, tmp_path):
+    import shutil
+    import socket
+
+    folder = copy_batch(stored, tmp_path)
+    first = sorted((folder / "outcomes").glob("*.parquet"))[0].name
+    for table in ("outcomes", "monthly"):
+        shutil.copy(folder / table / first, folder / table / "s01-000000.parquet")
+    with pytest.raises(StoreError, match="two writers"):
+        load_batch(folder)
+    m = json.loads((folder / "manifest.json").read_text())
+    m.update(status="running", writer={"host": socket.gethostname(), "pid": os.getpid()})
+    (folder / "manifest.json").write_text(json.dumps(m))
+    with pytest.raises(ScenarioError, match="still being written"):
+        resume_batch(folder, progress=False)
+    m["writer"]["pid"] = 2**22 + 12345  # no such process: the writer is gone
+    (folder / "manifest.json").write_text(json.dumps(m))
+    resumed = resume_batch(folder, progress=False)
+    assert (folder / "quarantine" / "outcomes-s01-000000.parquet").exists()
+    pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
