@@ -1,0 +1,253 @@
+"""Helpers for ``results/calibration_report.ipynb``: read a fitted job, draw its figures, caption them.
+
+Reads the files :func:`sim.calibration.calibrate.calibrate` writes under
+``calibration/fitted/<job>/`` (``run.json``, ``summary.csv``,
+``posterior_draws.csv``, ``predictive.csv``, ``predictive_bands.csv``; see
+:mod:`sim.calibration.fitted`). The job is ``$PARKSIM_CALIBRATION_JOB`` (a name
+or a folder) when set, else ``default``. No model logic: only stored numbers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from sim.notebook import fmt_num, project_root, pyplot
+
+ENV_JOB = "PARKSIM_CALIBRATION_JOB"
+NEEDED = ("run.json", "summary.csv", "predictive.csv", "predictive_bands.csv")
+WORDS = {
+    "100m_yuan": "100 m yuan",
+    "pct_per_year": "% per year",
+    "flow_year": "yearly flow",
+    "flow_quarter": "quarterly flow",
+    "rate": "growth rate",
+    "cip": "China-Israel park",
+    "park": "whole park",
+}
+TOKENS = {"neeq": "NEEQ", "q1": "(Q1)", "israeli": "Israeli"}
+
+
+def words(code: str) -> str:
+    """A unit, kind, frame or series code of the history table in words."""
+    if code in WORDS:
+        return WORDS[code]
+    return " ".join(TOKENS.get(part, part) for part in str(code).split("_"))
+
+
+@dataclass
+class Fitted:
+    """The files of one fitted calibration job (see :mod:`sim.calibration.fitted`)."""
+
+    folder: Path
+    run: dict
+    summary: pd.DataFrame
+    draws: pd.DataFrame | None
+    coverage: pd.DataFrame
+    bands: pd.DataFrame
+    priors: dict
+
+
+def load_fitted(job: str | Path | None = None, root: str | Path | None = None) -> Fitted:
+    """Read ``calibration/fitted/<job>/``: ``job`` if given, else ``$PARKSIM_CALIBRATION_JOB``, else ``default``.
+
+    Raises:
+        FileNotFoundError: the folder lacks the files a finished job writes (names the jobs that have them).
+    """
+    name = str(job or os.environ.get(ENV_JOB) or "default")
+    root = Path(root) if root else project_root() / "calibration" / "fitted"
+    folder = Path(name) if Path(name).is_dir() else root / name
+    missing = [f for f in NEEDED if not (folder / f).is_file()]
+    if missing:
+        done = sorted(p.parent.name for p in root.glob("*/run.json")) if root.is_dir() else []
+        raise FileNotFoundError(
+            f"{folder}: no finished calibration here (missing {', '.join(missing)}); finished jobs under {root}: "
+            f"{', '.join(done) or 'none'}; make one with 'parksim calibrate calibration/jobs/<job>.toml'"
+        )
+    run = json.loads((folder / "run.json").read_text(encoding="utf-8"))
+    draws = pd.read_csv(folder / "posterior_draws.csv") if (folder / "posterior_draws.csv").is_file() else None
+    coverage, bands = pd.read_csv(folder / "predictive.csv"), pd.read_csv(folder / "predictive_bands.csv")
+    return Fitted(folder, run, pd.read_csv(folder / "summary.csv"), draws, coverage, bands, _priors(run))
+
+
+def _priors(run: dict) -> dict:
+    """The job's priors by parameter name ({} when the job file is gone or no longer valid)."""
+    from sim.calibration.job import JobError, load_job
+
+    path = Path(run.get("job_file") or "")
+    path = path if path.is_absolute() else project_root() / path
+    try:
+        return {p.name: p for p in load_job(path).priors}
+    except (JobError, OSError, ValueError):
+        return {}
+
+
+def parameter_table(fitted: Fitted) -> pd.DataFrame:
+    """Fitted parameters in words: meaning, unit, prior and its source, estimate, 90% interval, narrowing."""
+    from sim.params import PARAMS
+
+    summary, priors = fitted.summary, fitted.priors
+    return pd.DataFrame({
+        "parameter": summary["param"],
+        "meaning": summary["param"].map(lambda p: PARAMS[p].doc if p in PARAMS else ""),
+        "unit": summary["param"].map(lambda p: PARAMS[p].unit if p in PARAMS else ""),
+        "prior": summary["prior"],
+        "prior source": summary["param"].map(lambda p: getattr(priors.get(p), "source", "")),
+        "estimate": summary["estimate"].map(lambda v: f"{v:.4g}"),
+        "90% interval": [f"{a:.4g} to {b:.4g}" for a, b in zip(summary["q05"], summary["q95"], strict=True)],
+        "narrowed by": summary["narrowing"].map(lambda v: f"{max(v, 0):.0%}"),
+        "identified": summary["identified"].map({True: "yes", False: "no (prior-dominated)"}),
+    }).set_index("parameter")  # fmt: skip
+
+
+def prior_posterior_chart(fitted: Fitted, ncols: int = 3):
+    """Per parameter: prior density, histogram of posterior draws, estimate, and both 90% intervals as bars on top."""
+    plt = pyplot()
+    from matplotlib.transforms import blended_transform_factory
+
+    rows = list(fitted.summary.itertuples())
+    ncols = min(ncols, len(rows))
+    nrows = int(np.ceil(len(rows) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.0 * nrows + 0.8), squeeze=False)
+    for ax, r in zip(axes.flat, rows, strict=False):
+        prior = fitted.priors.get(r.param)
+        lo, hi = (prior.low, prior.high) if prior else (min(r.prior_q05, r.q05), max(r.prior_q95, r.q95))
+        if fitted.draws is not None and r.param in fitted.draws:
+            ax.hist(fitted.draws[r.param], bins=25, range=(lo, hi), density=True, color="C0", alpha=0.5,
+                    label="posterior (draws)")  # fmt: skip
+        if prior:
+            x = np.linspace(lo, hi, 300)
+            ax.plot(x, prior.dist().pdf(x), color="0.3", linewidth=1.4, label="prior")
+        ax.axvline(r.estimate, color="C1", linewidth=1.6, label="estimate")
+        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
+        top = blended_transform_factory(ax.transData, ax.transAxes)
+        ax.plot([r.prior_q05, r.prior_q95], [0.94, 0.94], color="0.45", linewidth=4, transform=top, label="prior 90%")
+        ax.plot([r.q05, r.q95], [0.87, 0.87], color="C1", linewidth=4, transform=top, label="posterior 90%")
+        verdict = "identified" if r.identified else "not identified"
+        ax.set_title(f"{r.param}\n{verdict}: interval {max(r.narrowing, 0):.0%} narrower than the prior's", fontsize=9)
+        ax.set_yticks([])
+        ax.tick_params(axis="x", labelsize=8)
+    for ax in list(axes.flat)[len(rows) :]:
+        ax.axis("off")
+    handles, labels = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle("What the data taught us: prior against posterior for each fitted parameter", fontsize=11)
+    fig.tight_layout(rect=(0, 0.5 / (3.0 * nrows + 0.8), 1, 0.98))
+    return fig
+
+
+def predictive_chart(fitted: Fitted, ncols: int = 3):
+    """Per observed series: the fitted model's 90% band and median over time, with the park's figures."""
+    plt = pyplot()
+    import matplotlib.dates as mdates
+    from matplotlib.lines import Line2D
+
+    cov, bands = fitted.coverage, fitted.bands
+    keys = list(dict.fromkeys(zip(bands["series"], bands["frame"], bands["kind"], strict=True)))
+    ncols = min(ncols, len(keys))
+    nrows = int(np.ceil(len(keys) / ncols))
+    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.0 * nrows + 0.9), squeeze=False)
+    for ax, key in zip(axes.flat, keys, strict=False):
+        b = bands[(bands["series"] == key[0]) & (bands["frame"] == key[1]) & (bands["kind"] == key[2])]
+        t = pd.to_datetime(b["month"])
+        ax.fill_between(t, b["q05"], b["q95"], color="C0", alpha=0.25, linewidth=0)
+        ax.plot(t, b["q50"], color="C0", linewidth=1.2)
+        obs = cov[(cov["series"] == key[0]) & (cov["frame"] == key[1]) & (cov["kind"] == key[2])]
+        for r in obs.itertuples():
+            colour, when = ("k" if r.covered else "red"), pd.Timestamp(r.date)
+            if r.qualifier == "gt":
+                ax.plot(when, r.value, marker="^", color=colour, ms=7, linestyle="none")
+            else:
+                ax.errorbar(when, r.value, yerr=r.sd, fmt="o", color=colour, ms=4, capsize=2)
+        unit = obs["unit"].iloc[0] if len(obs) else ""
+        check = "" if obs["fitted"].all() else "; check only, not fitted"
+        ax.set_title(f"{words(key[0])}\n{words(key[1])}, {words(key[2])}{check}", fontsize=9)
+        ax.set_ylabel(words(unit), fontsize=8)
+        ax.xaxis.set_major_locator(mdates.YearLocator())
+        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(keys) :]:
+        ax.axis("off")
+    handles = [
+        plt.Rectangle((0, 0), 1, 1, color="C0", alpha=0.25, label="model: 90% band"),
+        Line2D([], [], color="C0", label="model: median"),
+        Line2D([], [], marker="o", color="k", linestyle="none", label="park figure inside the band (whisker: 1 sd)"),
+        Line2D([], [], marker="o", color="red", linestyle="none", label="park figure outside the band"),
+        Line2D([], [], marker="^", color="k", linestyle="none", label="'more than' figure (lower bound)"),
+    ]
+    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    fig.suptitle("Posterior predictive check: the fitted model against the park's history", fontsize=11)
+    fig.tight_layout(rect=(0, 0.75 / (3.0 * nrows + 0.9), 1, 0.98))
+    return fig
+
+
+def predictive_table(coverage: pd.DataFrame) -> pd.DataFrame:
+    """Every published figure beside the fitted model's median and 90% band."""
+    gt = coverage["qualifier"] == "gt"
+    return pd.DataFrame({
+        "date": coverage["date"],
+        "series": [f"{words(s)} ({words(f)})" for s, f in zip(coverage["series"], coverage["frame"], strict=True)],
+        "park figure": np.where(gt, "more than ", "") + coverage["value"].map(fmt_num),
+        "unit": coverage["unit"].map(words),
+        "model median": coverage["sim_q50"].map(fmt_num),
+        "model 90% band": coverage["sim_q05"].map(fmt_num) + " to " + coverage["sim_q95"].map(fmt_num),
+        "inside band": coverage["covered"].map({True: "yes", False: "NO"}),
+        "used in fit": coverage["fitted"].map({True: "yes", False: "check only"}),
+        "confidence": coverage["confidence"],
+    })  # fmt: skip
+
+
+def _relative(path: str | Path) -> str:
+    path, root = Path(path).resolve(), project_root().resolve()
+    return str(path.relative_to(root) if path.is_relative_to(root) else path)
+
+
+def caption_fit(fitted: Fitted) -> str:
+    """How the job was fitted: method, data, stopping reason, effort, code version, how to use it."""
+    r = fitted.run
+    method = {"abc": "ABC-SMC (pyABC)", "msm": "the method of simulated moments"}.get(r.get("method"), r.get("method"))
+    return "\n".join([
+        f"- job **{r.get('job')}** (`{r.get('job_file')}`), fitted by {method} to `{_relative(r.get('data', '?'))}`",
+        f"- {r.get('simulations', '?')} simulations in {r.get('seconds_total', '?')} s on {r.get('executor', '?')}; "
+        f"stopped because: {r.get('stop_reason', '?')}",
+        f"- code version {r.get('code_version', '?')}, seed {r.get('seed', '?')}, started {r.get('started', '?')}",
+        f"- a scenario uses these values with `fitted_params = \"{_relative(fitted.folder / 'params.toml')}\"`",
+    ])  # fmt: skip
+
+
+def caption_parameters(summary: pd.DataFrame) -> str:
+    """How many parameters the data pin down, and which are left to the prior."""
+    ident = summary[summary["identified"].astype(bool)]
+    loose = summary[~summary["identified"].astype(bool)]
+    text = f"- The data pin down {len(ident)} of {len(summary)} parameters (90% interval under half the prior's)"
+    text += f": {', '.join(ident['param'])}." if len(ident) else "."
+    if len(loose):
+        text += (
+            f"\n- Left mostly to the prior: {', '.join(loose['param'])}. Their values are assumptions, not findings; "
+            "results that depend on them should be read with that in mind."
+        )
+    return text
+
+
+def caption_predictive(coverage: pd.DataFrame, top: int = 6) -> str:
+    """How many of the park's figures the fitted model covers, and the largest misses."""
+    fitted = coverage[coverage["fitted"].astype(bool)]
+    lines = [
+        f"- {int(coverage['covered'].sum())} of {len(coverage)} published figures fall inside the fitted model's "
+        f"90% band ({int(fitted['covered'].sum())} of {len(fitted)} of those used in the fit). "
+        "With a good fit about 9 in 10 should."
+    ]
+    for r in coverage[~coverage["covered"].astype(bool)].head(top).itertuples():
+        side = "above" if r.value > r.sim_q95 else "below"
+        lines.append(
+            f"- Missed: {words(r.series)} ({words(r.frame)}, {r.date}): the park reported "
+            f"{'more than ' if r.qualifier == 'gt' else ''}{fmt_num(r.value)} {words(r.unit)}, {side} the model's band "
+            f"{fmt_num(r.sim_q05)} to {fmt_num(r.sim_q95)}" + ("" if r.fitted else " (check only, not fitted)") + "."
+        )
+    return "\n".join(lines)
