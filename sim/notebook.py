@@ -322,6 +322,17 @@ def caption_fans(monthly: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
+def zone_matrix(zones: pd.DataFrame) -> pd.DataFrame:
+    """Firms and talent per zone at the end: one row per scenario, cells "median (90% band)"."""
+    cell = zones.apply(lambda r: f"{fmt_num(r['median'])} ({fmt_num(r['q05'])}-{fmt_num(r['q95'])})", axis=1)
+    rows = zones.assign(what=zones["kind"].map(ZONE_WORDS), cell=cell)
+    wide = rows.pivot(index="scenario", columns=["what", "zone"], values="cell")
+    return wide.reindex(
+        index=list(dict.fromkeys(zones["scenario"])),
+        columns=list(dict.fromkeys(zip(rows["what"], rows["zone"], strict=True))),
+    )
+
+
 def caption_zones(zones: pd.DataFrame) -> str:
     """Which zone holds most firms and most talent under each scenario, with its share."""
     lines = []
@@ -337,39 +348,46 @@ def caption_zones(zones: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------- paired differences
+def _in_points(diffs: pd.DataFrame) -> pd.DataFrame:
+    """Changes in the chance of reaching as percentage points, intervals clipped to the possible -100..100."""
+    out = diffs.copy()
+    chance = out["kind"] == "p_reach"
+    for col in ("mean_diff", "ci_low", "ci_high"):
+        out.loc[chance, col] = (100 * out.loc[chance, col]).clip(-100, 100)
+    return out
+
+
 def difference_table(diffs: pd.DataFrame) -> pd.DataFrame:
     """Paired differences in words: one row per measure, one column per scenario, "mean (95% interval)".
 
-    Probabilities of reaching are given in percentage points, indicators in their own unit.
+    Chances of reaching are given in percentage points, indicators in their own unit.
     """
 
     def cell(r) -> str:
-        f = 100.0 if r["kind"] == "p_reach" else 1.0
-        return (
-            f"{f * r['mean_diff']:+.{0 if f == 100 else 1}f} ({f * r['ci_low']:+.{0 if f == 100 else 1}f} to "
-            f"{f * r['ci_high']:+.{0 if f == 100 else 1}f})"
-        )
+        digits = 0 if r["kind"] == "p_reach" else 1
+        return f"{r['mean_diff']:+.{digits}f} ({r['ci_low']:+.{digits}f} to {r['ci_high']:+.{digits}f})"
 
-    rows = diffs.assign(measure=diffs["measure"].map(measure_text), cell=diffs.apply(cell, axis=1))
+    rows = _in_points(diffs)
+    rows = rows.assign(measure=rows["measure"].map(measure_text), cell=rows.apply(cell, axis=1))
     wide = rows.pivot(index="measure", columns="scenario", values="cell")
     return wide.reindex(index=list(dict.fromkeys(rows["measure"])), columns=list(dict.fromkeys(rows["scenario"])))
 
 
 def caption_differences(diffs: pd.DataFrame, top: int = 6) -> str:
     """The largest paired changes whose 95% interval excludes zero: chances of reaching, then indicators."""
-    sure = diffs.dropna(subset=["ci_low", "ci_high"])
+    sure = _in_points(diffs).dropna(subset=["ci_low", "ci_high"])
     sure = sure[(sure["ci_low"] > 0) | (sure["ci_high"] < 0)]
     pairs = int(diffs["pairs"].min()) if len(diffs) else 0
     lines = []
-    for kind, unit in (("p_reach", "points"), ("value", "")):
+    for kind in ("p_reach", "value"):
         sub = sure[sure["kind"] == kind]
-        f = 100.0 if kind == "p_reach" else 1.0
+        show = fmt_num if kind == "value" else (lambda x: f"{x:.0f}")
         for r in sub.reindex(sub["mean_diff"].abs().sort_values(ascending=False).index).head(top).itertuples():
             what = f"the chance of *{measure_text(r.measure)}*" if kind == "p_reach" else f"*{measure_text(r.measure)}*"
             verb = "raises" if r.mean_diff > 0 else "lowers"
             lines.append(
-                f"- **{r.scenario}** {verb} {what} by {fmt_num(f * abs(r.mean_diff))}{' ' + unit if unit else ''} "
-                f"(95% interval {fmt_num(f * r.ci_low)} to {fmt_num(f * r.ci_high)})."
+                f"- **{r.scenario}** {verb} {what} by {show(abs(r.mean_diff))}{' points' if kind == 'p_reach' else ''} "
+                f"(95% interval {show(r.ci_low)} to {show(r.ci_high)})."
             )
         if len(sub) > top:
             lines.append(f"- ... and {len(sub) - top} more such changes (table below).")
