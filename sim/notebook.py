@@ -16,6 +16,7 @@ Environment variables (so that a notebook runs unchanged in tests and on CI):
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
@@ -205,9 +206,11 @@ def measure_text(measure: str) -> str:
 
 
 def pyplot():
+    """``matplotlib.pyplot``; outside a Jupyter kernel with the file-only Agg backend (no window pops up)."""
     import matplotlib
 
-    matplotlib.use("Agg")
+    if "ipykernel" not in sys.modules:  # in a notebook keep its inline backend for the user's own plots
+        matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt

@@ -99,6 +99,8 @@ def test_compare_notebook_runs_on_a_small_batch(batch, tmp_path, monkeypatch):
     nb = execute("compare_scenarios.ipynb", monkeypatch, PARKSIM_BATCHES=batch.folder, PARKSIM_FIGURES=figures)
     for name in ("targets", "fan_charts", "zones", "paired_differences", "indicator_differences"):
         check_png(figures / f"{name}.png")
+    images = sum("image/png" in o.get("data", {}) for c in nb.cells for o in c.get("outputs", []))
+    assert images == 5, f"each figure must be shown once, got {images} images"
     text = outputs(nb, "text/markdown") + outputs(nb, "text/html")
     assert f"batch `{batch.id}`" in text, "the first output must say which batch is shown"
     for scenario in ("tiny", "financing@tiny", "full_package@tiny"):
