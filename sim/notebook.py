@@ -1,10 +1,11 @@
-"""Helpers for the results notebooks in ``results/``: choose inputs, draw readable figures, write captions.
+"""Helpers for the results notebooks in ``results/``: choose inputs, build tables, write captions, show figures.
 
-The notebooks only call functions. This module picks finished batches and
-fitted calibration jobs, turns the tables of :mod:`sim.compare`,
-:mod:`sim.report` and the calibration outputs into figures that policy staff
-can read, and writes plain-language captions from the numbers. It holds no
-model logic: every number comes from stored results.
+The notebooks only call functions. This module picks finished batches, gathers
+the tables of :mod:`sim.compare` and :mod:`sim.report` once
+(:func:`load_comparison`), turns them into tables in plain words and writes
+captions from the numbers; :mod:`sim.notebook_charts` draws the figures and
+:mod:`sim.notebook_calibration` reads fitted calibration jobs. No model logic:
+every number comes from stored results.
 
 Environment variables (so that a notebook runs unchanged in tests and on CI):
 
