@@ -25,11 +25,11 @@ FAN_COLUMNS = (
 )
 # Plan targets drawn on the fan charts: column -> (value, label)
 TARGET_LINES = {
-    "listed_exchange_neeq": (30, "target 30 by 2020"),
-    "listed_exchange": (30, "target 30 by 2020"),
-    "market_value_exchange_neeq_bn_yuan": (100, "target 100 bn by 2020"),
-    "leading_firms": (30, "target 30 by 2020"),
-    "graphene_firms": (80, "target 80+ by end 2016"),
+    "listed_exchange_neeq": (30, "2020-12", "target 30 by 2020"),
+    "listed_exchange": (30, "2020-12", "target 30 by 2020"),
+    "market_value_exchange_neeq_bn_yuan": (100, "2020-12", "target 100 bn by 2020"),
+    "leading_firms": (30, "2020-12", "target 30 by 2020"),
+    "graphene_firms": (80, "2016-12", "target 80+ by end 2016"),
 }
 
 
@@ -160,9 +160,12 @@ def fan_chart(monthly: pd.DataFrame, path: str | Path, columns=FAN_COLUMNS, grou
             ax.fill_between(x, q[0.05], q[0.95], color=colours(k % 10), alpha=0.18, linewidth=0)
             ax.plot(x, q[0.5], color=colours(k % 10), label=str(name), linewidth=1.6)
         if col in TARGET_LINES:
-            value, label = TARGET_LINES[col]
-            ax.axhline(value, color="black", linestyle="--", linewidth=1)
-            ax.annotate(label, (x.iloc[0], value), textcoords="offset points", xytext=(2, 3), fontsize=8)
+            value, due, label = TARGET_LINES[col]
+            due_x = pd.Timestamp(due)
+            ax.plot([x.iloc[0], due_x], [value, value], color="black", linestyle="--", linewidth=1)
+            ax.plot([due_x], [value], marker="D", color="black", markersize=5)
+            ax.annotate(label, (x.iloc[0], value), textcoords="offset points", xytext=(2, 4), fontsize=8)
+            ax.set_ylim(top=max(ax.get_ylim()[1], 1.15 * value))
         ax.set_title(title, fontsize=10)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(mdates.YearLocator())
