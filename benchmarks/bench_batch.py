@@ -155,10 +155,23 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per configuration (default 3)")
     parser.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ (default baseline)")
     parser.add_argument("--only", nargs="*", choices=list(CONFIGS), help="run only these configurations")
+    parser.add_argument(
+        "--memory-check",
+        action="store_true",
+        help="instead: peak RSS of a stored serial batch of tiny.toml at REPS/10 and at REPS runs (flat = results "
+        "are not held in memory)",
+    )
     parser.add_argument("--child", choices=list(CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child, args.scenario, args.reps)
+        return 0
+    if args.memory_check:
+        for n in (max(1, args.reps // 10), args.reps):
+            r = measure("parksim serial", "tiny", n)
+            print(
+                f"- tiny.toml, {n} runs stored serially: peak RSS {r['peak_mb']:.0f} MB ({r['runs_per_s']:.2f} runs/s)"
+            )
         return 0
     configs = args.only or list(CONFIGS)
     trials = {c: [] for c in configs}

@@ -284,6 +284,11 @@ def _close_session(manifest, session, sink, status, wall_s) -> None:
         if counts["pending"]:
             status = "incomplete"
         manifest["finished"] = store.now_iso()
+        if getattr(sink, "compact", False):
+            try:
+                session["parts_merged"] = store.compact_parts(sink.folder)
+            except StoreError as exc:
+                print(f"parksim: warning: parts not merged ({exc}); they stay as they are", file=sys.stderr)
     manifest["status"] = status
     try:
         sink.save_manifest(manifest)
@@ -380,6 +385,7 @@ def run_batch(
     *,
     chunk_size=None,
     run_fn=None,
+    compact=True,
 ) -> Batch:
     """Run every scenario ``reps`` times with common random numbers and store the results.
 
@@ -396,6 +402,7 @@ def run_batch(
         extra_manifest: entries added to the manifest (for example the design of a sweep).
         chunk_size: runs per task sent to a worker (default: chosen from runs and workers).
         run_fn: replacement for :func:`sim.runner.run_scenario` (tests inject faults with it).
+        compact: merge the parts into one file per table once every run is done.
 
     Returns:
         The batch; failed runs are recorded in ``batch.outcomes`` and counted in ``batch.failed``.
@@ -421,7 +428,7 @@ def run_batch(
                 folder.mkdir(parents=True)
             except OSError as exc:
                 raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
-        sink = FolderSink(folder, 0) if folder is not None else MemorySink()
+        sink = FolderSink(folder, 0, compact=compact) if folder is not None else MemorySink()
         todo = list(range(plan.n_runs))
         _execute(
             plan,
@@ -454,6 +461,7 @@ def resume_batch(
     run_fn=None,
     expect_scenarios=None,
     expect_reps_seed=None,
+    compact=True,
 ) -> Batch:
     """Complete an interrupted batch: run what is missing with the batch's own seeds.
 
@@ -471,6 +479,7 @@ def resume_batch(
         run_fn: as for :func:`run_batch`.
         expect_scenarios: when given (``sweep --resume``), the batch must hold exactly these.
         expect_reps_seed: when given, ``(reps, seed)`` the batch must have been made with.
+        compact: as for :func:`run_batch`.
 
     Raises:
         StoreError: missing or damaged manifest; ScenarioError: scenarios differ.
@@ -508,7 +517,7 @@ def resume_batch(
             f"now {current[:10]}; runs made now may differ from the earlier ones",
             file=sys.stderr,
         )
-    sink = FolderSink(folder, len(manifest["sessions"]))
+    sink = FolderSink(folder, len(manifest["sessions"]), compact=compact)
     if not todo:
         _close_session(manifest, {}, sink, None, 0.0)
         return Batch(manifest, folder)

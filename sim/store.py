@@ -34,6 +34,9 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 TABLES = ("outcomes", "monthly")
 LOG_KEY = b"parksim.log"
+MERGED_KEY = b"parksim.merged_parts"
+COMPACT = "compact-"
+ROW_GROUP_ROWS = 100_000
 DEFAULT_ROOT = "results/runs"
 
 
@@ -210,12 +213,83 @@ def read_manifest(folder: Path) -> dict:
 def part_files(folder: Path, table: str) -> list[Path]:
     """Committed part files of one table, sorted by name.
 
-    A monthly part counts only when the outcomes part of the same name exists.
+    A part counts only when its outcomes file exists, and not when a committed
+    compacted file lists it as merged (see :func:`compact_parts`).
     """
     outcomes = sorted((folder / "outcomes").glob("*.parquet"))
+    merged = _merged_parts(folder, outcomes)
+    outcomes = [p for p in outcomes if p.name not in merged]
     if table == "outcomes":
         return outcomes
     return [p for p in (folder / table / o.name for o in outcomes) if p.is_file()]
+
+
+def _merged_parts(folder: Path, outcome_files: list[Path]) -> set[str]:
+    import pyarrow.parquet as pq
+
+    names: set[str] = set()
+    for path in outcome_files:
+        if path.name.startswith(COMPACT):
+            try:
+                names.update(json.loads((pq.read_schema(path).metadata or {}).get(MERGED_KEY, b"[]")))
+            except Exception as exc:  # noqa: BLE001 - any read failure means the file is damaged
+                raise _damaged(folder, path, exc) from None
+    return names
+
+
+def compact_parts(folder: Path, delete: bool = True) -> int:
+    """Merge the committed parts of a batch into one file per table (fewer, larger files read faster).
+
+    Crash-safe like every write: the merged monthly file is written first, then the
+    merged outcomes file whose footer lists the parts it replaces (from then on
+    readers skip those), then the replaced parts are deleted; ``clean_folder``
+    finishes a deletion a crash interrupted.
+
+    Returns:
+        The number of parts merged (0 when there was nothing to merge).
+    """
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    parts = part_files(folder, "outcomes")
+    if len(parts) < 2:
+        return 0
+    name = f"{COMPACT}{len(list((folder / 'outcomes').glob(COMPACT + '*'))):03d}.parquet"
+    monthly = [folder / "monthly" / p.name for p in parts if (folder / "monthly" / p.name).exists()]
+    if monthly:
+        atomic_write(folder / "monthly" / name, lambda tmp: _merge_into(monthly, tmp))
+    outcomes = pa.concat_tables([pq.read_table(p).replace_schema_metadata(None) for p in parts])
+    logs = [entry for p in parts for entry in read_log(p)]
+    meta = {LOG_KEY: json.dumps(logs).encode(), MERGED_KEY: json.dumps([p.name for p in parts]).encode()}
+    write_parquet(folder / "outcomes" / name, outcomes.sort_by("run").replace_schema_metadata(meta))
+    if delete:
+        _delete_parts(folder, [p.name for p in parts])
+    return len(parts)
+
+
+def _merge_into(files: list[Path], target: Path) -> None:
+    """Stream monthly parts into one Parquet file, row groups of about ROW_GROUP_ROWS rows sorted by run, date."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer, buffer, rows = None, [], 0
+    for i, path in enumerate(files):
+        table = pq.read_table(path).replace_schema_metadata(None)
+        buffer.append(table)
+        rows += table.num_rows
+        if rows >= ROW_GROUP_ROWS or i == len(files) - 1:
+            group = pa.concat_tables(buffer).sort_by([("run", "ascending"), ("date", "ascending")])
+            writer = writer or pq.ParquetWriter(target, group.schema, compression="zstd")
+            writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
+            buffer, rows = [], 0
+    writer.close()
+
+
+def _delete_parts(folder: Path, names) -> None:
+    for table in ("outcomes", "monthly"):  # outcomes first: a part stops counting before its data goes
+        for name in names:
+            (folder / table / name).unlink(missing_ok=True)
+    _fsync_dir(folder / "outcomes")
 
 
 def clean_folder(folder: Path) -> list[str]:
@@ -230,6 +304,16 @@ def clean_folder(folder: Path) -> list[str]:
     for tmp in folder.rglob(".*.tmp"):
         tmp.unlink(missing_ok=True)
         done.append(f"removed temporary file {tmp.name}")
+    for path in sorted((folder / "outcomes").glob(f"{COMPACT}*.parquet")):
+        try:
+            merged = _merged_parts(folder, [path])
+        except StoreError:
+            done.append(quarantine(folder, path.name))
+            continue
+        left = [n for n in merged if (folder / "outcomes" / n).exists() or (folder / "monthly" / n).exists()]
+        if left:
+            _delete_parts(folder, left)
+            done.append(f"removed {len(left)} parts already merged into {path.name}")
     committed = {p.name for p in (folder / "outcomes").glob("*.parquet")}
     for part in (folder / "monthly").glob("*.parquet"):
         if part.name not in committed:
@@ -445,11 +529,11 @@ class FolderSink:
 
     QUEUED_PARTS = 2
 
-    def __init__(self, folder: Path, session: int):
+    def __init__(self, folder: Path, session: int, compact: bool = True):
         import queue
         import threading
 
-        self.folder, self.session, self.seq = folder, session, 0
+        self.folder, self.session, self.seq, self.compact = folder, session, 0, compact
         for table in TABLES:
             (folder / table).mkdir(parents=True, exist_ok=True)
         self._queue = queue.Queue(maxsize=self.QUEUED_PARTS)

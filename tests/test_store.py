@@ -14,7 +14,7 @@ import pytest
 from sim.batch import load_batch, resume_batch, run_batch
 from sim.cli import main as cli
 from sim.scenario import ScenarioError, load_scenario
-from sim.store import FORMAT_VERSION, StoreError, list_batches
+from sim.store import FORMAT_VERSION, StoreError, compact_parts, list_batches
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
@@ -22,11 +22,13 @@ TINY = ROOT / "scenarios" / "tiny.toml"
 
 @pytest.fixture(scope="module")
 def stored(tmp_path_factory):
-    """A finished two-scenario batch on disk (one part per run, serial)."""
+    """A finished two-scenario batch on disk, parts not merged (one part per run, serial)."""
     root = tmp_path_factory.mktemp("runs")
     tiny = load_scenario(TINY)
     scenarios = [tiny, tiny.with_values(name="eco", eco_max_pollution_index=0.4)]
-    batch = run_batch(scenarios, reps=2, seed=3, out_root=root, batch_id="s", command="parksim test", progress=False)
+    batch = run_batch(
+        scenarios, reps=2, seed=3, out_root=root, batch_id="s", command="parksim test", progress=False, compact=False
+    )
     return batch
 
 
@@ -179,4 +181,30 @@ def test_duplicate_parts_from_two_writers_are_refused_then_repaired(stored, tmp_
     resumed = resume_batch(folder, progress=False)
     assert (folder / "quarantine" / "outcomes-s01-000000.parquet").exists()
     pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+
+
+def test_finished_batch_is_merged_into_one_file_per_table(stored, tmp_path):
+    tiny = load_scenario(TINY)
+    scenarios = [tiny, tiny.with_values(name="eco", eco_max_pollution_index=0.4)]
+    merged = run_batch(scenarios, reps=2, seed=3, out_root=tmp_path, batch_id="c", progress=False)
+    for table in ("outcomes", "monthly"):
+        assert [p.name for p in (merged.folder / table).iterdir()] == ["compact-000.parquet"], table
+    assert merged.manifest["sessions"][0]["parts_merged"] == 4
+    again = load_batch(merged.folder)
+    pd.testing.assert_frame_equal(again.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(again.monthly, stored.monthly)
+    assert [r["seconds"] > 0 for r in again.manifest["runs"]] == [True] * 4, "per-run log survives the merge"
+
+
+def test_merge_interrupted_at_any_step_keeps_tables_identical(stored, tmp_path):
+    folder = copy_batch(stored, tmp_path)
+    assert compact_parts(folder, delete=False) == 4  # killed before the merged parts were deleted
+    pd.testing.assert_frame_equal(load_batch(folder).outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(load_batch(folder).monthly, stored.monthly)
+    (folder / "outcomes" / "compact-000.parquet").unlink()  # or killed between the monthly and outcomes file
+    pd.testing.assert_frame_equal(load_batch(folder).monthly, stored.monthly)
+    assert compact_parts(folder, delete=False) == 4
+    resumed = resume_batch(folder, progress=False)  # finishes the deletion
+    assert sorted(p.name for p in (folder / "monthly").iterdir()) == ["compact-000.parquet"]
     pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
