@@ -127,3 +127,15 @@ def test_a_resumed_msm_job_gives_the_result_of_an_uninterrupted_one(folder):
     resumed = calibrate(job, out=out, resume=True, log=lambda line: None)["summary"]
     np.testing.assert_array_equal(resumed["estimate"].to_numpy(), whole["estimate"].to_numpy())
     np.testing.assert_allclose(resumed["se"].to_numpy(), whole["se"].to_numpy())
+
+
+def test_a_job_gives_the_same_result_on_a_dask_cluster(folder):
+    """MSM with common random numbers is deterministic, so the executor must not change its result."""
+    from distributed import LocalCluster
+
+    job = load_job(folder / "msm.toml")
+    local = calibrate(job, out=folder / "msm_local", log=lambda line: None)["summary"]
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        on_dask = calibrate(job, out=folder / "msm_dask", dask=cluster.scheduler_address, log=lambda line: None)
+    assert on_dask["executor"].startswith("Dask cluster")
+    np.testing.assert_array_equal(on_dask["summary"]["estimate"].to_numpy(), local["estimate"].to_numpy())

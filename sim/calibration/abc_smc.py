@@ -112,7 +112,7 @@ def _stop_reason(job: Job, done: pd.DataFrame, elapsed: float, budget: float, la
         return f"epsilon {last['epsilon']:.3g} reached min_epsilon"
     if last["particles"] / last["samples"] < job.abc["min_acceptance_rate"]:
         return f"acceptance rate {last['particles'] / last['samples']:.3g} fell below min_acceptance_rate"
-    if elapsed + NEXT_GENERATION_FACTOR * last_seconds > budget:
+    if elapsed + NEXT_GENERATION_FACTOR * last_seconds >= budget:
         return f"budget: another generation would not finish within {budget:.0f} s"
     return None
 

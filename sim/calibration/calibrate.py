@@ -61,7 +61,7 @@ def _fit_msm(job, out, pool, resume, budget, log):
     draws = msm_draws(job, res, int(job.output["posterior_draws"]))
     res.evaluations.to_csv(out / "evaluations.csv", index=False)
     plots.msm_trace(out / "msm_trace.png", res.evaluations)
-    sims = int(res.evaluations["objective"].notna().sum()) * int(job.msm["replications"])
+    sims = res.points * int(job.msm["replications"])
     info = {"stop_reason": res.stop_reason, "fit_seconds": res.seconds, "objective": res.objective, "simulations": sims}
     return summary, draws, info, {"cov": res.cov}
 
@@ -115,7 +115,7 @@ def calibrate(
         "method": job.method,
         "command": " ".join(["parksim", *sys.argv[1:]]) if sys.argv and "parksim" in sys.argv[0] else None,
         "code_version": _git_revision(Path(__file__).resolve().parent),
-        "data": job.data_path,
+        "data": _relative(job.data_path),
         "scenario": job.scenario.to_dict(),
         "seed": job.seed,
         "executor": where,
@@ -133,6 +133,15 @@ def calibrate(
         f"{seconds:.0f} s in all; files in {out}"
     )
     return {**manifest, "summary": summary, "coverage": coverage, "out": out}
+
+
+def _relative(path: str) -> str:
+    """A path relative to the project root when it lies inside the project (manifests stay portable)."""
+    root = project_root(Path(__file__).resolve().parent)
+    try:
+        return str(Path(path).resolve().relative_to(root))
+    except ValueError:
+        return str(path)
 
 
 def _write(job, out, summary, draws, coverage, bands, post, info, seconds) -> None:

@@ -59,6 +59,7 @@ class MsmOutcome:
     se: dict
     cov: np.ndarray
     objective: float
+    points: int
     evaluations: pd.DataFrame
     stop_reason: str
     seconds: float
@@ -219,6 +220,7 @@ def run_msm(job: Job, out: Path, pool: Pool, resume: bool = False, budget: float
         se={k: float(v) for k, v in se.items()},
         cov=cov,
         objective=float(obj(u_hat, "estimate")),
+        points=len(obj.cache),
         evaluations=pd.DataFrame(obj.trace),
         stop_reason=reason,
         seconds=time.perf_counter() - obj.t0,

@@ -59,11 +59,12 @@ def main(args) -> int:
         print(f"parksim calibrate: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
         return 2
     job = load_job(args.job)
-    names = ", ".join(job.param_names)
+    obs = job.observations
+    fitted = int((obs["weight"] > 0).sum())
     print(
-        f"ok: job '{job.name}' ({job.method}) fits {names} to {len(job.observations)} figures "
-        f"of {job.observations[['series', 'frame']].drop_duplicates().shape[0]} series; scenario {job.scenario.name} "
-        f"{job.scenario.start}..{job.scenario.end}"
+        f"ok: job '{job.name}' ({job.method}) fits {', '.join(job.param_names)} to {fitted} figures "
+        f"({len(obs) - fitted} more checked only) of {len(obs[['series', 'frame']].drop_duplicates())} series; "
+        f"scenario {job.scenario.name} {job.scenario.start}..{job.scenario.end}"
     )
     if args.check:
         return 0
