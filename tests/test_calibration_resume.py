@@ -128,6 +128,12 @@ def test_a_resumed_msm_job_gives_the_result_of_an_uninterrupted_one(folder):
     np.testing.assert_array_equal(resumed["estimate"].to_numpy(), whole["estimate"].to_numpy())
     np.testing.assert_allclose(resumed["se"].to_numpy(), whole["se"].to_numpy())
 
+    # a different job must not continue this run's stored evaluations
+    changed = folder / "msm_seed4.toml"
+    changed.write_text((folder / "msm.toml").read_text(encoding="utf-8").replace("seed = 3", "seed = 4"))
+    with pytest.raises(JobError, match="changed since this run began \\(seed\\)"):
+        calibrate(load_job(changed), out=out, resume=True, log=lambda line: None)
+
 
 def test_a_job_gives_the_same_result_on_a_dask_cluster(folder):
     """MSM with common random numbers is deterministic, so the executor must not change its result."""

@@ -19,7 +19,7 @@ import numpy as np
 
 from sim.calibration import plots
 from sim.calibration.fitted import abc_summary, resample, write_params_toml
-from sim.calibration.job import Job, project_root
+from sim.calibration.job import Job, JobError, project_root
 from sim.calibration.parallel import Pool, check_interrupt
 from sim.calibration.predictive import band_table, coverage_table, predictive_runs
 from sim.calibration.simulator import Simulator
@@ -28,6 +28,43 @@ from sim.calibration.simulator import Simulator
 def default_output(job: Job) -> Path:
     """``calibration/fitted/<job name>/`` in the project holding the job file."""
     return project_root(Path(job.path).resolve().parent) / "calibration" / "fitted" / job.name
+
+
+FINGERPRINT = "job_fingerprint.json"
+STATE_FILES = ("abc.db", "msm_cache.jsonl")
+
+
+def fingerprint(job: Job) -> dict:
+    """What a stored run depends on: a resumed run must match it (budgets and limits may change)."""
+    obs = job.observations
+    return {
+        "method": job.method,
+        "seed": job.seed,
+        "priors": [p.describe() + f" {p.name}" for p in job.priors],
+        "figures": [
+            f"{o}={v:.12g}/{s:.6g}/{w:.6g}"
+            for o, v, s, w in zip(obs["obs"], obs["value"], obs["sd"], obs["weight"], strict=True)
+        ],
+        "scenario": {"start": job.scenario.start, "end": job.scenario.end, **job.scenario.values},
+        "abc": {k: job.abc[k] for k in ("population", "quantile")},
+        "msm": {k: job.msm[k] for k in ("replications", "start_points", "fd_step")},
+    }
+
+
+def _check_fingerprint(job: Job, out: Path, resume: bool) -> None:
+    """Refuse to resume a run made by a different job; remember the job of a new run."""
+    path, now = out / FINGERPRINT, fingerprint(job)
+    stored = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+    if resume and stored is not None and stored != now:
+        changed = sorted(k for k in now if now[k] != stored.get(k))
+        raise JobError(
+            path,
+            None,
+            f"the job changed since this run began ({', '.join(changed)}); "
+            "start a new run with another --out, or move the stored files away",
+        )
+    if stored is None or not any((out / f).exists() for f in STATE_FILES):
+        path.write_text(json.dumps(now, indent=1, default=str) + "\n", encoding="utf-8")
 
 
 def _git_revision(where: Path) -> str:
@@ -92,6 +129,7 @@ def calibrate(
     out = Path(out) if out else default_output(job)
     out.mkdir(parents=True, exist_ok=True)
     t0, started = time.perf_counter(), datetime.now(UTC)
+    _check_fingerprint(job, out, resume)
     with Pool(workers, dask) as pool:
         log(
             f"job '{job.name}' ({job.method.upper()}): {len(job.priors)} parameters, {len(job.observations)} figures, "
@@ -118,6 +156,7 @@ def calibrate(
         "data": _relative(job.data_path),
         "scenario": job.scenario.to_dict(),
         "seed": job.seed,
+        "resumed": resume,
         "executor": where,
         "started": started.isoformat(timespec="seconds"),
         "seconds_total": round(seconds, 1),

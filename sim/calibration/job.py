@@ -206,12 +206,28 @@ def _number(path, key, value, low=None, integer=False) -> float:
     return int(value) if integer else float(value)
 
 
+# Allowed range of each method setting (inclusive); anything not listed must be >= 0.
+SETTING_RANGES = {
+    "population": (4, 100_000),
+    "max_generations": (1, 1000),
+    "quantile": (0.01, 1.0),
+    "min_acceptance_rate": (0.0, 1.0),
+    "replications": (2, 10_000),
+    "max_evaluations": (1, 100_000),
+    "fd_step": (0.001, 0.5),
+    "predictive_runs": (1, 100_000),
+    "posterior_draws": (1, 100_000),
+}
+
+
 def _settings(path, data, key, defaults) -> dict:
     table = _table(path, data, key, tuple(defaults))
     out = dict(defaults)
     for k, v in table.items():
-        integer = isinstance(defaults[k], int)
-        out[k] = _number(path, f"{key}.{k}", v, low=0, integer=integer)
+        low, high = SETTING_RANGES.get(k, (0, float("inf")))
+        out[k] = _number(path, f"{key}.{k}", v, low=low, integer=isinstance(defaults[k], int))
+        if out[k] > high:
+            raise JobError(path, f"{key}.{k}", f"must be at most {high:g}, got {v!r}")
     return out
 
 
