@@ -131,9 +131,17 @@ def tree_rss_mb(proc) -> float:
     return total / 2**20
 
 
-def measure(config: str, scenario: str, reps: int) -> dict:
+def wait_for_quiet(max_load: float | None, limit_s: float = 1800) -> None:
+    """On a shared machine: wait (up to limit_s) until the 1-minute load average falls below max_load."""
+    start = time.monotonic()
+    while max_load is not None and os.getloadavg()[0] >= max_load and time.monotonic() - start < limit_s:
+        time.sleep(5)
+
+
+def measure(config: str, scenario: str, reps: int, max_load: float | None = None) -> dict:
     import psutil
 
+    wait_for_quiet(max_load)
     load = os.getloadavg()[0]
     cmd = [sys.executable, __file__, "--child", config, "--scenario", scenario, "--reps", str(reps)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
@@ -156,6 +164,13 @@ def main() -> int:
     parser.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ (default baseline)")
     parser.add_argument("--only", nargs="*", choices=list(CONFIGS), help="run only these configurations")
     parser.add_argument(
+        "--max-load",
+        type=float,
+        metavar="L",
+        help="before each measurement wait (up to 30 min) until the 1-minute load average is below L "
+        "(for shared machines; the load before each is reported either way)",
+    )
+    parser.add_argument(
         "--memory-check",
         action="store_true",
         help="instead: peak RSS of a stored serial batch of tiny.toml at REPS/10 and at REPS runs (flat = results "
@@ -177,7 +192,7 @@ def main() -> int:
     trials = {c: [] for c in configs}
     for repeat in range(args.repeats):  # round robin, so that a busy spell of the machine hits every config alike
         for config in configs:
-            trials[config].append(measure(config, args.scenario, args.reps))
+            trials[config].append(measure(config, args.scenario, args.reps, args.max_load))
             print(f"repeat {repeat + 1}: {config}: {trials[config][-1]}", file=sys.stderr)
     results = {
         c: {
