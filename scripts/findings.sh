@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Run every study that docs/findings.md uses, with fixed batch ids, seeds and
+# replications, then regenerate the document with scripts/write_findings.py.
+#
+#   scripts/findings.sh                 # all studies, then the document
+#   WORKERS=4 scripts/findings.sh       # more local worker processes
+#   ROOT=/data/runs scripts/findings.sh # another folder of batch folders
+#
+# Idempotent: a batch whose manifest says "complete" (or "complete-with-failures")
+# is skipped; a batch folder that exists but is unfinished is resumed with the
+# same arguments, which gives the tables an uninterrupted run gives.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PY:-.venv/bin/python}
+ROOT=${ROOT:-results/runs}
+WORKERS=${WORKERS:-2}
+SEED=2016
+PARKSIM=("$PY" -m sim.cli)
+
+SCENARIOS=(baseline eco_threshold financing listing_support leading_enterprises
+           talent_services attraction china_israel land_supply full_package)
+
+status_of() {  # prints the manifest status of batch $1, or "missing"
+    local manifest="$ROOT/$1/manifest.json"
+    if [[ -f "$manifest" ]]; then
+        "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["status"])' "$manifest"
+    else
+        echo missing
+    fi
+}
+
+stage() {  # stage ID KIND ARGS...: run, resume or skip one batch
+    local id=$1 kind=$2; shift 2
+    local st; st=$(status_of "$id")
+    local t0=$SECONDS
+    case "$st" in
+        complete|complete-with-failures) echo "== $id: $st, skipped"; return 0 ;;
+        missing) echo "== $id: running"; "${PARKSIM[@]}" "$kind" "$@" --out "$ROOT" --id "$id" ;;
+        *)  echo "== $id: $st, resuming"
+            if [[ $kind == run ]]; then
+                "${PARKSIM[@]}" resume "$id" --root "$ROOT" --workers "$WORKERS"
+            else
+                "${PARKSIM[@]}" "$kind" "$@" --out "$ROOT" --resume "$id"
+            fi ;;
+    esac
+    echo "== $id: done in $((SECONDS - t0)) s"
+}
+
+# 1. Target probabilities: status quo and every lever package, common random numbers.
+stage findings-scenarios run "${SCENARIOS[@]}" --reps 60 --seed "$SEED" --workers "$WORKERS" --no-figure --quiet
+# 2. Which levers matter: Morris screening over 18 levers, 8 trajectories x 19 points x 3 reps.
+stage findings-morris sensitivity baseline --method morris --design sensitivity_levers \
+    --n 8 --reps 3 --seed "$SEED" --workers "$WORKERS" --quiet
+# 3. The full package scaled from 0 to 1.5 (7 points x 30 reps).
+stage findings-scale sweep baseline --design scripts/findings_scale.toml \
+    --reps 30 --seed "$SEED" --workers "$WORKERS" --quiet
+# 4. Lever packages: Latin hypercube, 120 points x 5 reps, for the minimum packages and PRIM.
+stage findings-packages sweep baseline --design scripts/findings_packages.toml \
+    --reps 5 --seed "$SEED" --workers "$WORKERS" --quiet
+
+"$PY" scripts/write_findings.py --root "$ROOT"

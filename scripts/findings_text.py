@@ -1,0 +1,160 @@
+"""Prose blocks of docs/findings.md that depend on inputs and batches (used by write_findings.py).
+
+The mechanisms name the model's rules (docs/ODD.md, section 7) that bound each
+target; every number in them is read from the scenario's resolved inputs.
+"""
+
+from __future__ import annotations
+
+
+def _g(i: dict, key: str) -> str:
+    value = i.get(key)
+    if value is None:
+        return "?"
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _projects(i: dict) -> str:
+    return (
+        "Projects come from Poisson leads (fitted `leads_per_month` = "
+        f"{_g(i, 'leads_per_month')}, not identified on its own) scaled by attraction effort and signed with "
+        f"probability `p_sign_lead` = {_g(i, 'p_sign_lead')}; the eco threshold refuses leads above it, so the "
+        "full package's stricter threshold takes away part of what its extra effort brings. Under the "
+        "*registered* and *started* readings signed projects are also lost to drop-out before landing "
+        f"(`p_drop_signed_per_month` = {_g(i, 'p_drop_signed_per_month')})."
+    )
+
+
+def _listed(i: dict) -> str:
+    return (
+        "An exchange listing needs a share reform, a firm age of at least "
+        f"{_g(i, 'ipo_min_age_months')} months, two profitable years summing to at least "
+        f"{_g(i, 'ipo_min_profit_2y_myuan')} m yuan, an IPO filing (hazard {_g(i, 'p_ipo_file_per_year')}/year), "
+        f"a queue of {_g(i, 'ipo_queue_months_2016')} months on average before 2019 "
+        f"({_g(i, 'ipo_queue_months_2019')} after the registration reform) and approval with probability "
+        f"{_g(i, 'ipo_approval_rate')}. Few of the park's young, small firms pass the profit gate early enough "
+        "to clear the queue by end 2020; NEEQ quotation has no profit gate, which is why the *exchange_neeq* "
+        "reading is easy and the *exchange* reading is not."
+    )
+
+
+def _value(i: dict) -> str:
+    return (
+        f"A listed firm is valued at the larger of {_g(i, 'pe_exchange')} x profit and "
+        f"{_g(i, 'ps_exchange_floor')} x revenue (NEEQ: {_g(i, 'ps_neeq')} x revenue). Firms start small "
+        f"(mean initial revenue {_g(i, 'init_mean_revenue_myuan')} m yuan/year, log-sd "
+        f"{_g(i, 'init_revenue_sigma')}) and grow at the fitted drift of {_g(i, 'growth_drift_per_year')}/year, "
+        "so the summed value of the few listed firms is bounded by the size of firms, far below 100 bn yuan."
+    )
+
+
+def _leading(i: dict) -> str:
+    return (
+        f"A firm counts as leading when its revenue is at least {_g(i, 'leading_revenue_myuan')} m yuan/year. "
+        f"From a mean initial revenue of {_g(i, 'init_mean_revenue_myuan')} m yuan and a drift of "
+        f"{_g(i, 'growth_drift_per_year')}/year few firms cross that line in 4.5 years; one-enterprise-one-policy "
+        f"support adds {_g(i, 'leading_support_growth_per_year')}/year of growth per 10 m yuan, but only to the "
+        "supported firms."
+    )
+
+
+def _year_2016(what: str, h1_key: str):
+    def text(i: dict) -> str:
+        return (
+            f"Only July-December 2016 is simulated; January-June is data ({_g(i, h1_key)} {what}). Half a year "
+            "of arrivals at the fitted rate is too short, and the *registered*/*started* readings lose the "
+            "months that signed projects take to land."
+        )
+
+    return text
+
+
+def _graphene(i: dict) -> str:
+    return _year_2016("graphene projects", "h1_2016_graphene_projects")(i) + (
+        " Many graphene leads lie above a strict eco threshold, so the eco lever works against this target."
+    )
+
+
+MECHANISMS = {
+    "tech_projects_each_year": _projects,
+    "tech_projects_2016_2020": _projects,
+    "listed_companies_2020": _listed,
+    "listed_market_value_2020": _value,
+    "leading_enterprises_2020": _leading,
+    "graphene_new_2016": _graphene,
+    "graphene_total_2016": _graphene,
+    "internet_projects_2016": _year_2016("internet projects", "h1_2016_internet_projects"),
+    "listings_2016": _year_2016("listings", "h1_2016_listings"),
+    "share_reforms_2016": _year_2016("share reforms", "h1_2016_share_reforms"),
+    "reserve_firms_2016": _year_2016("reserve firms", "h1_2016_reserve_firms"),
+    "key_projects_2016": _year_2016("key projects", "h1_2016_key_projects"),
+}
+
+
+def caveats_section(fitted: dict, batches: dict) -> list[str]:
+    """Parameter uncertainty, definitions, what the model leaves out."""
+    lines = ["", "## 4. Caveats", "", "### Parameter uncertainty", ""]
+    if fitted:
+        notes = fitted["notes"]
+        ident = [k for k, n in notes.items() if "NOT identified" not in n]
+        loose = [k for k, n in notes.items() if "NOT identified" in n]
+        lines += [
+            f"The baseline uses the point estimates (posterior medians) of `{fitted['path']}`. "
+            f"Of its {len(notes)} fitted parameters the data identify {len(ident)} "
+            f"({', '.join(f'`{k}`' for k in ident) or 'none'}); the other {len(loose)} are prior-dominated:", "",
+            *[f"- `{k}` = {fitted['values'][k]:g} ({notes[k]})" for k in notes], "",
+            "What this means for the findings: the intervals above are Monte Carlo intervals over the model's "
+            "own randomness at one parameter set; they do not include parameter uncertainty. Targets driven by "
+            "unidentified parameters (the listing targets through `p_neeq_file_per_year`, survival through "
+            "`exit_peak_per_year`, project counts through the split of `leads_per_month` and `p_sign_lead`, whose "
+            "product the data do pin down; see docs/calibration.md) could be reached more or less often "
+            "under other parameter values that fit the park's history equally well. Absolute probabilities "
+            "should be read with that in mind; the comparisons between packages (common random numbers) and "
+            "the ranking of levers are more robust than the levels. A batch over the posterior draws "
+            "(`calibration/fitted/default/posterior_draws.csv`) was not run for this document.", "",
+        ]  # fmt: skip
+    lines += [
+        "### Definitions", "",
+        "- *Introduced* has three readings: **signed** (an investment agreement), **registered** (the firm "
+        "is set up in the park) and **started** (operating). The plan does not say which; the probabilities "
+        "differ by reading, often from likely to impossible, so every table gives all three.",
+        "- *Listed* has two readings: **exchange** (Shanghai/Shenzhen exchanges, incl. ChiNext and STAR) and "
+        "**exchange_neeq** (adds NEEQ quotation, the 'New Third Board'). The plan's 30 listed companies is "
+        "easy under the second and out of reach under the first.",
+        "- Targets for 2016 add the recorded January-June 2016 counts to the simulated July-December.", "",
+        "### What the model leaves out", "",
+        "- Macroeconomic shocks after 2016 (the 2018 trade tensions, the 2020 pandemic), competition from other "
+        "parks, and mergers and acquisitions.",
+        "- Listing routes other than ChiNext-style IPO and NEEQ (no main-board route, no listing abroad); "
+        "market valuations are fixed multiples, not market prices.",
+        "- Policy costs: the cost proxy of section 3 is a lever-distance, not a budget in yuan.",
+        "- Feedback from targets to policy (the park reacting mid-course to missed targets).", "",
+    ]  # fmt: skip
+    return lines
+
+
+def reproduce_section(batches: dict, args) -> list[str]:
+    """The commands, and how long each batch took (from its manifest)."""
+    lines = ["## How to reproduce", "", "```", "scripts/findings.sh                      # runs the four studies "
+             "(skips finished ones, resumes interrupted ones), then:",
+             ".venv/bin/python scripts/write_findings.py   # writes this file and docs/img/findings_*.png",
+             "```", "", "| batch | runs | workers | wall time | runs/s | code commit |",
+             "|---|---|---|---|---|---|"]  # fmt: skip
+    total = 0.0
+    for key, batch in batches.items():
+        if batch is None:
+            lines.append(f"| `{getattr(args, key)}` | not run | | | | |")
+            continue
+        m = batch.manifest
+        wall = sum(s.get("wall_seconds", 0.0) or 0.0 for s in m.get("sessions", [])) or m["timings"]["wall_seconds"]
+        total += wall
+        workers = ",".join(str(s.get("workers", "?")) for s in m.get("sessions", [])) or "?"
+        commit = (m.get("code", {}).get("git_commit") or "?")[:8]
+        rate = m["timings"].get("runs_per_second") or 0.0
+        lines.append(f"| `{m['id']}` | {m['counts']['ok']} ok / {m['counts']['planned']} | {workers} | "
+                     f"{wall:.0f} s | {rate:.1f} | {commit} |")  # fmt: skip
+    lines += ["", f"Total wall time of the batches here: {total / 60:.1f} minutes on this project's 2-core "
+              "development machine (shared with other work), plus about a minute for `write_findings.py`.",
+              "Seeds, replications and designs are fixed in `scripts/findings.sh`, `scripts/findings_packages.toml` "
+              "and `scripts/findings_scale.toml`, so a rerun gives the same tables."]  # fmt: skip
+    return lines

@@ -1,0 +1,543 @@
+"""Write docs/findings.md from the batches that scripts/findings.sh runs.
+
+Every number in the document is computed here from the batches (and from the
+fitted-parameter file the baseline points to); nothing is typed by hand. A batch
+that is missing or unfinished is reported as such in the document.
+
+example:
+    scripts/findings.sh                        # runs the studies, then this script
+    .venv/bin/python scripts/write_findings.py --root results/runs
+    .venv/bin/python scripts/write_findings.py --root /tmp/runs --scenarios s --morris m --scale c \\
+        --packages p --out /tmp/findings.md --img /tmp/img
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "scripts"))
+from findings_text import (  # noqa: E402  (sibling module, not a package)
+    MECHANISMS,
+    caveats_section,
+    reproduce_section,
+)
+
+from sim import discovery as sd  # noqa: E402
+from sim.batch import load_batch  # noqa: E402
+from sim.compare import paired_differences  # noqa: E402
+from sim.report import target_table  # noqa: E402
+from sim.targets import TARGETS, TARGETS_BY_NAME  # noqa: E402
+
+REFERENCE, PACKAGE = "baseline", "full_package"
+LEVELS = (0.5, 0.8)
+
+
+# ---------------------------------------------------------------- loading
+
+
+def load(root: Path, batch_id: str):
+    """The batch, or None when its folder is missing or it did not finish."""
+    folder = root / batch_id
+    if not (folder / "manifest.json").exists():
+        return None
+    batch = load_batch(folder)
+    return batch if batch.status.startswith("complete") else None
+
+
+def pct(p: float) -> str:
+    """0.623 -> '62%'."""
+    return "n/a" if pd.isna(p) else f"{100 * p:.0f}%"
+
+
+def pci(row) -> str:
+    """'62% [49, 73]' from a target_table row."""
+    return f"{pct(row['p_reach'])} [{100 * row['p_low']:.0f}, {100 * row['p_high']:.0f}]"
+
+
+def num(x: float) -> str:
+    """Compact number: 3 significant digits, no exponent."""
+    if pd.isna(x):
+        return "n/a"
+    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
+
+
+def label(col: str) -> str:
+    """``target__definition`` -> ``target (definition)``."""
+    t, d = col.split("__")
+    return f"{t} ({d})"
+
+
+def md_table(frame: pd.DataFrame) -> str:
+    """A DataFrame as a GitHub markdown table (index dropped)."""
+    head = "| " + " | ".join(str(c) for c in frame.columns) + " |"
+    rule = "|" + "|".join("---" for _ in frame.columns) + "|"
+    body = ["| " + " | ".join(str(v) for v in row) + " |" for row in frame.itertuples(index=False)]
+    return "\n".join([head, rule, *body])
+
+
+# ---------------------------------------------------------------- Q1: probabilities
+
+
+def probabilities(batch) -> pd.DataFrame:
+    """target_table with a ``column`` key (``target__definition``)."""
+    table = target_table(batch.outcomes)
+    table["column"] = table["target"] + "__" + table["definition"]
+    return table
+
+
+def q1_tables(table: pd.DataFrame) -> tuple[str, str]:
+    """Main table (status quo vs full package vs best single family) and the full matrix."""
+    rows, scen = [], [s for s in table["scenario"].unique()]
+    for col, g in table.groupby("column", sort=False):
+        g = g.set_index("scenario")
+        singles = g.drop(index=[s for s in (REFERENCE, PACKAGE) if s in g.index])
+        best = singles["p_reach"].idxmax() if len(singles) else None
+        t = TARGETS_BY_NAME[col.split("__")[0]]
+        rows.append({
+            "target (definition)": label(col), "goal": f"{num(t.threshold)} {t.unit}",
+            "status quo: P [95% CI]": pci(g.loc[REFERENCE]) if REFERENCE in g.index else "n/a",
+            "median (90% band)": _band(g.loc[REFERENCE]) if REFERENCE in g.index else "n/a",
+            "full package: P [95% CI]": pci(g.loc[PACKAGE]) if PACKAGE in g.index else "n/a",
+            "median (90% band) ": _band(g.loc[PACKAGE]) if PACKAGE in g.index else "n/a",
+            "best single lever family": f"{best}: {pci(g.loc[best])}" if best and singles["p_reach"].max() > 0
+            else "none above 0%",
+        })  # fmt: skip
+    wide = table.pivot(index="column", columns="scenario", values="p_reach").reindex(columns=scen)
+    wide = wide.reindex(table["column"].unique())
+    matrix = wide.apply(lambda c: c.map(pct)).reset_index().rename(columns={"column": "target__definition"})
+    return md_table(pd.DataFrame(rows)), md_table(matrix)
+
+
+def _band(row) -> str:
+    return f"{num(row['median'])} ({num(row['q05'])}-{num(row['q95'])})"
+
+
+def plot_probabilities(table: pd.DataFrame, path: Path) -> Path:
+    """Heat map: P(reach) per scenario and target definition."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wide = table.pivot(index="column", columns="scenario", values="p_reach")
+    wide = wide.reindex(index=table["column"].unique(), columns=table["scenario"].unique())
+    fig, ax = plt.subplots(figsize=(8.5, 8))
+    im = ax.imshow(wide.to_numpy(float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
+    ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(wide.shape[0]), [label(c) for c in wide.index], fontsize=7)
+    for (i, j), v in np.ndenumerate(wide.to_numpy(float)):
+        ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
+    fig.colorbar(im, ax=ax, label="probability of reaching the target", shrink=0.6)
+    ax.set_title("Probability of reaching each target (percent), by scenario", fontsize=10)
+    return save(fig, path)
+
+
+def save(fig, path: Path) -> Path:
+    """Save a figure small (dpi 80) and close it."""
+    import matplotlib.pyplot as plt
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------- Q2: Morris
+
+
+def morris_indices(batch) -> pd.DataFrame:
+    """mu_star rows of the batch's sensitivity_indices.csv."""
+    table = pd.read_csv(Path(batch.folder) / "sensitivity_indices.csv")
+    return table[table["index"] == "mu_star"]
+
+
+def q2_table(mu: pd.DataFrame, top: int = 3) -> str:
+    """Per target definition: the top levers by mu_star, for the value and for the reach share."""
+    rows = []
+    for col in [c for c in _target_order() if c in set(mu["outcome"])]:
+        cells = {"target (definition)": label(col)}
+        for measure, name in (("mean", "measured value"), ("reach_share", "probability of reaching")):
+            part = mu[(mu["outcome"] == col) & (mu["measure"] == measure)].nlargest(top, "value")
+            unit = TARGETS_BY_NAME[col.split("__")[0]].unit if measure == "mean" else ""
+            cells[f"largest effects on the {name}"] = (
+                "; ".join(
+                    f"{r.input} {num(r.value)} [{num(r.low)}, {num(r.high)}]{' ' + unit if unit else ''}"
+                    for r in part.itertuples()
+                )
+                or "constant at every point (not analysed)"
+            )
+        rows.append(cells)
+    return md_table(pd.DataFrame(rows))
+
+
+def _target_order() -> list[str]:
+    return [f"{t.name}__{d}" for t in TARGETS for d in t.columns]
+
+
+def lever_ranking(mu: pd.DataFrame) -> pd.DataFrame:
+    """Levers ranked by how many targets (measured value) they lead, then by mean normalised mu_star."""
+    value = mu[(mu["measure"] == "mean") & mu["outcome"].isin(_target_order())].copy()
+    value["norm"] = value["value"] / value.groupby("outcome")["value"].transform("max")
+    firsts = value.loc[value.groupby("outcome")["value"].idxmax(), "input"].value_counts()
+    out = value.groupby("input")["norm"].mean().rename("mean_normalised_mu_star").to_frame()
+    out["targets_where_largest"] = firsts.reindex(out.index).fillna(0).astype(int)
+    return out.sort_values(["targets_where_largest", "mean_normalised_mu_star"], ascending=False)
+
+
+def plot_morris(mu: pd.DataFrame, path: Path) -> Path:
+    """Heat map of mu_star on the measured value, normalised per target definition."""
+    import matplotlib.pyplot as plt
+
+    value = mu[(mu["measure"] == "mean") & mu["outcome"].isin(_target_order())]
+    wide = value.pivot(index="input", columns="outcome", values="value")
+    wide = wide.reindex(columns=[c for c in _target_order() if c in wide.columns])
+    wide = wide / wide.max(axis=0)
+    wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False).index]
+    fig, ax = plt.subplots(figsize=(9, 6))
+    im = ax.imshow(wide.to_numpy(float), vmin=0, vmax=1, cmap="magma_r", aspect="auto")
+    ax.set_yticks(range(wide.shape[0]), wide.index, fontsize=7)
+    ax.set_xticks(range(wide.shape[1]), [label(c) for c in wide.columns], rotation=60, ha="right", fontsize=6)
+    fig.colorbar(im, ax=ax, label="mu* / largest mu* of the target", shrink=0.6)
+    ax.set_title("Morris screening: which levers move each target (measured value)", fontsize=10)
+    return save(fig, path)
+
+
+# ---------------------------------------------------------------- Q3: packages
+
+
+def scale_of(name: str) -> float:
+    """``scale_075`` -> 0.75."""
+    return int(name.rsplit("_", 1)[1]) / 100
+
+
+def q3_scale(table: pd.DataFrame) -> pd.DataFrame:
+    """Per target definition: smallest scale of the full package with P >= 0.5 and >= 0.8."""
+    table = table.assign(scale=table["scenario"].map(scale_of))
+    rows = []
+    for col, g in table.groupby("column", sort=False):
+        g = g.sort_values("scale")
+        row = {"target (definition)": label(col), "column": col}
+        for level in LEVELS:
+            ok = g[g["p_reach"] >= level]
+            row[f"P >= {level:g}"] = f"x{ok['scale'].iloc[0]:g} ({pci(ok.iloc[0])})" if len(ok) else "none tested"
+        row["P at x1 (full package)"] = pci(g[g["scale"] == 1.0].iloc[0]) if (g["scale"] == 1.0).any() else "n/a"
+        row["largest P (at)"] = f"{pct(g['p_reach'].max())} (x{g.loc[g['p_reach'].idxmax(), 'scale']:g})"
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def plot_scale(table: pd.DataFrame, path: Path) -> Path:
+    """P(reach) against the scale of the full package, one line per target (first definition)."""
+    import matplotlib.pyplot as plt
+
+    table = table.assign(scale=table["scenario"].map(scale_of))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    for t in TARGETS:
+        g = table[table["column"] == f"{t.name}__{next(iter(t.columns))}"].sort_values("scale")
+        if len(g):
+            ax.errorbar(g["scale"], g["p_reach"], yerr=[g["p_reach"] - g["p_low"], g["p_high"] - g["p_reach"]],
+                        marker="o", ms=3, capsize=2, lw=1, label=label(g["column"].iloc[0]))  # fmt: skip
+    for level in LEVELS:
+        ax.axhline(level, color="grey", ls=":", lw=1)
+    ax.set_xlabel("scale of the full package (0 = status quo, 1 = the plan's package)")
+    ax.set_ylabel("probability of reaching (95% Wilson interval)")
+    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
+    ax.set_title("Scaling the plan's full package", fontsize=10)
+    return save(fig, path)
+
+
+def package_cost(points: pd.DataFrame, low: dict, high: dict) -> pd.Series:
+    """Cost proxy: mean over the spending levers of (value - status quo) / (full package - status quo).
+
+    The eco threshold is a rule, not spending, and is left out; levers the package
+    does not move are left out too. 0 = status quo, 1 = the full package.
+    """
+    levers = [k for k in points.columns if k in high and k in low and high[k] != low[k]]
+    levers = [k for k in levers if k != "eco_max_pollution_index"]
+    steps = [(points[k] - low[k]) / (high[k] - low[k]) for k in levers]
+    return pd.concat(steps, axis=1).mean(axis=1)
+
+
+def lhs_points(batch, low: dict, high: dict) -> tuple[pd.DataFrame, list[str]]:
+    """One row per design point: inputs, cost proxy and the reach share of every target column."""
+    out = batch.outcomes[batch.outcomes["status"] == "ok"]
+    inputs = sd.varied_inputs(out, batch.manifest["input_columns"])
+    cols = [c for c in _target_order() if c in out.columns]
+    hits = out[cols].ge(pd.Series({c: TARGETS_BY_NAME[c.split("__")[0]].threshold for c in cols}))
+    hits = hits.where(out[cols].notna())
+    points = out[["scenario", *inputs]].groupby("scenario", sort=False).first()
+    points = points.join(hits.assign(scenario=out["scenario"]).groupby("scenario", sort=False).mean())
+    points["n_runs"] = out.groupby("scenario", sort=False).size()
+    points["cost"] = package_cost(points[inputs], low, high)
+    return points, inputs
+
+
+def q3_cheapest(points: pd.DataFrame, inputs: list[str], low: dict, high: dict) -> pd.DataFrame:
+    """Per target column: how many points reach each level, and the cheapest such point."""
+    rows = []
+    for col in [c for c in _target_order() if c in points.columns]:
+        row = {"target (definition)": label(col), "best reach share": pct(points[col].max())}
+        for level in LEVELS:
+            ok = points[points[col] >= level - 1e-9].sort_values("cost")
+            row[f"points >= {level:g}"] = f"{len(ok)}/{len(points)}"
+            row[f"cheapest >= {level:g}: cost"] = (
+                f"{ok['cost'].iloc[0]:.2f} ({ok.index[0]}: {_moved(ok.iloc[0], inputs, low, high)})" if len(ok) else "-"
+            )
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _moved(point: pd.Series, inputs: list[str], low: dict, high: dict) -> str:
+    """The levers a point moves at least half way to (or past) the full package."""
+    moved = []
+    for k in inputs:
+        if k in high and high[k] != low[k] and (point[k] - low[k]) / (high[k] - low[k]) >= 0.5:
+            moved.append(f"{k}={num(point[k])}")
+    return ", ".join(moved) or "no lever half way"
+
+
+def q3_prim(batch, points: pd.DataFrame) -> list[str]:
+    """PRIM boxes (EMA Workbench) at reach-share thresholds 0.5 and 0.8, in plain words."""
+    out = batch.outcomes[batch.outcomes["status"] == "ok"]
+    inputs = sd.varied_inputs(out, batch.manifest["input_columns"])
+    lines = []
+    for col in [c for c in _target_order() if c in points.columns]:
+        for level in LEVELS:
+            x, y, _ = sd.discovery_data(out, inputs, col, threshold=level)
+            try:
+                found = sd.discover(x, y, col, "prim")
+            except ValueError as err:
+                lines.append(f"- **{label(col)}**, P >= {level:g}: {err} in the tested ranges.")
+                continue
+            text = sd.describe_box(found, threshold=level).replace("\n  ", " ")
+            lines.append(f"- **{label(col)}**, P >= {level:g}: {text}")
+    return lines
+
+
+# ---------------------------------------------------------------- out of reach
+
+
+def best_anywhere(tables: list[pd.DataFrame], points: pd.DataFrame | None) -> pd.DataFrame:
+    """Per target column: the highest P over every tested scenario and package, where, and the highest median."""
+    frame = pd.concat(tables, ignore_index=True)[["column", "scenario", "p_reach", "median"]]
+    if points is not None:
+        cols = [c for c in points.columns if c in set(frame["column"])]
+        lhs = (
+            points[cols].rename_axis("scenario").reset_index().melt("scenario", var_name="column", value_name="p_reach")
+        )
+        frame = pd.concat([frame, lhs.assign(median=np.nan)], ignore_index=True)
+    frame = frame.sort_values("p_reach", ascending=False, kind="stable")
+    best = frame.groupby("column", sort=False).first().rename(columns={"p_reach": "p_best", "scenario": "where"})
+    best["median_best"] = frame.groupby("column")["median"].max()
+    return best.reindex([c for c in _target_order() if c in best.index])
+
+
+def out_of_reach(best: pd.DataFrame, inputs: dict) -> list[str]:
+    """Targets below 50% under every tested package, with the mechanism that bounds them."""
+    lines = []
+    for col, row in best.iterrows():
+        top = row["p_best"]
+        if top >= 0.5:
+            continue
+        t = TARGETS_BY_NAME[col.split("__")[0]]
+        why = MECHANISMS.get(t.name, lambda i: "")(inputs)
+        lines.append(
+            f"- **{label(col)}** (goal {num(t.threshold)} {t.unit}): at most {pct(top)} under any tested package; "
+            f"the highest median is {num(row['median_best'])} {t.unit}. {why}"
+        )
+    return lines
+
+
+# ---------------------------------------------------------------- the document
+
+
+def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | None, rank) -> list[str]:
+    """Plain-language summary: counts, per target the odds now / with the package / best tested, verdicts."""
+    if q1 is None:
+        return ["- The scenario batch was not run, so no probabilities can be given."]
+    g = q1.set_index(["column", "scenario"])["p_reach"]
+    cols = list(best.index)
+    now = sum(g.get((c, REFERENCE), 0) >= 0.5 for c in cols)
+    pkg = sum(g.get((c, PACKAGE), 0) >= 0.5 for c in cols)
+    lines = [f"The plan's {len(TARGETS)} targets have {len(cols)} readings (\"introduced\" and \"listed\" can be "
+             f"read several ways). Under the calibrated model, **{now} of the {len(cols)} readings are more likely "
+             f"than not under the status quo, and {pkg} under the plan's full package.**", ""]  # fmt: skip
+    for t in TARGETS:
+        cells = []
+        for d in t.columns:
+            c = f"{t.name}__{d}"
+            if c in best.index:
+                top = best.loc[c, "p_best"]
+                where = f" (`{best.loc[c, 'where']}`)" if top > 0 else " (never reached)"
+                cells.append(f"{d}: {pct(g.get((c, REFERENCE)))} now, {pct(g.get((c, PACKAGE)))} with the full "
+                             f"package, at best {pct(top)}{where}")  # fmt: skip
+        lines.append(f"- **{t.text}** - {'; '.join(cells)}.")
+    groups = {"Within reach (at least 80% under some tested package)": best["p_best"] >= 0.8,
+              "Even odds at best (50-80%)": (best["p_best"] >= 0.5) & (best["p_best"] < 0.8),
+              "Out of reach (below 50% under every tested package)": best["p_best"] < 0.5}  # fmt: skip
+    lines.append("")
+    for title, mask in groups.items():
+        lines.append(f"- {title}: {', '.join(label(c) for c in best.index[mask]) or 'none'}.")
+    if diffs is not None:
+        worse = diffs[(diffs["scenario"] == PACKAGE) & (diffs["kind"] == "p_reach") & (diffs["ci_high"] < 0)]
+        if len(worse):
+            lines.append("- The full package makes some readings *less* likely than the status quo (paired runs, 95% "
+                         "interval below zero): " + ", ".join(f"{label(r.measure)} {100 * r.mean_diff:+.0f} points"
+                                                              for r in worse.itertuples()) + ".")  # fmt: skip
+    if rank is not None:
+        lines.append(f"- The levers that move the most targets (Morris screening): {', '.join(rank.index[:4])}.")
+    return lines
+
+
+def build(args) -> str:
+    """The whole document as markdown (figures are written on the way)."""
+    root, img = Path(args.root), Path(args.img)
+    b = {k: load(root, getattr(args, k)) for k in ("scenarios", "morris", "scale", "packages")}
+    q1 = probabilities(b["scenarios"]) if b["scenarios"] else None
+    scale = probabilities(b["scale"]) if b["scale"] else None
+    anchor = b["scenarios"] or b["scale"] or b["packages"] or b["morris"]
+    low = anchor.scenario(REFERENCE)["inputs"] if b["scenarios"] else {}
+    high = b["scenarios"].scenario(PACKAGE)["inputs"] if b["scenarios"] else {}
+    points = inputs = None
+    if b["packages"] and low:
+        points, inputs = lhs_points(b["packages"], low, high)
+    best = best_anywhere([t for t in (q1, scale) if t is not None], points)
+    doc = ["# Findings: are the plan's targets within reach?", "",
+           "*Generated by `scripts/write_findings.py` from the batches of `scripts/findings.sh`; "
+           "do not edit by hand.*", "", "## Summary for policy staff", ""]  # fmt: skip
+    diffs = paired_differences(b["scenarios"].outcomes, REFERENCE) if b["scenarios"] else None
+    rank = lever_ranking(morris_indices(b["morris"])) if b["morris"] else None
+    doc += summary(q1, best, diffs, rank)
+    doc += _intro(b, q1)
+    doc += _section_q1(q1, img, args)
+    doc += _section_q2(b["morris"], img, args)
+    doc += _section_q3(b, scale, points, inputs, low, high, img, args)
+    doc += ["", "### Targets out of reach of every tested package", ""]
+    doc += out_of_reach(best, low) or ["- None: every target reaches at least 50% under some tested package."]
+    fitted = _fitted(args)
+    doc += caveats_section(fitted, b)
+    doc += reproduce_section(b, args)
+    return "\n".join(doc) + "\n"
+
+
+def _intro(b, q1) -> list[str]:
+    missing = [k for k, v in b.items() if v is None]
+    lines = ["", "The percentages above are shares of replications reaching the goal. Definitions: "
+             "*signed* / *registered* / *started* are three readings of \"introduced\"; *exchange* counts "
+             "exchange-listed firms only, *exchange_neeq* adds NEEQ-quoted firms. Details follow.", ""]  # fmt: skip
+    if missing:
+        lines += [f"**Not run (sections left empty):** {', '.join(missing)}.", ""]
+    return lines
+
+
+def _section_q1(q1, img: Path, args) -> list[str]:
+    lines = ["## 1. How likely is each target?", ""]
+    if q1 is None:
+        return lines + ["Not run.", ""]
+    reps = int(q1["n"].max())
+    main, matrix = q1_tables(q1)
+    plot_probabilities(q1, img / "findings_probabilities.png")
+    return lines + [
+        f"Each scenario ran {reps} replications with common random numbers (batch `{args.scenarios}`). "
+        "P is the share of replications reaching the goal, with a 95% Wilson interval; the median and 90% "
+        "band are of the measured value.", "", main, "",
+        f"![P(reach) by scenario]({_rel(img / 'findings_probabilities.png', args)})", "",
+        "All scenarios (P in percent):", "", matrix, "",
+    ]  # fmt: skip
+
+
+def _section_q2(morris, img: Path, args) -> list[str]:
+    lines = ["## 2. Which levers matter most?", ""]
+    if morris is None:
+        return lines + ["Not run.", ""]
+    mu = morris_indices(morris)
+    rank = lever_ranking(mu).reset_index()
+    rank["mean_normalised_mu_star"] = rank["mean_normalised_mu_star"].map(lambda v: f"{v:.2f}")
+    plot_morris(mu, img / "findings_morris.png")
+    meta = morris.manifest.get("sensitivity", {})
+    return lines + [
+        f"Morris screening over the levers of `sensitivity_levers.toml` (N = {meta.get('n', '?')} trajectories, "
+        f"{morris.manifest['reps']} replications per point, {morris.n_runs} runs; batch `{args.morris}`). "
+        "mu* is the change of the outcome when the lever moves across its whole tested range, with its 95% "
+        "bootstrap interval (see docs/analysis.md).", "",
+        q2_table(mu), "", "Levers ranked over all targets (how often a lever has the largest mu*, then its "
+        "mu* relative to the largest, averaged over targets):", "", md_table(rank), "",
+        f"![Morris mu*]({_rel(img / 'findings_morris.png', args)})", "",
+    ]  # fmt: skip
+
+
+def _section_q3(b, scale, points, inputs, low, high, img: Path, args) -> list[str]:
+    lines = ["## 3. What minimum package reaches each target?", ""]
+    if scale is not None:
+        reps = int(scale["n"].max())
+        plot_scale(scale, img / "findings_scale.png")
+        table = q3_scale(scale).drop(columns="column")
+        lines += [f"### The full package, scaled ({reps} replications per scale; batch `{args.scale}`)", "",
+                  "Every lever moved the same fraction of the way from the status quo (x0) to the plan's full "
+                  "package (x1) and beyond (x1.5). Smallest tested scale reaching each level:", "",
+                  md_table(table), "", f"![scaled package]({_rel(img / 'findings_scale.png', args)})", ""]  # fmt: skip
+    if points is not None:
+        reps = int(points["n_runs"].max())
+        lines += [f"### Cheapest package of a Latin hypercube ({len(points)} packages x {reps} replications; "
+                  f"batch `{args.packages}`)", "",
+                  "Cost proxy: the mean, over the spending levers, of how far each lever moves from its status-quo "
+                  "level towards its full-package level (0 = status quo, 1 = the full package; the eco threshold "
+                  "is a rule, not spending, and is left out). With "
+                  f"{reps} replications a point's reach share is coarse (steps of {1 / reps:.2f}): read the cheapest "
+                  "point as a candidate to confirm, not a guarantee.", "",
+                  md_table(q3_cheapest(points, inputs, low, high)), "",
+                  "### Scenario discovery (PRIM) on the same packages", ""]  # fmt: skip
+        lines += q3_prim(b["packages"], points)
+    if scale is None and points is None:
+        lines += ["Not run."]
+    return lines
+
+
+def _rel(path: Path, args) -> str:
+    return Path(path).resolve().relative_to(Path(args.out).resolve().parent, walk_up=True).as_posix()
+
+
+def _fitted(args) -> dict:
+    """Fitted parameters and whether the data identify them, from the comments of params.toml."""
+    path = Path(args.fitted or ROOT / "calibration/fitted/default/params.toml")
+    if not path.exists():
+        return {}
+    values = tomllib.loads(path.read_text())["params"]
+    notes = {}
+    for line in path.read_text().splitlines():
+        if "=" in line and "#" in line and line.split("=")[0].strip() in values:
+            notes[line.split("=")[0].strip()] = line.split("#", 1)[1].strip()
+    return {"path": str(path), "values": values, "notes": notes}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--root", default=str(ROOT / "results/runs"), help="folder of batch folders")
+    p.add_argument("--scenarios", default="findings-scenarios", help="batch id: status quo and packages")
+    p.add_argument("--morris", default="findings-morris", help="batch id: Morris screening of the levers")
+    p.add_argument("--scale", default="findings-scale", help="batch id: full package scaled")
+    p.add_argument("--packages", default="findings-packages", help="batch id: Latin hypercube of packages")
+    p.add_argument("--out", default=str(ROOT / "docs/findings.md"), help="markdown file to write")
+    p.add_argument("--img", default=str(ROOT / "docs/img"), help="folder for the figures")
+    p.add_argument("--fitted", default=None, help="fitted parameter file (default: the baseline's)")
+    args = p.parse_args(argv)
+    text = build(args)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".md.tmp")
+    tmp.write_text(text)
+    tmp.replace(out)
+    print(f"wrote {out} ({len(text.splitlines())} lines)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
