@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -165,7 +166,7 @@ def q2_table(mu: pd.DataFrame, top: int = 3) -> str:
     for col in [c for c in _target_order() if c in set(mu["outcome"])]:
         cells = {"target (definition)": label(col)}
         for measure, name in (("mean", "measured value"), ("reach_share", "probability of reaching")):
-            part = mu[(mu["outcome"] == col) & (mu["measure"] == measure)].nlargest(top, "value")
+            part = mu[(mu["outcome"] == col) & (mu["measure"] == measure) & (mu["value"] > 0)].nlargest(top, "value")
             unit = TARGETS_BY_NAME[col.split("__")[0]].unit if measure == "mean" else ""
             cells[f"largest effects on the {name}"] = (
                 "; ".join(
@@ -227,29 +228,33 @@ def q3_scale(table: pd.DataFrame) -> pd.DataFrame:
         row = {"target (definition)": label(col), "column": col}
         for level in LEVELS:
             ok = g[g["p_reach"] >= level]
-            row[f"P >= {level:g}"] = f"x{ok['scale'].iloc[0]:g} ({pci(ok.iloc[0])})" if len(ok) else "none tested"
+            row[f"P >= {level:g}"] = f"x{ok['scale'].iloc[0]:g} ({pci(ok.iloc[0])})" if len(ok) else "no tested package"
         row["P at x1 (full package)"] = pci(g[g["scale"] == 1.0].iloc[0]) if (g["scale"] == 1.0).any() else "n/a"
-        row["largest P (at)"] = f"{pct(g['p_reach'].max())} (x{g.loc[g['p_reach'].idxmax(), 'scale']:g})"
+        top = g["p_reach"].max()
+        row["largest P (at)"] = f"{pct(top)} (x{g.loc[g['p_reach'].idxmax(), 'scale']:g})" if top > 0 else "0% (never)"
         rows.append(row)
     return pd.DataFrame(rows)
 
 
 def plot_scale(table: pd.DataFrame, path: Path) -> Path:
-    """P(reach) against the scale of the full package, one line per target (first definition)."""
+    """P(reach) against the scale of the full package, one line per reading whose P changes."""
     import matplotlib.pyplot as plt
 
     table = table.assign(scale=table["scenario"].map(scale_of))
     fig, ax = plt.subplots(figsize=(8, 5))
-    for t in TARGETS:
-        g = table[table["column"] == f"{t.name}__{next(iter(t.columns))}"].sort_values("scale")
-        if len(g):
-            ax.errorbar(g["scale"], g["p_reach"], yerr=[g["p_reach"] - g["p_low"], g["p_high"] - g["p_reach"]],
-                        marker="o", ms=3, capsize=2, lw=1, label=label(g["column"].iloc[0]))  # fmt: skip
+    ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
+    for col, g in table.groupby("column", sort=False):
+        g = g.sort_values("scale")
+        if g["p_reach"].max() - g["p_reach"].min() < 0.05:
+            continue  # flat lines (always or never reached) are listed in the table, not drawn
+        err = [(g["p_reach"] - g["p_low"]).clip(lower=0), (g["p_high"] - g["p_reach"]).clip(lower=0)]
+        ax.errorbar(g["scale"], g["p_reach"], yerr=err, marker="o", ms=3, capsize=2, lw=1, label=label(col))
     for level in LEVELS:
         ax.axhline(level, color="grey", ls=":", lw=1)
     ax.set_xlabel("scale of the full package (0 = status quo, 1 = the plan's package)")
     ax.set_ylabel("probability of reaching (95% Wilson interval)")
-    ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
     ax.set_title("Scaling the plan's full package", fontsize=10)
     return save(fig, path)
 
@@ -260,10 +265,16 @@ def package_cost(points: pd.DataFrame, low: dict, high: dict) -> pd.Series:
     The eco threshold is a rule, not spending, and is left out; levers the package
     does not move are left out too. 0 = status quo, 1 = the full package.
     """
-    levers = [k for k in points.columns if k in high and k in low and high[k] != low[k]]
-    levers = [k for k in levers if k != "eco_max_pollution_index"]
+    levers = [k for k in spending_levers(low, high) if k in points.columns]
     steps = [(points[k] - low[k]) / (high[k] - low[k]) for k in levers]
     return pd.concat(steps, axis=1).mean(axis=1)
+
+
+def spending_levers(low: dict, high: dict) -> list[str]:
+    """Levers the full package moves, except the eco threshold (a rule, not spending)."""
+    from sim.params import LEVERS
+
+    return [k for k in LEVERS if k in low and k in high and high[k] != low[k] and k != "eco_max_pollution_index"]
 
 
 def lhs_points(batch, low: dict, high: dict) -> tuple[pd.DataFrame, list[str]]:
@@ -280,7 +291,7 @@ def lhs_points(batch, low: dict, high: dict) -> tuple[pd.DataFrame, list[str]]:
     return points, inputs
 
 
-def q3_cheapest(points: pd.DataFrame, inputs: list[str], low: dict, high: dict) -> pd.DataFrame:
+def q3_cheapest(points: pd.DataFrame) -> pd.DataFrame:
     """Per target column: how many points reach each level, and the cheapest such point."""
     rows = []
     for col in [c for c in _target_order() if c in points.columns]:
@@ -288,37 +299,33 @@ def q3_cheapest(points: pd.DataFrame, inputs: list[str], low: dict, high: dict) 
         for level in LEVELS:
             ok = points[points[col] >= level - 1e-9].sort_values("cost")
             row[f"points >= {level:g}"] = f"{len(ok)}/{len(points)}"
-            row[f"cheapest >= {level:g}: cost"] = (
-                f"{ok['cost'].iloc[0]:.2f} ({ok.index[0]}: {_moved(ok.iloc[0], inputs, low, high)})" if len(ok) else "-"
-            )
+            row[f"cheapest >= {level:g}: cost"] = f"{ok['cost'].iloc[0]:.2f} (`{ok.index[0]}`)" if len(ok) else "-"
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def _moved(point: pd.Series, inputs: list[str], low: dict, high: dict) -> str:
-    """The levers a point moves at least half way to (or past) the full package."""
-    moved = []
-    for k in inputs:
-        if k in high and high[k] != low[k] and (point[k] - low[k]) / (high[k] - low[k]) >= 0.5:
-            moved.append(f"{k}={num(point[k])}")
-    return ", ".join(moved) or "no lever half way"
 
 
 def q3_prim(batch, points: pd.DataFrame) -> list[str]:
     """PRIM boxes (EMA Workbench) at reach-share thresholds 0.5 and 0.8, in plain words."""
     out = batch.outcomes[batch.outcomes["status"] == "ok"]
     inputs = sd.varied_inputs(out, batch.manifest["input_columns"])
-    lines = []
+    lines, trivial = [], {}
     for col in [c for c in _target_order() if c in points.columns]:
         for level in LEVELS:
             x, y, _ = sd.discovery_data(out, inputs, col, threshold=level)
-            try:
-                found = sd.discover(x, y, col, "prim")
-            except ValueError as err:
-                lines.append(f"- **{label(col)}**, P >= {level:g}: {err} in the tested ranges.")
+            if y.sum() in (0, len(y)):
+                trivial.setdefault("no package" if y.sum() == 0 else "every package", []).append(
+                    f"{label(col)} at {level:g}"
+                )
                 continue
-            text = sd.describe_box(found, threshold=level).replace("\n  ", " ")
-            lines.append(f"- **{label(col)}**, P >= {level:g}: {text}")
+            found = sd.discover(x, y, col, "prim")
+            text = sd.describe_box(found, threshold=level).split(" is reached with ", 1)[1].replace("\n  ", " ")
+            text = text.replace("anywhere in the tested ranges (no restriction)", "ANYWHERE")
+            where = "reached anywhere in the tested ranges" if text.startswith("ANYWHERE") else "reached with"
+            lines.append(
+                f"- **{label(col)}**, P >= {level:g}: {where} {text.removeprefix('ANYWHERE')}".replace("  ", " ")
+            )
+    for what, items in trivial.items():
+        lines.append(f"- Nothing to separate ({what} reaches it): {', '.join(items)}.")
     return lines
 
 
@@ -327,33 +334,79 @@ def q3_prim(batch, points: pd.DataFrame) -> list[str]:
 
 def best_anywhere(tables: list[pd.DataFrame], points: pd.DataFrame | None) -> pd.DataFrame:
     """Per target column: the highest P over every tested scenario and package, where, and the highest median."""
-    frame = pd.concat(tables, ignore_index=True)[["column", "scenario", "p_reach", "median"]]
+    if not tables:
+        return pd.DataFrame(columns=["where", "p_best", "median_best", "n"])
+    frame = pd.concat(tables, ignore_index=True)[["column", "scenario", "p_reach", "median", "n"]]
     if points is not None:
         cols = [c for c in points.columns if c in set(frame["column"])]
         lhs = (
             points[cols].rename_axis("scenario").reset_index().melt("scenario", var_name="column", value_name="p_reach")
         )
+        lhs["n"] = lhs["scenario"].map(points["n_runs"])
         frame = pd.concat([frame, lhs.assign(median=np.nan)], ignore_index=True)
-    frame = frame.sort_values("p_reach", ascending=False, kind="stable")
+    frame = frame.sort_values(["p_reach", "n"], ascending=False, kind="stable")
     best = frame.groupby("column", sort=False).first().rename(columns={"p_reach": "p_best", "scenario": "where"})
     best["median_best"] = frame.groupby("column")["median"].max()
     return best.reindex([c for c in _target_order() if c in best.index])
 
 
 def out_of_reach(best: pd.DataFrame, inputs: dict) -> list[str]:
-    """Targets below 50% under every tested package, with the mechanism that bounds them."""
+    """Targets with a reading below 50% under every tested package, with the mechanism that bounds them."""
     lines = []
-    for col, row in best.iterrows():
-        top = row["p_best"]
-        if top >= 0.5:
+    for t in TARGETS:
+        rows = best[best.index.str.startswith(t.name + "__") & (best["p_best"] < 0.5)]
+        if rows.empty:
             continue
-        t = TARGETS_BY_NAME[col.split("__")[0]]
-        why = MECHANISMS.get(t.name, lambda i: "")(inputs)
-        lines.append(
-            f"- **{label(col)}** (goal {num(t.threshold)} {t.unit}): at most {pct(top)} under any tested package; "
-            f"the highest median is {num(row['median_best'])} {t.unit}. {why}"
+        readings = "; ".join(
+            f"*{c.split('__')[1]}*: at most {pct(r.p_best)}, highest median {num(r.median_best)}"
+            for c, r in zip(rows.index, rows.itertuples(), strict=True)
         )
+        why = MECHANISMS.get(t.name, lambda i: "")(inputs)
+        lines.append(f"- **{t.text}** ({readings} {t.unit}). {why}")
     return lines
+
+
+def all_packages(b: dict, tables: dict, points, low: dict, high: dict) -> pd.DataFrame:
+    """Every tested package with its cost proxy, replications and P per reading (scenarios, scale, LHS)."""
+    frames = []
+    for key, table in tables.items():
+        if table is None:
+            continue
+        names = table["scenario"].unique()
+        inputs = pd.DataFrame([b[key].scenario(n)["inputs"] for n in names], index=names)
+        cost = package_cost(inputs[[k for k in inputs.columns if k in high]], low, high)
+        frames.append(table.assign(cost=table["scenario"].map(cost), batch=key)[
+            ["scenario", "batch", "column", "n", "p_reach", "cost"]])  # fmt: skip
+    if points is not None:
+        cols = [c for c in _target_order() if c in points.columns]
+        long = points[cols].rename_axis("scenario").reset_index().melt("scenario", var_name="column",
+                                                                         value_name="p_reach")  # fmt: skip
+        long["n"] = long["scenario"].map(points["n_runs"])
+        long["cost"] = long["scenario"].map(points["cost"])
+        frames.append(long.assign(batch="packages"))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def q3_minimum(packages: pd.DataFrame) -> pd.DataFrame:
+    """Per reading and level: the cheapest tested package reaching it, and the cheapest with >= 30 replications."""
+    rows = []
+    for col in [c for c in _target_order() if c in set(packages["column"])]:
+        g = packages[packages["column"] == col].sort_values(["cost", "n"], ascending=[True, False])
+        row = {"target (definition)": label(col)}
+        for level in LEVELS:
+            ok = g[g["p_reach"] >= level - 1e-9]
+            sure = ok[ok["n"] >= 30]
+            row[f"cheapest, P >= {level:g}"] = _pkg(ok)
+            row[f"cheapest with >= 30 reps, P >= {level:g}"] = _pkg(sure)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _pkg(frame: pd.DataFrame) -> str:
+    if frame.empty:
+        return "no tested package"
+    r = frame.iloc[0]
+    return f"`{r['scenario']}` cost {r['cost']:.2f}, P {pct(r['p_reach'])} of {int(r['n'])}"
 
 
 # ---------------------------------------------------------------- the document
@@ -376,7 +429,7 @@ def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | N
             c = f"{t.name}__{d}"
             if c in best.index:
                 top = best.loc[c, "p_best"]
-                where = f" (`{best.loc[c, 'where']}`)" if top > 0 else " (never reached)"
+                where = f" (`{best.loc[c, 'where']}`, {int(best.loc[c, 'n'])} runs)" if top > 0 else " (never reached)"
                 cells.append(f"{d}: {pct(g.get((c, REFERENCE)))} now, {pct(g.get((c, PACKAGE)))} with the full "
                              f"package, at best {pct(top)}{where}")  # fmt: skip
         lines.append(f"- **{t.text}** - {'; '.join(cells)}.")
@@ -399,12 +452,12 @@ def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | N
 
 def build(args) -> str:
     """The whole document as markdown (figures are written on the way)."""
+    started = time.perf_counter()
     root, img = Path(args.root), Path(args.img)
     b = {k: load(root, getattr(args, k)) for k in ("scenarios", "morris", "scale", "packages")}
     q1 = probabilities(b["scenarios"]) if b["scenarios"] else None
     scale = probabilities(b["scale"]) if b["scale"] else None
-    anchor = b["scenarios"] or b["scale"] or b["packages"] or b["morris"]
-    low = anchor.scenario(REFERENCE)["inputs"] if b["scenarios"] else {}
+    low = b["scenarios"].scenario(REFERENCE)["inputs"] if b["scenarios"] else {}
     high = b["scenarios"].scenario(PACKAGE)["inputs"] if b["scenarios"] else {}
     points = inputs = None
     if b["packages"] and low:
@@ -420,11 +473,13 @@ def build(args) -> str:
     doc += _section_q1(q1, img, args)
     doc += _section_q2(b["morris"], img, args)
     doc += _section_q3(b, scale, points, inputs, low, high, img, args)
+    packages = all_packages(b, {"scenarios": q1, "scale": scale}, points, low, high) if low else pd.DataFrame()
+    doc += _section_minimum(packages, low, high)
     doc += ["", "### Targets out of reach of every tested package", ""]
     doc += out_of_reach(best, low) or ["- None: every target reaches at least 50% under some tested package."]
     fitted = _fitted(args)
     doc += caveats_section(fitted, b)
-    doc += reproduce_section(b, args)
+    doc += reproduce_section(b, args, time.perf_counter() - started)
     return "\n".join(doc) + "\n"
 
 
@@ -432,7 +487,10 @@ def _intro(b, q1) -> list[str]:
     missing = [k for k, v in b.items() if v is None]
     lines = ["", "The percentages above are shares of replications reaching the goal. Definitions: "
              "*signed* / *registered* / *started* are three readings of \"introduced\"; *exchange* counts "
-             "exchange-listed firms only, *exchange_neeq* adds NEEQ-quoted firms. Details follow.", ""]  # fmt: skip
+             "exchange-listed firms only, *exchange_neeq* adds NEEQ-quoted firms. \"At best\" names the tested "
+             "package with the highest share: a lever family of section 1 (`attraction`, ...), the full package "
+             "scaled (`scale_150` = 1.5 times the plan's moves) or a point of the Latin hypercube "
+             "(`findings_packages-NNN`, few runs each: a candidate, not a guarantee). Details follow.", ""]  # fmt: skip
     if missing:
         lines += [f"**Not run (sections left empty):** {', '.join(missing)}.", ""]
     return lines
@@ -461,13 +519,17 @@ def _section_q2(morris, img: Path, args) -> list[str]:
     mu = morris_indices(morris)
     rank = lever_ranking(mu).reset_index()
     rank["mean_normalised_mu_star"] = rank["mean_normalised_mu_star"].map(lambda v: f"{v:.2f}")
+    rank.columns = ["lever", "mean mu* / largest mu* of the target", "targets where it is the largest"]
     plot_morris(mu, img / "findings_morris.png")
     meta = morris.manifest.get("sensitivity", {})
     return lines + [
         f"Morris screening over the levers of `sensitivity_levers.toml` (N = {meta.get('n', '?')} trajectories, "
         f"{morris.manifest['reps']} replications per point, {morris.n_runs} runs; batch `{args.morris}`). "
         "mu* is the change of the outcome when the lever moves across its whole tested range, with its 95% "
-        "bootstrap interval (see docs/analysis.md).", "",
+        "bootstrap interval (see docs/analysis.md); the ranges run from below the status quo to beyond the full "
+        "package. For the probability of reaching, mu* is a change in probability extrapolated linearly from "
+        "steps of 2/3 of the range, so it can exceed 1; with 3 replications per point it is coarse. "
+        "Compare levers within a row, not across rows.", "",
         q2_table(mu), "", "Levers ranked over all targets (how often a lever has the largest mu*, then its "
         "mu* relative to the largest, averaged over targets):", "", md_table(rank), "",
         f"![Morris mu*]({_rel(img / 'findings_morris.png', args)})", "",
@@ -488,17 +550,37 @@ def _section_q3(b, scale, points, inputs, low, high, img: Path, args) -> list[st
         reps = int(points["n_runs"].max())
         lines += [f"### Cheapest package of a Latin hypercube ({len(points)} packages x {reps} replications; "
                   f"batch `{args.packages}`)", "",
-                  "Cost proxy: the mean, over the spending levers, of how far each lever moves from its status-quo "
-                  "level towards its full-package level (0 = status quo, 1 = the full package; the eco threshold "
-                  "is a rule, not spending, and is left out). With "
+                  "Cost is the proxy defined under *The minimum package* below. With "
                   f"{reps} replications a point's reach share is coarse (steps of {1 / reps:.2f}): read the cheapest "
                   "point as a candidate to confirm, not a guarantee.", "",
-                  md_table(q3_cheapest(points, inputs, low, high)), "",
-                  "### Scenario discovery (PRIM) on the same packages", ""]  # fmt: skip
+                  md_table(q3_cheapest(points)), "",
+                  "### Scenario discovery (PRIM) on the same packages", "",
+                  "A package succeeds when its share of replications reaching the goal is at least the level. PRIM "
+                  "(EMA Workbench) peels the lever space down to a box where successes are dense; the chosen box has "
+                  "the highest coverage among boxes of density >= 0.8 (`parksim discover`, docs/analysis.md). Boxes "
+                  "describe this sample: restrictions on many levers at once are partly noise of "
+                  f"{reps} replications, and the first one or two restrictions carry the message.", ""]  # fmt: skip
         lines += q3_prim(b["packages"], points)
     if scale is None and points is None:
         lines += ["Not run."]
     return lines
+
+
+def _section_minimum(packages: pd.DataFrame, low: dict, high: dict) -> list[str]:
+    if packages.empty:
+        return []
+    return [
+        "", "### The minimum package, over everything tested", "",
+        "Every tested package (the lever families and full package of section 1, the scaled packages, "
+        f"the Latin hypercube) gets a cost proxy: the mean, over the {len(spending_levers(low, high))} "
+        "spending levers, of how far each lever moves from its status-quo level towards its full-package level "
+        "(0 = status quo, 1 = the full package, more than 1 beyond it). Each lever counts the same; the eco "
+        "threshold is a rule, not spending, and is left out. This is a distance in lever space, not a budget in "
+        "yuan. For each reading, the cheapest package whose share of replications reaching the goal is at least "
+        "50% or 80%; packages with fewer replications are cheaper to find by luck, so the cheapest with at "
+        "least 30 replications is given too. `P 90% of 60` means 90% of 60 replications.", "",
+        md_table(q3_minimum(packages)),
+    ]  # fmt: skip
 
 
 def _rel(path: Path, args) -> str:
@@ -515,7 +597,8 @@ def _fitted(args) -> dict:
     for line in path.read_text().splitlines():
         if "=" in line and "#" in line and line.split("=")[0].strip() in values:
             notes[line.split("=")[0].strip()] = line.split("#", 1)[1].strip()
-    return {"path": str(path), "values": values, "notes": notes}
+    shown = path.resolve().relative_to(ROOT).as_posix() if path.resolve().is_relative_to(ROOT) else str(path)
+    return {"path": shown, "values": values, "notes": notes}
 
 
 def main(argv=None) -> int:
