@@ -24,6 +24,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "scripts"))
+from findings_plots import LEVELS, label, plot_morris, plot_probabilities, plot_scale, scale_of  # noqa: E402
 from findings_text import (  # noqa: E402  (sibling module, not a package)
     MECHANISMS,
     caveats_section,
@@ -37,7 +38,6 @@ from sim.report import target_table  # noqa: E402
 from sim.targets import TARGETS, TARGETS_BY_NAME  # noqa: E402
 
 REFERENCE, PACKAGE = "baseline", "full_package"
-LEVELS = (0.5, 0.8)
 
 
 # ---------------------------------------------------------------- loading
@@ -67,12 +67,6 @@ def num(x: float) -> str:
     if pd.isna(x):
         return "n/a"
     return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
-
-
-def label(col: str) -> str:
-    """``target__definition`` -> ``target (definition)``."""
-    t, d = col.split("__")
-    return f"{t} ({d})"
 
 
 def md_table(frame: pd.DataFrame) -> str:
@@ -120,37 +114,6 @@ def _band(row) -> str:
     return f"{num(row['median'])} ({num(row['q05'])}-{num(row['q95'])})"
 
 
-def plot_probabilities(table: pd.DataFrame, path: Path) -> Path:
-    """Heat map: P(reach) per scenario and target definition."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    wide = table.pivot(index="column", columns="scenario", values="p_reach")
-    wide = wide.reindex(index=table["column"].unique(), columns=table["scenario"].unique())
-    fig, ax = plt.subplots(figsize=(8.5, 8))
-    im = ax.imshow(wide.to_numpy(float), vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(wide.shape[0]), [label(c) for c in wide.index], fontsize=7)
-    for (i, j), v in np.ndenumerate(wide.to_numpy(float)):
-        ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
-    fig.colorbar(im, ax=ax, label="probability of reaching the target", shrink=0.6)
-    ax.set_title("Probability of reaching each target (percent), by scenario", fontsize=10)
-    return save(fig, path)
-
-
-def save(fig, path: Path) -> Path:
-    """Save a figure small (dpi 80) and close it."""
-    import matplotlib.pyplot as plt
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
-    plt.close(fig)
-    return path
-
-
 # ---------------------------------------------------------------- Q2: Morris
 
 
@@ -193,30 +156,7 @@ def lever_ranking(mu: pd.DataFrame) -> pd.DataFrame:
     return out.sort_values(["targets_where_largest", "mean_normalised_mu_star"], ascending=False)
 
 
-def plot_morris(mu: pd.DataFrame, path: Path) -> Path:
-    """Heat map of mu_star on the measured value, normalised per target definition."""
-    import matplotlib.pyplot as plt
-
-    value = mu[(mu["measure"] == "mean") & mu["outcome"].isin(_target_order())]
-    wide = value.pivot(index="input", columns="outcome", values="value")
-    wide = wide.reindex(columns=[c for c in _target_order() if c in wide.columns])
-    wide = wide / wide.max(axis=0)
-    wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False).index]
-    fig, ax = plt.subplots(figsize=(9, 6))
-    im = ax.imshow(wide.to_numpy(float), vmin=0, vmax=1, cmap="magma_r", aspect="auto")
-    ax.set_yticks(range(wide.shape[0]), wide.index, fontsize=7)
-    ax.set_xticks(range(wide.shape[1]), [label(c) for c in wide.columns], rotation=60, ha="right", fontsize=6)
-    fig.colorbar(im, ax=ax, label="mu* / largest mu* of the target", shrink=0.6)
-    ax.set_title("Morris screening: which levers move each target (measured value)", fontsize=10)
-    return save(fig, path)
-
-
 # ---------------------------------------------------------------- Q3: packages
-
-
-def scale_of(name: str) -> float:
-    """``scale_075`` -> 0.75."""
-    return int(name.rsplit("_", 1)[1]) / 100
 
 
 def q3_scale(table: pd.DataFrame) -> pd.DataFrame:
@@ -234,29 +174,6 @@ def q3_scale(table: pd.DataFrame) -> pd.DataFrame:
         row["largest P (at)"] = f"{pct(top)} (x{g.loc[g['p_reach'].idxmax(), 'scale']:g})" if top > 0 else "0% (never)"
         rows.append(row)
     return pd.DataFrame(rows)
-
-
-def plot_scale(table: pd.DataFrame, path: Path) -> Path:
-    """P(reach) against the scale of the full package, one line per reading whose P changes."""
-    import matplotlib.pyplot as plt
-
-    table = table.assign(scale=table["scenario"].map(scale_of))
-    fig, ax = plt.subplots(figsize=(8, 5))
-    ax.set_prop_cycle(color=plt.get_cmap("tab20").colors)
-    for col, g in table.groupby("column", sort=False):
-        g = g.sort_values("scale")
-        if g["p_reach"].max() - g["p_reach"].min() < 0.05:
-            continue  # flat lines (always or never reached) are listed in the table, not drawn
-        err = [(g["p_reach"] - g["p_low"]).clip(lower=0), (g["p_high"] - g["p_reach"]).clip(lower=0)]
-        ax.errorbar(g["scale"], g["p_reach"], yerr=err, marker="o", ms=3, capsize=2, lw=1, label=label(col))
-    for level in LEVELS:
-        ax.axhline(level, color="grey", ls=":", lw=1)
-    ax.set_xlabel("scale of the full package (0 = status quo, 1 = the plan's package)")
-    ax.set_ylabel("probability of reaching (95% Wilson interval)")
-    if ax.get_legend_handles_labels()[0]:
-        ax.legend(fontsize=6, loc="center left", bbox_to_anchor=(1, 0.5))
-    ax.set_title("Scaling the plan's full package", fontsize=10)
-    return save(fig, path)
 
 
 def package_cost(points: pd.DataFrame, low: dict, high: dict) -> pd.Series:
@@ -520,7 +437,7 @@ def _section_q2(morris, img: Path, args) -> list[str]:
     rank = lever_ranking(mu).reset_index()
     rank["mean_normalised_mu_star"] = rank["mean_normalised_mu_star"].map(lambda v: f"{v:.2f}")
     rank.columns = ["lever", "mean mu* / largest mu* of the target", "targets where it is the largest"]
-    plot_morris(mu, img / "findings_morris.png")
+    plot_morris(mu, img / "findings_morris.png", _target_order())
     meta = morris.manifest.get("sensitivity", {})
     return lines + [
         f"Morris screening over the levers of `sensitivity_levers.toml` (N = {meta.get('n', '?')} trajectories, "
