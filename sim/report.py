@@ -154,10 +154,11 @@ def fan_chart(monthly: pd.DataFrame, path: str | Path, columns=FAN_COLUMNS, grou
     dates = sorted(monthly["date"].unique())
     x = pd.to_datetime(pd.Series(dates))
     colours = plt.get_cmap("tab10")
+    band_alpha = 0.18 if monthly[group].nunique() <= 4 else 0.07  # many overlapping bands turn muddy
     for ax, (col, title) in zip(axes.flat, columns, strict=False):
         for k, (name, runs) in enumerate(monthly.groupby(group, sort=False)):
             q = runs.groupby("date")[col].quantile([0.05, 0.5, 0.95]).unstack().reindex(dates)
-            ax.fill_between(x, q[0.05], q[0.95], color=colours(k % 10), alpha=0.18, linewidth=0)
+            ax.fill_between(x, q[0.05], q[0.95], color=colours(k % 10), alpha=band_alpha, linewidth=0)
             ax.plot(x, q[0.5], color=colours(k % 10), label=str(name), linewidth=1.6)
         if col in TARGET_LINES:
             value, due, label = TARGET_LINES[col]
