@@ -243,12 +243,12 @@ def compact_parts(folder: Path, delete: bool = True) -> int:
     Crash-safe like every write: the merged monthly file is written first, then the
     merged outcomes file whose footer lists the parts it replaces (from then on
     readers skip those), then the replaced parts are deleted; ``clean_folder``
-    finishes a deletion a crash interrupted.
+    finishes a deletion a crash interrupted. DuckDB streams the monthly parts into
+    the merged file, so memory stays bounded however large the batch.
 
     Returns:
         The number of parts merged (0 when there was nothing to merge).
     """
-    import pyarrow as pa
     import pyarrow.parquet as pq
 
     parts = part_files(folder, "outcomes")
@@ -257,32 +257,34 @@ def compact_parts(folder: Path, delete: bool = True) -> int:
     name = f"{COMPACT}{len(list((folder / 'outcomes').glob(COMPACT + '*'))):03d}.parquet"
     monthly = [folder / "monthly" / p.name for p in parts if (folder / "monthly" / p.name).exists()]
     if monthly:
-        atomic_write(folder / "monthly" / name, lambda tmp: _merge_into(monthly, tmp))
-    outcomes = pa.concat_tables([pq.read_table(p).replace_schema_metadata(None) for p in parts])
+        atomic_write(folder / "monthly" / name, lambda tmp: _duckdb_merge(monthly, tmp))
+    schema = pq.read_schema(parts[0]).remove_metadata()
+    outcomes = _duckdb_merge(parts, None).cast(schema).sort_by("run")
     logs = [entry for p in parts for entry in read_log(p)]
     meta = {LOG_KEY: json.dumps(logs).encode(), MERGED_KEY: json.dumps([p.name for p in parts]).encode()}
-    write_parquet(folder / "outcomes" / name, outcomes.sort_by("run").replace_schema_metadata(meta))
+    write_parquet(folder / "outcomes" / name, outcomes.replace_schema_metadata(meta))
     if delete:
         _delete_parts(folder, [p.name for p in parts])
     return len(parts)
 
 
-def _merge_into(files: list[Path], target: Path) -> None:
-    """Stream monthly parts into one Parquet file, row groups of about ROW_GROUP_ROWS rows sorted by run, date."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+def _duckdb_merge(files: list[Path], target: Path | None):
+    """Union of Parquet files: streamed into ``target`` (row groups of ROW_GROUP_ROWS), or returned as a table."""
+    import duckdb
 
-    writer, buffer, rows = None, [], 0
-    for i, path in enumerate(files):
-        table = pq.read_table(path).replace_schema_metadata(None)
-        buffer.append(table)
-        rows += table.num_rows
-        if rows >= ROW_GROUP_ROWS or i == len(files) - 1:
-            group = pa.concat_tables(buffer).sort_by([("run", "ascending"), ("date", "ascending")])
-            writer = writer or pq.ParquetWriter(target, group.schema, compression="zstd")
-            writer.write_table(group, row_group_size=ROW_GROUP_ROWS)
-            buffer, rows = [], 0
-    writer.close()
+    con = duckdb.connect()
+    try:
+        query = "SELECT * FROM read_parquet($files)"
+        params = {"files": [str(f) for f in files]}
+        if target is None:
+            return con.sql(query, params=params).to_arrow_table()
+        where = str(target).replace("'", "''")
+        con.execute(
+            f"COPY ({query}) TO '{where}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})", params
+        )
+        return None
+    finally:
+        con.close()
 
 
 def _delete_parts(folder: Path, names) -> None:
