@@ -115,20 +115,23 @@ def child(config: str, scenario: str, reps: int) -> None:
 
 
 # ---------------------------------------------------------------- parent
-def tree_rss_mb(proc) -> float:
+def tree_memory_mb(proc) -> tuple[float, float]:
+    """RSS and PSS (shared pages split between the processes sharing them; Linux) summed over a process tree."""
     import psutil
 
     try:
         procs = [proc, *proc.children(recursive=True)]
     except psutil.Error:
-        return 0.0
-    total = 0
+        return 0.0, 0.0
+    rss = pss = 0
     for p in procs:
         try:
-            total += p.memory_info().rss
+            info = p.memory_full_info()
+            rss += info.rss
+            pss += getattr(info, "pss", info.rss)
         except psutil.Error:
             pass
-    return total / 2**20
+    return rss / 2**20, pss / 2**20
 
 
 def wait_for_quiet(max_load: float | None, limit_s: float = 1800) -> None:
@@ -146,15 +149,16 @@ def measure(config: str, scenario: str, reps: int, max_load: float | None = None
     cmd = [sys.executable, __file__, "--child", config, "--scenario", scenario, "--reps", str(reps)]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
-    peak = 0.0
+    peak = peak_pss = 0.0
     while proc.poll() is None:
-        peak = max(peak, tree_rss_mb(ps))
+        rss, pss = tree_memory_mb(ps)
+        peak, peak_pss = max(peak, rss), max(peak_pss, pss)
         time.sleep(0.05)
     out = proc.stdout.read()
     if proc.returncode != 0:
         raise RuntimeError(f"{config} failed with exit code {proc.returncode}")
     seconds = json.loads(out.strip().splitlines()[-1])["seconds"]
-    return {"seconds": seconds, "runs_per_s": reps / seconds, "peak_mb": peak, "load": load}
+    return {"seconds": seconds, "runs_per_s": reps / seconds, "peak_mb": peak, "peak_pss_mb": peak_pss, "load": load}
 
 
 def main() -> int:
@@ -173,8 +177,8 @@ def main() -> int:
     parser.add_argument(
         "--memory-check",
         action="store_true",
-        help="instead: peak RSS of a stored serial batch of tiny.toml at REPS/10 and at REPS runs (flat = results "
-        "are not held in memory)",
+        help="instead: peak RSS of serial parksim and mesa.batch_run on tiny.toml at REPS/10 and at REPS runs "
+        "(flat = results are not held in memory)",
     )
     parser.add_argument("--child", choices=list(CONFIGS), help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -182,11 +186,13 @@ def main() -> int:
         child(args.child, args.scenario, args.reps)
         return 0
     if args.memory_check:
-        for n in (max(1, args.reps // 10), args.reps):
-            r = measure("parksim serial", "tiny", n)
-            print(
-                f"- tiny.toml, {n} runs stored serially: peak RSS {r['peak_mb']:.0f} MB ({r['runs_per_s']:.2f} runs/s)"
-            )
+        for config in ("parksim serial", "mesa.batch_run x1"):
+            for n in (max(1, args.reps // 10), args.reps):
+                r = measure(config, "tiny", n, args.max_load)
+                print(
+                    f"- {config}, {n} runs of tiny.toml: peak RSS {r['peak_mb']:.0f} MB, "
+                    f"peak PSS {r['peak_pss_mb']:.0f} MB, {r['runs_per_s']:.2f} runs/s"
+                )
         return 0
     configs = args.only or list(CONFIGS)
     trials = {c: [] for c in configs}
@@ -199,6 +205,7 @@ def main() -> int:
             "runs_per_s": statistics.median(t["runs_per_s"] for t in ts),
             "seconds": statistics.median(t["seconds"] for t in ts),
             "peak_mb": max(t["peak_mb"] for t in ts),
+            "peak_pss_mb": max(t["peak_pss_mb"] for t in ts),
             "best": max(t["runs_per_s"] for t in ts),
             "all": [round(t["runs_per_s"], 2) for t in ts],
             "load": [round(t["load"], 1) for t in ts],
@@ -222,13 +229,13 @@ def report(results: dict, args) -> str:
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}.",
         "",
         "| configuration | runs/s (median) | runs/s (best) | batch seconds (median) | peak RSS of process tree (MB) "
-        "| runs/s of each repeat | 1-min load average before each |",
-        "|---|---|---|---|---|---|---|",
+        "| peak PSS of process tree (MB) | runs/s of each repeat | 1-min load average before each |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for config, r in results.items():
         lines.append(
             f"| {config} | {r['runs_per_s']:.2f} | {r['best']:.2f} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
-            f"{', '.join(map(str, r['all']))} | {', '.join(map(str, r['load']))} |"
+            f"{r['peak_pss_mb']:.0f} | {', '.join(map(str, r['all']))} | {', '.join(map(str, r['load']))} |"
         )
     lines += [
         "",
@@ -244,7 +251,8 @@ def report(results: dict, args) -> str:
             f"{(two - one) / one:.0%} (efficiency at 2 workers {two / (2 * one):.0%})"
         )
     lines.append(
-        "- peak RSS sums the resident memory of every process in the tree (shared pages count once per process)"
+        "- peak RSS sums the resident memory of every process in the tree, counting pages shared by forked "
+        "workers once per process; PSS splits shared pages between the processes sharing them"
     )
     return "\n".join(lines)
 
