@@ -8,8 +8,10 @@ number of workers, the chunking, or how often the batch was interrupted and
 resumed.
 
 Workers send back compact arrays (never model objects); the main process turns
-each finished chunk into one Parquet part (see :mod:`sim.store`) at once, so
-memory stays flat and a killed batch loses no finished run.
+each finished chunk into one Parquet part, written by a background thread while
+the next runs go on (see :mod:`sim.store`), so memory stays flat and a killed
+batch loses no finished run. When every run is done the parts are merged into
+one file per table.
 """
 
 from __future__ import annotations
