@@ -36,7 +36,8 @@ TABLES = ("outcomes", "monthly")
 LOG_KEY = b"parksim.log"
 MERGED_KEY = b"parksim.merged_parts"
 COMPACT = "compact-"
-ROW_GROUP_ROWS = 100_000
+ROW_GROUP_ROWS = 16_384  # rows per row group of a merged file (bounds the merge's buffers)
+MERGE_GROUP = 256  # parts merged by one DuckDB query
 PART_COMPRESSION = "snappy"  # parts are short-lived (merged at the end, with zstd): fast to write matters more
 DEFAULT_ROOT = "results/runs"
 
@@ -270,23 +271,43 @@ def compact_parts(folder: Path, delete: bool = True) -> int:
 
 
 def _duckdb_merge(files: list[Path], target: Path | None):
-    """Union of Parquet files: streamed into ``target`` (row groups of ROW_GROUP_ROWS), or returned as a table."""
+    """Union of Parquet files: streamed into ``target`` (row groups of ROW_GROUP_ROWS), or returned as a table.
+
+    DuckDB keeps some metadata of every file of a query until it ends (about 45 kB
+    a file), so more than MERGE_GROUP files are merged in two stages through
+    temporary files: memory stays bounded however many parts a batch has.
+    """
     import duckdb
 
     con = duckdb.connect()
     try:
         con.execute("SET threads TO 1")  # streams file by file: half the peak memory of the default, and faster
-        query = "SELECT * FROM read_parquet($files)"
-        params = {"files": [str(f) for f in files]}
         if target is None:
-            return con.sql(query, params=params).to_arrow_table()
-        where = str(target).replace("'", "''")
-        con.execute(
-            f"COPY ({query}) TO '{where}' (FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})", params
-        )
+            return con.sql(
+                "SELECT * FROM read_parquet($files)", params={"files": [str(f) for f in files]}
+            ).to_arrow_table()
+        stages = []
+        try:
+            if len(files) > MERGE_GROUP:
+                for k in range(0, len(files), MERGE_GROUP):
+                    stages.append(target.parent / f".stage-{os.getpid()}-{k // MERGE_GROUP:05d}.tmp")
+                    _copy(con, files[k : k + MERGE_GROUP], stages[-1])
+            _copy(con, stages or files, target)
+        finally:
+            for stage in stages:
+                stage.unlink(missing_ok=True)
         return None
     finally:
         con.close()
+
+
+def _copy(con, files: list[Path], target: Path) -> None:
+    where = str(target).replace("'", "''")
+    con.execute(
+        f"COPY (SELECT * FROM read_parquet($files)) TO '{where}' "
+        f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {ROW_GROUP_ROWS})",
+        {"files": [str(f) for f in files]},
+    )
 
 
 def _delete_parts(folder: Path, names) -> None:
