@@ -79,3 +79,5 @@ def test_compare_cli(root, tmp_path, capsys):
     assert cli(["compare", "A", "--root", str(root), "--out", str(out), "--reference", "nope"]) == 2
     assert "tiny_same" in capsys.readouterr().err, "the error lists the scenarios to choose from"
     assert cli(["compare", "missing", "--root", str(root)]) == 2
+    assert cli(["compare", "A", "B", "--root", str(root)]) == 0
+    assert (root / "A" / "compare-with-B" / "targets.csv").exists(), "by default beside the first batch"

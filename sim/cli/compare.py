@@ -8,7 +8,9 @@ graphene firms; fan_charts.png), where firms and talent are by zone at the end
 (zones.csv, zones.png), and paired differences against a reference scenario,
 run by run on the same replicate seeds (common random numbers) with 95%
 intervals (paired_differences.csv, paired_differences.png). Scenario names
-that occur in several batches are prefixed with their batch id.
+that occur in several batches are prefixed with their batch id. Files go to
+--out, by default to compare/ (or compare-with-OTHER_IDS/) inside the first
+batch's folder.
 
 examples:
   parksim compare 20261127-183512-ab12cd
@@ -25,7 +27,10 @@ HELP = "compare finished batches: target probabilities, fan charts, zones, paire
 def register(p):
     p.add_argument("batches", nargs="+", metavar="RUN", help="batch ids (folders under --root) or batch folders")
     p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
-    p.add_argument("--out", help="folder for the table and figures (default results/compare/<first id>)")
+    p.add_argument(
+        "--out",
+        help="folder for the tables and figures (default: compare[-with-OTHER_IDS]/ in the first batch's folder)",
+    )
     p.add_argument("--reference", help="scenario the paired differences are taken against (default: the first)")
 
 
@@ -40,7 +45,8 @@ def main(args) -> int:
     for b in batches:
         if b.status not in ("complete", "complete-with-failures"):
             print(f"parksim compare: note: {b.summary_line()}; comparing the runs it holds", file=sys.stderr)
-    out = Path(args.out) if args.out else Path("results/compare") / batches[0].id
+    others = "-".join(b.id for b in batches[1:])
+    out = Path(args.out) if args.out else batches[0].folder / ("compare" + (f"-with-{others}" if others else ""))
     try:
         result = compare(batches, out, reference=args.reference)
     except ValueError as exc:
