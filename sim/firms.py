@@ -9,6 +9,8 @@ Python call per firm: the brief measured 25-170x between the two.
 
 from __future__ import annotations
 
+import functools
+
 import mesa
 import numpy as np
 
@@ -105,11 +107,27 @@ class FirmTable:
     def in_stage(self, *stages: int) -> np.ndarray:
         """Row indices of live firms in any of ``stages``."""
         n = self.n
-        return np.flatnonzero(self.alive[:n] & np.isin(self.stage[:n], stages))
+        return np.flatnonzero(self.alive[:n] & is_one_of(self.stage[:n], stages))
 
     def employees(self, rows, people_per_agent: int) -> np.ndarray:
         """People employed by the given firms."""
         return self.talent_agents[rows] * people_per_agent
+
+
+@functools.cache
+def _code_mask(codes: tuple[int, ...]) -> np.ndarray:
+    mask = np.zeros(max(len(STAGES), len(LISTING_STATES)), dtype=bool)
+    mask[list(codes)] = True
+    mask.flags.writeable = False
+    return mask
+
+
+def is_one_of(values: np.ndarray, codes: tuple[int, ...]) -> np.ndarray:
+    """``np.isin(values, codes)`` for stage or listing codes, by table look-up.
+
+    Hot path: ``np.isin`` costs ~30 µs a call on a few hundred rows, this ~2 µs.
+    """
+    return _code_mask(tuple(codes))[values]
 
 
 class Enterprise(mesa.Agent):

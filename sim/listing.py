@@ -32,6 +32,7 @@ from sim.firms import (
     OPERATING,
     REFORMED,
     REFORMING,
+    is_one_of,
 )
 
 ALLOWED = {
@@ -112,7 +113,7 @@ def listing_step(model) -> None:
         _move(model, rej, back, "ipo_rejections")
 
     # new steps taken this month (from the states held at the start of the month)
-    stage_ok = np.isin(firms.stage[live], (OPERATING, GROWING, MATURE))
+    stage_ok = is_one_of(firms.stage[live], (OPERATING, GROWING, MATURE))
     can_reform = live[(state == NONE) & stage_ok & (firms.revenue_myuan[live] >= REFORM_MIN_REVENUE_MYUAN)]
     start = _draw(model, can_reform, p["p_reform_per_year"])
     _move(model, start, REFORMING, "share_reforms_started")
@@ -123,7 +124,7 @@ def listing_step(model) -> None:
         & (firms.profit_y2_myuan[live] > 0)
         & (firms.profit_y1_myuan[live] + firms.profit_y2_myuan[live] >= p["ipo_min_profit_2y_myuan"])
     )
-    ipo_ok = live[np.isin(state, (REFORMED, NEEQ)) & (age >= p["ipo_min_age_months"]) & profit_ok]
+    ipo_ok = live[is_one_of(state, (REFORMED, NEEQ)) & (age >= p["ipo_min_age_months"]) & profit_ok]
     filers = _draw(model, ipo_ok, p["p_ipo_file_per_year"])
     firms.pre_ipo_listing[filers] = firms.listing[filers]
     _move(model, filers, IPO_FILED, "ipo_filings")

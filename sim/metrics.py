@@ -13,7 +13,19 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.firms import GROWING, IPO_FILED, LISTED, MATURE, NEEQ, NEEQ_FILED, OPERATING, REFORMED, REGISTERED, SIGNED
+from sim.firms import (
+    GROWING,
+    IPO_FILED,
+    LISTED,
+    MATURE,
+    NEEQ,
+    NEEQ_FILED,
+    OPERATING,
+    REFORMED,
+    REGISTERED,
+    SIGNED,
+    is_one_of,
+)
 from sim.listing import valuation_myuan
 from sim.params import INDUSTRIES, ZONES
 
@@ -83,7 +95,8 @@ def reporter(name: str, unit: str):
 
 
 def _in_park(m):
-    return m.firms.in_stage(*IN_PARK)
+    rows = getattr(m, "_in_park_rows", None)  # set while record() runs: computed once a month, not 33 times
+    return m.firms.in_stage(*IN_PARK) if rows is None else rows
 
 
 for _i, _ind in enumerate(INDUSTRIES):
@@ -138,7 +151,7 @@ def _employed(m):
 
 
 def _listing_count(m, *states):
-    return int(np.isin(m.firms.listing[_in_park(m)], states).sum())
+    return int(is_one_of(m.firms.listing[_in_park(m)], states).sum())
 
 
 reporter("reformed_firms", "firms")(lambda m: _listing_count(m, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED))
@@ -150,7 +163,7 @@ reporter("listed_exchange_neeq", "firms")(lambda m: _listing_count(m, LISTED, NE
 
 def _market_value_bn(m, *states):
     rows = _in_park(m)
-    rows = rows[np.isin(m.firms.listing[rows], states)]
+    rows = rows[is_one_of(m.firms.listing[rows], states)]
     return float(valuation_myuan(m, rows).sum()) / 1000.0
 
 
@@ -203,4 +216,8 @@ def _vc_capital(m):
 
 def record(model) -> dict[str, float]:
     """One row of every registered reporter for the current month."""
-    return {name: fn(model) for name, fn in REPORTERS.items()}
+    model._in_park_rows = model.firms.in_stage(*IN_PARK)
+    try:
+        return {name: fn(model) for name, fn in REPORTERS.items()}
+    finally:
+        model._in_park_rows = None
