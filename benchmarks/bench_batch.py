@@ -33,14 +33,23 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = 2016
-CONFIGS = {
-    "parksim serial": ("parksim", 1),
-    "parksim pool x2": ("parksim", 2),
-    "mesa.batch_run x1": ("mesa", 1),
-    "mesa.batch_run x2": ("mesa", 2),
-    "parksim dask local:1": ("dask", 1),
-    "parksim dask local:2": ("dask", 2),
-}
+KINDS = ("parksim", "mesa", "dask")
+
+
+def config_name(kind: str, workers: int) -> str:
+    """Display name: 'parksim serial', 'parksim pool x2', 'mesa.batch_run x2', 'parksim dask local:2'."""
+    if kind == "parksim":
+        return "parksim serial" if workers == 1 else f"parksim pool x{workers}"
+    return f"mesa.batch_run x{workers}" if kind == "mesa" else f"parksim dask local:{workers}"
+
+
+def parse_config(name: str) -> tuple[str, int]:
+    """The inverse of :func:`config_name`."""
+    for kind in KINDS:
+        for workers in range(1, 1025):
+            if config_name(kind, workers) == name:
+                return kind, workers
+    raise ValueError(f"unknown configuration {name!r}; e.g. {config_name('parksim', 2)!r}")
 
 
 # ---------------------------------------------------------------- children
@@ -53,10 +62,8 @@ from sim.model import ParkModel  # noqa: E402
 class MesaPark(ParkModel):
     """ParkModel with a Mesa DataCollector of every reporter, as a Mesa user would write it for batch_run."""
 
-    def __init__(self, scenario="baseline", seed=None):
-        from sim.scenario import load_scenario
-
-        super().__init__(load_scenario(ROOT / "scenarios" / f"{scenario}.toml"), seed=seed)
+    def __init__(self, scenario="baseline", end=None, seed=None):
+        super().__init__(bench_scenario(scenario, end), seed=seed)
         reporters = {"date": lambda m: m.date}
         reporters.update({name: (lambda m, n=name: m.records[-1][n]) for name in reporter_columns()})
         self.datacollector = mesa.DataCollector(model_reporters=reporters)
@@ -66,18 +73,25 @@ class MesaPark(ParkModel):
         self.datacollector.collect(self)
 
 
-def run_mesa(scenario: str, reps: int, workers: int) -> float:
+def bench_scenario(name: str, end: str | None = None):
+    """scenarios/<name>.toml, run to ``end`` ("YYYY-MM") instead of its own end when given."""
+    from sim.scenario import load_scenario
+
+    sc = load_scenario(ROOT / "scenarios" / f"{name}.toml")
+    return sc.with_values(end=end) if end else sc
+
+
+def run_mesa(scenario: str, reps: int, workers: int, end: str | None = None) -> float:
     import pandas as pd
 
     from sim.runner import replicate_seeds
-    from sim.scenario import load_scenario
     from sim.targets import evaluate
 
-    sc = load_scenario(ROOT / "scenarios" / f"{scenario}.toml")
+    sc = bench_scenario(scenario, end)
     t0 = time.perf_counter()
     rows = mesa.batch_run(
         MesaPark,
-        parameters={"scenario": scenario},
+        parameters={"scenario": scenario, "end": end},
         number_processes=workers,
         data_collection_period=1,
         max_steps=10_000,
@@ -92,11 +106,10 @@ def run_mesa(scenario: str, reps: int, workers: int) -> float:
     return time.perf_counter() - t0
 
 
-def run_parksim(scenario: str, reps: int, workers: int, dask: str | None) -> float:
+def run_parksim(scenario: str, reps: int, workers: int, dask: str | None, end: str | None = None) -> float:
     from sim.batch import run_batch
-    from sim.scenario import load_scenario
 
-    sc = load_scenario(ROOT / "scenarios" / f"{scenario}.toml")
+    sc = bench_scenario(scenario, end)
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         batch = run_batch([sc], reps=reps, seed=SEED, workers=workers, dask=dask, out_root=tmp, progress=False)
@@ -105,12 +118,12 @@ def run_parksim(scenario: str, reps: int, workers: int, dask: str | None) -> flo
     return seconds
 
 
-def child(config: str, scenario: str, reps: int) -> None:
-    kind, workers = CONFIGS[config]
+def child(config: str, scenario: str, reps: int, end: str | None) -> None:
+    kind, workers = parse_config(config)
     if kind == "mesa":
-        seconds = run_mesa(scenario, reps, workers)
+        seconds = run_mesa(scenario, reps, workers, end)
     else:
-        seconds = run_parksim(scenario, reps, workers, f"local:{workers}" if kind == "dask" else None)
+        seconds = run_parksim(scenario, reps, workers, f"local:{workers}" if kind == "dask" else None, end)
     print(json.dumps({"seconds": seconds}))
 
 
@@ -141,12 +154,13 @@ def wait_for_quiet(max_load: float | None, limit_s: float = 1800) -> None:
         time.sleep(5)
 
 
-def measure(config: str, scenario: str, reps: int, max_load: float | None = None) -> dict:
+def measure(config: str, scenario: str, reps: int, max_load: float | None = None, end: str | None = None) -> dict:
     import psutil
 
     wait_for_quiet(max_load)
     load = os.getloadavg()[0]
     cmd = [sys.executable, __file__, "--child", config, "--scenario", scenario, "--reps", str(reps)]
+    cmd += ["--end", end] if end else []
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True)
     ps = psutil.Process(proc.pid)
     peak = peak_pss = 0.0
@@ -166,7 +180,23 @@ def main() -> int:
     parser.add_argument("--reps", type=int, default=200, help="replications per configuration (default 200)")
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per configuration (default 3)")
     parser.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ (default baseline)")
-    parser.add_argument("--only", nargs="*", choices=list(CONFIGS), help="run only these configurations")
+    parser.add_argument(
+        "--end", metavar="YYYY-MM", help="run each replication only to this month (short runs, where overhead shows)"
+    )
+    parser.add_argument(
+        "--workers",
+        nargs="+",
+        type=int,
+        default=[1, 2],
+        metavar="N",
+        help="worker counts to measure for each kind (default 1 2)",
+    )
+    parser.add_argument(
+        "--kinds", nargs="+", choices=KINDS, default=list(KINDS), help="runners to measure (default: all three)"
+    )
+    parser.add_argument(
+        "--only", nargs="*", metavar="CONFIG", help="run only these configurations, e.g. 'parksim pool x2'"
+    )
     parser.add_argument(
         "--max-load",
         type=float,
@@ -180,10 +210,10 @@ def main() -> int:
         help="instead: peak RSS of serial parksim and mesa.batch_run on tiny.toml at REPS/10 and at REPS runs "
         "(flat = results are not held in memory)",
     )
-    parser.add_argument("--child", choices=list(CONFIGS), help=argparse.SUPPRESS)
+    parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.child, args.scenario, args.reps)
+        child(args.child, args.scenario, args.reps, args.end)
         return 0
     if args.memory_check:
         for config in ("parksim serial", "mesa.batch_run x1"):
@@ -194,11 +224,13 @@ def main() -> int:
                     f"peak PSS {r['peak_pss_mb']:.0f} MB, {r['runs_per_s']:.2f} runs/s"
                 )
         return 0
-    configs = args.only or list(CONFIGS)
+    configs = args.only or [config_name(k, w) for k in args.kinds for w in args.workers]
+    for config in configs:
+        parse_config(config)  # fail before measuring anything
     trials = {c: [] for c in configs}
     for repeat in range(args.repeats):  # round robin, so that a busy spell of the machine hits every config alike
         for config in configs:
-            trials[config].append(measure(config, args.scenario, args.reps, args.max_load))
+            trials[config].append(measure(config, args.scenario, args.reps, args.max_load, args.end))
             print(f"repeat {repeat + 1}: {config}: {trials[config][-1]}", file=sys.stderr)
     results = {
         c: {
@@ -225,7 +257,8 @@ def report(results: dict, args) -> str:
         return "n/a"
 
     lines = [
-        f"{args.reps} `{args.scenario}` replications per configuration, median of {args.repeats} fresh processes; "
+        f"{args.reps} `{args.scenario}` replications{f' to {args.end}' if args.end else ''} per configuration, "
+        f"median of {args.repeats} fresh processes; "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}.",
         "",
         "| configuration | runs/s (median) | runs/s (best) | batch seconds (median) | peak RSS of process tree (MB) "
@@ -237,19 +270,28 @@ def report(results: dict, args) -> str:
             f"| {config} | {r['runs_per_s']:.2f} | {r['best']:.2f} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
             f"{r['peak_pss_mb']:.0f} | {', '.join(map(str, r['all']))} | {', '.join(map(str, r['load']))} |"
         )
-    lines += [
-        "",
-        f"- parksim speed-up, 1 -> 2 workers: {ratio('parksim pool x2', 'parksim serial')}",
-        f"- parksim vs mesa.batch_run, 1 worker: {ratio('parksim serial', 'mesa.batch_run x1')}; "
-        f"2 workers: {ratio('parksim pool x2', 'mesa.batch_run x2')}",
-        f"- mesa.batch_run speed-up, 1 -> 2 workers: {ratio('mesa.batch_run x2', 'mesa.batch_run x1')}",
-    ]
-    if "parksim dask local:1" in results and "parksim dask local:2" in results:
-        one, two = results["parksim dask local:1"]["runs_per_s"], results["parksim dask local:2"]["runs_per_s"]
-        lines.append(
-            f"- Dask LocalCluster 1 -> 2 workers: {two / one:.2f}x, efficiency per added worker "
-            f"{(two - one) / one:.0%} (efficiency at 2 workers {two / (2 * one):.0%})"
-        )
+    lines.append("")
+    by_kind: dict[str, dict[int, float]] = {}
+    for config, r in results.items():
+        kind, workers = parse_config(config)
+        by_kind.setdefault(kind, {})[workers] = r["runs_per_s"]
+    labels = {"parksim": "parksim (serial/pool)", "mesa": "mesa.batch_run", "dask": "parksim on Dask LocalCluster"}
+    for kind, rates in by_kind.items():
+        if 1 in rates and len(rates) > 1:
+            steps = ", ".join(
+                f"x{w}: {rates[w] / rates[1]:.2f}x ({rates[w] / (w * rates[1]):.0%} efficiency)"
+                for w in sorted(rates)
+                if w > 1
+            )
+            lines.append(f"- {labels[kind]} speed-up over 1 worker: {steps}")
+    if "parksim" in by_kind and "mesa" in by_kind:
+        both = sorted(set(by_kind["parksim"]) & set(by_kind["mesa"]))
+        pairs = ", ".join(f"{w} worker(s): {by_kind['parksim'][w] / by_kind['mesa'][w]:.2f}x" for w in both)
+        lines.append(f"- parksim vs mesa.batch_run at equal workers (runs/s ratio): {pairs}")
+    if "dask" in by_kind and "parksim" in by_kind:
+        both = sorted(set(by_kind["parksim"]) & set(by_kind["dask"]))
+        pairs = ", ".join(f"{w}: {by_kind['dask'][w] / by_kind['parksim'][w]:.2f}x" for w in both)
+        lines.append(f"- Dask vs local pool at equal workers: {pairs}")
     lines.append(
         "- peak RSS sums the resident memory of every process in the tree, counting pages shared by forked "
         "workers once per process; PSS splits shared pages between the processes sharing them"

