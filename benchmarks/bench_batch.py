@@ -178,6 +178,13 @@ def measure(config: str, scenario: str, reps: int, max_load: float | None = None
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--reps", type=int, default=200, help="replications per configuration (default 200)")
+    parser.add_argument(
+        "--reps-per-worker",
+        type=int,
+        metavar="N",
+        help="instead of --reps: N replications per worker (scaling studies: each configuration does the same "
+        "work per worker)",
+    )
     parser.add_argument("--repeats", type=int, default=3, help="fresh processes per configuration (default 3)")
     parser.add_argument("--scenario", default="baseline", help="scenario name in scenarios/ (default baseline)")
     parser.add_argument(
@@ -210,6 +217,7 @@ def main() -> int:
         help="instead: peak RSS of serial parksim and mesa.batch_run on tiny.toml at REPS/10 and at REPS runs "
         "(flat = results are not held in memory)",
     )
+    parser.add_argument("--json", metavar="FILE", help="also write the results (every repeat) to FILE as JSON")
     parser.add_argument("--child", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -230,7 +238,8 @@ def main() -> int:
     trials = {c: [] for c in configs}
     for repeat in range(args.repeats):  # round robin, so that a busy spell of the machine hits every config alike
         for config in configs:
-            trials[config].append(measure(config, args.scenario, args.reps, args.max_load, args.end))
+            reps = args.reps_per_worker * parse_config(config)[1] if args.reps_per_worker else args.reps
+            trials[config].append(measure(config, args.scenario, reps, args.max_load, args.end) | {"reps": reps})
             print(f"repeat {repeat + 1}: {config}: {trials[config][-1]}", file=sys.stderr)
     results = {
         c: {
@@ -241,10 +250,14 @@ def main() -> int:
             "best": max(t["runs_per_s"] for t in ts),
             "all": [round(t["runs_per_s"], 2) for t in ts],
             "load": [round(t["load"], 1) for t in ts],
+            "reps": ts[0]["reps"],
         }
         for c, ts in trials.items()
     }
     print(report(results, args))
+    if args.json:
+        doc = {"args": vars(args), "cpus": os.cpu_count(), "results": results}
+        Path(args.json).write_text(json.dumps(doc, indent=1))
     return 0
 
 
@@ -257,17 +270,20 @@ def report(results: dict, args) -> str:
         return "n/a"
 
     lines = [
-        f"{args.reps} `{args.scenario}` replications{f' to {args.end}' if args.end else ''} per configuration, "
+        f"{f'{args.reps_per_worker} per worker of' if args.reps_per_worker else args.reps} `{args.scenario}` "
+        f"replications{f' to {args.end}' if args.end else ''} per configuration, "
         f"median of {args.repeats} fresh processes; "
         f"{os.cpu_count()} CPUs, Python {platform.python_version()}.",
         "",
-        "| configuration | runs/s (median) | runs/s (best) | batch seconds (median) | peak RSS of process tree (MB) "
-        "| peak PSS of process tree (MB) | runs/s of each repeat | 1-min load average before each |",
-        "|---|---|---|---|---|---|---|---|",
+        "| configuration | runs | runs/s (median) | runs/s (best) | batch seconds (median) "
+        "| peak RSS of process tree (MB) | peak PSS of process tree (MB) | runs/s of each repeat "
+        "| 1-min load average before each |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for config, r in results.items():
         lines.append(
-            f"| {config} | {r['runs_per_s']:.2f} | {r['best']:.2f} | {r['seconds']:.1f} | {r['peak_mb']:.0f} | "
+            f"| {config} | {r['reps']} | {r['runs_per_s']:.2f} | {r['best']:.2f} | {r['seconds']:.1f} | "
+            f"{r['peak_mb']:.0f} | "
             f"{r['peak_pss_mb']:.0f} | {', '.join(map(str, r['all']))} | {', '.join(map(str, r['load']))} |"
         )
     lines.append("")

@@ -89,19 +89,22 @@ def run_chunk(tasks: tuple, run_fn=None) -> dict:
 
     A run that raises is returned as failed with its traceback; the chunk goes on.
     """
-    from sim.runner import run_scenario
+    from sim.runner import run_arrays
 
-    run_fn = run_fn or run_scenario
     ocols, rcols = outcome_columns(), reporter_columns()
     runs = []
     for task in tasks:
         t0 = time.perf_counter()
         entry = {"run": task.run, "status": "ok", "error": None, "traceback": None, "dates": []}
         try:
-            res = run_fn(task.scenario, seed=task.seed, replicate=task.replicate)
+            if run_fn is None:  # the model's own path: arrays, no DataFrame
+                res = run_arrays(task.scenario, task.seed)
+                entry["dates"], entry["monthly"] = res.dates, res.monthly
+            else:  # a stand-in returning a RunResult (tests, custom models)
+                res = run_fn(task.scenario, seed=task.seed, replicate=task.replicate)
+                entry["dates"] = [str(d) for d in res.monthly.index]
+                entry["monthly"] = res.monthly[rcols].to_numpy(dtype=float)
             entry["outcomes"] = np.array([res.outcomes.get(c, np.nan) for c in ocols], dtype=float)
-            entry["dates"] = [str(d) for d in res.monthly.index]
-            entry["monthly"] = res.monthly[rcols].to_numpy(dtype=float)
         except Exception as exc:  # noqa: BLE001 - a failing run is recorded, the batch goes on
             entry.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=traceback.format_exc())
             entry["outcomes"] = np.full(len(ocols), np.nan)
@@ -444,8 +447,8 @@ class DaskExecutor(Executor):
             except Exception as exc:  # noqa: BLE001
                 raise ExecutorError("--dask", f"a task failed on the cluster: {type(exc).__name__}: {exc}") from exc
             fut.release()
+            yield chunk, result, 1  # first, so that the caller sees the result before the next chunk is cut
             submit_next()
-            yield chunk, result, 1
 
     def close(self):
         client = getattr(self, "client", None)

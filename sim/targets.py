@@ -177,9 +177,12 @@ class YearEnds:
     for short runs in large batches.
     """
 
-    def __init__(self, monthly: pd.DataFrame):
-        self._monthly = monthly
-        self._rows = {int(d[:4]): i for i, d in enumerate(map(str, monthly.index)) if d.endswith("-12")}
+    def __init__(self, monthly: pd.DataFrame | None = None, *, dates=None, column=None):
+        """From a monthly table (index ``date``), or from ``dates`` and ``column(name) -> array``."""
+        if monthly is not None:
+            dates, column = monthly.index, lambda name: monthly[name].to_numpy()
+        self._column = column
+        self._rows = {int(d[:4]): i for i, d in enumerate(map(str, dates)) if d.endswith("-12")}
         self._arrays: dict[str, np.ndarray] = {}
 
     def value(self, column, year: int) -> float:
@@ -190,7 +193,7 @@ class YearEnds:
         total = 0
         for c in column if isinstance(column, tuple) else (column,):
             if c not in self._arrays:
-                self._arrays[c] = self._monthly[c].to_numpy()
+                self._arrays[c] = self._column(c)
             total = total + self._arrays[c][i]
         return float(total)
 
@@ -227,12 +230,12 @@ def measure(target: Target, monthly: pd.DataFrame | YearEnds, start: str, inputs
     return float(sum(flows))
 
 
-def evaluate(monthly: pd.DataFrame, start: str, inputs: dict) -> dict[str, float]:
+def evaluate(monthly: pd.DataFrame | YearEnds, start: str, inputs: dict) -> dict[str, float]:
     """Every target under every definition: ``{name}__{definition}`` -> measured value.
 
     Use :func:`reached` to turn values into booleans.
     """
-    ends = YearEnds(monthly)
+    ends = monthly if isinstance(monthly, YearEnds) else YearEnds(monthly)
     out = {}
     for t in TARGETS:
         for definition, column in t.columns.items():

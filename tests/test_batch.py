@@ -17,10 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.batch import load_batch, resume_batch, run_batch
+from sim.batch import Chunker, Plan, load_batch, resume_batch, run_batch
 from sim.cli import main as cli
 from sim.executors import outcome_columns, reporter_columns
-from sim.runner import run_scenario
+from sim.runner import run_arrays, run_scenario
 from sim.scenario import ScenarioError, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,12 +53,12 @@ def test_common_random_numbers_and_layout(reference):
     for scen, runs in out.groupby("scenario"):
         assert list(runs["spawn_key"]) == [",".join(map(str, c.spawn_key)) for c in children], scen
         assert set(runs["seed"]) == {SEED}
-    # outcomes equal those of run_scenario with that child seed
+    # outcomes equal, bit for bit, those of run_scenario with that child seed (the batch takes the array path)
     solo = run_scenario(load_scenario(TINY), seed=children[1], replicate=1)
     row = out[(out["scenario"] == "tiny") & (out["replicate"] == 1)].iloc[0]
     assert sorted(solo.outcomes) == sorted(outcome_columns())
     for key, value in solo.outcomes.items():
-        assert row[key] == pytest.approx(value, nan_ok=True), key
+        assert row[key] == value or (np.isnan(row[key]) and np.isnan(value)), key
     mon = reference.monthly
     assert list(mon.columns[:5]) == ["run", "scenario", "replicate", "seed", "date"]
     assert list(mon.columns[5:]) == reporter_columns()
@@ -76,6 +76,24 @@ def test_identical_tables_for_pool_and_chunking(reference, tmp_path):
     assert pooled.manifest["sessions"][0]["executor"] == "pool"
 
 
+def test_chunks_follow_run_time_and_keep_the_tail_balanced():
+    plan = Plan.build(tiny_pair(), 50, SEED)
+    chunker = Chunker(plan, list(range(plan.n_runs)), workers=2, target_s=0.5)
+    chunks = iter(chunker)
+    drawn = [next(chunks) for _ in range(4)]
+    assert [len(c) for c in drawn] == [1, 1, 1, 1], "nothing is known of run times yet: one run per chunk"
+    chunker.observe({"runs": [{"status": "ok", "seconds": 0.01}] * 4})  # short runs: 50 would fit in 0.5 s
+    drawn.append(next(chunks))
+    assert len(drawn[-1]) == 12, "capped at a quarter of the remaining 96 runs per worker"
+    chunker.observe({"runs": [{"status": "ok", "seconds": 10.0}] * 12})  # long runs now dominate the mean
+    drawn.append(next(chunks))
+    assert len(drawn[-1]) == 1
+    drawn += list(chunks)
+    runs = [t.run for c in drawn for t in c]
+    assert runs == list(range(plan.n_runs)), "every run exactly once, in order"
+    assert [len(c) for c in Chunker(plan, list(range(20)), workers=2, size=7)] == [7, 7, 6], "a fixed size is kept"
+
+
 def test_different_seed_differs(reference):
     other = run_batch(tiny_pair()[:1], reps=2, seed=SEED + 1, out_root=None, progress=False)
     mine = reference.outcomes[reference.outcomes["scenario"] == "tiny"].head(2).reset_index(drop=True)
@@ -87,6 +105,13 @@ def fail_on(scenario, *, seed, replicate, bad=("tiny_listing", 1)):
     if (scenario.name, replicate) == bad:
         raise ValueError("injected failure")
     return run_scenario(scenario, seed=seed, replicate=replicate)
+
+
+def fail_arrays_on(scenario, seed, bad):
+    """The batch's own path (run_arrays), failing for one scenario and replicate."""
+    if (scenario.name, seed.spawn_key[-1]) == bad:
+        raise ValueError("injected failure")
+    return run_arrays(scenario, seed)
 
 
 def test_failed_run_is_recorded_and_batch_goes_on(reference, tmp_path):
@@ -110,7 +135,7 @@ def test_failed_run_is_recorded_and_batch_goes_on(reference, tmp_path):
 def test_cli_exit_code_is_nonzero_when_a_run_fails(tmp_path, monkeypatch, capsys):
     design = tmp_path / "two.toml"
     design.write_text('method = "grid"\n[levers]\nlisting_subsidy_myuan = { values = [0.5, 3.0] }\n')
-    monkeypatch.setattr("sim.runner.run_scenario", partial(fail_on, bad=("two-001", 0)))
+    monkeypatch.setattr("sim.runner.run_arrays", partial(fail_arrays_on, bad=("two-001", 0)))
     args = ["sweep", str(TINY), "--design", str(design), "--reps", "2", "--out", str(tmp_path / "runs"), "--quiet"]
     assert cli(args) == 1
     assert "1 run(s) failed" in capsys.readouterr().err
