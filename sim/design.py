@@ -226,7 +226,8 @@ def _linked_factor(path, name, spec, default_levels, method) -> Factor:
     return _range_factor(path, key, name, low, high, spec, default_levels, method, linked=True)
 
 
-def _round_point(point: dict) -> dict:
+def round_point(point: dict) -> dict:
+    """A design point as scenarios take it: clamped to each input's bounds, integers rounded."""
     out = {}
     for key, value in point.items():
         param = PARAMS[key]
@@ -316,9 +317,9 @@ def load_design(path: str | Path) -> Design:
     if method == "table":
         points, given_names = _read_table(path, data.get("table"))
     else:
-        factors = _factors(path, data, method)
+        factors = factors_of(path, data, method)
         points = _points_from_factors(path, method, factors, data)
-    points = [_round_point(p) for p in points]
+    points = [round_point(p) for p in points]
     width = max(3, len(str(len(points) - 1)))
     point_names = tuple(g or f"{name}-{i:0{width}d}" for i, g in enumerate(given_names or [""] * len(points)))
     if len(set(point_names)) != len(point_names):
@@ -336,7 +337,12 @@ def load_design(path: str | Path) -> Design:
     )
 
 
-def _factors(path, data, method) -> list[Factor]:
+def factors_of(path, data, method) -> list[Factor]:
+    """The factors of a design table (``[levers]`` and ``[params]`` ranges), checked against the declared bounds.
+
+    Raises:
+        DesignError: unknown names, ranges outside the bounds, malformed entries (naming ``path`` and the key).
+    """
     levels = data.get("levels", 3)
     factors = []
     for section in ("levers", "params"):

@@ -119,7 +119,7 @@ def _select_outcomes(path, selectors) -> tuple[str, ...]:
 
 def parse_design(data: dict, path: str | Path = "<design>") -> SensitivityDesign:
     """Check a design read from TOML (see :func:`load_design`)."""
-    from sim.design import _factors  # the sweep designs' range syntax and checks, shared
+    from sim.design import factors_of  # the sweep designs' range syntax and checks, shared
 
     for key in data:
         if key in SWEEP_ONLY_KEYS:
@@ -130,7 +130,7 @@ def parse_design(data: dict, path: str | Path = "<design>") -> SensitivityDesign
     label = data.get("label", data.get("name", Path(str(path)).stem))
     if not isinstance(label, str):
         raise DesignError(path, "label", f"must be a string, got {label!r}")
-    factors = _factors(path, data, "sensitivity")
+    factors = factors_of(path, data, "sensitivity")
     return SensitivityDesign(str(path), label, tuple(factors), _select_outcomes(path, data.get("outcomes")))
 
 
@@ -191,14 +191,14 @@ def sample(problem: dict, method: str, n: int, seed: int) -> np.ndarray:
 
 def point_values(design: SensitivityDesign, x: np.ndarray) -> list[dict[str, float]]:
     """Input values of each point (positions 0..1 mapped through each factor; whole numbers rounded)."""
-    from sim.design import _round_point
+    from sim.design import round_point
 
     out = []
     for row in np.atleast_2d(x):
         values = {}
         for factor, u in zip(design.factors, row, strict=True):
             values.update(factor.at(float(u)))
-        out.append(_round_point(values))
+        out.append(round_point(values))
     return out
 
 
