@@ -7,7 +7,7 @@ scenario and its seed, so the tables are identical whatever the executor, the
 number of workers, the chunking, or how often the batch was interrupted and
 resumed.
 
-Runs go to workers in chunks sized by measured run time (:class:`Chunker`: one
+Runs go to workers in chunks sized by measured run time (:class:`sim.session.Chunker`: one
 run per chunk for long runs, many for short ones). Workers send back compact
 arrays (never model objects); the main process turns each finished chunk into
 one Parquet part, written by a background thread while the next runs go on (see
@@ -18,12 +18,11 @@ parts are merged into one file per table.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
 from collections import namedtuple
-from functools import cached_property, partial
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -31,22 +30,17 @@ import pandas as pd
 
 from sim import store
 from sim.executors import (
-    WorkerLost,
-    chunk_tables,
-    lost_chunk,
     make_executor,
     monthly_schema,
     outcomes_schema,
-    run_chunk,
 )
 from sim.runner import replicate_seeds
 from sim.scenario import Scenario, ScenarioError
-from sim.store import DEFAULT_ROOT, FolderSink, MemorySink, StoreError
+from sim.session import apply_run, close_session, execute_session, refresh_counts
+from sim.sinks import FolderSink, MemorySink
+from sim.store import DEFAULT_ROOT, StoreError
 
 RunTask = namedtuple("RunTask", "run scenario replicate seed")
-MANIFEST_EVERY_S = 10.0
-CHUNK_TARGET_S = 0.5  # aim for chunks of about this much work: see Chunker
-MAX_CHUNK = 256
 
 
 # ---------------------------------------------------------------- the plan
@@ -165,177 +159,6 @@ def new_manifest(plan: Plan, batch_id: str, command: str | None, extra: dict) ->
     manifest.update(extra)
     refresh_counts(manifest)
     return manifest
-
-
-def refresh_counts(manifest: dict) -> None:
-    """Recompute counts, failures and timings from the per-run entries."""
-    runs = manifest["runs"]
-    ok = sum(r["status"] == "ok" for r in runs)
-    failed = [r for r in runs if r["status"] == "failed"]
-    manifest["counts"] = {
-        "planned": len(runs),
-        "ok": ok,
-        "failed": len(failed),
-        "pending": len(runs) - ok - len(failed),
-    }
-    by_name = {s["name"]: s for s in manifest["scenarios"]}
-    manifest["failures"] = [
-        {
-            "run": r["run"],
-            "scenario": r["scenario"],
-            "replicate": r["replicate"],
-            "seed": manifest["seed"],
-            "spawn_key": r["spawn_key"],
-            "error": r.get("error"),
-            "traceback": r.get("traceback"),
-            "overrides": {k: by_name[r["scenario"]]["inputs"][k] for k in by_name[r["scenario"]]["overrides"]},
-        }
-        for r in failed
-    ]
-    run_s = sum(r.get("seconds") or 0.0 for r in runs)
-    wall_s = sum(s.get("wall_seconds") or 0.0 for s in manifest["sessions"])
-    manifest["timings"] = {
-        "wall_seconds": round(wall_s, 3),
-        "run_seconds": round(run_s, 3),
-        "runs_per_second": round((ok + len(failed)) / wall_s, 3) if wall_s else None,
-    }
-
-
-def _apply(manifest: dict, run: int, info: dict) -> None:
-    entry = manifest["runs"][run]
-    entry["status"] = info["status"]
-    for key in ("seconds", "attempt", "worker", "error", "traceback"):
-        if info.get(key) is not None:
-            entry[key] = info[key]
-        else:
-            entry.pop(key, None)
-
-
-# ---------------------------------------------------------------- executing
-class Chunker:
-    """Cuts the runs to do into chunks sized by how long runs take.
-
-    Every chunk costs a fixed overhead (a round trip to a worker, one Parquet part
-    of two files with ``fsync``; about 5 ms), and a killed batch loses the runs
-    of the chunks in flight. So the first chunk of each worker holds one run;
-    after that a chunk holds about ``target_s`` of work at the mean run time seen
-    so far (one run for long runs, many for short ones: the overhead stays near
-    1% and a kill costs at most about ``target_s`` per worker), and never more than
-    a quarter of the remaining runs per worker, so that the workers finish
-    together. A fixed ``size`` turns this off.
-    """
-
-    def __init__(self, plan: Plan, runs: list[int], workers: int, size: int | None = None, target_s=CHUNK_TARGET_S):
-        self.plan, self.runs, self.workers, self.size, self.target_s = plan, runs, max(1, workers), size, target_s
-        self.run_seconds, self.runs_timed, self.sizes = 0.0, 0, []
-
-    def observe(self, result: dict) -> None:
-        """Learn run times from a chunk that came back."""
-        for run in result.get("runs", ()):
-            if run.get("status") == "ok" and run.get("seconds"):
-                self.run_seconds += run["seconds"]
-                self.runs_timed += 1
-
-    def next_size(self, remaining: int) -> int:
-        if self.size:
-            return self.size
-        if not self.runs_timed:
-            return 1
-        by_time = round(self.target_s / max(self.run_seconds / self.runs_timed, 1e-6))
-        by_balance = math.ceil(remaining / (4 * self.workers))
-        return max(1, min(MAX_CHUNK, by_time, by_balance))
-
-    def __iter__(self):
-        i = 0
-        while i < len(self.runs):
-            size = self.next_size(len(self.runs) - i)
-            self.sizes.append(size)
-            yield tuple(self.plan.task(k) for k in self.runs[i : i + size])
-            i += size
-
-
-def _execute(plan, manifest, sink, executor, todo, *, progress, run_fn, chunk_size, command):
-    from tqdm import tqdm
-
-    session = {
-        "started": store.now_iso(),
-        "command": command,
-        **executor.describe(),
-        "writer": store.writer_identity(),
-        "code_commit": store.code_version()["git_commit"],
-        "runs_planned": len(todo),
-        "runs_done": 0,
-    }
-    manifest["sessions"].append(session)
-    manifest.update(status="running", writer=session["writer"], finished=None)
-    sink.save_manifest(manifest)
-    chunker = Chunker(plan, todo, executor.workers, chunk_size)
-    fn = partial(run_chunk, run_fn=run_fn) if run_fn else run_chunk
-    t0 = last = time.perf_counter()
-    bar = tqdm(total=plan.n_runs, initial=plan.n_runs - len(todo), unit="run", file=sys.stderr, disable=not progress)
-    status = "interrupted"
-    try:
-        for chunk, result, attempt in executor.run(fn, chunker):
-            if isinstance(result, WorkerLost):
-                result = lost_chunk(chunk, result)
-            chunker.observe(result)
-            outcomes, monthly, log = chunk_tables(plan, result)
-            sink.write(outcomes, monthly, log)
-            for entry, run in zip(log, result["runs"], strict=True):
-                _apply(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
-            session["runs_done"] += len(log)
-            bar.update(len(log))
-            if time.perf_counter() - last > MANIFEST_EVERY_S:
-                session["wall_seconds"] = round(time.perf_counter() - t0, 3)
-                refresh_counts(manifest)
-                sink.save_manifest(manifest)
-                last = time.perf_counter()
-        status = None
-    except StoreError:
-        status = "error"
-        raise
-    finally:
-        bar.close()
-        session.update(executor.describe())  # e.g. pool restarts after lost workers
-        session.update(chunks=len(chunker.sizes), largest_chunk=max(chunker.sizes, default=0))
-        _close_session(manifest, session, sink, status, time.perf_counter() - t0)
-
-
-def _close_session(manifest, session, sink, status, wall_s) -> None:
-    """Wait for the writer, record how the session ended, save the manifest, stop the writer."""
-    error = None
-    try:
-        sink.flush()
-    except StoreError as exc:
-        status, error = "error", exc
-    if status == "error" and sink.folder is not None:  # parts dropped after a failed write are not done
-        done = store.scan_runs(sink.folder)
-        for entry in manifest["runs"]:
-            if entry["run"] not in done:
-                _apply(manifest, entry["run"], {"status": "pending"})
-    session.update(finished=store.now_iso(), wall_seconds=round(wall_s, 3))
-    refresh_counts(manifest)
-    counts = manifest["counts"]
-    if status is None:
-        status = "complete" if counts["failed"] == 0 else "complete-with-failures"
-        if counts["pending"]:
-            status = "incomplete"
-        manifest["finished"] = store.now_iso()
-        if getattr(sink, "compact", False):
-            try:
-                session["parts_merged"] = store.compact_parts(sink.folder)
-            except StoreError as exc:
-                print(f"parksim: warning: parts not merged ({exc}); they stay as they are", file=sys.stderr)
-    manifest["status"] = status
-    try:
-        sink.save_manifest(manifest)
-    except StoreError:
-        if status != "error":
-            raise
-    finally:
-        sink.close()
-    if error is not None:
-        raise error
 
 
 # ---------------------------------------------------------------- results
@@ -467,7 +290,7 @@ def run_batch(
                 raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
         sink = FolderSink(folder, 0, compact=compact) if folder is not None else MemorySink()
         todo = list(range(plan.n_runs))
-        _execute(
+        execute_session(
             plan,
             manifest,
             sink,
@@ -544,7 +367,7 @@ def resume_batch(
     plan = Plan.from_manifest(manifest)
     done = store.scan_runs(folder)
     for run in range(plan.n_runs):
-        _apply(manifest, run, done.get(run, {"status": "pending"}))
+        apply_run(manifest, run, done.get(run, {"status": "pending"}))
     todo = [k for k in range(plan.n_runs) if k not in done]
     stored_commit = manifest.get("code", {}).get("git_commit")
     current = store.code_version()["git_commit"]
@@ -556,10 +379,10 @@ def resume_batch(
         )
     sink = FolderSink(folder, len(manifest["sessions"]), compact=compact)
     if not todo:
-        _close_session(manifest, {}, sink, None, 0.0)
+        close_session(manifest, {}, sink, None, 0.0)
         return Batch(manifest, folder)
     with make_executor(workers, dask) as executor:
-        _execute(
+        execute_session(
             plan,
             manifest,
             sink,
@@ -583,7 +406,7 @@ def load_batch(folder_or_id, root=DEFAULT_ROOT) -> Batch:
     manifest = store.read_manifest(folder)
     done = store.scan_runs(folder)
     for run in range(len(manifest["runs"])):
-        _apply(manifest, run, done.get(run, {"status": "pending"}))
+        apply_run(manifest, run, done.get(run, {"status": "pending"}))
     refresh_counts(manifest)
     manifest["status"] = store.current_status(manifest, len(done), manifest["counts"]["failed"])
     return Batch(manifest, folder)

@@ -17,11 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.batch import Chunker, Plan, load_batch, resume_batch, run_batch
+from sim.batch import Plan, load_batch, resume_batch, run_batch
 from sim.cli import main as cli
 from sim.executors import outcome_columns, reporter_columns
 from sim.runner import run_arrays, run_scenario
 from sim.scenario import ScenarioError, load_scenario
+from sim.session import Chunker
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"

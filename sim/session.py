@@ -1,0 +1,196 @@
+"""One session of a batch: cut the runs into chunks, run them, store the parts, keep the manifest.
+
+:func:`execute_session` is shared by :func:`sim.batch.run_batch` (session 0) and
+:func:`sim.batch.resume_batch` (each later session). The manifest keeps one entry
+per run (:func:`apply_run`) and counts derived from them (:func:`refresh_counts`);
+it is rewritten every ``MANIFEST_EVERY_S`` seconds and when the session ends,
+but after a crash the parts, not the manifest, say which runs are done.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import time
+from functools import partial
+
+from sim import store
+from sim.executors import WorkerLost, chunk_tables, lost_chunk, run_chunk
+from sim.store import StoreError
+
+MANIFEST_EVERY_S = 10.0
+CHUNK_TARGET_S = 0.5  # aim for chunks of about this much work: see Chunker
+MAX_CHUNK = 256
+
+
+def refresh_counts(manifest: dict) -> None:
+    """Recompute counts, failures and timings from the per-run entries."""
+    runs = manifest["runs"]
+    ok = sum(r["status"] == "ok" for r in runs)
+    failed = [r for r in runs if r["status"] == "failed"]
+    manifest["counts"] = {
+        "planned": len(runs),
+        "ok": ok,
+        "failed": len(failed),
+        "pending": len(runs) - ok - len(failed),
+    }
+    by_name = {s["name"]: s for s in manifest["scenarios"]}
+    manifest["failures"] = [
+        {
+            "run": r["run"],
+            "scenario": r["scenario"],
+            "replicate": r["replicate"],
+            "seed": manifest["seed"],
+            "spawn_key": r["spawn_key"],
+            "error": r.get("error"),
+            "traceback": r.get("traceback"),
+            "overrides": {k: by_name[r["scenario"]]["inputs"][k] for k in by_name[r["scenario"]]["overrides"]},
+        }
+        for r in failed
+    ]
+    run_s = sum(r.get("seconds") or 0.0 for r in runs)
+    wall_s = sum(s.get("wall_seconds") or 0.0 for s in manifest["sessions"])
+    manifest["timings"] = {
+        "wall_seconds": round(wall_s, 3),
+        "run_seconds": round(run_s, 3),
+        "runs_per_second": round((ok + len(failed)) / wall_s, 3) if wall_s else None,
+    }
+
+
+def apply_run(manifest: dict, run: int, info: dict) -> None:
+    """Record in the manifest's entry for ``run`` its status and, where known, time, attempt, worker and error."""
+    entry = manifest["runs"][run]
+    entry["status"] = info["status"]
+    for key in ("seconds", "attempt", "worker", "error", "traceback"):
+        if info.get(key) is not None:
+            entry[key] = info[key]
+        else:
+            entry.pop(key, None)
+
+
+class Chunker:
+    """Cuts the runs to do into chunks sized by how long runs take.
+
+    Every chunk costs a fixed overhead (a round trip to a worker, one Parquet part
+    of two files with ``fsync``; about 5 ms), and a killed batch loses the runs
+    of the chunks in flight. So the first chunk of each worker holds one run;
+    after that a chunk holds about ``target_s`` of work at the mean run time seen
+    so far (one run for long runs, many for short ones: the overhead stays near
+    1% and a kill costs at most about ``target_s`` per worker), and never more than
+    a quarter of the remaining runs per worker, so that the workers finish
+    together. A fixed ``size`` turns this off.
+    """
+
+    def __init__(self, plan, runs: list[int], workers: int, size: int | None = None, target_s=CHUNK_TARGET_S):
+        self.plan, self.runs, self.workers, self.size, self.target_s = plan, runs, max(1, workers), size, target_s
+        self.run_seconds, self.runs_timed, self.sizes = 0.0, 0, []
+
+    def observe(self, result: dict) -> None:
+        """Learn run times from a chunk that came back."""
+        for run in result.get("runs", ()):
+            if run.get("status") == "ok" and run.get("seconds"):
+                self.run_seconds += run["seconds"]
+                self.runs_timed += 1
+
+    def next_size(self, remaining: int) -> int:
+        """Runs in the next chunk when ``remaining`` runs are left to hand out."""
+        if self.size:
+            return self.size
+        if not self.runs_timed:
+            return 1
+        by_time = round(self.target_s / max(self.run_seconds / self.runs_timed, 1e-6))
+        by_balance = math.ceil(remaining / (4 * self.workers))
+        return max(1, min(MAX_CHUNK, by_time, by_balance))
+
+    def __iter__(self):
+        i = 0
+        while i < len(self.runs):
+            size = self.next_size(len(self.runs) - i)
+            self.sizes.append(size)
+            yield tuple(self.plan.task(k) for k in self.runs[i : i + size])
+            i += size
+
+
+def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, chunk_size, command):
+    """Run ``todo`` (run numbers of ``plan``) as one session of the batch: chunks out, parts and manifest in."""
+    from tqdm import tqdm
+
+    session = {
+        "started": store.now_iso(),
+        "command": command,
+        **executor.describe(),
+        "writer": store.writer_identity(),
+        "code_commit": store.code_version()["git_commit"],
+        "runs_planned": len(todo),
+        "runs_done": 0,
+    }
+    manifest["sessions"].append(session)
+    manifest.update(status="running", writer=session["writer"], finished=None)
+    sink.save_manifest(manifest)
+    chunker = Chunker(plan, todo, executor.workers, chunk_size)
+    fn = partial(run_chunk, run_fn=run_fn) if run_fn else run_chunk
+    t0 = last = time.perf_counter()
+    bar = tqdm(total=plan.n_runs, initial=plan.n_runs - len(todo), unit="run", file=sys.stderr, disable=not progress)
+    status = "interrupted"
+    try:
+        for chunk, result, attempt in executor.run(fn, chunker):
+            if isinstance(result, WorkerLost):
+                result = lost_chunk(chunk, result)
+            chunker.observe(result)
+            outcomes, monthly, log = chunk_tables(plan, result)
+            sink.write(outcomes, monthly, log)
+            for entry, run in zip(log, result["runs"], strict=True):
+                apply_run(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
+            session["runs_done"] += len(log)
+            bar.update(len(log))
+            if time.perf_counter() - last > MANIFEST_EVERY_S:
+                session["wall_seconds"] = round(time.perf_counter() - t0, 3)
+                refresh_counts(manifest)
+                sink.save_manifest(manifest)
+                last = time.perf_counter()
+        status = None
+    except StoreError:
+        status = "error"
+        raise
+    finally:
+        bar.close()
+        session.update(executor.describe())  # e.g. pool restarts after lost workers
+        session.update(chunks=len(chunker.sizes), largest_chunk=max(chunker.sizes, default=0))
+        close_session(manifest, session, sink, status, time.perf_counter() - t0)
+
+
+def close_session(manifest, session, sink, status, wall_s) -> None:
+    """Wait for the writer, record how the session ended, save the manifest, stop the writer."""
+    error = None
+    try:
+        sink.flush()
+    except StoreError as exc:
+        status, error = "error", exc
+    if status == "error" and sink.folder is not None:  # parts dropped after a failed write are not done
+        done = store.scan_runs(sink.folder)
+        for entry in manifest["runs"]:
+            if entry["run"] not in done:
+                apply_run(manifest, entry["run"], {"status": "pending"})
+    session.update(finished=store.now_iso(), wall_seconds=round(wall_s, 3))
+    refresh_counts(manifest)
+    counts = manifest["counts"]
+    if status is None:
+        status = "complete" if counts["failed"] == 0 else "complete-with-failures"
+        if counts["pending"]:
+            status = "incomplete"
+        manifest["finished"] = store.now_iso()
+        if getattr(sink, "compact", False):
+            try:
+                session["parts_merged"] = store.compact_parts(sink.folder)
+            except StoreError as exc:
+                print(f"parksim: warning: parts not merged ({exc}); they stay as they are", file=sys.stderr)
+    manifest["status"] = status
+    try:
+        sink.save_manifest(manifest)
+    except StoreError:
+        if status != "error":
+            raise
+    finally:
+        sink.close()
+    if error is not None:
+        raise error
