@@ -11,7 +11,7 @@ Runs go to workers in chunks sized by measured run time (:class:`sim.session.Chu
 run per chunk for long runs, many for short ones). Workers send back compact
 arrays (never model objects); the main process turns each finished chunk into
 one Parquet part, written by a background thread while the next runs go on (see
-:mod:`sim.store`), so memory stays flat and a killed batch loses only the chunks
+:mod:`sim.sinks` and :mod:`sim.store`), so memory stays flat and a killed batch loses only the chunks
 in flight (about half a second of work per worker). When every run is done the
 parts are merged into one file per table.
 """
