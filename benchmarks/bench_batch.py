@@ -45,10 +45,12 @@ def config_name(kind: str, workers: int) -> str:
 
 def parse_config(name: str) -> tuple[str, int]:
     """The inverse of :func:`config_name`."""
-    for kind in KINDS:
-        for workers in range(1, 1025):
-            if config_name(kind, workers) == name:
-                return kind, workers
+    if name == "parksim serial":
+        return "parksim", 1
+    for kind, prefix in (("parksim", "parksim pool x"), ("mesa", "mesa.batch_run x"), ("dask", "parksim dask local:")):
+        count = name.removeprefix(prefix)
+        if count != name and count.isdigit() and int(count) >= 1:
+            return kind, int(count)
     raise ValueError(f"unknown configuration {name!r}; e.g. {config_name('parksim', 2)!r}")
 
 

@@ -14,8 +14,8 @@
 set -euo pipefail
 out=${1:?usage: benchmarks/scaling.sh OUT_DIR [WORKERS...]}
 shift
-workers=("${@:-1 2 4 8 16}")
-read -r -a workers <<<"${workers[*]}"
+[[ $# -gt 0 ]] || set -- 1 2 4 8 16
+workers=("$@")
 py=${PYTHON:-python3}
 here=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
@@ -23,9 +23,9 @@ cd "$here"
 export PYTHONUNBUFFERED=1
 "$py" benchmarks/bench_batch.py --reps-per-worker 40 --workers "${workers[@]}" --repeats 2 \
     --kinds parksim dask mesa --json "$out/long.json" 2>"$out/long.log" | tee "$out/long.md"
-short=(1)
-for w in "${workers[@]}"; do
-    [[ $w -gt 1 && ($w -eq ${workers[-1]} || $w -eq 4) ]] && short+=("$w")
-done
+largest=${workers[-1]}
+short=(1)  # short runs: one worker, four and the most
+[[ $largest -gt 4 ]] && short+=(4)
+[[ $largest -gt 1 ]] && short+=("$largest")
 "$py" benchmarks/bench_batch.py --scenario tiny --end 2016-12 --reps-per-worker 200 --workers "${short[@]}" \
     --repeats 2 --kinds parksim mesa --json "$out/short.json" 2>"$out/short.log" | tee "$out/short.md"
