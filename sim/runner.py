@@ -96,12 +96,15 @@ def run_arrays(scenario: Scenario, seed: np.random.SeedSequence) -> RunArrays:
     model.run()
     names = list(REPORTERS)
     matrix = np.array([[r[k] for k in names] for r in model.records], dtype=float)
-    dates = [r["date"] for r in model.records]
-    index = {k: j for j, k in enumerate(names)}
-    ends = targets.YearEnds(dates=dates, column=lambda k: matrix[:, index[k]])
+    return RunArrays([r["date"] for r in model.records], matrix, outcomes_of(model.records, scenario))
+
+
+def outcomes_of(records: list[dict], scenario: Scenario) -> dict[str, float]:
+    """Target measures and end-state indicators of a run, from the model's monthly records."""
+    ends = targets.YearEnds(dates=[r["date"] for r in records], column=lambda k: np.array([r[k] for r in records]))
     outcomes = targets.evaluate(ends, scenario.start, scenario.values)
-    outcomes.update({f"end_{k}": float(matrix[-1, index[k]]) for k in END_INDICATORS})
-    return RunArrays(dates, matrix, outcomes)
+    outcomes.update({f"end_{k}": float(records[-1][k]) for k in END_INDICATORS})
+    return outcomes
 
 
 def replicate_seeds(root_seed: int, n_reps: int) -> list[np.random.SeedSequence]:
@@ -129,9 +132,7 @@ def run_scenario(scenario: Scenario | str, *, seed: int | np.random.SeedSequence
     model = ParkModel(scenario, seed=seq)
     model.run()
     monthly = monthly_frame(model.records)
-    outcomes = targets.evaluate(monthly, scenario.start, scenario.values)
-    last = monthly.iloc[-1]
-    outcomes.update({f"end_{k}": float(last[k]) for k in END_INDICATORS})
+    outcomes = outcomes_of(model.records, scenario)
     return RunResult(
         scenario=scenario.name,
         replicate=replicate,
