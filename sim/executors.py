@@ -33,17 +33,10 @@ from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 
-from sim.scenario import ScenarioError
+from sim.errors import ExecutorError, InputError
 
 DASK_CONNECT_TIMEOUT_S = 5.0  # how long to try to reach a scheduler; env PARKSIM_DASK_TIMEOUT_S overrides
 MAX_ATTEMPTS = 3
-
-
-class ExecutorError(ScenarioError):
-    """An executor that cannot be used (bad address, unreachable scheduler, broken workers)."""
-
-    def __init__(self, what: str, message: str):
-        super().__init__(what, None, message)
 
 
 class WorkerLost(RuntimeError):  # noqa: N818 - it is a result, not only raised
@@ -339,8 +332,8 @@ def parse_dask_address(address: str) -> tuple[str, int | str]:
         host, _, port = rest.rpartition(":")
         if scheme in ("tcp", "tls", "ucx", "ws", "wss") and host and port.isdigit():
             return "remote", text
-    raise ExecutorError(
-        "--dask", f"got {address!r}; allowed: tcp://HOST:PORT (an existing scheduler) or local:N (N local workers)"
+    raise InputError(
+        "--dask", None, f"got {address!r}; allowed: tcp://HOST:PORT (an existing scheduler) or local:N (N workers here)"
     )
 
 
@@ -465,5 +458,5 @@ def make_executor(workers: int = 1, dask: str | None = None) -> Executor:
     if dask:
         return DaskExecutor(dask)
     if workers is None or int(workers) < 1:
-        raise ExecutorError("--workers", f"must be 1 or more, got {workers!r}")
+        raise InputError("--workers", None, f"must be 1 or more, got {workers!r}")
     return SerialExecutor() if int(workers) == 1 else PoolExecutor(int(workers))

@@ -15,19 +15,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim.errors import ScenarioError
 from sim.params import PARAMS, SECTIONS, defaults
 
 TOP_KEYS = ("name", "label", "base", "start", "end", "fitted_params", "levers", "params")
 EARLIEST, LATEST = "2010-01", "2035-12"
-
-
-class ScenarioError(ValueError):
-    """A scenario (or other input file) that cannot be used, with the reason."""
-
-    def __init__(self, path: str | Path, key: str | None, message: str):
-        self.path, self.key = str(path), key
-        where = f"{path}" + (f": key '{key}'" if key else "")
-        super().__init__(f"{where}: {message}")
 
 
 def month_index(text: str, path: str | Path = "<scenario>", key: str = "start") -> int:

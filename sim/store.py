@@ -27,7 +27,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sim.scenario import ScenarioError
+from sim.errors import NotABatch, StoreError
 
 FORMAT_NAME = "parksim-results"
 FORMAT_VERSION = 1
@@ -40,13 +40,6 @@ ROW_GROUP_ROWS = 16_384  # rows per row group of a merged file (bounds the merge
 MERGE_GROUP = 256  # parts merged by one DuckDB query
 PART_COMPRESSION = "snappy"  # parts are short-lived (merged at the end, with zstd): fast to write matters more
 DEFAULT_ROOT = "results/runs"
-
-
-class StoreError(ScenarioError):
-    """A results folder that cannot be read or written, with the reason and what to do."""
-
-    def __init__(self, path, message: str, key: str | None = None):
-        super().__init__(path, key, message)
 
 
 def now_iso() -> str:
@@ -178,11 +171,9 @@ def resolve_folder(folder_or_id: str | Path, root: str | Path = DEFAULT_ROOT) ->
     folder = candidates[0]
     if not folder.is_dir():
         known = ", ".join(b.name for b in sorted(Path(root).glob("*"))[-5:] if b.is_dir()) or "none"
-        raise StoreError(folder, f"no such results folder (batch ids under {root}: {known}; see 'parksim runs')")
+        raise NotABatch(folder, f"no such results folder (batch ids under {root}: {known}; see 'parksim runs')")
     if not (folder / MANIFEST).is_file():
-        raise StoreError(
-            folder / MANIFEST, "missing: this is not a parksim results folder, or its manifest was deleted"
-        )
+        raise NotABatch(folder / MANIFEST, "missing: this is not a parksim results folder, or its manifest was deleted")
     return folder
 
 
@@ -196,7 +187,7 @@ def read_manifest(folder: Path) -> dict:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise StoreError(path, "missing: this is not a parksim results folder") from None
+        raise NotABatch(path, "missing: this is not a parksim results folder") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StoreError(path, f"corrupt manifest ({exc}); the Parquet parts beside it are intact") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT_NAME:

@@ -130,7 +130,9 @@ def test_unreachable_or_malformed_address_fails_fast_and_writes_nothing(tmp_path
     monkeypatch.setenv("PARKSIM_DASK_TIMEOUT_S", "1")
     out = tmp_path / "runs"
     dead = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
-    for address, message in ((dead, "cannot reach a Dask scheduler"), ("127.0.0.1:8786", "tcp://HOST:PORT")):
-        assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--dask", address, "--out", str(out)]) == 2
+    # an unreachable cluster is an executor fault (exit 4); a malformed address is bad input (exit 2)
+    cases = ((dead, "cannot reach a Dask scheduler", 4), ("127.0.0.1:8786", "tcp://HOST:PORT", 2))
+    for address, message, code in cases:
+        assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--dask", address, "--out", str(out)]) == code
         assert message in capsys.readouterr().err
     assert not out.exists(), "nothing is written when the cluster cannot be used"

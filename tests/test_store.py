@@ -93,7 +93,7 @@ def test_truncated_part_is_reported_then_quarantined_and_rerun(stored, tmp_path,
     part.write_bytes(part.read_bytes()[: part.stat().st_size // 2])
     with pytest.raises(StoreError, match=part.name):
         load_batch(folder)
-    assert cli(["compare", str(folder), "--out", str(tmp_path / "cmp")]) == 2
+    assert cli(["compare", str(folder), "--out", str(tmp_path / "cmp")]) == 3, "a damaged store is a store fault"
     assert "damaged Parquet file" in capsys.readouterr().err
     resumed = resume_batch(folder, progress=False)
     assert (folder / "quarantine" / f"monthly-{part.name}").exists(), "the damaged file is kept aside, not deleted"
@@ -130,7 +130,7 @@ def test_full_disk_stops_with_a_message_and_keeps_what_was_written(tmp_path, mon
     design = tmp_path / "d.toml"
     design.write_text('method = "grid"\n[levers]\neco_max_pollution_index = { values = [0.5, 0.9] }\n')
     args = ["sweep", str(TINY), "--design", str(design), "--reps", "2", "--out", str(tmp_path), "--id", "full"]
-    assert cli([*args, "--quiet"]) == 2
+    assert cli([*args, "--quiet"]) == 3, "a full disk is a store fault (exit 3), not bad input"
     err = capsys.readouterr().err
     assert "disk is full" in err and "parksim resume full" in err
     monkeypatch.setattr(pq, "write_table", real)

@@ -52,13 +52,13 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return EXIT_BAD_INPUT
-    from sim.scenario import ScenarioError
+    from sim.errors import ParksimError
 
     try:
         return int(args._module.main(args) or 0)
-    except ScenarioError as exc:
+    except ParksimError as exc:
         print(f"parksim: error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return exc.exit_code
     except KeyboardInterrupt:
         print("parksim: interrupted; finished runs are kept.", file=sys.stderr)
         return 130
