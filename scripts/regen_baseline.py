@@ -11,7 +11,10 @@ The summary: tiny.toml run for ``N_REPS`` replications from ``ROOT_SEED``
 (``SeedSequence(ROOT_SEED).spawn(N_REPS)``); the mean over replications of the
 chosen outcomes and of a few monthly columns at chosen dates; a hash of the
 scenario's resolved inputs (so a changed default or tiny.toml is reported as
-such); and, for information only, the numpy and Python versions that made it.
+such); a SHA-256 over every run's full monthly table and outcomes (the
+results are bit-identical on every CPU, see sim/portable.py, so any change to
+any number of any month moves it); and, for information only, the numpy and
+Python versions and the CPU signature that made it.
 """
 
 from __future__ import annotations
@@ -63,7 +66,7 @@ MONTHLY = (
     "rent_central_yuan_per_m2_month",
 )
 DATES = ("2016-12", "2018-12", "2020-12")
-REL_TOL = 1e-6  # see tests/test_regression.py for why
+REL_TOL = 1e-12  # see tests/test_regression.py for why
 
 
 def inputs_hash(scenario) -> str:
@@ -72,9 +75,19 @@ def inputs_hash(scenario) -> str:
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
 
+def tables_hash(runs) -> str:
+    """SHA-256 over each run's monthly table (as CSV: shortest round-trip floats) and outcomes."""
+    h = hashlib.sha256()
+    for r in runs:
+        h.update(r.monthly.to_csv().encode())
+        h.update(json.dumps({k: float(v) for k, v in r.outcomes.items()}, sort_keys=True).encode())
+    return h.hexdigest()
+
+
 def summarise() -> dict:
     """Run tiny.toml for the fixed seeds and return the summary (JSON-ready)."""
     import numpy as np
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
     from sim.runner import replicate_seeds, run_scenario
     from sim.scenario import load_scenario
@@ -92,14 +105,20 @@ def summarise() -> dict:
         "n_reps": N_REPS,
         "outcome_means": outcomes,
         "monthly_means": monthly,
-        "made_with": {"numpy": np.__version__, "python": platform.python_version()},
+        "tables_sha256": tables_hash(runs),
+        "made_with": {
+            "numpy": np.__version__,
+            "python": platform.python_version(),
+            "machine": platform.machine(),
+            "simd": [f for f in __cpu_dispatch__ if __cpu_features__.get(f)],
+        },
     }
 
 
 def differences(old: dict, new: dict, rel_tol: float = REL_TOL) -> list[str]:
     """Human-readable list of what differs between two summaries (beyond ``rel_tol``)."""
     out = []
-    for key in ("scenario", "inputs_hash", "root_seed", "n_reps"):
+    for key in ("scenario", "inputs_hash", "root_seed", "n_reps", "tables_sha256"):
         if old.get(key) != new.get(key):
             out.append(f"{key}: {old.get(key)!r} -> {new.get(key)!r}")
     for section in ("outcome_means", "monthly_means"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import portable
 from sim.firms import SIGNED
 from sim.params import INDUSTRIES
 
@@ -45,7 +46,7 @@ def draw_leads(model) -> dict[str, np.ndarray]:
     m = POLLUTION_MEAN[industry]
     pollution = rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
     median = INVESTMENT_MEDIAN_MYUAN * (1.0 + 4.0 * fx.key_focus_share)
-    investment = median * np.exp(INVESTMENT_SIGMA * rng.standard_normal(len(industry)))
+    investment = median * portable.exp(INVESTMENT_SIGMA * rng.standard_normal(len(industry)))
     return {"industry": industry, "israeli": israeli, "pollution": pollution, "investment": investment}
 
 

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sim import portable
 from sim.params import PARAMS, SECTIONS
 from sim.scenario import Scenario, ScenarioError, _read_toml
 
@@ -79,7 +80,7 @@ class Factor:
         for key, lo in self.low.items():
             hi = self.high[key]
             if self.scale == "log":
-                out[key] = math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo)))
+                out[key] = float(portable.exp(portable.log(lo) + u * (portable.log(hi) - portable.log(lo))))
             else:
                 out[key] = lo + u * (hi - lo)
         return out

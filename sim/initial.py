@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import portable
 from sim.arrivals import ISRAELI_MIX, POLLUTION_CONCENTRATION, POLLUTION_MEAN
 from sim.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
 from sim.lifecycle import GROWING_REVENUE_MYUAN, MATURE_REVENUE_MYUAN, margin_of
@@ -50,7 +51,7 @@ def build_initial_state(model) -> None:
     age = rng.integers(1, MAX_AGE_MONTHS + 1, n)
     sigma = p["init_revenue_sigma"]
     mean = p["init_mean_revenue_myuan"] * INDUSTRY_REVENUE_FACTOR[industry]
-    revenue = mean * np.exp(sigma * rng.standard_normal(n) - sigma**2 / 2)
+    revenue = mean * portable.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
     stage = np.select([revenue >= MATURE_REVENUE_MYUAN, revenue >= GROWING_REVENUE_MYUAN], [MATURE, GROWING], OPERATING)
     young = rng.random(n) < REGISTERED_SHARE
     stage[young], revenue[young] = REGISTERED, 0.0

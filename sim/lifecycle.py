@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import portable
 from sim.arrivals import count_projects
 from sim.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
 
@@ -47,7 +48,7 @@ def conversion_step(model) -> None:
     start = start[firms.registered_month[start] < model.month]
     firms.stage[start] = OPERATING
     firms.started_month[start] = model.month
-    firms.revenue_myuan[start] = START_REVENUE_MYUAN * np.exp(0.8 * rng.standard_normal(len(start)))
+    firms.revenue_myuan[start] = START_REVENUE_MYUAN * portable.exp(0.8 * rng.standard_normal(len(start)))
     firms.margin[start] = 0.05 * rng.standard_normal(len(start))
     count_projects(model, start, "started")
 
@@ -70,7 +71,7 @@ def _take_floor(model, rows: np.ndarray, need_m2: float) -> np.ndarray:
 def margin_of(model, rows: np.ndarray) -> np.ndarray:
     """Profit margin: firm-specific offset plus an age path from loss to profit."""
     age = model.month - model.firms.born_month[rows]
-    path = MARGIN_MATURE - (MARGIN_MATURE - MARGIN_START) * np.exp(-age / MARGIN_MONTHS)
+    path = MARGIN_MATURE - (MARGIN_MATURE - MARGIN_START) * portable.exp(-age / MARGIN_MONTHS)
     return path + model.firms.margin[rows]
 
 
@@ -95,7 +96,7 @@ def growth_step(model) -> None:
         - p["talent_shortfall_penalty_per_year"] * (1.0 - fill)
     )
     sigma = p["growth_sigma_per_year"]
-    firms.revenue_myuan[rows] *= np.exp(mu / 12.0 + sigma * np.sqrt(1 / 12.0) * rng.standard_normal(len(rows)))
+    firms.revenue_myuan[rows] *= portable.exp(mu / 12.0 + sigma * np.sqrt(1 / 12.0) * rng.standard_normal(len(rows)))
     if model.month % 12 == 0:  # January: close the books of last year
         firms.profit_y3_myuan[:] = firms.profit_y2_myuan
         firms.profit_y2_myuan[:] = firms.profit_y1_myuan
@@ -136,7 +137,7 @@ def exit_hazard_per_year(age_years: np.ndarray, p) -> np.ndarray:
     """Inverted-U exit hazard by age (peak ``exit_peak_per_year`` at ``exit_peak_age_years``)."""
     x = np.maximum(age_years, 0.0) / p["exit_peak_age_years"]
     k = p["exit_shape"]
-    return p["exit_peak_per_year"] * x**k * np.exp(k * (1.0 - x))
+    return p["exit_peak_per_year"] * portable.power(x, k) * portable.exp(k * (1.0 - x))
 
 
 def exit_step(model) -> None:

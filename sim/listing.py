@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import portable
 from sim.firms import (
     DELISTED,
     GROWING,
@@ -74,7 +75,7 @@ def _move(model, rows: np.ndarray, new_state: int, event: str | None = None) -> 
 
 def _hazard(model, rows: np.ndarray, base_per_year: float) -> np.ndarray:
     p, firms, fx = model.p, model.firms, model.effects
-    h = base_per_year / 12.0 * np.exp(p["listing_subsidy_elasticity"] * fx.listing_subsidy_myuan)
+    h = base_per_year / 12.0 * portable.exp(p["listing_subsidy_elasticity"] * fx.listing_subsidy_myuan)
     h = h * np.where(firms.vc_backed[rows], p["vc_listing_hazard_mult"], 1.0)
     return h * np.where(firms.reserve[rows], 1.0 + fx.reserve_support, 1.0)
 

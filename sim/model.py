@@ -21,7 +21,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim import arrivals, lifecycle, listing, metrics
+from sim import arrivals, lifecycle, listing, metrics, portable
 from sim.finance import Finance
 from sim.firms import GONE, LISTED, NEEQ, REFORMED, Enterprise, FirmTable
 from sim.initial import build_initial_state
@@ -113,7 +113,7 @@ class ParkModel(mesa.Model):
     def cluster_factor(self) -> np.ndarray:
         """Lead-rate multiplier per industry from the size of its cluster in the park."""
         now = np.bincount(self.firms.industry[self.firms.live()], minlength=5)
-        return (np.maximum(now, 1) / self._initial_industry) ** arrivals.CLUSTER_ELASTICITY
+        return portable.power(np.maximum(now, 1) / self._initial_industry, arrivals.CLUSTER_ELASTICITY)
 
     @property
     def date(self) -> str:

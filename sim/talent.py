@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim import portable
+
 SKILLS = ("technician", "engineer", "researcher")
 SKILL_MIX = np.array([0.5, 0.35, 0.15])  # [judgement]
 UNEMPLOYED_LEAVE_FACTOR = 3.0  # [judgement]
@@ -94,9 +96,9 @@ class TalentPool:
         """Zone utility (see module docstring); broadcasting over rows of subsidy."""
         p, z = model.p, model.zones
         base = (
-            p["talent_beta_wage"] * np.log(np.maximum(z.wage_index, 0.05))
+            p["talent_beta_wage"] * portable.log(np.maximum(z.wage_index, 0.05))
             + p["talent_beta_services"] * (z.services_index + z.eco_quality_index) / 2.0
-            + np.log1p(vacancies / 10.0)
+            + portable.log1p(vacancies / 10.0)
         )
         return base + p["talent_beta_subsidy"] * subsidy_kyuan[..., None]
 
@@ -116,13 +118,13 @@ class TalentPool:
 
     def _fading_subsidy(self, model) -> np.ndarray:
         months = model.month - self.arrived_month
-        return self.subsidy_kyuan * 0.5 ** (months / model.p["talent_subsidy_half_life_months"])
+        return self.subsidy_kyuan * portable.power(0.5, months / model.p["talent_subsidy_half_life_months"])
 
     def _leave(self, model, rng, vacancies) -> None:
         if not len(self):
             return
         v = self.utility(model, self._fading_subsidy(model), vacancies)[np.arange(len(self)), self.zone]
-        h = model.p["talent_leave_per_year"] / 12.0 * 2.0 / (1.0 + np.exp(v))
+        h = model.p["talent_leave_per_year"] / 12.0 * 2.0 / (1.0 + portable.exp(v))
         h = h * np.where(self.employer < 0, UNEMPLOYED_LEAVE_FACTOR, 1.0)
         stays = rng.random(len(self)) >= h
         model.counters.add("talent_left", int((~stays).sum()) * self.scale)
@@ -135,7 +137,7 @@ class TalentPool:
             return
         subsidy = model.effects.talent_subsidy_kyuan_per_month
         v = self.utility(model, np.array([subsidy]), vacancies)[0]
-        expv = np.exp(np.concatenate([[0.0], v]))
+        expv = portable.exp(np.concatenate([[0.0], v]))
         counts = rng.multinomial(lookers, expv / expv.sum())[1:]
         zone = np.repeat(np.arange(3), counts)
         self.add(rng, zone, np.full(len(zone), -1), model.month, subsidy)

@@ -5,11 +5,12 @@ of tiny.toml over fixed seeds; it is written only by scripts/regen_baseline.py.
 When a model change is meant to move results, rerun that script and commit the
 new file with the change; when it is not, this test has found a regression.
 
-Tolerance: relative 1e-6. On one machine the numbers are reproduced exactly
-(NumPy's bit generators are stable and every draw is seeded). The tolerance
-only absorbs last-bit differences in floating-point sums that another CPU or
-NumPy build may order differently (SIMD and pairwise summation); a real model
-change moves these means by far more than one part in a million.
+The results are bit-identical on every CPU (sim/portable.py replaces numpy's
+CPU-dispatched exp/log/power; tests/test_portable.py runs the same seeds on
+narrower SIMD paths), and the dependencies are pinned in requirements.lock, so
+the stored means are checked at relative 1e-12 (they are written and read as
+shortest round-trip decimals) and a SHA-256 over every run's full monthly table
+and outcomes must match exactly. A one-line change to any rate moves both.
 """
 
 from __future__ import annotations

@@ -1,0 +1,152 @@
+"""Results do not depend on the CPU (reproducibility contract).
+
+numpy dispatches exp, log, log1p, expm1, power and tanh to different machine
+code by CPU (AVX-512, AVX2, baseline x86-64, arm64), with different last bits.
+The model computes them with :mod:`sim.portable`, which uses only correctly
+rounded IEEE operations. These tests check (1) that no module of ``sim`` calls
+the CPU-dependent functions, (2) that the portable functions are accurate, and
+(3) that the same seeds give identical tables when numpy is told, through
+``NPY_DISABLE_CPU_FEATURES``, to run the code paths of a CPU without this
+machine's wider SIMD features.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from sim import portable
+
+NUMPY_BANNED = {"exp", "log", "log1p", "expm1", "power", "float_power", "tanh", "log2", "log10", "exp2"}
+NUMPY_BANNED |= {"sinh", "cosh", "sin", "cos", "tan", "arctan", "arcsin", "arccos", "cbrt"}
+MATH_BANNED = {"exp", "log", "pow", "log1p", "expm1", "tanh", "log10", "exp2", "sin", "cos", "tan", "atan", "cbrt"}
+
+
+def cpu_dependent_calls(source: str) -> list[str]:
+    """Calls in ``source`` whose bits depend on the CPU: numpy/math transcendentals and real ``**``."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            if (node.value.id == "np" and node.attr in NUMPY_BANNED) or (
+                node.value.id == "math" and node.attr in MATH_BANNED
+            ):
+                found.append(f"line {node.lineno}: {node.value.id}.{node.attr}")
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            integral = [isinstance(v, ast.Constant) and isinstance(v.value, int) for v in (node.left, node.right)]
+            if not any(integral):  # x ** 2 and 2 ** k are exact; x ** y calls pow
+                found.append(f"line {node.lineno}: {ast.unparse(node)}")
+    return found
+
+
+def test_the_scan_finds_what_it_looks_for():
+    hits = cpu_dependent_calls("y = np.exp(x) + math.log(z) + a ** b + c ** 2 + 2 ** k + np.sqrt(d)")
+    assert sorted(hits) == ["line 1: a ** b", "line 1: math.log", "line 1: np.exp"], hits
+
+
+def test_no_module_of_sim_calls_cpu_dependent_functions():
+    offenders = {}
+    for path in sorted((ROOT / "sim").rglob("*.py")):
+        if path.name != "portable.py":
+            hits = cpu_dependent_calls(path.read_text(encoding="utf-8"))
+            if hits:
+                offenders[str(path.relative_to(ROOT))] = hits
+    assert not offenders, f"use sim.portable instead (CPU-independent bits): {offenders}"
+
+
+def ulps(got: np.ndarray, ref: np.ndarray) -> float:
+    return float(np.max(np.abs(got - ref) / np.spacing(np.abs(ref))))
+
+
+def test_portable_functions_are_accurate_to_a_few_units_in_the_last_place():
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-700, 700, 20000), rng.uniform(-1, 1, 20000), rng.uniform(-1e-9, 1e-9, 100)])
+    pos = np.concatenate([portable.exp(rng.uniform(-700, 700, 20000)), rng.uniform(0.5, 2, 20000), [5e-324, 1.7e308]])
+    small = np.concatenate([rng.uniform(-0.99, 5, 20000), rng.uniform(-1e-9, 1e-9, 100)])
+    # math's functions are the C library's, accurate to about half a unit in the last place
+    assert ulps(portable.exp(x), np.array([math.exp(v) for v in x])) <= 2
+    log_ref = np.array([math.log(v) for v in pos])
+    assert ulps(portable.log(pos)[log_ref != 0], log_ref[log_ref != 0]) <= 4
+    assert ulps(portable.log1p(small), np.array([math.log1p(v) for v in small])) <= 4
+    assert ulps(portable.expm1(small), np.array([math.expm1(v) for v in small])) <= 4
+    a, b = rng.uniform(1e-3, 100, 20000), rng.uniform(-3, 3, 20000)
+    assert np.allclose(portable.power(a, b), np.array([math.pow(u, v) for u, v in zip(a, b, strict=True)]), rtol=1e-14)
+
+
+def test_portable_functions_keep_the_ieee_special_values():
+    nan, inf = np.nan, np.inf
+    np.testing.assert_array_equal(
+        portable.exp(np.array([nan, inf, -inf, 710.0, -746.0, 0.0])), [nan, inf, 0, inf, 0, 1]
+    )
+    np.testing.assert_array_equal(portable.log(np.array([0.0, -1.0, inf, nan, 1.0])), [-inf, nan, inf, nan, 0.0])
+    np.testing.assert_array_equal(portable.log1p(np.array([-1.0, -2.0, inf, 0.0])), [-inf, nan, inf, 0.0])
+    assert portable.power(0.0, 2.0) == 0.0 and portable.power(2.0, 0.0) == 1.0 and portable.power(0.0, -1.0) == inf
+    assert isinstance(portable.exp(1.0), np.floating) and portable.exp(np.zeros((2, 3))).shape == (2, 3)
+
+
+PROBE = """
+import hashlib, json, sys
+import numpy as np
+from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+from sim import portable
+from sim.runner import replicate_seeds, run_scenario
+from sim.scenario import load_scenario
+
+h = hashlib.sha256()
+for name in sys.argv[1:]:
+    scenario = load_scenario(name)
+    for i, seed in enumerate(replicate_seeds(20160701, 3)):
+        run = run_scenario(scenario, seed=seed, replicate=i)
+        h.update(run.monthly.to_csv().encode())
+        h.update(json.dumps({k: float(v) for k, v in run.outcomes.items()}, sort_keys=True).encode())
+x = np.linspace(-40.0, 40.0, 20001)
+a = np.abs(x)
+for out in (portable.exp(x), portable.log(a), portable.log1p(a), portable.expm1(x), portable.power(a, 0.3)):
+    h.update(out.tobytes())
+print(json.dumps({"hash": h.hexdigest(), "simd": [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]}))
+"""
+
+
+def active_simd() -> list[str]:
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    return [f for f in __cpu_dispatch__ if __cpu_features__.get(f)]
+
+
+def simd_variants() -> list[tuple[str, list[str]]]:
+    """The narrower dispatch paths this machine can run: without its widest features, and baseline only."""
+    active = active_simd()
+    widest = [f for f in active if "AVX512" in f or f == "X86_V4" or f.startswith("SVE")]
+    variants = [("baseline only", active)]
+    if widest and len(widest) < len(active):
+        variants.insert(0, ("without " + "/".join(widest), widest))
+    return variants if active else []
+
+
+def probe(disabled: list[str]) -> dict:
+    import json
+
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(disabled)}
+    scenarios = [str(ROOT / "scenarios" / "tiny.toml"), str(ROOT / "scenarios" / "baseline.toml")]
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *scenarios], capture_output=True, text=True, env=env, timeout=600, check=True
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.skipif(not simd_variants(), reason="this CPU runs numpy's baseline code only: no narrower path to compare")
+@pytest.mark.parametrize("variant", [v[0] for v in simd_variants()] or ["none"])
+def test_same_seeds_give_identical_tables_on_narrower_simd_paths(variant):
+    disabled = dict(simd_variants())[variant]
+    here, there = probe([]), probe(disabled)
+    assert not set(disabled) & set(there["simd"]), f"numpy did not switch off {disabled}: runs {there['simd']}"
+    assert here["hash"] == there["hash"], (
+        f"tables differ between numpy's {here['simd']} paths and the paths {variant}: some computation that feeds "
+        "the model still depends on the CPU"
+    )
