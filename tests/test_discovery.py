@@ -144,7 +144,7 @@ def test_cli_missing_and_corrupt_batch(sweep, tmp_path, capsys):
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "manifest.json").write_text("{not json", encoding="utf-8")
-    assert cli(["discover", str(broken), "--target", COLUMN]) == 2
+    assert cli(["discover", str(broken), "--target", COLUMN]) == 3, "a damaged batch is a store fault (exit 3)"
     assert "corrupt manifest" in capsys.readouterr().err
     assert (broken / "manifest.json").read_text(encoding="utf-8") == "{not json", "the damaged manifest was changed"
 
