@@ -25,8 +25,9 @@ a behavioural parameter or constant in ``[params]``) and every range and value
 against the input's declared ``[low, high]`` (a range is written low first);
 whole-number inputs are rounded. Numbers go through :func:`sim.numeric.check_number`
 (numpy scalars are accepted, NaN and infinity refused). A ``table`` CSV has one
-column per input (and optionally ``name``), one row per point. Problems raise :class:`DesignError` naming the file, the key and what is
-allowed, before anything runs.
+column per input (and optionally ``name``), one row per point. Problems raise
+:class:`DesignError` naming the file, the key and what is allowed, before
+anything runs; so does an empty file or a range written high first.
 """
 
 from __future__ import annotations
