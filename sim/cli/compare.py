@@ -39,6 +39,7 @@ def main(args) -> int:
 
     from sim.batch import load_batch
     from sim.compare import compare
+    from sim.errors import StoreError
     from sim.scenario import ScenarioError
 
     if args.out:
@@ -52,8 +53,11 @@ def main(args) -> int:
     _check_out(out)
     try:
         result = compare(batches, out, reference=args.reference)
-    except ValueError as exc:
+    except ValueError as exc:  # sim.compare's "no finished runs" / "unknown reference"; never a disk fault
         raise ScenarioError(args.batches[0], "--reference" if args.reference else None, str(exc)) from None
+    except OSError as exc:  # a full disk or a folder that cannot be written: a store fault (exit 3), not bad input
+        why = exc.strerror or str(exc)
+        raise StoreError(out, f"cannot write the comparison: {why}; free space or give another --out") from exc
     _print(result)
     for name, path in result["files"].items():
         print(f"wrote {path}" if name.endswith(".png") else f"table {path}")
