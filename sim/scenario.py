@@ -7,6 +7,19 @@ example from calibration) and the tables ``[levers]`` and ``[params]``. Every ke
 is checked against the declarations in :mod:`sim.params`; anything unknown, of the
 wrong type or out of range raises :class:`ScenarioError` naming the file, the key
 and what is allowed.
+
+Numbers may be numpy scalars (from EMA Workbench, SALib, ``scipy.stats.qmc``);
+they are checked by :func:`sim.numeric.check_number` and stored as plain Python
+numbers; NaN and infinity are refused. Months are strings: an unquoted TOML
+date such as ``start = 2016-07-01`` is refused with ``write it as "2016-07"``
+(a date names a day, and a run steps by whole months), and ``end`` must be a
+later month than ``start``. A file may begin with a UTF-8 byte-order mark.
+
+A file that sets nothing and names no ``base`` runs the *declared defaults* of
+:mod:`sim.params`, whose behavioural parameters are not fitted; it does not
+inherit ``baseline.toml`` (write ``base = "baseline.toml"`` for that).
+``parksim validate`` says so in a note, and also names the targets a run
+window leaves out (see :func:`scenario_notes`): those come out NaN, not missed.
 """
 
 from __future__ import annotations
