@@ -15,9 +15,9 @@ date such as ``start = 2016-07-01`` is refused with ``write it as "2016-07"``
 (a date names a day, and a run steps by whole months), and ``end`` must be a
 later month than ``start``. A file may begin with a UTF-8 byte-order mark.
 
-A file that sets nothing and names no ``base`` runs the *declared defaults* of
-:mod:`sim.params`, whose behavioural parameters are not fitted; it does not
-inherit ``baseline.toml`` (write ``base = "baseline.toml"`` for that).
+A file that names no ``base`` and no ``fitted_params`` (an empty file, say) runs
+the *declared defaults* of :mod:`sim.params`, whose behavioural parameters are
+not fitted; it does not inherit ``baseline.toml`` (write ``base = "baseline.toml"``).
 ``parksim validate`` says so in a note, and also names the targets a run
 window leaves out (see :func:`scenario_notes`): those come out NaN, not missed.
 """
@@ -279,15 +279,16 @@ def scenario_notes(scenario: Scenario) -> list[str]:
     """What a user should know before running ``scenario``; none of it stops a run.
 
     Returns:
-        One line per note: a scenario that sets nothing (it runs the declared,
-        unfitted defaults, not the baseline), and the targets its run window
-        leaves out (reported as NaN, not as missed).
+        One line per note: a scenario that sets no behavioural parameter (an
+        empty file, or one without ``base`` or ``fitted_params``: it runs the
+        declared, unfitted defaults, not the baseline), and the targets its run
+        window leaves out (reported as NaN, not as missed).
     """
     notes = []
-    if scenario.path and not scenario.overrides:
+    if scenario.path and not any(PARAMS[k].kind == "uncertainty" for k in scenario.overrides):
         notes.append(
-            "sets no input and has no base: it runs the declared defaults of sim.params, whose behavioural "
-            'parameters are not fitted; write base = "baseline.toml" to run the baseline with changes'
+            "sets no behavioural parameter (no base, no fitted_params): it runs the declared defaults of "
+            'sim.params, which are not fitted; write base = "baseline.toml" to run the baseline with changes'
         )
     left_out = targets_left_out(scenario)
     if left_out:

@@ -272,3 +272,10 @@ def test_a_full_disk_while_comparing_is_a_store_fault_not_bad_input(tmp_path, mo
     assert cli(["compare", "b1", "--out", str(tmp_path / "cmp")]) == 3
     err = capsys.readouterr().err
     assert "No space left on device" in err and "--reference" not in err, err
+
+
+def test_a_scenario_without_base_or_fitted_parameters_gets_the_same_note(tmp_path):
+    path = write(tmp_path / "loose.toml", "[levers]\nvc_cluster_index = 2.0\n")
+    assert any("declared defaults" in n for n in scenario_notes(load_scenario(path)))
+    for name in ("baseline", "history", "financing"):
+        assert not any("declared defaults" in n for n in scenario_notes(load_scenario(name))), name
