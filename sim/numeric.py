@@ -22,7 +22,8 @@ from sim.errors import InputError
 def number_problem(value: object, *, unit: str | None = None, integer: bool = False) -> str | None:
     """What is wrong with ``value`` as a number, or None when it is a usable one."""
     what = f"a number ({unit})" if unit else "a number"
-    if isinstance(value, bool) or type(value).__name__ == "bool_" or not isinstance(value, numbers.Real):
+    # Python's bool is an int, so it is refused by name; numpy's bool is not a numbers.Real at all
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return f"must be {what}, got {type(value).__name__} {value!r}"
     if not math.isfinite(value):
         return f"must be a finite number{f' ({unit})' if unit else ''}, got {value!r}"
