@@ -57,8 +57,20 @@ def measure(config: str, reps: int) -> dict:
     }
 
 
+def check_reps(reps: int) -> int:
+    """Refuse a replication count below 1 (a median needs at least one timed run)."""
+    from sim.errors import InputError
+
+    if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
+        raise InputError(
+            "--reps", None, f"must be a whole number of 1 or more (timed runs per configuration), got {reps!r}"
+        )
+    return reps
+
+
 def run_all(configs: list[str], reps: int) -> list[dict]:
     """Measure each configuration in its own subprocess."""
+    check_reps(reps)
     out = []
     for config in configs:
         cmd = [sys.executable, "-m", "sim.bench", config, str(reps)]

@@ -22,10 +22,12 @@ A design file is TOML::
 
 Every name is checked against :mod:`sim.params` (a lever belongs in ``[levers]``,
 a behavioural parameter or constant in ``[params]``) and every range and value
-against the input's declared ``[low, high]``; whole-number inputs are rounded.
-A ``table`` CSV has one column per input (and optionally ``name``), one row per
-point. Problems raise :class:`DesignError` naming the file, the key and what is
-allowed, before anything runs.
+against the input's declared ``[low, high]`` (a range is written low first);
+whole-number inputs are rounded. Numbers go through :func:`sim.numeric.check_number`
+(numpy scalars are accepted, NaN and infinity refused). A ``table`` CSV has one
+column per input (and optionally ``name``), one row per point. Problems raise
+:class:`DesignError` naming the file, the key and what is allowed, before
+anything runs; so does an empty file or a range written high first.
 """
 
 from __future__ import annotations
@@ -33,12 +35,14 @@ from __future__ import annotations
 import csv
 import itertools
 import math
+import numbers
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from sim import portable
+from sim.numeric import check_number, number_problem
 from sim.params import PARAMS, SECTIONS
 from sim.scenario import Scenario, ScenarioError, _read_toml
 
@@ -134,15 +138,9 @@ class Design:
 
 
 # ---------------------------------------------------------------- checking
-def _number(path, key, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise DesignError(path, key, f"must be a number, got {value!r}")
-    return float(value)
-
-
 def _in_range(path, key, name, value) -> float:
     param = PARAMS[name]
-    value = _number(path, key, value)
+    value = float(check_number(path, key, value, error=DesignError, unit=param.unit))
     if not param.low <= value <= param.high:
         raise DesignError(
             path,
@@ -150,6 +148,13 @@ def _in_range(path, key, name, value) -> float:
             f"{value:g} lies outside the declared range of {name}: [{param.low:g}, {param.high:g}] {param.unit}",
         )
     return value
+
+
+def _whole(path, key, value, low, what) -> int:
+    """A whole number of at least ``low``, written as an integer (numpy's included), else a DesignError."""
+    if number_problem(value) is not None or not isinstance(value, numbers.Integral) or value < low:
+        raise DesignError(path, key, f"{what} a whole number >= {low}, got {value!r}")
+    return int(value)
 
 
 def _known(path, section, name) -> None:
@@ -188,14 +193,18 @@ def _range_factor(path, key, name, low, high, spec, default_levels, method, link
     for k in low:
         if low[k] == high[k] and not linked:
             raise DesignError(path, key, f"low and high of {k} are equal ({low[k]:g}); give a range")
+        if low[k] > high[k] and not linked:  # a linked factor may move one input down as another goes up
+            raise DesignError(
+                path, key, f"low must be below high: got [{low[k]:g}, {high[k]:g}]; write [{high[k]:g}, {low[k]:g}]"
+            )
     scale = spec.get("scale", "linear")
     if scale not in SCALES:
         raise DesignError(path, f"{key}.scale", f"got {scale!r}; allowed: {', '.join(SCALES)}")
     if scale == "log" and any(v <= 0 for v in (*low.values(), *high.values())):
         raise DesignError(path, f"{key}.scale", "a log scale needs low and high above 0")
     levels = spec.get("levels", default_levels)
-    if method == "grid" and (isinstance(levels, bool) or not isinstance(levels, int) or levels < 2):
-        raise DesignError(path, f"{key}.levels", f"grid levels must be a whole number >= 2, got {levels!r}")
+    if method == "grid":
+        levels = _whole(path, f"{key}.levels", levels, 2, "grid levels must be")
     return Factor(name, low, high, linked=linked, levels=levels, scale=scale)
 
 
@@ -220,7 +229,7 @@ def _linked_factor(path, name, spec, default_levels, method) -> Factor:
         if method != "grid":
             raise DesignError(path, f"{key}.values", f"explicit values need method = 'grid' (this design: {method})")
         values = spec["values"]
-        ok = isinstance(values, list) and values and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in values)
+        ok = isinstance(values, list) and values and all(number_problem(v) is None and 0 <= v <= 1 for v in values)
         if not ok:
             raise DesignError(path, f"{key}.values", "must be a non-empty list of positions between 0 and 1")
         return Factor(name, low, high, linked=True, values=tuple(float(v) for v in values))
@@ -253,15 +262,11 @@ def _points_from_factors(path, method, factors, header) -> list[dict]:
         for combo in itertools.product(*(f.grid() for f in factors)):
             points.append({k: v for part in combo for k, v in part.items()})
         return points
-    n = header.get("points")
-    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-        raise DesignError(path, "points", f"{method} needs points = a whole number >= 1, got {n!r}")
+    n = _whole(path, "points", header.get("points"), 1, f"{method} needs points =")
     if method == "sobol" and n & (n - 1):
         low = 2 ** int(math.log2(n))
         raise DesignError(path, "points", f"sobol needs a power of 2 (balance of the sequence); try {low} or {2 * low}")
-    seed = header.get("sample_seed", 0)
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise DesignError(path, "sample_seed", f"must be a whole number >= 0, got {seed!r}")
+    seed = _whole(path, "sample_seed", header.get("sample_seed", 0), 0, "must be")
     unit = _sample(method, len(factors), n, seed)
     return [{k: v for f, u in zip(factors, row, strict=True) for k, v in f.at(float(u)).items()} for row in unit]
 
@@ -272,7 +277,7 @@ def _read_table(path: Path, ref) -> tuple[list[dict], list[str]]:
     csv_path = path.parent / ref
     if not csv_path.is_file():
         raise DesignError(path, "table", f"file not found: {csv_path}")
-    with open(csv_path, newline="", encoding="utf-8") as fh:
+    with open(csv_path, newline="", encoding="utf-8-sig") as fh:  # a spreadsheet's BOM is allowed
         rows = list(csv.DictReader(fh))
     if not rows:
         raise DesignError(csv_path, None, "no points: the table needs a header row and at least one row of values")
@@ -305,10 +310,19 @@ def load_design(path: str | Path) -> Design:
     """
     path = find_design(path)
     data = _read_toml(path)
+    if not data:
+        raise DesignError(
+            path,
+            None,
+            f"the file is empty (or holds only comments): a design needs method = one of {', '.join(METHODS)} "
+            "and the inputs it varies, in [levers], [params] or [factors.NAME] (or table = 'points.csv')",
+        )
     for key in data:
         if key not in TOP_KEYS:
             raise DesignError(path, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
     method = data.get("method")
+    if "method" not in data:
+        raise DesignError(path, "method", f"missing: say how points are chosen, one of {', '.join(METHODS)}")
     if method not in METHODS:
         raise DesignError(path, "method", f"got {method!r}; allowed: {', '.join(METHODS)}")
     name = data.get("name", path.stem)

@@ -457,6 +457,12 @@ def make_executor(workers: int = 1, dask: str | None = None) -> Executor:
     """The executor for ``--workers`` / ``--dask`` (connects now, so errors come before any file is written)."""
     if dask:
         return DaskExecutor(dask)
-    if workers is None or int(workers) < 1:
+    if workers is None or isinstance(workers, bool) or int(workers) < 1:
         raise InputError("--workers", None, f"must be 1 or more, got {workers!r}")
-    return SerialExecutor() if int(workers) == 1 else PoolExecutor(int(workers))
+    workers = int(workers)
+    # more processes than usable cores only add start-up cost and memory; results do not depend on the count
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    if workers > usable:
+        print(f"parksim: note: --workers {workers} capped at {usable}, the cores this process may use", file=sys.stderr)
+        workers = usable
+    return SerialExecutor() if workers == 1 else PoolExecutor(workers)

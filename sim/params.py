@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sim.numeric import number_problem
+
 ZONES = ("north", "central", "south")
 INDUSTRIES = ("graphene", "health", "internet", "culture", "other_tech")
 
@@ -52,10 +54,9 @@ class Param:
 
     def check(self, value: object) -> str | None:
         """Return a problem description, or None when ``value`` is allowed."""
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            return f"must be a number ({self.unit}), got {type(value).__name__} {value!r}"
-        if self.integer and float(value) != int(value):
-            return f"must be a whole number ({self.unit}), got {value!r}"
+        problem = number_problem(value, unit=self.unit, integer=self.integer)
+        if problem:
+            return problem
         if not (self.low <= value <= self.high):
             return f"must be between {self.low:g} and {self.high:g} ({self.unit}), got {value!r}"
         return None

@@ -7,15 +7,31 @@ example from calibration) and the tables ``[levers]`` and ``[params]``. Every ke
 is checked against the declarations in :mod:`sim.params`; anything unknown, of the
 wrong type or out of range raises :class:`ScenarioError` naming the file, the key
 and what is allowed.
+
+Numbers may be numpy scalars (from EMA Workbench, SALib, ``scipy.stats.qmc``);
+they are checked by :func:`sim.numeric.check_number` and stored as plain Python
+numbers; NaN and infinity are refused. Months are strings: an unquoted TOML
+date such as ``start = 2016-07-01`` is refused with ``write it as "2016-07"``
+(a date names a day, and a run steps by whole months), and ``end`` must be a
+later month than ``start``. A file may begin with a UTF-8 byte-order mark.
+
+A file that names no ``base`` and no ``fitted_params`` (an empty file, say) runs
+the *declared defaults* of :mod:`sim.params`, whose behavioural parameters are
+not fitted; it does not inherit ``baseline.toml`` (write ``base = "baseline.toml"``).
+``parksim validate`` says so in a note, and also names the targets a run
+window leaves out (see :func:`scenario_notes`): those come out NaN, not missed.
 """
 
 from __future__ import annotations
 
+import datetime
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim.errors import ScenarioError
+from sim.numeric import plain_number
 from sim.params import PARAMS, SECTIONS, defaults
 
 TOP_KEYS = ("name", "label", "base", "start", "end", "fitted_params", "levers", "params")
@@ -24,6 +40,8 @@ EARLIEST, LATEST = "2010-01", "2035-12"
 
 def month_index(text: str, path: str | Path = "<scenario>", key: str = "start") -> int:
     """Turn ``"YYYY-MM"`` into a month count (year * 12 + month - 1)."""
+    if isinstance(text, datetime.date):  # an unquoted TOML date, or a date from Python
+        raise ScenarioError(path, key, f'must be a month in quotes: write it as "{text:%Y-%m}" (got the date {text})')
     try:
         year_s, month_s = str(text).split("-")
         year, month = int(year_s), int(month_s)
@@ -85,11 +103,9 @@ class Scenario:
         merged = self.values
         where = f"<{self.name} override>"
         start, end = values.pop("start", self.start), values.pop("end", self.end)
-        if month_index(start, where, "start") > month_index(end, where, "end"):
-            raise ScenarioError(where, "end", f"must not be before start ({start}), got {end!r}")
+        check_window(where, start, end)
         for key, value in values.items():
-            _check_value(where, key, value)
-            merged[key] = value
+            merged[key] = _check_value(where, key, value)
         return Scenario(
             name=name or self.name,
             label=label or self.label,
@@ -113,20 +129,29 @@ class Scenario:
         }
 
 
-def _check_value(path, key, value):
+def check_window(path, start, end) -> None:
+    """Refuse a run window whose months are malformed, or whose end is not after its start."""
+    if month_index(start, path, "start") >= month_index(end, path, "end"):
+        raise ScenarioError(path, "end", f"must be a later month than start ({start}), got {end!r}")
+
+
+def _check_value(path, key, value) -> int | float:
+    """The value of input ``key`` as a plain Python number, or a ScenarioError naming what is allowed."""
     param = PARAMS.get(key)
     if param is None:
         raise ScenarioError(path, key, f"unknown input; allowed: {', '.join(sorted(PARAMS))}")
     problem = param.check(value)
     if problem:
         raise ScenarioError(path, key, problem)
+    return plain_number(value)
 
 
 def _read_toml(path: Path) -> dict:
+    """The TOML table of ``path``; a UTF-8 byte-order mark (as some Windows editors write) is allowed."""
     if not path.is_file():
         raise ScenarioError(path, None, "file not found")
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ScenarioError(path, None, f"not valid TOML: {exc}") from None
 
@@ -145,6 +170,7 @@ def _check_table(path, section, table):
         problem = allowed[key].check(value)
         if problem:
             raise ScenarioError(path, f"{section}.{key}", problem)
+    return {key: plain_number(value) for key, value in table.items()}
 
 
 def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
@@ -157,6 +183,8 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
         if key not in TOP_KEYS:
             raise ScenarioError(path, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
     for key in ("name", "label", "base", "start", "end", "fitted_params"):
+        if key in ("start", "end") and isinstance(data.get(key), datetime.date):
+            month_index(data[key], path, key)  # refuses it, saying how to write the month
         if key in data and not isinstance(data[key], str):
             raise ScenarioError(path, key, f"must be a string, got {data[key]!r}")
     header, values = {}, {}
@@ -170,9 +198,7 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
     if "fitted_params" in data:
         values.update(load_fitted(_resolve(path, data["fitted_params"]), path))
     for section in ("levers", "params"):
-        table = data.get(section, {})
-        _check_table(path, section, table)
-        values.update(table)
+        values.update(_check_table(path, section, data.get(section, {})))
     for key in ("name", "label", "start", "end"):
         if key in data:
             header[key] = data[key]
@@ -198,8 +224,7 @@ def load_fitted(path: Path, referrer: Path | str = "<scenario>") -> dict[str, fl
     table = data.get("params")
     if not isinstance(table, dict):
         raise ScenarioError(path, "params", "a fitted parameter file needs a [params] table")
-    _check_table(path, "params", table)
-    return dict(table)
+    return _check_table(path, "params", table)
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -218,8 +243,7 @@ def load_scenario(path: str | Path) -> Scenario:
     header, overrides = _load_raw(path)
     start = header.get("start", "2016-07")
     end = header.get("end", "2020-12")
-    if month_index(start, path, "start") > month_index(end, path, "end"):
-        raise ScenarioError(path, "end", f"must not be before start ({start}), got {end!r}")
+    check_window(path, start, end)
     values = defaults()
     values.update(overrides)
     return Scenario(
@@ -231,6 +255,46 @@ def load_scenario(path: str | Path) -> Scenario:
         inputs=tuple(sorted(values.items())),
         overrides=tuple(sorted(overrides)),
     )
+
+
+def targets_left_out(scenario: Scenario) -> dict[str, str]:
+    """The plan's targets that a run of ``scenario`` cannot evaluate (they come out NaN), each with why."""
+    from sim.targets import TARGETS, YearEnds, measure
+
+    months = [month_label(m) for m in range(month_index(scenario.start), month_index(scenario.end) + 1)]
+    ends = YearEnds(dates=months, column=lambda name: [0.0] * len(months))
+    out = {}
+    for t in TARGETS:
+        if all(math.isnan(measure(t, ends, scenario.start, scenario.values, c)) for c in t.columns.values()):
+            if f"{t.year}-12" > scenario.end:
+                out[t.name] = f"due by December {t.year}, after the run's end {scenario.end}"
+            elif f"{t.year}-12" < scenario.start:
+                out[t.name] = f"due by December {t.year}, before the run's start {scenario.start}"
+            else:
+                out[t.name] = f"counts from 2016, before the run's start {scenario.start}"
+    return out
+
+
+def scenario_notes(scenario: Scenario) -> list[str]:
+    """What a user should know before running ``scenario``; none of it stops a run.
+
+    Returns:
+        One line per note: a scenario that sets no behavioural parameter (an
+        empty file, or one without ``base`` or ``fitted_params``: it runs the
+        declared, unfitted defaults, not the baseline), and the targets its run
+        window leaves out (reported as NaN, not as missed).
+    """
+    notes = []
+    if scenario.path and not any(PARAMS[k].kind == "uncertainty" for k in scenario.overrides):
+        notes.append(
+            "sets no behavioural parameter (no base, no fitted_params): it runs the declared defaults of "
+            'sim.params, which are not fitted; write base = "baseline.toml" to run the baseline with changes'
+        )
+    left_out = targets_left_out(scenario)
+    if left_out:
+        why = "; ".join(f"{name} ({reason})" for name, reason in left_out.items())
+        notes.append(f"{len(left_out)} target(s) will not be evaluated (NaN in the results): {why}")
+    return notes
 
 
 def find_scenario(ref: str | Path) -> Path:

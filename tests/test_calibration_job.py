@@ -75,6 +75,9 @@ def test_the_default_job_is_valid_and_fits_the_three_frames():
         (HEAD + PARAM + SERIES + "[abc]\npopulaton = 10\n", "abc.populaton", "unknown key"),
         (HEAD + PARAM + SERIES + "[abc]\npopulation = 2\n", "abc.population", "at least 4"),
         (HEAD + PARAM + SERIES.replace('park"', 'park"\nweight = 0'), "series", "nothing would be fitted"),
+        (HEAD + PARAM + SERIES + "[abc]\nmin_epsilon = nan\n", "abc.min_epsilon", "finite"),
+        (HEAD + PARAM + SERIES.replace('park"', 'park"\nweight = inf'), "series[0].weight", "finite"),
+        (HEAD + "[params.leads_per_month]\nhigh = nan\n" + SERIES, "params.leads_per_month.high", "finite"),
     ],
 )
 def test_a_bad_job_names_the_file_the_key_and_what_is_allowed(tmp_path, text, key, needle):

@@ -88,10 +88,24 @@ CASES = {
     ),
     "section_not_a_table": Case({"a.toml": "levers = 3\n"}, "a.toml", "a.toml", "levers", ("table",)),
     "bad_month": Case({"a.toml": 'start = "2016-13"\n'}, "a.toml", "a.toml", "start", ("YYYY-MM",)),
-    "date_not_a_string": Case({"a.toml": "start = 2016-07-01\n"}, "a.toml", "a.toml", "start", ("string",)),
+    "date_not_a_string": Case(
+        {"a.toml": "start = 2016-07-01\n"}, "a.toml", "a.toml", "start", ('write it as "2016-07"',)
+    ),
+    "end_date_not_a_string": Case(
+        {"a.toml": "end = 2020-12-01\n"}, "a.toml", "a.toml", "end", ('write it as "2020-12"',)
+    ),
+    "nan_value": Case(
+        {"a.toml": "[levers]\nvc_cluster_index = nan\n"}, "a.toml", "a.toml", "levers.vc_cluster_index", ("finite",)
+    ),
+    "infinite_value": Case(
+        {"a.toml": "[params]\nleads_per_month = inf\n"}, "a.toml", "a.toml", "params.leads_per_month", ("finite",)
+    ),
+    "start_equals_end": Case(
+        {"a.toml": 'start = "2018-01"\nend = "2018-01"\n'}, "a.toml", "a.toml", "end", ("later month than start",)
+    ),
     "date_outside_window": Case({"a.toml": 'end = "2040-01"\n'}, "a.toml", "a.toml", "end", ("2010-01", "2035-12")),
     "end_before_start": Case(
-        {"a.toml": 'start = "2018-01"\nend = "2017-12"\n'}, "a.toml", "a.toml", "end", ("before start",)
+        {"a.toml": 'start = "2018-01"\nend = "2017-12"\n'}, "a.toml", "a.toml", "end", ("later month than start",)
     ),
     "missing_file": Case({}, "nowhere.toml", "nowhere.toml", None, ("not found",)),
     "missing_base_file": Case(

@@ -43,6 +43,7 @@ from scipy import stats
 
 from sim.calibration.data import CONFIDENCE, UNITS, load_history
 from sim.calibration.observe import KINDS_FOR, QUANTITIES, months_needed, unobservable_reason
+from sim.numeric import check_number
 from sim.params import PARAMS, UNCERTAINTIES
 from sim.scenario import Scenario, ScenarioError, find_scenario, load_scenario, month_index
 
@@ -197,10 +198,7 @@ def _table(path, data, key, allowed) -> dict:
 
 
 def _number(path, key, value, low=None, integer=False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise JobError(path, key, f"must be a number, got {value!r}")
-    if integer and int(value) != value:
-        raise JobError(path, key, f"must be a whole number, got {value!r}")
+    value = check_number(path, key, value, error=JobError, integer=integer)
     if low is not None and value < low:
         raise JobError(path, key, f"must be at least {low:g}, got {value!r}")
     return int(value) if integer else float(value)
@@ -410,7 +408,7 @@ def load_job(path: str | Path) -> Job:
     if not path.is_file():
         raise JobError(path, None, "job file not found")
     try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a UTF-8 BOM is allowed
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise JobError(path, None, f"not valid TOML: {exc}") from None
     for key in raw:

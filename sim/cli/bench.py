@@ -28,8 +28,14 @@ def register(p):
 
 def main(args) -> int:
     import json
+    from pathlib import Path
 
-    from sim.bench import markdown, run_all
+    from sim.bench import check_reps, markdown, run_all
+    from sim.errors import InputError
+
+    check_reps(args.reps)
+    if args.json and (Path(args.json).is_dir() or not Path(args.json).resolve().parent.is_dir()):
+        raise InputError("--json", None, f"{args.json} cannot be written: give a file in an existing folder")
 
     rows = run_all(args.config or ["tiny", "baseline", "baseline_x10"], args.reps)
     print(markdown(rows))

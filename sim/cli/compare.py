@@ -39,22 +39,41 @@ def main(args) -> int:
 
     from sim.batch import load_batch
     from sim.compare import compare
+    from sim.errors import StoreError
     from sim.scenario import ScenarioError
 
+    if args.out:
+        _check_out(Path(args.out))  # before reading any batch: a wrong --out is a typo, found at once
     batches = [load_batch(b, root=args.root) for b in args.batches]
     for b in batches:
         if b.status not in ("complete", "complete-with-failures"):
             print(f"parksim compare: note: {b.summary_line()}; comparing the runs it holds", file=sys.stderr)
     others = "-".join(b.id for b in batches[1:])
     out = Path(args.out) if args.out else batches[0].folder / ("compare" + (f"-with-{others}" if others else ""))
+    _check_out(out)
     try:
         result = compare(batches, out, reference=args.reference)
-    except ValueError as exc:
+    except ValueError as exc:  # sim.compare's "no finished runs" / "unknown reference"; never a disk fault
         raise ScenarioError(args.batches[0], "--reference" if args.reference else None, str(exc)) from None
+    except OSError as exc:  # a full disk or a folder that cannot be written: a store fault (exit 3), not bad input
+        why = exc.strerror or str(exc)
+        raise StoreError(out, f"cannot write the comparison: {why}; free space or give another --out") from exc
     _print(result)
     for name, path in result["files"].items():
         print(f"wrote {path}" if name.endswith(".png") else f"table {path}")
     return 0
+
+
+def _check_out(out) -> None:
+    """Refuse an output folder that is, or lies inside, an existing file (nothing is written then)."""
+    from sim.errors import InputError
+
+    for folder in (out, *out.parents):
+        if folder.exists():
+            if not folder.is_dir():
+                where = "is a file" if folder == out else f"lies inside {folder}, which is a file"
+                raise InputError("--out", None, f"{out} {where}; give a folder (it is created if missing)")
+            return
 
 
 def _print(result) -> None:

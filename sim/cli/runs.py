@@ -21,8 +21,11 @@ def register(p):
 def main(args) -> int:
     from pathlib import Path
 
+    from sim.errors import InputError
     from sim.store import list_batches
 
+    if Path(args.root).exists() and not Path(args.root).is_dir():
+        raise InputError("--root", None, f"{args.root} is a file, not a folder of batch folders")
     if not Path(args.root).is_dir():
         print(f"no batches: {args.root} does not exist yet")
         return 0

@@ -2,7 +2,9 @@
 
 Every key is checked against the declared levers and parameters (name, type,
 range); bases and fitted-parameter files are followed. Exit code 0 when all
-files are valid, 2 otherwise.
+files are valid, 2 otherwise. Notes on stderr say what a valid file may not do
+as meant: targets its run window leaves out (they come out NaN), or a file that
+sets nothing and so runs the unfitted declared defaults rather than the baseline.
 
 example:
   parksim validate scenarios/*.toml
@@ -21,7 +23,7 @@ def register(p):
 
 def main(args) -> int:
     from sim.params import PARAMS
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.scenario import ScenarioError, load_scenario, scenario_notes
 
     bad = 0
     for ref in args.scenarios:
@@ -33,4 +35,6 @@ def main(args) -> int:
             continue
         changed = ", ".join(f"{k}={v:g}" for k, v in sc.inputs if v != PARAMS[k].default) or "nothing"
         print(f"ok      {sc.path}: {sc.name} ({sc.label}), {sc.start}..{sc.end}; changes from defaults: {changed}")
+        for note in scenario_notes(sc):
+            print(f"note    {sc.path}: {note}", file=sys.stderr)
     return 2 if bad else 0
