@@ -7,7 +7,7 @@ argument parsing) stays light.
 
 from importlib import import_module
 
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the package version: pyproject.toml reads it from here (dynamic version)
 _EXPORTS = {
     "load_scenario": "sim.scenario",
     "Scenario": "sim.scenario",

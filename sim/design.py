@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import portable
+from sim import portable, resources
 from sim.numeric import check_number, number_problem
 from sim.params import PARAMS, SECTIONS
 from sim.scenario import Scenario, ScenarioError, _read_toml
@@ -381,12 +381,9 @@ def factors_of(path, data, method) -> list[Factor]:
 
 
 def find_design(ref: str | Path) -> Path:
-    """Map ``eco_x_financing`` or a path to an existing design file (or the path as given)."""
-    path = Path(ref)
-    if path.exists() or path.suffix:
-        return path
-    here = Path(__file__).resolve().parent.parent / "scenarios" / "designs"
-    for folder in (Path("scenarios") / "designs", here):
-        if (folder / f"{ref}.toml").exists():
-            return folder / f"{ref}.toml"
-    return path
+    """Map ``eco_x_financing`` or a path to a design file (see :mod:`sim.resources`).
+
+    Raises:
+        ScenarioError: no such file; the message lists the designs that exist.
+    """
+    return resources.find(ref, "design")

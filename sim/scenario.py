@@ -1,7 +1,7 @@
 """Scenario files: TOML, validated at load time into a frozen, typed object.
 
 A scenario file has top-level keys ``name``, ``label``, ``base`` (another scenario
-file whose values it overrides, resolved relative to this file), ``start`` and
+file whose values it overrides, found as :mod:`sim.resources` says), ``start`` and
 ``end`` (``"YYYY-MM"``), ``fitted_params`` (a TOML file of fitted parameters, for
 example from calibration) and the tables ``[levers]`` and ``[params]``. Every key
 is checked against the declarations in :mod:`sim.params`; anything unknown, of the
@@ -30,6 +30,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sim import resources
 from sim.errors import ScenarioError
 from sim.numeric import plain_number
 from sim.params import PARAMS, SECTIONS, defaults
@@ -189,31 +190,18 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
             raise ScenarioError(path, key, f"must be a string, got {data[key]!r}")
     header, values = {}, {}
     if "base" in data:
-        base = path.parent / data["base"]
-        if not base.is_file():
-            raise ScenarioError(path, "base", f"base scenario file not found: {base}")
+        base = resources.find(data["base"], "scenario", referrer=path, key="base")
         header, values = _load_raw(base, seen + (path,))
         header.pop("name", None)
         header.pop("label", None)
     if "fitted_params" in data:
-        values.update(load_fitted(_resolve(path, data["fitted_params"]), path))
+        values.update(load_fitted(resources.find(data["fitted_params"], "fitted", path, "fitted_params"), path))
     for section in ("levers", "params"):
         values.update(_check_table(path, section, data.get(section, {})))
     for key in ("name", "label", "start", "end"):
         if key in data:
             header[key] = data[key]
     return header, values
-
-
-def _resolve(scenario_path: Path, ref: str) -> Path:
-    """Resolve a file reference: relative to the scenario, else to the project root."""
-    here = scenario_path.parent / ref
-    if here.exists():
-        return here
-    for parent in scenario_path.parents:
-        if (parent / "pyproject.toml").exists() and (parent / ref).exists():
-            return parent / ref
-    return here
 
 
 def load_fitted(path: Path, referrer: Path | str = "<scenario>") -> dict[str, float]:
@@ -298,15 +286,12 @@ def scenario_notes(scenario: Scenario) -> list[str]:
 
 
 def find_scenario(ref: str | Path) -> Path:
-    """Map ``baseline`` or ``scenarios/baseline.toml`` to an existing path."""
-    path = Path(ref)
-    if path.exists() or path.suffix == ".toml":
-        return path
-    for folder in (Path("scenarios"), Path(__file__).resolve().parent.parent / "scenarios"):
-        candidate = folder / f"{ref}.toml"
-        if candidate.exists():
-            return candidate
-    return path
+    """Map ``baseline``, ``my.toml`` or ``scenarios/baseline.toml`` to a scenario file (see :mod:`sim.resources`).
+
+    Raises:
+        ScenarioError: no such file; the message lists the scenarios that exist.
+    """
+    return resources.find(ref, "scenario")
 
 
 def default_scenario(**values: float) -> Scenario:

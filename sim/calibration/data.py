@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim import resources
 from sim.scenario import ScenarioError
 
 COLUMNS = ("date", "series", "frame", "value", "qualifier", "unit", "kind", "confidence", "source", "quote")
@@ -46,7 +47,7 @@ FRAMES = {
 }
 QUALIFIERS = {"eq": "the value as stated", "gt": "more than the value (a lower bound)"}
 CONFIDENCE = {"H": "official, dated", "M": "copy or inferred date", "L": "weak"}
-DEFAULT_DATA = Path("calibration/data/west_taihu_history.csv")
+DEFAULT_DATA = resources.default_data()  # calibration/data/west_taihu_history.csv, from a checkout or the wheel
 
 
 class DataError(ScenarioError):

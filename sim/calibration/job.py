@@ -41,11 +41,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from sim import resources
 from sim.calibration.data import CONFIDENCE, UNITS, load_history
 from sim.calibration.observe import KINDS_FOR, QUANTITIES, months_needed, unobservable_reason
 from sim.numeric import check_number
 from sim.params import PARAMS, UNCERTAINTIES
-from sim.scenario import Scenario, ScenarioError, find_scenario, load_scenario, month_index
+from sim.scenario import Scenario, ScenarioError, load_scenario, month_index
 
 TOP_KEYS = (
     "name",
@@ -172,19 +173,8 @@ class Job:
 
 
 def project_root(start: Path) -> Path:
-    """The folder holding ``pyproject.toml`` above ``start`` (else the current folder)."""
-    for parent in [start, *start.parents]:
-        if (parent / "pyproject.toml").exists():
-            return parent
-    return Path.cwd()
-
-
-def _resolve(job_path: Path, ref: str) -> Path:
-    """A file named in a job: relative to the job file, else to the project root."""
-    here = job_path.parent / ref
-    if here.exists():
-        return here
-    return project_root(job_path.parent.resolve()) / ref
+    """The folder holding ``pyproject.toml`` above ``start``; else (or in an installed package) the current folder."""
+    return resources.project_root(start) or Path.cwd()
 
 
 def _table(path, data, key, allowed) -> dict:
@@ -389,24 +379,23 @@ def _observations(path, data_raw, data: pd.DataFrame, scenario: Scenario) -> pd.
 def _scenario(path: Path, ref) -> Scenario:
     if not isinstance(ref, str):
         raise JobError(path, "scenario", "must name a scenario file or a name in scenarios/")
-    target = _resolve(path, ref) if ref.endswith(".toml") else find_scenario(ref)
     try:
-        return load_scenario(target)
+        return load_scenario(resources.find(ref, "scenario", referrer=path, key="scenario"))
     except ScenarioError as exc:
         raise JobError(path, "scenario", f"cannot load {ref!r}: {exc}") from None
 
 
 def load_job(path: str | Path) -> Job:
-    """Read and validate a job file.
+    """Read and validate a job file (a path, or a name such as ``default`` in ``calibration/jobs/``).
 
     Raises:
         JobError: unknown keys, parameters or series; a prior outside a
             parameter's declared range; an empty data selection; figures the
             history run cannot measure.
     """
-    path = Path(path)
+    path = resources.find(path, "job", must_exist=False)
     if not path.is_file():
-        raise JobError(path, None, "job file not found")
+        raise JobError(path, None, f"job file not found; calibration jobs: {', '.join(resources.available('job'))}")
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a UTF-8 BOM is allowed
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -422,7 +411,8 @@ def load_job(path: str | Path) -> Job:
         raise JobError(path, "params", "name at least one parameter to fit in [params.NAME] tables")
     priors = tuple(parse_prior(path, name, spec) for name, spec in params.items())
     scenario = _scenario(path, raw.get("scenario", "history"))
-    data_path = _resolve(path, str(raw.get("data", "calibration/data/west_taihu_history.csv")))
+    data_ref = str(raw.get("data", "calibration/data/west_taihu_history.csv"))
+    data_path = resources.find(data_ref, "data", referrer=path, key="data", must_exist=False)
     data = load_history(data_path)
     return Job(
         name=str(raw.get("name", path.stem)),

@@ -13,6 +13,8 @@ import importlib
 import pkgutil
 import sys
 
+from sim import __version__
+
 EXIT_BAD_INPUT = 2
 
 
@@ -31,6 +33,7 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict]:
         description="Agent-based simulation of the West Taihu Science and Technology Industrial Park under policy.",
         epilog="Run 'parksim COMMAND --help' for the options and an example of each command.",
     )
+    parser.add_argument("--version", action="version", version=f"parksim {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     mods = _commands()
     for name, mod in mods.items():
