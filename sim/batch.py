@@ -19,9 +19,11 @@ parts are merged into one file per table.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections import namedtuple
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
@@ -29,7 +31,9 @@ import numpy as np
 import pandas as pd
 
 from sim import store
+from sim.errors import ExecutorError
 from sim.executors import (
+    MAIN_GUARD_HELP,
     make_executor,
     monthly_schema,
     outcomes_schema,
@@ -169,10 +173,12 @@ class Batch:
         id: batch id (the folder name).
         folder: the batch folder, or None for an in-memory batch.
         manifest: the manifest as a dict.
+        problems: parts that do not count (for example a lost monthly file), by part name.
     """
 
     def __init__(self, manifest: dict, folder: Path | None = None, memory: MemorySink | None = None):
         self.manifest, self.folder, self._memory = manifest, folder, memory
+        self.problems: dict[str, str] = {}  # part name -> why it does not count (see store.broken_parts)
 
     @property
     def id(self) -> str:
@@ -271,6 +277,7 @@ def run_batch(
         ScenarioError: bad arguments, an existing batch id or an unreachable Dask cluster
             (before anything is written); StoreError when a write fails (finished runs are kept).
     """
+    refuse_in_worker_bootstrap("run_batch")
     extra = dict(extra_manifest or {})
     plan = Plan.build(scenarios, reps, seed, (extra.get("design") or {}).get("inputs", ()))
     folder = None
@@ -282,26 +289,61 @@ def run_batch(
         if folder.exists():
             raise ScenarioError(folder, "batch_id", "a batch with this id exists; resume it with 'parksim resume'")
     manifest = new_manifest(plan, batch_id or "in-memory", command, extra)
-    with make_executor(workers, dask) as executor:
-        if folder is not None:
-            try:
-                folder.mkdir(parents=True)
-            except OSError as exc:
-                raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
+    with make_executor(workers, dask) as executor, _new_folder(folder):
         sink = FolderSink(folder, 0, compact=compact) if folder is not None else MemorySink()
         todo = list(range(plan.n_runs))
-        execute_session(
-            plan,
-            manifest,
-            sink,
-            executor,
-            todo,
-            progress=progress,
-            run_fn=run_fn,
-            chunk_size=chunk_size,
-            command=command,
-        )
+        try:
+            execute_session(
+                plan,
+                manifest,
+                sink,
+                executor,
+                todo,
+                progress=progress,
+                run_fn=run_fn,
+                chunk_size=chunk_size,
+                command=command,
+            )
+        except ExecutorError:
+            if folder is not None and not store.part_files(folder, "outcomes"):
+                shutil.rmtree(folder, ignore_errors=True)  # no run could start: leave nothing behind
+            raise
     return Batch(manifest, folder, sink if folder is None else None)
+
+
+@contextmanager
+def _new_folder(folder: Path | None):
+    """Create a new batch folder and hold its writer lock (a no-op for an in-memory batch)."""
+    if folder is None:
+        yield None
+        return
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        raise ScenarioError(
+            folder, "batch_id", "a batch with this id exists; resume it with 'parksim resume'"
+        ) from None
+    except OSError as exc:
+        raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
+    with store.BatchLock(folder) as lock:
+        yield lock
+
+
+def refuse_in_worker_bootstrap(what: str) -> None:
+    """Fail at once when a pool worker runs this while importing the main script.
+
+    Worker processes (forkserver, spawn) import the script that started the pool;
+    a script that calls :func:`run_batch` outside ``if __name__ == "__main__":``
+    would start a batch in every worker. Raising here kills that worker before it
+    writes anything, and the pool reports the missing guard.
+
+    Raises:
+        ExecutorError: this process is a worker still importing the main script.
+    """
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ExecutorError(what, MAIN_GUARD_HELP)
 
 
 def _same_scenarios(stored: list[dict], given: list[Scenario]) -> bool:
@@ -344,7 +386,26 @@ def resume_batch(
     Raises:
         StoreError: missing or damaged manifest; ScenarioError: scenarios differ.
     """
+    refuse_in_worker_bootstrap("resume_batch")
     folder = store.resolve_folder(folder_or_id, root)
+    with store.BatchLock(folder):  # before anything is read: one writer per batch
+        return _resume_locked(
+            folder,
+            workers=workers,
+            dask=dask,
+            progress=progress,
+            command=command,
+            chunk_size=chunk_size,
+            run_fn=run_fn,
+            expect_scenarios=expect_scenarios,
+            expect_reps_seed=expect_reps_seed,
+            compact=compact,
+        )
+
+
+def _resume_locked(
+    folder, *, workers, dask, progress, command, chunk_size, run_fn, expect_scenarios, expect_reps_seed, compact
+) -> Batch:
     manifest = store.read_manifest(folder)
     if expect_scenarios is not None and not _same_scenarios(manifest["scenarios"], expect_scenarios):
         raise ScenarioError(
@@ -356,11 +417,6 @@ def resume_batch(
             "reps/seed",
             f"the batch was made with --reps {manifest['reps']} --seed {manifest['seed']}, "
             f"not --reps {expect_reps_seed[0]} --seed {expect_reps_seed[1]}",
-        )
-    writer = manifest.get("writer", {})
-    if manifest.get("status") == "running" and store.pid_alive(writer):
-        raise ScenarioError(
-            folder, "status", f"the batch is still being written by process {writer['pid']}; wait for it or stop it"
         )
     for action in store.clean_folder(folder):
         print(f"parksim: {action}", file=sys.stderr)
@@ -408,5 +464,7 @@ def load_batch(folder_or_id, root=DEFAULT_ROOT) -> Batch:
     for run in range(len(manifest["runs"])):
         apply_run(manifest, run, done.get(run, {"status": "pending"}))
     refresh_counts(manifest)
-    manifest["status"] = store.current_status(manifest, len(done), manifest["counts"]["failed"])
-    return Batch(manifest, folder)
+    manifest["status"] = store.current_status(manifest, len(done), manifest["counts"]["failed"], folder)
+    batch = Batch(manifest, folder)
+    batch.problems = store.broken_parts(folder)
+    return batch

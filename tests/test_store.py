@@ -161,27 +161,104 @@ def test_runs_lists_batches_with_status(stored, tmp_path, capsys):
     assert "interrupted" in line and "3/4" in line and "2x2" in line and "parksim run tiny" in line
 
 
-def test_duplicate_parts_from_two_writers_are_refused_then_repaired(stored, tmp_path):
-    import shutil
+def test_a_second_writer_fails_at_once_naming_the_holder(stored, tmp_path, capsys):
     import socket
 
+    from sim.store import BatchLock, lock_holder
+
     folder = copy_batch(stored, tmp_path)
-    first = sorted((folder / "outcomes").glob("*.parquet"))[0].name
-    for table in ("outcomes", "monthly"):
-        shutil.copy(folder / table / first, folder / table / "s01-000000.parquet")
-    with pytest.raises(StoreError, match="two writers"):
-        load_batch(folder)
-    m = json.loads((folder / "manifest.json").read_text())
-    m.update(status="running", writer={"host": socket.gethostname(), "pid": os.getpid()})
-    (folder / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(ScenarioError, match="still being written"):
-        resume_batch(folder, progress=False)
-    m["writer"]["pid"] = 2**22 + 12345  # no such process: the writer is gone
-    (folder / "manifest.json").write_text(json.dumps(m))
+    sorted((folder / "outcomes").glob("*.parquet"))[-1].unlink()  # one run left to do
+    with BatchLock(folder):
+        assert lock_holder(folder)["pid"] == os.getpid()
+        with pytest.raises(StoreError, match=f"batch s is being written by process {os.getpid()}"):
+            resume_batch(folder, progress=False)
+        assert cli(["resume", str(folder), "--quiet"]) == 3, "a locked batch is a store fault (exit 3)"
+        err = capsys.readouterr().err
+        assert socket.gethostname() in err and "only one process may write" in err
+        assert [r["status"] for r in list_batches(tmp_path)] == ["incomplete"], "the refused writer changed nothing"
+    assert lock_holder(folder) is None, "the lock goes with its holder"
     resumed = resume_batch(folder, progress=False)
-    assert (folder / "quarantine" / "outcomes-s01-000000.parquet").exists()
+    pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
+
+
+def _with_duplicates(stored, tmp_path) -> Path:
+    """A copy of the batch where run 0 is stored twice in two parts, and a merged file holds runs 1 and 2 twice."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.store import MERGED_KEY, MONTHLY_ROWS_KEY
+
+    folder = copy_batch(stored, tmp_path)
+    parts = sorted((folder / "outcomes").glob("*.parquet"))
+    for table in ("outcomes", "monthly"):
+        shutil.copy(folder / table / parts[0].name, folder / table / "s01-000000.parquet")
+    # as two writers merging each other's parts leave it: one merged file with runs 1 and 2 in it twice
+    names = [parts[1].name, parts[2].name] * 2
+    monthly = pa.concat_tables([pq.read_table(folder / "monthly" / n) for n in names])
+    outcomes = pa.concat_tables([pq.read_table(folder / "outcomes" / n).replace_schema_metadata(None) for n in names])
+    pq.write_table(monthly, folder / "monthly" / "compact-000.parquet")
+    meta = {MERGED_KEY: json.dumps(names[:2]).encode(), MONTHLY_ROWS_KEY: str(len(monthly)).encode()}
+    pq.write_table(outcomes.replace_schema_metadata(meta), folder / "outcomes" / "compact-000.parquet")
+    return folder
+
+
+def test_runs_stored_twice_are_refused_then_repaired_by_the_command_named(stored, tmp_path, capsys):
+    folder = _with_duplicates(stored, tmp_path)
+    with pytest.raises(StoreError, match="two writers") as info:
+        load_batch(folder)
+    assert "parksim resume s" in str(info.value), "the message names the repair"
+    assert cli(["resume", str(folder), "--quiet"]) == 0, "the repair the message names works"
+    assert "kept one copy each of 3 runs" in capsys.readouterr().err
+    repaired = load_batch(folder)
+    assert repaired.status == "complete"
+    pd.testing.assert_frame_equal(repaired.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(repaired.monthly, stored.monthly)
+    assert not (folder / "quarantine").exists(), "identical copies are deduplicated, not quarantined"
+
+
+def test_duplicates_that_differ_are_all_removed_and_run_again(stored, tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    folder = _with_duplicates(stored, tmp_path)
+    path = folder / "outcomes" / "s01-000000.parquet"
+    table = pq.read_table(path)
+    column = "end_firms_in_park"
+    changed = table.set_column(table.schema.get_field_index(column), column, pc.add(table[column], 1.0))
+    pq.write_table(changed, path)  # keeps the footer: a copy of run 0 with another value
+    resumed = resume_batch(folder, progress=False)
     pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
     pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+    assert resumed.manifest["sessions"][-1]["runs_done"] == 1, "only the run whose copies differ ran again"
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["parts", "merged"])
+def test_a_lost_monthly_file_marks_its_runs_missing_and_resume_reruns_them(stored, tmp_path, capsys, merged):
+    folder = copy_batch(stored, tmp_path)
+    if merged:
+        compact_parts(folder)
+    lost = sorted((folder / "monthly").glob("*.parquet"))[-1]
+    lost.unlink()
+    batch = load_batch(folder)
+    missing = 4 if merged else 1
+    assert batch.status == "incomplete" and batch.manifest["counts"]["pending"] == missing
+    assert list(batch.problems) == [lost.name] and "is missing" in batch.problems[lost.name]
+    assert len(batch.outcomes) == 4 - missing and batch.monthly["run"].nunique() == 4 - missing
+    assert cli(["show", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"MISSING:  part {lost.name}" in out and "incomplete" in out
+    assert cli(["runs", "--root", str(tmp_path)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("s "))
+    assert "incomplete" in line and f"{4 - missing}/4" in line and "is missing" in line
+    assert cli(["compare", str(folder), "--out", str(tmp_path / "cmp")]) in (0, 1, 2, 3), "no crash"
+    capsys.readouterr()
+    resumed = resume_batch(folder, progress=False)
+    assert resumed.status == "complete" and resumed.manifest["sessions"][-1]["runs_done"] == missing
+    pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+    assert not load_batch(folder).problems
 
 
 def test_finished_batch_is_merged_into_one_file_per_table(stored, tmp_path):
