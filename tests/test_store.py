@@ -13,7 +13,7 @@ import pytest
 
 from sim.batch import load_batch, resume_batch, run_batch
 from sim.cli import main as cli
-from sim.scenario import ScenarioError, load_scenario
+from sim.scenario import load_scenario
 from sim.store import FORMAT_VERSION, StoreError, compact_parts, list_batches
 
 ROOT = Path(__file__).resolve().parents[1]

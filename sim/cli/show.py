@@ -78,7 +78,7 @@ def print_header(batch, n_failures: int = 10) -> None:
         d = m["design"]
         print(f"  design:   {d['name']} ({d['method']}, {len(d['points'])} points) over {', '.join(d['inputs'])}")
     for name, why in getattr(batch, "problems", {}).items():
-        print(f"  MISSING:  part {name}: {why}; its runs count as pending until 'parksim resume {batch.id}' reruns them")
+        print(f"  MISSING:  part {name}: {why}; its runs are pending until 'parksim resume {batch.id}' reruns them")
     failures = m.get("failures", [])
     for f in failures[:n_failures]:
         tail = (f.get("traceback") or "").strip().splitlines()[-3:]
