@@ -280,3 +280,28 @@ def test_bad_arguments_are_rejected_before_anything_is_written(tmp_path):
     run_batch([tiny], reps=1, out_root=tmp_path, batch_id="x", progress=False)
     with pytest.raises(ScenarioError, match="exists"):
         run_batch([tiny], reps=1, out_root=tmp_path, batch_id="x", progress=False)
+
+
+README_SCRIPT = """\
+from sim import load_scenario, run_scenario, run_batch
+{indent}result = run_scenario(load_scenario({tiny!r}), seed=1)
+{indent}batch = run_batch([load_scenario({tiny!r})], reps=2, seed=2016, workers=2, out_root={out!r}, progress=False)
+{indent}print("rows", len(batch.outcomes))
+"""
+
+
+def test_a_script_without_the_main_guard_fails_fast_and_writes_nothing(tmp_path):
+    out = tmp_path / "runs"
+    bare = tmp_path / "bare.py"  # the README's From Python snippet, as users save it: no guard
+    bare.write_text(README_SCRIPT.format(indent="", tiny=str(TINY), out=str(out)))
+    proc = subprocess.run([sys.executable, str(bare)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert 'if __name__ == "__main__":' in proc.stderr and "ExecutorError" in proc.stderr, proc.stderr
+    assert "bare.py, line 3" in proc.stderr, "the message points at the unguarded call"
+    assert not out.exists() or not list(out.iterdir()), "no batch folder is left behind"
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text(README_SCRIPT.replace("from sim import", "if __name__ == '__main__':\n    from sim import")
+                       .format(indent="    ", tiny=str(TINY), out=str(out)))  # fmt: skip
+    proc = subprocess.run([sys.executable, str(guarded)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "rows 2" in proc.stdout, proc.stderr
+    assert len(list(out.iterdir())) == 1
