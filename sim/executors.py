@@ -13,7 +13,8 @@ often. Results never depend on the executor: each run carries its own seed.
   first loss so that one bad run cannot sink its neighbours.
 * :class:`DaskExecutor`: an existing ``dask scheduler`` (``tcp://HOST:PORT``) or a
   ``LocalCluster`` (``local:N``). The scheduler re-runs tasks of dead workers
-  itself (``distributed.scheduler.allowed-failures`` times).
+  itself (``distributed.scheduler.allowed-failures`` times); the attempt that
+  finished a chunk is read back from the scheduler (its ``suspicious`` count).
 
 Only a bounded number of chunks is in flight, so memory stays flat however many
 runs a batch has.
@@ -546,9 +547,22 @@ class DaskExecutor(Executor):
                 result = WorkerLost(f"Dask worker died on every attempt: {exc}")
             except Exception as exc:  # noqa: BLE001
                 raise ExecutorError("--dask", f"a task failed on the cluster: {type(exc).__name__}: {exc}") from exc
+            attempt = self._attempt(fut.key)
             fut.release()
-            yield chunk, result, 1  # first, so that the caller sees the result before the next chunk is cut
+            yield chunk, result, attempt  # first, so that the caller sees the result before the next chunk is cut
             submit_next()
+
+    def _attempt(self, key) -> int:
+        """Which attempt finished task ``key``: 1 + the times a worker died while running it (the scheduler knows)."""
+
+        def suspicious(key, dask_scheduler=None):  # a local function: pickled by value, runs without parksim
+            task = dask_scheduler.tasks.get(key)
+            return getattr(task, "suspicious", 0) if task is not None else 0
+
+        try:
+            return 1 + int(self.client.run_on_scheduler(suspicious, key))
+        except Exception:  # noqa: BLE001 - a scheduler that does not allow it: the attempt is unknown, say 1
+            return 1
 
     def close(self):
         client = getattr(self, "client", None)

@@ -149,6 +149,13 @@ class Chunker:
             i += size
 
 
+def _warn_retried(log, attempt, result) -> None:
+    runs = [entry["run"] for entry in log]
+    shown = ", ".join(map(str, runs[:10])) + (", ..." if len(runs) > 10 else "")
+    how = "lost on every attempt" if result.get("worker") is None else f"done on attempt {attempt}"
+    print(f"parksim: warning: a worker died while running run(s) {shown}; {how}", file=sys.stderr)
+
+
 def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, chunk_size, command):
     """Run ``todo`` (run numbers of ``plan``) as one session of the batch: chunks out, parts and manifest in."""
     from tqdm import tqdm
@@ -180,6 +187,8 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
             sink.write(outcomes, monthly, log)
             for entry, run in zip(log, result["runs"], strict=True):
                 apply_run(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
+            if attempt > 1:
+                _warn_retried(log, attempt, result)
             session["runs_done"] += len(log)
             bar.update(len(log))
             _run_hooks(limits, session["runs_done"], sink)
