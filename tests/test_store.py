@@ -285,3 +285,20 @@ def test_merge_interrupted_at_any_step_keeps_tables_identical(stored, tmp_path):
     resumed = resume_batch(folder, progress=False)  # finishes the deletion
     assert sorted(p.name for p in (folder / "monthly").iterdir()) == ["compact-000.parquet"]
     pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+
+
+def test_json_output_for_scripts(stored, tmp_path, capsys):
+    assert cli(["show", str(stored.folder), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == "s" and shown["status"] == "complete" and shown["folder"] == str(stored.folder)
+    assert shown["counts"]["ok"] == 4 and shown["problems"] == {}
+    assert {row["scenario"] for row in shown["targets"]} == {"tiny", "eco"} and "p_reach" in shown["targets"][0]
+    assert cli(["runs", "--root", str(stored.folder.parent), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["id"] == "s" and row["status"] == "complete" and row["done"] == 4
+    out = tmp_path / "runs"
+    args = ["run", str(TINY), "--reps", "2", "--out", str(out), "--id", "j", "--quiet", "--no-figure", "--json"]
+    assert cli(args) == 0
+    ran = json.loads(capsys.readouterr().out)  # stdout is exactly one JSON object
+    assert ran["id"] == "j" and ran["status"] == "complete" and ran["folder"] == str(out / "j")
+    assert ran["targets"] and ran["targets"][0]["scenario"] == "tiny"
