@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim import store
+from sim import environment, store
 from sim.errors import ExecutorError
 from sim.executors import (
     MAIN_GUARD_HELP,
@@ -139,6 +139,8 @@ def new_manifest(plan: Plan, batch_id: str, command: str | None, extra: dict) ->
         "finished": None,
         "command": command,
         "code": store.code_version(),
+        "environment": environment.describe(),
+        "cpu_signatures": [],
         "writer": store.writer_identity(),
         "seed": plan.seed,
         "reps": plan.reps,
@@ -425,6 +427,8 @@ def _resume_locked(
     for run in range(plan.n_runs):
         apply_run(manifest, run, done.get(run, {"status": "pending"}))
     todo = [k for k in range(plan.n_runs) if k not in done]
+    seen = manifest.setdefault("cpu_signatures", [])  # the parts know, even when the manifest is stale
+    seen.extend(sorted({r["cpu"] for r in done.values() if r.get("cpu")} - set(seen)))
     stored_commit = manifest.get("code", {}).get("git_commit")
     current = store.code_version()["git_commit"]
     if todo and stored_commit and current and stored_commit != current:

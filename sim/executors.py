@@ -105,7 +105,9 @@ def run_chunk(tasks: tuple, run_fn=None) -> dict:
             entry["monthly"] = np.empty((0, len(rcols)))
         entry["seconds"] = round(time.perf_counter() - t0, 4)
         runs.append(entry)
-    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "runs": runs}
+    from sim.environment import signature_text
+
+    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "cpu": signature_text(), "runs": runs}
 
 
 def lost_chunk(tasks: tuple, exc: BaseException) -> dict:
@@ -197,7 +199,8 @@ def chunk_tables(plan, result: dict):
         for j, name in enumerate(reporter_columns()):
             mon[name] = matrix[:, j]
         monthly = pa.Table.from_pydict(mon, schema=monthly_schema())
-    log = [{k: r[k] for k in ("run", "status", "seconds", "traceback")} | {"worker": result["worker"]} for r in runs]
+    where = {"worker": result["worker"], "cpu": result.get("cpu")}  # the process that computed the runs
+    log = [{k: r[k] for k in ("run", "status", "seconds", "traceback")} | where for r in runs]
     return outcomes, monthly, log
 
 

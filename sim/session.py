@@ -27,7 +27,7 @@ import sys
 import time
 from functools import partial
 
-from sim import store
+from sim import environment, store
 from sim.errors import InputError
 from sim.executors import WorkerLost, chunk_tables, lost_chunk, run_chunk
 from sim.store import StoreError
@@ -149,6 +149,20 @@ class Chunker:
             i += size
 
 
+def _note_signature(manifest: dict, signature: str | None) -> None:
+    """Keep the distinct CPU signatures of the processes that computed runs; warn when a batch mixes them."""
+    seen = manifest.setdefault("cpu_signatures", [])
+    if not signature or signature in seen:
+        return
+    seen.append(signature)
+    if len(seen) > 1:
+        print(
+            f"parksim: warning: batch {manifest['id']} mixes CPU signatures ({'; '.join(seen)}); numpy's SIMD "
+            "kernels differ between them, so its runs may differ in the last digits from runs on one machine",
+            file=sys.stderr,
+        )
+
+
 def _warn_retried(log, attempt, result) -> None:
     runs = [entry["run"] for entry in log]
     shown = ", ".join(map(str, runs[:10])) + (", ..." if len(runs) > 10 else "")
@@ -166,6 +180,7 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
         **executor.describe(),
         "writer": store.writer_identity(),
         "code_commit": store.code_version()["git_commit"],
+        "environment": environment.describe(),
         "runs_planned": len(todo),
         "runs_done": 0,
     }
@@ -189,6 +204,7 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
                 apply_run(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
             if attempt > 1:
                 _warn_retried(log, attempt, result)
+            _note_signature(manifest, result.get("cpu"))
             session["runs_done"] += len(log)
             bar.update(len(log))
             _run_hooks(limits, session["runs_done"], sink)

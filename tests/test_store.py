@@ -6,15 +6,18 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from sim.batch import load_batch, resume_batch, run_batch
 from sim.cli import main as cli
+from sim.environment import cpu_signature, signature_text
 from sim.scenario import load_scenario
-from sim.store import FORMAT_VERSION, StoreError, compact_parts, list_batches
+from sim.store import FORMAT_VERSION, StoreError, compact_parts, list_batches, read_log
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
@@ -52,6 +55,29 @@ def test_manifest_records_what_is_needed_to_reproduce(stored):
     assert m["tables"]["outcomes"]["columns"] == list(stored.outcomes.columns)
     assert m["tables"]["monthly"]["columns"] == list(stored.monthly.columns)
     assert not list(stored.folder.rglob("*.tmp")), "no temporary files are left behind"
+    env = m["environment"]
+    assert set(env["packages"]) >= {"python", "parksim", "numpy", "pandas", "scipy", "mesa", "pyarrow", "dask"}
+    assert env["packages"]["numpy"] == np.__version__ and env["cpu"]["machine"] == platform.machine()
+    assert m["cpu_signatures"] == [signature_text()] and env["cpu_signature"] == signature_text()
+    assert m["sessions"][0]["environment"]["packages"] == env["packages"]
+    assert {e["cpu"] for p in (stored.folder / "outcomes").glob("*.parquet") for e in read_log(p)} == {signature_text()}
+
+
+def test_cpu_signature_lists_numpy_dispatch_features():
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    sig = cpu_signature()
+    assert sig["numpy_dispatch"] == sorted(f for f in __cpu_dispatch__ if __cpu_features__[f])
+    assert signature_text(sig).split()[0] == platform.machine()
+
+
+def test_a_batch_mixing_cpu_signatures_is_warned_about(stored, tmp_path, monkeypatch, capsys):
+    folder = copy_batch(stored, tmp_path)
+    sorted((folder / "outcomes").glob("*.parquet"))[-1].unlink()
+    monkeypatch.setattr("sim.environment.signature_text", lambda signature=None: "otherarch FEATURE_X")
+    resumed = resume_batch(folder, progress=False)
+    assert resumed.manifest["cpu_signatures"] == [signature_text(), "otherarch FEATURE_X"]
+    assert "mixes CPU signatures" in capsys.readouterr().err
 
 
 def test_tables_read_without_parksim(stored):

@@ -104,6 +104,10 @@ def print_header(batch, n_failures: int = 10) -> None:
     print(f"  code:     parksim {code.get('version')} at {commit}; format v{m['format_version']}")
     print(f"  seeds:    root {m['seed']}, {m['reps']} replications x {len(m['scenarios'])} scenarios (common seeds)")
     print(f"  time:     {t.get('wall_seconds', 0):.1f} s wall, {t.get('runs_per_second') or 0:.2f} runs/s")
+    signatures = m.get("cpu_signatures") or []
+    if signatures:
+        mixed = "  (mixed: runs may differ in the last digits from a one-machine batch)" if len(signatures) > 1 else ""
+        print(f"  cpu:      {'; '.join(signatures)}{mixed}")
     for s in m.get("sessions", []):
         print(f"  session:  {s.get('started')} {s.get('executor')} x{s.get('workers')}: {s.get('runs_done')} runs")
     if m.get("design"):
