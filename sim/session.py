@@ -199,6 +199,8 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
                 result = lost_chunk(chunk, result)
             chunker.observe(result)
             outcomes, monthly, log = chunk_tables(plan, result)
+            for entry in log:  # in the part's footer too, so that it survives a crash
+                entry["attempt"] = attempt
             sink.write(outcomes, monthly, log)
             for entry, run in zip(log, result["runs"], strict=True):
                 apply_run(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})

@@ -199,6 +199,7 @@ def test_dead_pool_worker_costs_only_its_runs(reference, tmp_path):
     assert (tmp_path / "marker").exists(), "the worker really died"
     assert batch.failed == 0 and batch.manifest["sessions"][0]["restarts"] >= 1
     assert max(r.get("attempt", 1) for r in batch.manifest["runs"]) >= 2
+    assert max(r.get("attempt", 1) for r in load_batch(batch.folder).manifest["runs"]) >= 2, "kept in the parts"
     assert_same_tables(reference, batch)
 
 
