@@ -262,12 +262,17 @@ def main_guard_problem() -> str | None:
 
     Looks for the main script's top-level frame in the current call stack (there is
     none for notebooks, ``python -c`` or calls made later from functions) and checks
-    that the line being run lies inside such an ``if`` block.
+    that the line being run lies inside such an ``if`` block. Mirrors what
+    ``multiprocessing`` re-imports in workers: a script or ``python -m module``,
+    never a package's ``__main__``.
     """
     import ast
 
     main = sys.modules.get("__main__")
     path = getattr(main, "__file__", None)
+    spec = getattr(getattr(main, "__spec__", None), "name", None)
+    if spec is not None and (spec == "__main__" or spec.endswith(".__main__")):
+        return None  # 'python -m package': multiprocessing does not import a package's __main__ in workers
     frame = sys._getframe(1)
     while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is vars(main)):
         frame = frame.f_back

@@ -306,3 +306,24 @@ def test_a_script_without_the_main_guard_fails_fast_and_writes_nothing(tmp_path)
     proc = subprocess.run([sys.executable, str(guarded)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0 and "rows 2" in proc.stdout, proc.stderr
     assert len(list(out.iterdir())) == 1
+
+
+def test_python_dash_m_needs_no_guard(tmp_path):
+    """multiprocessing never imports a package's __main__ in workers, so 'python -m sim.cli' runs a pool."""
+    args = [
+        "run",
+        str(TINY),
+        "--reps",
+        "2",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+        "--no-figure",
+        "--json",
+    ]
+    proc = parksim(*args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["status"] == "complete"
