@@ -330,13 +330,21 @@ def _unmerged(folder: Path) -> list[Path]:
 
 
 def broken_parts(folder: Path) -> dict[str, str]:
-    """Parts that do not count although their outcomes file exists, with the reason.
+    """Parts that do not count, with the reason (what ``parksim show`` and ``parksim runs`` report).
 
     A part whose runs have monthly rows needs its monthly file; when that file was
     deleted, the part's runs are missing (readers skip the part, ``parksim resume``
-    moves its outcomes file to ``quarantine/`` and runs its runs again).
+    moves its outcomes file to ``quarantine/`` and runs its runs again). A monthly
+    file without its outcomes file (deleted, or never committed by a killed
+    writer) is reported too; ``parksim resume`` removes it and reruns its runs.
     """
-    return _broken(folder, _unmerged(folder))
+    unmerged = _unmerged(folder)
+    problems = _broken(folder, unmerged)
+    merged = {p.name for p in (folder / "outcomes").glob("*.parquet")}
+    for path in sorted((folder / "monthly").glob("*.parquet")):
+        if path.name not in merged:
+            problems[path.name] = f"outcomes/{path.name} is missing (lost, or never committed); its runs are pending"
+    return problems
 
 
 def _broken(folder: Path, outcome_files: list[Path]) -> dict[str, str]:

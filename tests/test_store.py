@@ -134,6 +134,7 @@ def test_uncommitted_part_and_temp_files_are_cleaned_on_resume(stored, tmp_path)
     (folder / "outcomes" / ".s00-000009.parquet.123.tmp").write_bytes(b"half a file")
     partial = load_batch(folder)
     assert len(partial.outcomes) == 3 and partial.monthly["run"].nunique() == 3, "an uncommitted part does not count"
+    assert "is missing" in partial.problems[last.name] and partial.status == "incomplete"
     resumed = resume_batch(folder, progress=False)
     assert not list(folder.rglob("*.tmp"))
     pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
