@@ -38,11 +38,13 @@ from sim.executors import (
     monthly_schema,
     outcomes_schema,
 )
+from sim.repair import clean_folder
 from sim.runner import replicate_seeds
 from sim.scenario import Scenario, ScenarioError
 from sim.session import apply_run, close_session, execute_session, refresh_counts
 from sim.sinks import FolderSink, MemorySink
 from sim.store import DEFAULT_ROOT, StoreError
+from sim.writer_lock import BatchLock
 
 RunTask = namedtuple("RunTask", "run scenario replicate seed")
 
@@ -327,7 +329,7 @@ def _new_folder(folder: Path | None):
         ) from None
     except OSError as exc:
         raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
-    with store.BatchLock(folder) as lock:
+    with BatchLock(folder) as lock:
         yield lock
 
 
@@ -390,7 +392,7 @@ def resume_batch(
     """
     refuse_in_worker_bootstrap("resume_batch")
     folder = store.resolve_folder(folder_or_id, root)
-    with store.BatchLock(folder):  # before anything is read: one writer per batch
+    with BatchLock(folder):  # before anything is read: one writer per batch
         return _resume_locked(
             folder,
             workers=workers,
@@ -420,7 +422,7 @@ def _resume_locked(
             f"the batch was made with --reps {manifest['reps']} --seed {manifest['seed']}, "
             f"not --reps {expect_reps_seed[0]} --seed {expect_reps_seed[1]}",
         )
-    for action in store.clean_folder(folder):
+    for action in clean_folder(folder):
         print(f"parksim: {action}", file=sys.stderr)
     plan = Plan.from_manifest(manifest)
     done = store.scan_runs(folder)

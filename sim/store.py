@@ -16,11 +16,9 @@ Parquet footers carry a ``parksim.log`` entry (per-run wall time, attempt,
 worker, traceback) that stays out of the tables so that the tables do not depend
 on the executor.
 
-One writer per batch: every writer (``run_batch``, ``resume_batch``) holds an
-exclusive ``fcntl.flock`` on ``writer.lock`` for its whole session, taken before
-it reads anything (:class:`BatchLock`); a second writer fails at once with a
-:class:`~sim.errors.StoreError` naming the holder. The operating system drops
-the lock when the holder dies, however it dies.
+One writer per batch: every writer holds the batch's ``writer.lock``
+(:mod:`sim.writer_lock`) for its whole session; :mod:`sim.repair` mends what a
+killed writer, a lost file or (before the lock) two writers left behind.
 """
 
 from __future__ import annotations
@@ -31,7 +29,6 @@ import os
 import socket
 import subprocess
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -48,8 +45,6 @@ ROW_GROUP_ROWS = 16_384  # rows per row group of a merged file (bounds the merge
 MERGE_GROUP = 256  # parts merged by one DuckDB query
 PART_COMPRESSION = "snappy"  # parts are short-lived (merged at the end, with zstd): fast to write matters more
 DEFAULT_ROOT = "results/runs"
-LOCK = "writer.lock"
-LOCK_TRIES = 10  # tries, 20 ms apart, to take the writer lock (outlasts any reader's probe, never a writer)
 MONTHLY_ROWS_KEY = b"parksim.monthly_rows"  # rows of the part's monthly file (0: it has none)
 
 
@@ -170,101 +165,6 @@ def writer_identity() -> dict:
     return {"host": socket.gethostname(), "pid": os.getpid()}
 
 
-# ---------------------------------------------------------------- one writer per batch
-class BatchLock:
-    """An exclusive operating-system lock on ``<folder>/writer.lock``, held by the one writer of a batch.
-
-    ``fcntl.flock`` locks belong to the open file, so the lock is released when the
-    holder closes it or dies (even by ``kill -9``): a stale lock cannot exist. The
-    holder's host, pid and start time are written into the file so that a second
-    writer can say who holds it. The file itself is never deleted (deleting a lock
-    file lets two processes lock two different files).
-
-    Raises:
-        StoreError: another process holds the lock (names the batch and the holder).
-    """
-
-    def __init__(self, folder: Path):
-        self.folder, self.fd = Path(folder), None
-
-    def acquire(self) -> BatchLock:
-        import fcntl
-
-        path = self.folder / LOCK
-        try:
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-        except OSError as exc:
-            raise StoreError(path, f"cannot open the batch's lock file: {exc.strerror or exc}") from None
-        if not _try_lock(fd, fcntl.LOCK_EX):
-            holder = _read_holder(fd)
-            os.close(fd)
-            raise StoreError(
-                self.folder,
-                f"batch {self.folder.name} is being written by {_describe_holder(holder)}; only one process may "
-                "write a batch at a time. Wait for it to finish (or stop it), then run "
-                f"'parksim resume {self.folder.name} --root {self.folder.parent}' if it is incomplete",
-            ) from None
-        info = json.dumps({**writer_identity(), "since": now_iso()}).encode()
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, info, 0)
-        self.fd = fd
-        return self
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)  # closing drops the flock
-            self.fd = None
-
-    def __enter__(self) -> BatchLock:
-        return self.acquire()
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def _try_lock(fd: int, kind: int, tries: int = LOCK_TRIES) -> bool:
-    """Take a flock without blocking, retrying briefly (a reader's :func:`lock_holder` probe lasts microseconds)."""
-    import fcntl
-
-    for attempt in range(tries):
-        try:
-            fcntl.flock(fd, kind | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            if attempt + 1 < tries:
-                time.sleep(0.02)
-    return False
-
-
-def _read_holder(fd: int) -> dict:
-    try:
-        return json.loads(os.pread(fd, 4096, 0) or b"{}")
-    except (OSError, ValueError):
-        return {}
-
-
-def _describe_holder(holder: dict) -> str:
-    if not holder.get("pid"):
-        return "another process"
-    return f"process {holder['pid']} on {holder.get('host', '?')} (since {holder.get('since', '?')})"
-
-
-def lock_holder(folder: Path) -> dict | None:
-    """Who holds the batch's writer lock now: ``{"host", "pid", "since"}``, or None when nobody does."""
-    import fcntl
-
-    try:
-        fd = os.open(Path(folder) / LOCK, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        if _try_lock(fd, fcntl.LOCK_SH, tries=1):
-            return None
-        return _read_holder(fd) or {"pid": None}
-    finally:
-        os.close(fd)  # also drops the shared lock at once
-
-
 # ---------------------------------------------------------------- folders
 def resolve_folder(folder_or_id: str | Path, root: str | Path = DEFAULT_ROOT) -> Path:
     """Map a batch id or a folder path to the batch folder.
@@ -325,7 +225,7 @@ def part_files(folder: Path, table: str) -> list[Path]:
 
 def _unmerged(folder: Path) -> list[Path]:
     outcomes = sorted((folder / "outcomes").glob("*.parquet"))
-    merged = _merged_parts(folder, outcomes)
+    merged = merged_parts(folder, outcomes)
     return [p for p in outcomes if p.name not in merged]
 
 
@@ -378,7 +278,7 @@ def expected_monthly_rows(folder: Path, path: Path) -> int | None:
     return None if pc.any(pc.equal(status, "ok")).as_py() else 0
 
 
-def _merged_parts(folder: Path, outcome_files: list[Path]) -> set[str]:
+def merged_parts(folder: Path, outcome_files: list[Path]) -> set[str]:
     import pyarrow.parquet as pq
 
     names: set[str] = set()
@@ -423,7 +323,7 @@ def compact_parts(folder: Path, delete: bool = True) -> int:
     }
     write_parquet(folder / "outcomes" / name, outcomes.replace_schema_metadata(meta))
     if delete:
-        _delete_parts(folder, [p.name for p in parts])
+        delete_parts(folder, [p.name for p in parts])
     return len(parts)
 
 
@@ -467,178 +367,11 @@ def _copy(con, files: list[Path], target: Path) -> None:
     )
 
 
-def _delete_parts(folder: Path, names) -> None:
+def delete_parts(folder: Path, names) -> None:
     for table in ("outcomes", "monthly"):  # outcomes first: a part stops counting before its data goes
         for name in names:
             (folder / table / name).unlink(missing_ok=True)
     _fsync_dir(folder / "outcomes")
-
-
-def clean_folder(folder: Path) -> list[str]:
-    """Repair what a killed writer (or a lost file) can leave behind; return what was done.
-
-    Removes temporary files and monthly parts without their outcomes part
-    (uncommitted, so re-run), finishes an interrupted merge, moves unreadable parts
-    and parts whose monthly file was lost into ``quarantine/`` (their runs are run
-    again) and keeps one copy of runs stored twice (:func:`dedup_runs`). Call it
-    only while holding the batch's :class:`BatchLock`.
-    """
-    done = []
-    for tmp in folder.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-        done.append(f"removed temporary file {tmp.name}")
-    for path in sorted((folder / "outcomes").glob(f"{COMPACT}*.parquet")):
-        try:
-            merged = _merged_parts(folder, [path])
-        except StoreError:
-            done.append(quarantine(folder, path.name))
-            continue
-        left = [n for n in merged if (folder / "outcomes" / n).exists() or (folder / "monthly" / n).exists()]
-        if left:
-            _delete_parts(folder, left)
-            done.append(f"removed {len(left)} parts already merged into {path.name}")
-    committed = {p.name for p in (folder / "outcomes").glob("*.parquet")}
-    for part in (folder / "monthly").glob("*.parquet"):
-        if part.name not in committed:
-            part.unlink()
-            done.append(f"removed uncommitted part monthly/{part.name}")
-    for name in sorted(committed):
-        problem = _part_problem(folder, name)
-        if problem:
-            done.append(f"{problem}: " + quarantine(folder, name))
-    return done + dedup_runs(folder)
-
-
-def _part_problem(folder: Path, name: str) -> str | None:
-    """Why part ``name`` cannot count (unreadable, monthly file lost or short), or None."""
-    import pyarrow.parquet as pq
-
-    outcomes, monthly = folder / "outcomes" / name, folder / "monthly" / name
-    try:
-        pq.read_table(outcomes, columns=["run"])
-        expected = expected_monthly_rows(folder, outcomes)
-        rows = pq.read_metadata(monthly).num_rows if monthly.exists() else 0
-    except Exception:  # noqa: BLE001 - any read failure means the file is damaged
-        return f"part {name} is damaged"
-    if not monthly.exists() and expected != 0:
-        return f"part {name} lost its monthly file"
-    if expected is not None and rows != expected:
-        return f"part {name} has {rows} monthly rows, not {expected}"
-    return None
-
-
-def dedup_runs(folder: Path) -> list[str]:
-    """Keep one copy of each run stored more than once (two writers on one batch, before the lock existed).
-
-    Deterministic: the copy kept is the first in part-name order (then row order).
-    Copies that are identical (outcomes row and monthly rows) lose all but that one;
-    a run whose copies differ loses every copy and is run again. Affected parts are
-    rewritten (monthly file first, then the outcomes file, each atomically; a crash
-    in between leaves a part whose monthly row count disagrees with its footer,
-    which the next :func:`clean_folder` quarantines).
-    """
-    import pyarrow.parquet as pq
-
-    parts = part_files(folder, "outcomes")
-    runs_of = {p.name: pq.read_table(p, columns=["run"]).column("run").to_pylist() for p in parts}
-    seen: dict[int, int] = {}
-    for runs in runs_of.values():
-        for run in runs:
-            seen[run] = seen.get(run, 0) + 1
-    dup = {run for run, n in seen.items() if n > 1}
-    if not dup:
-        return []
-    copies: dict[int, list] = {}  # run -> [(part, row index, outcomes row, monthly rows)]
-    tables = {}
-    for path in parts:
-        if dup.isdisjoint(runs_of[path.name]):
-            continue
-        tables[path.name] = table = _part_tables(folder, path)
-        for run, found in _copies_in(table, dup).items():
-            copies.setdefault(run, []).extend((path.name, *c) for c in found)
-    differ = {run for run, found in copies.items() if any(not _same(found[0][2:], c[2:]) for c in found[1:])}
-    keep = {run: found[0][:2] for run, found in copies.items() if run not in differ}
-    for name, (outcomes, monthly) in tables.items():
-        _rewrite_part(folder, name, outcomes, monthly, dup, keep)
-    done = [f"kept one copy each of {len(keep)} runs stored more than once (identical copies): {sorted(keep)[:10]}"]
-    if differ:
-        done.append(f"runs {sorted(differ)} were stored more than once with different values; all copies removed")
-    return done + ["runs found nowhere else will be run again"]
-
-
-def _part_tables(folder: Path, path: Path):
-    import pyarrow.parquet as pq
-
-    monthly = folder / "monthly" / path.name
-    return pq.read_table(path), (pq.read_table(monthly) if monthly.exists() else None)
-
-
-def _copies_in(tables, dup: set[int]) -> dict[int, list]:
-    """Per duplicated run in one part: (row index, outcomes row, monthly rows) of each copy."""
-    outcomes, monthly = tables
-    runs = outcomes.column("run").to_pylist()
-    mruns = monthly.column("run").to_pylist() if monthly is not None else []
-    found: dict[int, list] = {}
-    for run in dup.intersection(runs):
-        rows = [i for i, r in enumerate(runs) if r == run]
-        mrows = [i for i, r in enumerate(mruns) if r == run]
-        size = len(mrows) // len(rows)
-        blocks = [mrows[j * size : (j + 1) * size] for j in range(len(rows))]
-        if size * len(rows) != len(mrows):  # uneven: the copies cannot be told apart, so they differ
-            blocks = [mrows] + [[]] * (len(rows) - 1)
-        found[run] = [
-            (i, outcomes.slice(i, 1).to_pylist()[0], monthly.take(b).to_pylist() if b else [])
-            for i, b in zip(rows, blocks, strict=True)
-        ]
-    return found
-
-
-def _same(a, b) -> bool:
-    """Equal values, NaN equal to NaN (rows as dicts, or lists and tuples of them)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
-    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
-
-
-def _rewrite_part(folder: Path, name: str, outcomes, monthly, dup: set[int], keep: dict) -> None:
-    """Write part ``name`` again without the copies of duplicated runs that are not kept."""
-    runs = outcomes.column("run").to_pylist()
-    rows = [i for i, r in enumerate(runs) if r not in dup or keep.get(r) == (name, i)]
-    if not rows:
-        _delete_parts(folder, [name])
-        return
-    kept_runs = {runs[i] for i in rows}
-    meta = dict(outcomes.schema.metadata or {})
-    mrows = []
-    if monthly is not None:
-        mruns = monthly.column("run").to_pylist()
-        first: dict[int, int] = {}  # a kept duplicated run keeps its first block of monthly rows
-        for j, r in enumerate(mruns):
-            if r in kept_runs and r in dup:
-                first.setdefault(r, j)
-        months = {r: sum(1 for x in mruns if x == r) // runs.count(r) for r in first}
-        mrows = [j for j, r in enumerate(mruns) if r in kept_runs and (r not in dup or j < first[r] + months[r])]
-        write_parquet(folder / "monthly" / name, monthly.take(mrows).replace_schema_metadata(None))
-    log, logged = [], set()
-    for entry in json.loads(meta.get(LOG_KEY, b"[]")):
-        if entry.get("run") in kept_runs and entry["run"] not in logged:
-            log.append(entry)
-            logged.add(entry["run"])
-    meta.update({LOG_KEY: json.dumps(log).encode(), MONTHLY_ROWS_KEY: str(len(mrows)).encode()})
-    write_parquet(folder / "outcomes" / name, outcomes.take(rows).replace_schema_metadata(meta))
-
-
-def quarantine(folder: Path, name: str) -> str:
-    """Move both files of part ``name`` into ``quarantine/`` (kept, not deleted; its runs are run again)."""
-    target = folder / "quarantine"
-    target.mkdir(exist_ok=True)
-    for table in ("outcomes", "monthly"):  # outcomes first: the part stops counting at once
-        path = folder / table / name
-        if path.exists():
-            os.replace(path, target / f"{table}-{name}")
-    return f"moved part {name} (damaged or a duplicate) to quarantine/; runs found nowhere else will be run again"
 
 
 def read_log(path: Path) -> list[dict]:
@@ -755,6 +488,8 @@ def current_status(manifest: dict, n_done: int, n_failed: int, folder: Path | No
     if n_done >= planned:
         return "complete" if n_failed == 0 else "complete-with-failures"
     if recorded == "running":
+        from sim.writer_lock import LOCK, lock_holder
+
         if folder is not None and (Path(folder) / LOCK).exists():
             return "running" if lock_holder(folder) is not None else "interrupted"
         return "running" if pid_alive(manifest.get("writer", {})) else "interrupted"

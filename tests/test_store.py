@@ -191,7 +191,7 @@ def test_runs_lists_batches_with_status(stored, tmp_path, capsys):
 def test_a_second_writer_fails_at_once_naming_the_holder(stored, tmp_path, capsys):
     import socket
 
-    from sim.store import BatchLock, lock_holder
+    from sim.writer_lock import BatchLock, lock_holder
 
     folder = copy_batch(stored, tmp_path)
     sorted((folder / "outcomes").glob("*.parquet"))[-1].unlink()  # one run left to do
