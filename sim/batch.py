@@ -33,11 +33,11 @@ import pandas as pd
 from sim import environment, store
 from sim.errors import ExecutorError
 from sim.executors import (
-    MAIN_GUARD_HELP,
     make_executor,
     monthly_schema,
     outcomes_schema,
 )
+from sim.pool_guard import MAIN_GUARD_HELP
 from sim.repair import clean_folder
 from sim.runner import replicate_seeds
 from sim.scenario import Scenario, ScenarioError
