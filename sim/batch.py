@@ -278,8 +278,11 @@ def run_batch(
         The batch; failed runs are recorded in ``batch.outcomes`` and counted in ``batch.failed``.
 
     Raises:
-        ScenarioError: bad arguments, an existing batch id or an unreachable Dask cluster
-            (before anything is written); StoreError when a write fails (finished runs are kept).
+        ScenarioError: bad arguments or an existing batch id (before anything is written).
+        ExecutorError: an executor that cannot run the batch (an unreachable Dask cluster, a
+            script without ``if __name__ == "__main__":``); when no run was stored, no batch
+            folder is left behind.
+        StoreError: a write failed (finished runs are kept).
     """
     refuse_in_worker_bootstrap("run_batch")
     extra = dict(extra_manifest or {})
@@ -371,8 +374,10 @@ def resume_batch(
 ) -> Batch:
     """Complete an interrupted batch: run what is missing with the batch's own seeds.
 
-    Damaged parts are moved to ``quarantine/`` and their runs run again; the final
-    tables equal those of an uninterrupted batch.
+    Holds the batch's writer lock (:class:`sim.writer_lock.BatchLock`) from before the
+    first read to the end. Damaged parts and parts that lost their monthly file are
+    moved to ``quarantine/`` and their runs run again, runs stored twice keep one copy
+    (:mod:`sim.repair`); the final tables equal those of an uninterrupted batch.
 
     Args:
         folder_or_id: the batch folder or its id under ``root``.
@@ -388,7 +393,8 @@ def resume_batch(
         compact: as for :func:`run_batch`.
 
     Raises:
-        StoreError: missing or damaged manifest; ScenarioError: scenarios differ.
+        StoreError: missing or damaged manifest, or another process is writing the batch
+            (names it); ScenarioError: scenarios differ.
     """
     refuse_in_worker_bootstrap("resume_batch")
     folder = store.resolve_folder(folder_or_id, root)
