@@ -19,26 +19,32 @@ parts are merged into one file per table.
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import time
 from collections import namedtuple
+from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from sim import store
+from sim import environment, store
+from sim.errors import ExecutorError
 from sim.executors import (
     make_executor,
     monthly_schema,
     outcomes_schema,
 )
+from sim.pool_guard import MAIN_GUARD_HELP
+from sim.repair import clean_folder
 from sim.runner import replicate_seeds
 from sim.scenario import Scenario, ScenarioError
 from sim.session import apply_run, close_session, execute_session, refresh_counts
 from sim.sinks import FolderSink, MemorySink
 from sim.store import DEFAULT_ROOT, StoreError
+from sim.writer_lock import BatchLock
 
 RunTask = namedtuple("RunTask", "run scenario replicate seed")
 
@@ -135,6 +141,8 @@ def new_manifest(plan: Plan, batch_id: str, command: str | None, extra: dict) ->
         "finished": None,
         "command": command,
         "code": store.code_version(),
+        "environment": environment.describe(),
+        "cpu_signatures": [],
         "writer": store.writer_identity(),
         "seed": plan.seed,
         "reps": plan.reps,
@@ -169,10 +177,12 @@ class Batch:
         id: batch id (the folder name).
         folder: the batch folder, or None for an in-memory batch.
         manifest: the manifest as a dict.
+        problems: parts that do not count (for example a lost monthly file), by part name.
     """
 
     def __init__(self, manifest: dict, folder: Path | None = None, memory: MemorySink | None = None):
         self.manifest, self.folder, self._memory = manifest, folder, memory
+        self.problems: dict[str, str] = {}  # part name -> why it does not count (see store.broken_parts)
 
     @property
     def id(self) -> str:
@@ -268,9 +278,13 @@ def run_batch(
         The batch; failed runs are recorded in ``batch.outcomes`` and counted in ``batch.failed``.
 
     Raises:
-        ScenarioError: bad arguments, an existing batch id or an unreachable Dask cluster
-            (before anything is written); StoreError when a write fails (finished runs are kept).
+        ScenarioError: bad arguments or an existing batch id (before anything is written).
+        ExecutorError: an executor that cannot run the batch (an unreachable Dask cluster, a
+            script without ``if __name__ == "__main__":``); when no run was stored, no batch
+            folder is left behind.
+        StoreError: a write failed (finished runs are kept).
     """
+    refuse_in_worker_bootstrap("run_batch")
     extra = dict(extra_manifest or {})
     plan = Plan.build(scenarios, reps, seed, (extra.get("design") or {}).get("inputs", ()))
     folder = None
@@ -282,26 +296,61 @@ def run_batch(
         if folder.exists():
             raise ScenarioError(folder, "batch_id", "a batch with this id exists; resume it with 'parksim resume'")
     manifest = new_manifest(plan, batch_id or "in-memory", command, extra)
-    with make_executor(workers, dask) as executor:
-        if folder is not None:
-            try:
-                folder.mkdir(parents=True)
-            except OSError as exc:
-                raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
+    with make_executor(workers, dask) as executor, _new_folder(folder):
         sink = FolderSink(folder, 0, compact=compact) if folder is not None else MemorySink()
         todo = list(range(plan.n_runs))
-        execute_session(
-            plan,
-            manifest,
-            sink,
-            executor,
-            todo,
-            progress=progress,
-            run_fn=run_fn,
-            chunk_size=chunk_size,
-            command=command,
-        )
+        try:
+            execute_session(
+                plan,
+                manifest,
+                sink,
+                executor,
+                todo,
+                progress=progress,
+                run_fn=run_fn,
+                chunk_size=chunk_size,
+                command=command,
+            )
+        except ExecutorError:
+            if folder is not None and not store.part_files(folder, "outcomes"):
+                shutil.rmtree(folder, ignore_errors=True)  # no run could start: leave nothing behind
+            raise
     return Batch(manifest, folder, sink if folder is None else None)
+
+
+@contextmanager
+def _new_folder(folder: Path | None):
+    """Create a new batch folder and hold its writer lock (a no-op for an in-memory batch)."""
+    if folder is None:
+        yield None
+        return
+    try:
+        folder.mkdir(parents=True)
+    except FileExistsError:
+        raise ScenarioError(
+            folder, "batch_id", "a batch with this id exists; resume it with 'parksim resume'"
+        ) from None
+    except OSError as exc:
+        raise StoreError(folder, f"cannot create the results folder: {exc.strerror or exc}") from None
+    with BatchLock(folder) as lock:
+        yield lock
+
+
+def refuse_in_worker_bootstrap(what: str) -> None:
+    """Fail at once when a pool worker runs this while importing the main script.
+
+    Worker processes (forkserver, spawn) import the script that started the pool;
+    a script that calls :func:`run_batch` outside ``if __name__ == "__main__":``
+    would start a batch in every worker. Raising here kills that worker before it
+    writes anything, and the pool reports the missing guard.
+
+    Raises:
+        ExecutorError: this process is a worker still importing the main script.
+    """
+    import multiprocessing
+
+    if getattr(multiprocessing.current_process(), "_inheriting", False):
+        raise ExecutorError(what, MAIN_GUARD_HELP)
 
 
 def _same_scenarios(stored: list[dict], given: list[Scenario]) -> bool:
@@ -325,8 +374,10 @@ def resume_batch(
 ) -> Batch:
     """Complete an interrupted batch: run what is missing with the batch's own seeds.
 
-    Damaged parts are moved to ``quarantine/`` and their runs run again; the final
-    tables equal those of an uninterrupted batch.
+    Holds the batch's writer lock (:class:`sim.writer_lock.BatchLock`) from before the
+    first read to the end. Damaged parts and parts that lost their monthly file are
+    moved to ``quarantine/`` and their runs run again, runs stored twice keep one copy
+    (:mod:`sim.repair`); the final tables equal those of an uninterrupted batch.
 
     Args:
         folder_or_id: the batch folder or its id under ``root``.
@@ -342,9 +393,29 @@ def resume_batch(
         compact: as for :func:`run_batch`.
 
     Raises:
-        StoreError: missing or damaged manifest; ScenarioError: scenarios differ.
+        StoreError: missing or damaged manifest, or another process is writing the batch
+            (names it); ScenarioError: scenarios differ.
     """
+    refuse_in_worker_bootstrap("resume_batch")
     folder = store.resolve_folder(folder_or_id, root)
+    with BatchLock(folder):  # before anything is read: one writer per batch
+        return _resume_locked(
+            folder,
+            workers=workers,
+            dask=dask,
+            progress=progress,
+            command=command,
+            chunk_size=chunk_size,
+            run_fn=run_fn,
+            expect_scenarios=expect_scenarios,
+            expect_reps_seed=expect_reps_seed,
+            compact=compact,
+        )
+
+
+def _resume_locked(
+    folder, *, workers, dask, progress, command, chunk_size, run_fn, expect_scenarios, expect_reps_seed, compact
+) -> Batch:
     manifest = store.read_manifest(folder)
     if expect_scenarios is not None and not _same_scenarios(manifest["scenarios"], expect_scenarios):
         raise ScenarioError(
@@ -357,18 +428,15 @@ def resume_batch(
             f"the batch was made with --reps {manifest['reps']} --seed {manifest['seed']}, "
             f"not --reps {expect_reps_seed[0]} --seed {expect_reps_seed[1]}",
         )
-    writer = manifest.get("writer", {})
-    if manifest.get("status") == "running" and store.pid_alive(writer):
-        raise ScenarioError(
-            folder, "status", f"the batch is still being written by process {writer['pid']}; wait for it or stop it"
-        )
-    for action in store.clean_folder(folder):
+    for action in clean_folder(folder):
         print(f"parksim: {action}", file=sys.stderr)
     plan = Plan.from_manifest(manifest)
     done = store.scan_runs(folder)
     for run in range(plan.n_runs):
         apply_run(manifest, run, done.get(run, {"status": "pending"}))
     todo = [k for k in range(plan.n_runs) if k not in done]
+    seen = manifest.setdefault("cpu_signatures", [])  # the parts know, even when the manifest is stale
+    seen.extend(sorted({r["cpu"] for r in done.values() if r.get("cpu")} - set(seen)))
     stored_commit = manifest.get("code", {}).get("git_commit")
     current = store.code_version()["git_commit"]
     if todo and stored_commit and current and stored_commit != current:
@@ -408,5 +476,7 @@ def load_batch(folder_or_id, root=DEFAULT_ROOT) -> Batch:
     for run in range(len(manifest["runs"])):
         apply_run(manifest, run, done.get(run, {"status": "pending"}))
     refresh_counts(manifest)
-    manifest["status"] = store.current_status(manifest, len(done), manifest["counts"]["failed"])
-    return Batch(manifest, folder)
+    manifest["status"] = store.current_status(manifest, len(done), manifest["counts"]["failed"], folder)
+    batch = Batch(manifest, folder)
+    batch.problems = store.broken_parts(folder)
+    return batch

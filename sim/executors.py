@@ -13,7 +13,8 @@ often. Results never depend on the executor: each run carries its own seed.
   first loss so that one bad run cannot sink its neighbours.
 * :class:`DaskExecutor`: an existing ``dask scheduler`` (``tcp://HOST:PORT``) or a
   ``LocalCluster`` (``local:N``). The scheduler re-runs tasks of dead workers
-  itself (``distributed.scheduler.allowed-failures`` times).
+  itself (``distributed.scheduler.allowed-failures`` times); the attempt that
+  finished a chunk is read back from the scheduler (its ``suspicious`` count).
 
 Only a bounded number of chunks is in flight, so memory stays flat however many
 runs a batch has.
@@ -23,7 +24,6 @@ from __future__ import annotations
 
 import multiprocessing
 import os
-import signal
 import socket
 import sys
 import time
@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from sim.errors import ExecutorError, InputError
+from sim.pool_guard import MAIN_GUARD_HELP, main_guard_problem, worker_init
 
 DASK_CONNECT_TIMEOUT_S = 5.0  # how long to try to reach a scheduler; env PARKSIM_DASK_TIMEOUT_S overrides
 MAX_ATTEMPTS = 3
@@ -104,7 +105,9 @@ def run_chunk(tasks: tuple, run_fn=None) -> dict:
             entry["monthly"] = np.empty((0, len(rcols)))
         entry["seconds"] = round(time.perf_counter() - t0, 4)
         runs.append(entry)
-    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "runs": runs}
+    from sim.environment import signature_text
+
+    return {"worker": f"{socket.gethostname()}:{os.getpid()}", "cpu": signature_text(), "runs": runs}
 
 
 def lost_chunk(tasks: tuple, exc: BaseException) -> dict:
@@ -196,16 +199,12 @@ def chunk_tables(plan, result: dict):
         for j, name in enumerate(reporter_columns()):
             mon[name] = matrix[:, j]
         monthly = pa.Table.from_pydict(mon, schema=monthly_schema())
-    log = [{k: r[k] for k in ("run", "status", "seconds", "traceback")} | {"worker": result["worker"]} for r in runs]
+    where = {"worker": result["worker"], "cpu": result.get("cpu")}  # the process that computed the runs
+    log = [{k: r[k] for k in ("run", "status", "seconds", "traceback")} | where for r in runs]
     return outcomes, monthly, log
 
 
 # ---------------------------------------------------------------- local process pool
-def _ignore_sigint() -> None:
-    """Pool initializer: Ctrl-C is handled by the main process, which stops the pool."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
 def pool_context():
     """The multiprocessing context of the pool, chosen explicitly.
 
@@ -236,11 +235,32 @@ class PoolExecutor(Executor):
         self.max_attempts = max_attempts
         self.restarts = 0
         self._pool = None
+        where = main_guard_problem()
+        if where:
+            raise ExecutorError("--workers", f"{where}: {MAIN_GUARD_HELP}")
+        self._probe()
 
     def _start(self):
         from concurrent.futures import ProcessPoolExecutor
 
-        self._pool = ProcessPoolExecutor(self.workers, mp_context=pool_context(), initializer=_ignore_sigint)
+        self._pool = ProcessPoolExecutor(
+            self.workers, mp_context=pool_context(), initializer=worker_init, initargs=(os.getpid(),)
+        )
+
+    def _probe(self) -> None:
+        """Start the pool and run a trivial task: workers that cannot start fail before any file is written."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        self._start()
+        try:
+            self._pool.submit(os.getpid).result()
+        except BrokenProcessPool:
+            self._shutdown()
+            raise ExecutorError(
+                "--workers",
+                f"the pool's worker processes died while starting; if you call run_batch from a script, "
+                f"{MAIN_GUARD_HELP}",
+            ) from None
 
     def describe(self) -> dict:
         return {**super().describe(), "start_method": pool_context().get_start_method(), "restarts": self.restarts}
@@ -280,8 +300,8 @@ class PoolExecutor(Executor):
                     self._shutdown()
                     raise ExecutorError(
                         "--workers",
-                        "the pool's worker processes die before returning any run; if you call run_batch from a "
-                        "script, put the call under 'if __name__ == \"__main__\":' (see the multiprocessing docs)",
+                        f"the pool's worker processes die before returning any run; if you call run_batch from a "
+                        f"script, {MAIN_GUARD_HELP}",
                     )
                 yield from self._recover(lost + list(flight.values()), retry)
                 flight.clear()
@@ -439,9 +459,22 @@ class DaskExecutor(Executor):
                 result = WorkerLost(f"Dask worker died on every attempt: {exc}")
             except Exception as exc:  # noqa: BLE001
                 raise ExecutorError("--dask", f"a task failed on the cluster: {type(exc).__name__}: {exc}") from exc
+            attempt = self._attempt(fut.key)
             fut.release()
-            yield chunk, result, 1  # first, so that the caller sees the result before the next chunk is cut
+            yield chunk, result, attempt  # first, so that the caller sees the result before the next chunk is cut
             submit_next()
+
+    def _attempt(self, key) -> int:
+        """Which attempt finished task ``key``: 1 + the times a worker died while running it (the scheduler knows)."""
+
+        def suspicious(key, dask_scheduler=None):  # a local function: pickled by value, runs without parksim
+            task = dask_scheduler.tasks.get(key)
+            return getattr(task, "suspicious", 0) if task is not None else 0
+
+        try:
+            return 1 + int(self.client.run_on_scheduler(suspicious, key))
+        except Exception:  # noqa: BLE001 - a scheduler that does not allow it: the attempt is unknown, say 1
+            return 1
 
     def close(self):
         client = getattr(self, "client", None)

@@ -5,22 +5,60 @@
 per run (:func:`apply_run`) and counts derived from them (:func:`refresh_counts`);
 it is rewritten every ``MANIFEST_EVERY_S`` seconds and when the session ends,
 but after a crash the parts, not the manifest, say which runs are done.
+
+Test hooks (environment variables; tests use them to stop a batch at a
+deterministic point instead of racing it with timers):
+
+* ``PARKSIM_INTERRUPT_AFTER_RUN=k``: once the session has written ``k`` runs
+  (their parts are on disk), raise ``KeyboardInterrupt`` as Ctrl-C would.
+* ``PARKSIM_KILL_AFTER_RUN=k``: once the session has written ``k`` runs, kill this
+  process with SIGKILL (a crash: no cleanup, no manifest update).
+
+Both count the runs of the current session, in the order chunks come back; with
+one run per chunk (``chunk_size=1``) exactly ``k`` runs are stored.
 """
 
 from __future__ import annotations
 
 import math
+import os
+import signal
 import sys
 import time
 from functools import partial
 
-from sim import store
+from sim import environment, store
+from sim.errors import InputError
 from sim.executors import WorkerLost, chunk_tables, lost_chunk, run_chunk
 from sim.store import StoreError
 
 MANIFEST_EVERY_S = 10.0
 CHUNK_TARGET_S = 0.5  # aim for chunks of about this much work: see Chunker
 MAX_CHUNK = 256
+INTERRUPT_AFTER = "PARKSIM_INTERRUPT_AFTER_RUN"  # test hook: see the module docstring
+KILL_AFTER = "PARKSIM_KILL_AFTER_RUN"  # test hook: see the module docstring
+
+
+def _hook_limits() -> dict[str, int]:
+    """The test hooks set in the environment: variable -> number of runs."""
+    limits = {}
+    for name in (INTERRUPT_AFTER, KILL_AFTER):
+        text = os.environ.get(name, "").strip()
+        if text:
+            if not text.isdigit():
+                raise InputError(name, None, f"must be a whole number of runs, got {text!r}")
+            limits[name] = int(text)
+    return limits
+
+
+def _run_hooks(limits: dict[str, int], written: int, sink) -> None:
+    """Stop the session the way a test asked for, once ``written`` runs are on disk."""
+    if not any(written >= k for k in limits.values()):
+        return
+    sink.flush()
+    if written >= limits.get(KILL_AFTER, written + 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+    raise KeyboardInterrupt(f"{INTERRUPT_AFTER}={limits[INTERRUPT_AFTER]}")
 
 
 def refresh_counts(manifest: dict) -> None:
@@ -111,6 +149,27 @@ class Chunker:
             i += size
 
 
+def _note_signature(manifest: dict, signature: str | None) -> None:
+    """Keep the distinct CPU signatures of the processes that computed runs; warn when a batch mixes them."""
+    seen = manifest.setdefault("cpu_signatures", [])
+    if not signature or signature in seen:
+        return
+    seen.append(signature)
+    if len(seen) > 1:
+        print(
+            f"parksim: warning: batch {manifest['id']} mixes CPU signatures ({'; '.join(seen)}); numpy's SIMD "
+            "kernels differ between them, so its runs may differ in the last digits from runs on one machine",
+            file=sys.stderr,
+        )
+
+
+def _warn_retried(log, attempt, result) -> None:
+    runs = [entry["run"] for entry in log]
+    shown = ", ".join(map(str, runs[:10])) + (", ..." if len(runs) > 10 else "")
+    how = "lost on every attempt" if result.get("worker") is None else f"done on attempt {attempt}"
+    print(f"parksim: warning: a worker died while running run(s) {shown}; {how}", file=sys.stderr)
+
+
 def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, chunk_size, command):
     """Run ``todo`` (run numbers of ``plan``) as one session of the batch: chunks out, parts and manifest in."""
     from tqdm import tqdm
@@ -121,12 +180,14 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
         **executor.describe(),
         "writer": store.writer_identity(),
         "code_commit": store.code_version()["git_commit"],
+        "environment": environment.describe(),
         "runs_planned": len(todo),
         "runs_done": 0,
     }
     manifest["sessions"].append(session)
     manifest.update(status="running", writer=session["writer"], finished=None)
     sink.save_manifest(manifest)
+    limits = _hook_limits()
     chunker = Chunker(plan, todo, executor.workers, chunk_size)
     fn = partial(run_chunk, run_fn=run_fn) if run_fn else run_chunk
     t0 = last = time.perf_counter()
@@ -138,11 +199,17 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
                 result = lost_chunk(chunk, result)
             chunker.observe(result)
             outcomes, monthly, log = chunk_tables(plan, result)
+            for entry in log:  # in the part's footer too, so that it survives a crash
+                entry["attempt"] = attempt
             sink.write(outcomes, monthly, log)
             for entry, run in zip(log, result["runs"], strict=True):
                 apply_run(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
+            if attempt > 1:
+                _warn_retried(log, attempt, result)
+            _note_signature(manifest, result.get("cpu"))
             session["runs_done"] += len(log)
             bar.update(len(log))
+            _run_hooks(limits, session["runs_done"], sink)
             if time.perf_counter() - last > MANIFEST_EVERY_S:
                 session["wall_seconds"] = round(time.perf_counter() - t0, 3)
                 refresh_counts(manifest)

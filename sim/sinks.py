@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sim.store import LOG_KEY, MANIFEST, PART_COMPRESSION, TABLES, now_iso, write_json, write_parquet
+from sim.store import LOG_KEY, MANIFEST, MONTHLY_ROWS_KEY, PART_COMPRESSION, TABLES, now_iso, write_json, write_parquet
 
 
 class MemorySink:
@@ -86,7 +86,8 @@ class FolderSink:
     def _write_part(self, name, outcomes, monthly, log) -> None:
         if monthly is not None:
             write_parquet(self.folder / "monthly" / name, monthly, PART_COMPRESSION)
-        meta = {LOG_KEY: json.dumps(log).encode()}
+        rows = 0 if monthly is None else monthly.num_rows
+        meta = {LOG_KEY: json.dumps(log).encode(), MONTHLY_ROWS_KEY: str(rows).encode()}
         write_parquet(self.folder / "outcomes" / name, outcomes.replace_schema_metadata(meta), PART_COMPRESSION)
 
     def _raise(self) -> None:

@@ -6,6 +6,7 @@ Layout of a batch folder (documented for other tools in ``docs/results_format.md
     <out_root>/<id>/outcomes/<part>.parquet one row per run (the commit record of a part)
     <out_root>/<id>/monthly/<part>.parquet  one row per run and month
     <out_root>/<id>/quarantine/             damaged files moved aside by ``parksim resume``
+    <out_root>/<id>/writer.lock             locked (``fcntl.flock``) by the one process writing the batch
 
 Every file is written to a temporary name, flushed to disk and renamed, so a
 reader sees either the whole file or nothing. A part's monthly file is written
@@ -14,6 +15,10 @@ batch killed between the two writes simply re-runs that part on resume.
 Parquet footers carry a ``parksim.log`` entry (per-run wall time, attempt,
 worker, traceback) that stays out of the tables so that the tables do not depend
 on the executor.
+
+One writer per batch: every writer holds the batch's ``writer.lock``
+(:mod:`sim.writer_lock`) for its whole session; :mod:`sim.repair` mends what a
+killed writer, a lost file or (before the lock) two writers left behind.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ ROW_GROUP_ROWS = 16_384  # rows per row group of a merged file (bounds the merge
 MERGE_GROUP = 256  # parts merged by one DuckDB query
 PART_COMPRESSION = "snappy"  # parts are short-lived (merged at the end, with zstd): fast to write matters more
 DEFAULT_ROOT = "results/runs"
+MONTHLY_ROWS_KEY = b"parksim.monthly_rows"  # rows of the part's monthly file (0: it has none)
 
 
 def now_iso() -> str:
@@ -209,15 +215,70 @@ def part_files(folder: Path, table: str) -> list[Path]:
     A part counts only when its outcomes file exists, and not when a committed
     compacted file lists it as merged (see :func:`compact_parts`).
     """
-    outcomes = sorted((folder / "outcomes").glob("*.parquet"))
-    merged = _merged_parts(folder, outcomes)
-    outcomes = [p for p in outcomes if p.name not in merged]
+    outcomes = _unmerged(folder)
+    broken = _broken(folder, outcomes)
+    outcomes = [p for p in outcomes if p.name not in broken]
     if table == "outcomes":
         return outcomes
     return [p for p in (folder / table / o.name for o in outcomes) if p.is_file()]
 
 
-def _merged_parts(folder: Path, outcome_files: list[Path]) -> set[str]:
+def _unmerged(folder: Path) -> list[Path]:
+    outcomes = sorted((folder / "outcomes").glob("*.parquet"))
+    merged = merged_parts(folder, outcomes)
+    return [p for p in outcomes if p.name not in merged]
+
+
+def broken_parts(folder: Path) -> dict[str, str]:
+    """Parts that do not count, with the reason (what ``parksim show`` and ``parksim runs`` report).
+
+    A part whose runs have monthly rows needs its monthly file; when that file was
+    deleted, the part's runs are missing (readers skip the part, ``parksim resume``
+    moves its outcomes file to ``quarantine/`` and runs its runs again). A monthly
+    file without its outcomes file (deleted, or never committed by a killed
+    writer) is reported too; ``parksim resume`` removes it and reruns its runs.
+    """
+    unmerged = _unmerged(folder)
+    problems = _broken(folder, unmerged)
+    merged = {p.name for p in (folder / "outcomes").glob("*.parquet")}
+    for path in sorted((folder / "monthly").glob("*.parquet")):
+        if path.name not in merged:
+            problems[path.name] = f"outcomes/{path.name} is missing (lost, or never committed); its runs are pending"
+    return problems
+
+
+def _broken(folder: Path, outcome_files: list[Path]) -> dict[str, str]:
+    broken = {}
+    for path in outcome_files:
+        if (folder / "monthly" / path.name).is_file():
+            continue
+        rows = expected_monthly_rows(folder, path)
+        if rows != 0:
+            lost = f"{rows} monthly rows" if rows else "the monthly rows"
+            broken[path.name] = f"monthly/{path.name} is missing ({lost} of its runs are lost)"
+    return broken
+
+
+def expected_monthly_rows(folder: Path, path: Path) -> int | None:
+    """Rows the monthly file of outcomes part ``path`` must hold (from its footer; older parts: ok runs, if any).
+
+    Returns:
+        The number of rows, or None for an older part that has ok runs (rows unknown, but more than 0).
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.read_schema(path).metadata or {}
+        if MONTHLY_ROWS_KEY in meta:
+            return int(meta[MONTHLY_ROWS_KEY])
+        status = pq.read_table(path, columns=["status"]).column("status")
+    except Exception as exc:  # noqa: BLE001 - any read failure means the file is damaged
+        raise _damaged(folder, path, exc) from None
+    return None if pc.any(pc.equal(status, "ok")).as_py() else 0
+
+
+def merged_parts(folder: Path, outcome_files: list[Path]) -> set[str]:
     import pyarrow.parquet as pq
 
     names: set[str] = set()
@@ -254,10 +315,15 @@ def compact_parts(folder: Path, delete: bool = True) -> int:
     schema = pq.read_schema(parts[0]).remove_metadata()
     outcomes = _duckdb_merge(parts, None).cast(schema).sort_by("run")
     logs = [entry for p in parts for entry in read_log(p)]
-    meta = {LOG_KEY: json.dumps(logs).encode(), MERGED_KEY: json.dumps([p.name for p in parts]).encode()}
+    rows = pq.read_metadata(folder / "monthly" / name).num_rows if monthly else 0
+    meta = {
+        LOG_KEY: json.dumps(logs).encode(),
+        MERGED_KEY: json.dumps([p.name for p in parts]).encode(),
+        MONTHLY_ROWS_KEY: str(rows).encode(),
+    }
     write_parquet(folder / "outcomes" / name, outcomes.replace_schema_metadata(meta))
     if delete:
-        _delete_parts(folder, [p.name for p in parts])
+        delete_parts(folder, [p.name for p in parts])
     return len(parts)
 
 
@@ -301,66 +367,11 @@ def _copy(con, files: list[Path], target: Path) -> None:
     )
 
 
-def _delete_parts(folder: Path, names) -> None:
+def delete_parts(folder: Path, names) -> None:
     for table in ("outcomes", "monthly"):  # outcomes first: a part stops counting before its data goes
         for name in names:
             (folder / table / name).unlink(missing_ok=True)
     _fsync_dir(folder / "outcomes")
-
-
-def clean_folder(folder: Path) -> list[str]:
-    """Remove what a killed writer can leave behind; return what was done.
-
-    Removes temporary files and monthly parts without their outcomes part
-    (uncommitted, so re-run), and moves unreadable parts into ``quarantine/``.
-    """
-    import pyarrow.parquet as pq
-
-    done = []
-    for tmp in folder.rglob(".*.tmp"):
-        tmp.unlink(missing_ok=True)
-        done.append(f"removed temporary file {tmp.name}")
-    for path in sorted((folder / "outcomes").glob(f"{COMPACT}*.parquet")):
-        try:
-            merged = _merged_parts(folder, [path])
-        except StoreError:
-            done.append(quarantine(folder, path.name))
-            continue
-        left = [n for n in merged if (folder / "outcomes" / n).exists() or (folder / "monthly" / n).exists()]
-        if left:
-            _delete_parts(folder, left)
-            done.append(f"removed {len(left)} parts already merged into {path.name}")
-    committed = {p.name for p in (folder / "outcomes").glob("*.parquet")}
-    for part in (folder / "monthly").glob("*.parquet"):
-        if part.name not in committed:
-            part.unlink()
-            done.append(f"removed uncommitted part monthly/{part.name}")
-    seen: set[int] = set()
-    for name in sorted(committed):
-        try:
-            for table in TABLES:
-                if (folder / table / name).exists():
-                    pq.read_metadata(folder / table / name)
-            runs = set(pq.read_table(folder / "outcomes" / name, columns=["run"]).column("run").to_pylist())
-        except Exception:  # noqa: BLE001 - any read failure means the file is damaged
-            done.append(quarantine(folder, name))
-            continue
-        if runs & seen:  # two writers on one batch: keep the first copy of each run
-            done.append(quarantine(folder, name))
-            continue
-        seen |= runs
-    return done
-
-
-def quarantine(folder: Path, name: str) -> str:
-    """Move both files of part ``name`` into ``quarantine/`` (kept, not deleted; its runs are run again)."""
-    target = folder / "quarantine"
-    target.mkdir(exist_ok=True)
-    for table in ("outcomes", "monthly"):  # outcomes first: the part stops counting at once
-        path = folder / table / name
-        if path.exists():
-            os.replace(path, target / f"{table}-{name}")
-    return f"moved part {name} (damaged or a duplicate) to quarantine/; runs found nowhere else will be run again"
 
 
 def read_log(path: Path) -> list[dict]:
@@ -425,16 +436,19 @@ def scan_runs(folder: Path) -> dict[int, dict]:
         except Exception as exc:  # noqa: BLE001 - any read failure means the file is damaged
             raise _damaged(folder, path, exc) from None
         try:
-            if monthly.exists():
-                pq.read_metadata(monthly)
+            rows = pq.read_metadata(monthly).num_rows if monthly.exists() else 0
         except Exception as exc:  # noqa: BLE001
             raise _damaged(folder, monthly, exc) from None
+        expected = (pq.read_schema(path).metadata or {}).get(MONTHLY_ROWS_KEY)
+        if expected is not None and int(expected) != rows:
+            raise _damaged(folder, monthly, ValueError(f"{rows} rows, the part's outcomes file says {int(expected)}"))
         for run, status, error in zip(cols["run"], cols["status"], cols["error"], strict=True):
             if run in runs:
                 raise StoreError(
                     path,
                     f"run {run} is also stored in part {runs[run]['part']} (two writers on one batch); "
-                    f"'parksim resume {folder.name} --root {folder.parent}' moves the later copy to quarantine/",
+                    f"'parksim resume {folder.name} --root {folder.parent}' keeps one copy of each run "
+                    "and runs what is missing",
                 )
             entry = {"status": status, "error": error, "part": path.name}
             entry.update({k: v for k, v in log.get(run, {}).items() if k != "run"})
@@ -463,13 +477,21 @@ def pid_alive(info: dict) -> bool:
     return True
 
 
-def current_status(manifest: dict, n_done: int, n_failed: int) -> str:
-    """Status from the manifest and the parts: running, interrupted, complete, ..."""
+def current_status(manifest: dict, n_done: int, n_failed: int, folder: Path | None = None) -> str:
+    """Status from the manifest and the parts: running, interrupted, complete, ...
+
+    A batch recorded as running is running while its writer lock is held (any host
+    that shares the folder); batches from before the lock fall back to the writer's pid.
+    """
     planned = len(manifest["runs"])
     recorded = manifest.get("status", "unknown")
     if n_done >= planned:
         return "complete" if n_failed == 0 else "complete-with-failures"
     if recorded == "running":
+        from sim.writer_lock import LOCK, lock_holder
+
+        if folder is not None and (Path(folder) / LOCK).exists():
+            return "running" if lock_holder(folder) is not None else "interrupted"
         return "running" if pid_alive(manifest.get("writer", {})) else "interrupted"
     return recorded if recorded in ("interrupted", "error") else "incomplete"
 
@@ -488,14 +510,22 @@ def list_batches(root: str | Path = DEFAULT_ROOT) -> list[dict]:
             rows.append(row)
             continue
         done = failed = 0
-        for part in part_files(folder, "outcomes"):
+        problems = []
+        try:
+            problems = [f"{name}: {why}" for name, why in broken_parts(folder).items()]
+            parts = part_files(folder, "outcomes")
+        except StoreError as exc:
+            problems, parts = [str(exc)], []
+        for part in parts:
             try:
                 done += pq.read_metadata(part).num_rows
                 failed += sum(1 for e in read_log(part) if e.get("status") == "failed")
             except Exception:  # noqa: BLE001
-                row["problem"] = f"damaged part {part.name}"
+                problems.append(f"damaged part {part.name}")
+        if problems:
+            row["problem"] = "; ".join(problems) + f" (repair: parksim resume {folder.name})"
         row.update(
-            status=current_status(manifest, done, failed),
+            status=current_status(manifest, done, failed, folder),
             planned=len(manifest["runs"]),
             done=done,
             failed=failed,

@@ -142,23 +142,45 @@ def test_cli_exit_code_is_nonzero_when_a_run_fails(tmp_path, monkeypatch, capsys
     assert "1 run(s) failed" in capsys.readouterr().err
 
 
-def interrupt_at(scenario, *, seed, replicate, run_scenario_name="tiny_listing"):
-    if scenario.name == run_scenario_name and replicate == 0:
-        raise KeyboardInterrupt
-    return run_scenario(scenario, seed=seed, replicate=replicate)
-
-
-def test_ctrl_c_keeps_finished_runs_and_resume_completes(reference, tmp_path):
+def test_ctrl_c_keeps_finished_runs_and_resume_completes(reference, tmp_path, monkeypatch):
+    monkeypatch.setenv("PARKSIM_INTERRUPT_AFTER_RUN", str(REPS))  # Ctrl-C once REPS runs are stored
     with pytest.raises(KeyboardInterrupt):
-        run_batch(
-            tiny_pair(), reps=REPS, seed=SEED, out_root=tmp_path, batch_id="b", progress=False, run_fn=interrupt_at
-        )
+        run_batch(tiny_pair(), reps=REPS, seed=SEED, out_root=tmp_path, batch_id="b", progress=False, chunk_size=1)
+    monkeypatch.delenv("PARKSIM_INTERRUPT_AFTER_RUN")
     partial_batch = load_batch("b", root=tmp_path)
     assert partial_batch.status == "interrupted"
     assert list(partial_batch.outcomes["run"]) == list(range(REPS)), "the runs finished before Ctrl-C are kept"
     assert cli(["resume", "b", "--root", str(tmp_path), "--quiet"]) == 0
     done = load_batch("b", root=tmp_path)
     assert done.status == "complete" and len(done.manifest["sessions"]) == 2
+    assert_same_tables(reference, done)
+
+
+def parksim(*args, env=None, **kw):
+    """Start ``parksim ARGS`` as a real process."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "sim.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
+
+
+def test_two_resumes_at_once_give_the_tables_of_an_uninterrupted_batch(reference, tmp_path, monkeypatch):
+    monkeypatch.setenv("PARKSIM_INTERRUPT_AFTER_RUN", "2")
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(tiny_pair(), reps=REPS, seed=SEED, out_root=tmp_path, batch_id="two", progress=False, chunk_size=1)
+    monkeypatch.delenv("PARKSIM_INTERRUPT_AFTER_RUN")
+    procs = [parksim("resume", "two", "--root", str(tmp_path), "--quiet") for _ in range(2)]
+    results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]  # the timeout only guards against a hang
+    for code, err in results:
+        assert code == 0 or (code == 3 and "batch two is being written by process" in err), (code, err)
+    assert 0 in [code for code, _ in results], results
+    done = load_batch("two", root=tmp_path)
+    assert done.status == "complete"
     assert_same_tables(reference, done)
 
 
@@ -177,28 +199,32 @@ def test_dead_pool_worker_costs_only_its_runs(reference, tmp_path):
     assert (tmp_path / "marker").exists(), "the worker really died"
     assert batch.failed == 0 and batch.manifest["sessions"][0]["restarts"] >= 1
     assert max(r.get("attempt", 1) for r in batch.manifest["runs"]) >= 2
+    assert max(r.get("attempt", 1) for r in load_batch(batch.folder).manifest["runs"]) >= 2, "kept in the parts"
     assert_same_tables(reference, batch)
+
+
+def batch_script(folder, workers=1, reps=4):
+    """A script running a three-scenario batch 'k' into ``folder``, one run per chunk."""
+    return (
+        "from sim.scenario import load_scenario\nfrom sim.batch import run_batch\n"
+        "if __name__ == '__main__':\n"
+        f"    s = load_scenario({str(TINY)!r})\n"
+        "    sc = [s.with_values(name=f't{i}', listing_subsidy_myuan=0.5 + i) for i in range(3)]\n"
+        f"    run_batch(sc, reps={reps}, seed=5, out_root={str(folder)!r}, batch_id='k', progress=False,\n"
+        f"              workers={workers}, chunk_size=1)\n"
+    )
 
 
 def test_sigkill_mid_batch_loses_nothing_and_resume_is_identical(tmp_path):
     scenarios = [load_scenario(TINY).with_values(name=f"t{i}", listing_subsidy_myuan=0.5 + i) for i in range(3)]
     reps = 4
-    code = (
-        "from sim.scenario import load_scenario\nfrom sim.batch import run_batch\n"
-        f"s = load_scenario({str(TINY)!r})\n"
-        "sc = [s.with_values(name=f't{i}', listing_subsidy_myuan=0.5 + i) for i in range(3)]\n"
-        f"run_batch(sc, reps={reps}, seed=5, out_root={str(tmp_path)!r}, batch_id='k', progress=False)\n"
-    )
-    proc = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT)
-    parts = tmp_path / "k" / "outcomes"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(parts.glob("*.parquet"))) < 3:
-        time.sleep(0.02)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    script = tmp_path / "batch.py"
+    script.write_text(batch_script(tmp_path, reps=reps))
+    env = {**os.environ, "PARKSIM_KILL_AFTER_RUN": "3"}  # SIGKILL itself once 3 runs are stored
+    proc = subprocess.run([sys.executable, str(script)], cwd=ROOT, env=env, timeout=300)
+    assert proc.returncode == -signal.SIGKILL
     kept = load_batch("k", root=tmp_path)
-    n_kept = len(kept.outcomes)
-    assert 3 <= n_kept < 3 * reps, f"killed mid-batch with {n_kept} runs stored"
+    assert list(kept.outcomes["run"]) == [0, 1, 2], "killed after exactly three stored runs"
     assert kept.status == "interrupted"
     assert cli(["runs", "--root", str(tmp_path)]) == 0
     resumed = resume_batch("k", root=tmp_path, progress=False)
@@ -207,6 +233,38 @@ def test_sigkill_mid_batch_loses_nothing_and_resume_is_identical(tmp_path):
     assert_same_tables(uninterrupted, load_batch("k", root=tmp_path))
     again = resumed.outcomes.set_index("run").loc[kept.outcomes["run"]].reset_index()
     pd.testing.assert_frame_equal(kept.outcomes, again[kept.outcomes.columns])
+
+
+def live_members(group: int) -> list[int]:
+    """Processes of process group ``group`` that are still running (zombies excluded)."""
+    members = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(int(stat.parent.name))
+    return members
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_workers_and_forkserver_exit_when_the_main_process_is_killed(tmp_path):
+    script = tmp_path / "batch.py"
+    script.write_text(batch_script(tmp_path, workers=2, reps=20))
+    env = {**os.environ, "PARKSIM_KILL_AFTER_RUN": "4"}
+    proc = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, env=env, start_new_session=True)
+    assert proc.wait(timeout=300) == -signal.SIGKILL
+    workers = {
+        int(w.rsplit(":", 1)[1])
+        for w in (r.get("worker") for r in load_batch("k", root=tmp_path).manifest["runs"])
+        if w
+    }
+    assert workers and proc.pid not in workers, "the runs were made by pool workers"
+    deadline = time.monotonic() + 60  # a guard against hanging; the test asks only that they exit
+    while live_members(proc.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not live_members(proc.pid), "the forkserver and the pool's workers outlived the killed main process"
 
 
 def test_bad_arguments_are_rejected_before_anything_is_written(tmp_path):
@@ -223,3 +281,49 @@ def test_bad_arguments_are_rejected_before_anything_is_written(tmp_path):
     run_batch([tiny], reps=1, out_root=tmp_path, batch_id="x", progress=False)
     with pytest.raises(ScenarioError, match="exists"):
         run_batch([tiny], reps=1, out_root=tmp_path, batch_id="x", progress=False)
+
+
+README_SCRIPT = """\
+from sim import load_scenario, run_scenario, run_batch
+{indent}result = run_scenario(load_scenario({tiny!r}), seed=1)
+{indent}batch = run_batch([load_scenario({tiny!r})], reps=2, seed=2016, workers=2, out_root={out!r}, progress=False)
+{indent}print("rows", len(batch.outcomes))
+"""
+
+
+def test_a_script_without_the_main_guard_fails_fast_and_writes_nothing(tmp_path):
+    out = tmp_path / "runs"
+    bare = tmp_path / "bare.py"  # the README's From Python snippet, as users save it: no guard
+    bare.write_text(README_SCRIPT.format(indent="", tiny=str(TINY), out=str(out)))
+    proc = subprocess.run([sys.executable, str(bare)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode != 0
+    assert 'if __name__ == "__main__":' in proc.stderr and "ExecutorError" in proc.stderr, proc.stderr
+    assert "bare.py, line 3" in proc.stderr, "the message points at the unguarded call"
+    assert not out.exists() or not list(out.iterdir()), "no batch folder is left behind"
+    guarded = tmp_path / "guarded.py"
+    guarded.write_text(README_SCRIPT.replace("from sim import", "if __name__ == '__main__':\n    from sim import")
+                       .format(indent="    ", tiny=str(TINY), out=str(out)))  # fmt: skip
+    proc = subprocess.run([sys.executable, str(guarded)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "rows 2" in proc.stdout, proc.stderr
+    assert len(list(out.iterdir())) == 1
+
+
+def test_python_dash_m_needs_no_guard(tmp_path):
+    """multiprocessing never imports a package's __main__ in workers, so 'python -m sim.cli' runs a pool."""
+    args = [
+        "run",
+        str(TINY),
+        "--reps",
+        "2",
+        "--workers",
+        "2",
+        "--out",
+        str(tmp_path),
+        "--quiet",
+        "--no-figure",
+        "--json",
+    ]
+    proc = parksim(*args)
+    out, err = proc.communicate(timeout=300)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["status"] == "complete"

@@ -108,7 +108,7 @@ def kill_worker_once(scenario, *, seed, replicate, marker):
     return run_scenario(scenario, seed=seed, replicate=replicate)
 
 
-def test_a_worker_killed_mid_batch_costs_only_its_runs(cluster, sweep_scenarios, serial, tmp_path):
+def test_a_worker_killed_mid_batch_costs_only_its_runs(cluster, sweep_scenarios, serial, tmp_path, capsys):
     marker = tmp_path / "killed"
     batch = run_batch(
         sweep_scenarios[1], reps=3, seed=2016, dask=cluster, out_root=tmp_path, progress=False, chunk_size=1,
@@ -118,6 +118,10 @@ def test_a_worker_killed_mid_batch_costs_only_its_runs(cluster, sweep_scenarios,
     assert batch.failed == 0 and batch.status == "complete"
     pd.testing.assert_frame_equal(batch.outcomes, serial.outcomes)
     pd.testing.assert_frame_equal(batch.monthly, serial.monthly)
+    attempts = {r["run"]: r["attempt"] for r in batch.manifest["runs"]}
+    assert attempts[3 + 2] == 2, "the run whose worker was killed is recorded as done on its second attempt"
+    assert set(attempts.values()) == {1, 2}
+    assert "a worker died while running run(s) 5; done on attempt 2" in capsys.readouterr().err
 
 
 def test_local_cluster(sweep_scenarios, serial):

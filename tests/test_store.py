@@ -6,15 +6,18 @@ from __future__ import annotations
 import errno
 import json
 import os
+import platform
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from sim.batch import load_batch, resume_batch, run_batch
 from sim.cli import main as cli
-from sim.scenario import ScenarioError, load_scenario
-from sim.store import FORMAT_VERSION, StoreError, compact_parts, list_batches
+from sim.environment import cpu_signature, signature_text
+from sim.scenario import load_scenario
+from sim.store import FORMAT_VERSION, StoreError, compact_parts, list_batches, read_log
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
@@ -52,6 +55,29 @@ def test_manifest_records_what_is_needed_to_reproduce(stored):
     assert m["tables"]["outcomes"]["columns"] == list(stored.outcomes.columns)
     assert m["tables"]["monthly"]["columns"] == list(stored.monthly.columns)
     assert not list(stored.folder.rglob("*.tmp")), "no temporary files are left behind"
+    env = m["environment"]
+    assert set(env["packages"]) >= {"python", "parksim", "numpy", "pandas", "scipy", "mesa", "pyarrow", "dask"}
+    assert env["packages"]["numpy"] == np.__version__ and env["cpu"]["machine"] == platform.machine()
+    assert m["cpu_signatures"] == [signature_text()] and env["cpu_signature"] == signature_text()
+    assert m["sessions"][0]["environment"]["packages"] == env["packages"]
+    assert {e["cpu"] for p in (stored.folder / "outcomes").glob("*.parquet") for e in read_log(p)} == {signature_text()}
+
+
+def test_cpu_signature_lists_numpy_dispatch_features():
+    from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
+
+    sig = cpu_signature()
+    assert sig["numpy_dispatch"] == sorted(f for f in __cpu_dispatch__ if __cpu_features__[f])
+    assert signature_text(sig).split()[0] == platform.machine()
+
+
+def test_a_batch_mixing_cpu_signatures_is_warned_about(stored, tmp_path, monkeypatch, capsys):
+    folder = copy_batch(stored, tmp_path)
+    sorted((folder / "outcomes").glob("*.parquet"))[-1].unlink()
+    monkeypatch.setattr("sim.environment.signature_text", lambda signature=None: "otherarch FEATURE_X")
+    resumed = resume_batch(folder, progress=False)
+    assert resumed.manifest["cpu_signatures"] == [signature_text(), "otherarch FEATURE_X"]
+    assert "mixes CPU signatures" in capsys.readouterr().err
 
 
 def test_tables_read_without_parksim(stored):
@@ -108,6 +134,7 @@ def test_uncommitted_part_and_temp_files_are_cleaned_on_resume(stored, tmp_path)
     (folder / "outcomes" / ".s00-000009.parquet.123.tmp").write_bytes(b"half a file")
     partial = load_batch(folder)
     assert len(partial.outcomes) == 3 and partial.monthly["run"].nunique() == 3, "an uncommitted part does not count"
+    assert "is missing" in partial.problems[last.name] and partial.status == "incomplete"
     resumed = resume_batch(folder, progress=False)
     assert not list(folder.rglob("*.tmp"))
     pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
@@ -161,27 +188,104 @@ def test_runs_lists_batches_with_status(stored, tmp_path, capsys):
     assert "interrupted" in line and "3/4" in line and "2x2" in line and "parksim run tiny" in line
 
 
-def test_duplicate_parts_from_two_writers_are_refused_then_repaired(stored, tmp_path):
-    import shutil
+def test_a_second_writer_fails_at_once_naming_the_holder(stored, tmp_path, capsys):
     import socket
 
+    from sim.writer_lock import BatchLock, lock_holder
+
     folder = copy_batch(stored, tmp_path)
-    first = sorted((folder / "outcomes").glob("*.parquet"))[0].name
-    for table in ("outcomes", "monthly"):
-        shutil.copy(folder / table / first, folder / table / "s01-000000.parquet")
-    with pytest.raises(StoreError, match="two writers"):
-        load_batch(folder)
-    m = json.loads((folder / "manifest.json").read_text())
-    m.update(status="running", writer={"host": socket.gethostname(), "pid": os.getpid()})
-    (folder / "manifest.json").write_text(json.dumps(m))
-    with pytest.raises(ScenarioError, match="still being written"):
-        resume_batch(folder, progress=False)
-    m["writer"]["pid"] = 2**22 + 12345  # no such process: the writer is gone
-    (folder / "manifest.json").write_text(json.dumps(m))
+    sorted((folder / "outcomes").glob("*.parquet"))[-1].unlink()  # one run left to do
+    with BatchLock(folder):
+        assert lock_holder(folder)["pid"] == os.getpid()
+        with pytest.raises(StoreError, match=f"batch s is being written by process {os.getpid()}"):
+            resume_batch(folder, progress=False)
+        assert cli(["resume", str(folder), "--quiet"]) == 3, "a locked batch is a store fault (exit 3)"
+        err = capsys.readouterr().err
+        assert socket.gethostname() in err and "only one process may write" in err
+        assert [r["status"] for r in list_batches(tmp_path)] == ["incomplete"], "the refused writer changed nothing"
+    assert lock_holder(folder) is None, "the lock goes with its holder"
     resumed = resume_batch(folder, progress=False)
-    assert (folder / "quarantine" / "outcomes-s01-000000.parquet").exists()
+    pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
+
+
+def _with_duplicates(stored, tmp_path) -> Path:
+    """A copy of the batch where run 0 is stored twice in two parts, and a merged file holds runs 1 and 2 twice."""
+    import shutil
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from sim.store import MERGED_KEY, MONTHLY_ROWS_KEY
+
+    folder = copy_batch(stored, tmp_path)
+    parts = sorted((folder / "outcomes").glob("*.parquet"))
+    for table in ("outcomes", "monthly"):
+        shutil.copy(folder / table / parts[0].name, folder / table / "s01-000000.parquet")
+    # as two writers merging each other's parts leave it: one merged file with runs 1 and 2 in it twice
+    names = [parts[1].name, parts[2].name] * 2
+    monthly = pa.concat_tables([pq.read_table(folder / "monthly" / n) for n in names])
+    outcomes = pa.concat_tables([pq.read_table(folder / "outcomes" / n).replace_schema_metadata(None) for n in names])
+    pq.write_table(monthly, folder / "monthly" / "compact-000.parquet")
+    meta = {MERGED_KEY: json.dumps(names[:2]).encode(), MONTHLY_ROWS_KEY: str(len(monthly)).encode()}
+    pq.write_table(outcomes.replace_schema_metadata(meta), folder / "outcomes" / "compact-000.parquet")
+    return folder
+
+
+def test_runs_stored_twice_are_refused_then_repaired_by_the_command_named(stored, tmp_path, capsys):
+    folder = _with_duplicates(stored, tmp_path)
+    with pytest.raises(StoreError, match="two writers") as info:
+        load_batch(folder)
+    assert "parksim resume s" in str(info.value), "the message names the repair"
+    assert cli(["resume", str(folder), "--quiet"]) == 0, "the repair the message names works"
+    assert "kept one copy each of 3 runs" in capsys.readouterr().err
+    repaired = load_batch(folder)
+    assert repaired.status == "complete"
+    pd.testing.assert_frame_equal(repaired.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(repaired.monthly, stored.monthly)
+    assert not (folder / "quarantine").exists(), "identical copies are deduplicated, not quarantined"
+
+
+def test_duplicates_that_differ_are_all_removed_and_run_again(stored, tmp_path):
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    folder = _with_duplicates(stored, tmp_path)
+    path = folder / "outcomes" / "s01-000000.parquet"
+    table = pq.read_table(path)
+    column = "end_firms_in_park"
+    changed = table.set_column(table.schema.get_field_index(column), column, pc.add(table[column], 1.0))
+    pq.write_table(changed, path)  # keeps the footer: a copy of run 0 with another value
+    resumed = resume_batch(folder, progress=False)
     pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
     pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+    assert resumed.manifest["sessions"][-1]["runs_done"] == 1, "only the run whose copies differ ran again"
+
+
+@pytest.mark.parametrize("merged", [False, True], ids=["parts", "merged"])
+def test_a_lost_monthly_file_marks_its_runs_missing_and_resume_reruns_them(stored, tmp_path, capsys, merged):
+    folder = copy_batch(stored, tmp_path)
+    if merged:
+        compact_parts(folder)
+    lost = sorted((folder / "monthly").glob("*.parquet"))[-1]
+    lost.unlink()
+    batch = load_batch(folder)
+    missing = 4 if merged else 1
+    assert batch.status == "incomplete" and batch.manifest["counts"]["pending"] == missing
+    assert list(batch.problems) == [lost.name] and "is missing" in batch.problems[lost.name]
+    assert len(batch.outcomes) == 4 - missing and batch.monthly["run"].nunique() == 4 - missing
+    assert cli(["show", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert f"MISSING:  part {lost.name}" in out and "incomplete" in out
+    assert cli(["runs", "--root", str(tmp_path)]) == 0
+    line = next(ln for ln in capsys.readouterr().out.splitlines() if ln.startswith("s "))
+    assert "incomplete" in line and f"{4 - missing}/4" in line and "is missing" in line
+    assert cli(["compare", str(folder), "--out", str(tmp_path / "cmp")]) in (0, 1, 2, 3), "no crash"
+    capsys.readouterr()
+    resumed = resume_batch(folder, progress=False)
+    assert resumed.status == "complete" and resumed.manifest["sessions"][-1]["runs_done"] == missing
+    pd.testing.assert_frame_equal(resumed.outcomes, stored.outcomes)
+    pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+    assert not load_batch(folder).problems
 
 
 def test_finished_batch_is_merged_into_one_file_per_table(stored, tmp_path):
@@ -208,3 +312,20 @@ def test_merge_interrupted_at_any_step_keeps_tables_identical(stored, tmp_path):
     resumed = resume_batch(folder, progress=False)  # finishes the deletion
     assert sorted(p.name for p in (folder / "monthly").iterdir()) == ["compact-000.parquet"]
     pd.testing.assert_frame_equal(resumed.monthly, stored.monthly)
+
+
+def test_json_output_for_scripts(stored, tmp_path, capsys):
+    assert cli(["show", str(stored.folder), "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["id"] == "s" and shown["status"] == "complete" and shown["folder"] == str(stored.folder)
+    assert shown["counts"]["ok"] == 4 and shown["problems"] == {}
+    assert {row["scenario"] for row in shown["targets"]} == {"tiny", "eco"} and "p_reach" in shown["targets"][0]
+    assert cli(["runs", "--root", str(stored.folder.parent), "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["id"] == "s" and row["status"] == "complete" and row["done"] == 4
+    out = tmp_path / "runs"
+    args = ["run", str(TINY), "--reps", "2", "--out", str(out), "--id", "j", "--quiet", "--no-figure", "--json"]
+    assert cli(args) == 0
+    ran = json.loads(capsys.readouterr().out)  # stdout is exactly one JSON object
+    assert ran["id"] == "j" and ran["status"] == "complete" and ran["folder"] == str(out / "j")
+    assert ran["targets"] and ran["targets"][0]["scenario"] == "tiny"

@@ -2,10 +2,13 @@
 
 Finds the runs the batch folder does not hold yet and runs them with the
 batch's own scenarios, seeds and spawn keys, so the final tables are identical
-to an uninterrupted batch. Temporary files are removed and damaged Parquet parts
-are moved to quarantine/ (their runs are run again). Runs recorded as failed are
-kept as they are. Works for 'parksim run' and 'parksim sweep' batches alike.
-Exit code: 0 all runs ok, 1 some runs failed, 2 bad input, 130 interrupted.
+to an uninterrupted batch. Temporary files are removed, damaged Parquet parts and
+parts whose monthly file was lost are moved to quarantine/ (their runs are run
+again), and runs stored twice keep one copy. Runs recorded as failed are kept as
+they are. Works for 'parksim run' and 'parksim sweep' batches alike. Only one
+process writes a batch at a time: a second one stops at once (exit code 3).
+Exit code: 0 all runs ok, 1 some runs failed, 2 bad input, 3 batch locked by
+another writer or unwritable, 130 interrupted.
 
 examples:
   parksim resume 20261127-183512-ab12cd

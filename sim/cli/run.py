@@ -11,6 +11,7 @@ examples:
   parksim run baseline --reps 20
   parksim run baseline listing_support full_package --reps 100 --seed 2016 --workers 2
   parksim run scenarios/financing.toml --reps 50 --dask tcp://127.0.0.1:8786
+  parksim run baseline --reps 20 --quiet --json > batch.json
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ def register(p):
     p.add_argument("--id", dest="batch_id", help="name of the batch folder (default: date-time and a short hash)")
     p.add_argument("--no-figure", action="store_true", help="skip the fan chart")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (id, folder, status, targets)")
 
 
 def main(args) -> int:
@@ -56,15 +58,20 @@ def main(args) -> int:
         scenarios, reps=args.reps, seed=args.seed, workers=args.workers, dask=args.dask, out_root=args.out,
         batch_id=args.batch_id, command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
     )  # fmt: skip
-    print(format_summary(batch.outcomes))
+    say = (lambda *a: None) if args.json else print  # with --json, stdout holds only the JSON object
+    say(format_summary(batch.outcomes))
     folder = batch.folder
     if folder is not None:
         target_table(batch.outcomes).to_csv(folder / "summary_targets.csv", index=False)
         indicator_table(batch.outcomes).to_csv(folder / "summary_indicators.csv", index=False)
         if not args.no_figure:
             png = fan_chart(batch.monthly, folder / "fan_chart.png")
-            print(f"\nfigure: {png}")
-        print(f"results: {folder}")
+            say(f"\nfigure: {png}")
+        say(f"results: {folder}")
+    if args.json:
+        from sim.cli.show import batch_json
+
+        print(batch_json(batch))
     if batch.failed:
         print(f"parksim run: {batch.failed} run(s) failed; see {folder}/manifest.json", file=sys.stderr)
         return 1

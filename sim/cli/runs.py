@@ -7,6 +7,7 @@ process is alive on this machine; 'damaged' means its manifest cannot be read.
 examples:
   parksim runs
   parksim runs --root /scratch/parksim/runs
+  parksim runs --json
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ HELP = "list stored batches with status, size and command"
 
 def register(p):
     p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
+    p.add_argument("--json", action="store_true", help="print the batches as a JSON list on stdout (for scripts)")
 
 
 def main(args) -> int:
@@ -30,6 +32,11 @@ def main(args) -> int:
         print(f"no batches: {args.root} does not exist yet")
         return 0
     rows = list_batches(args.root)
+    if args.json:
+        import json
+
+        print(json.dumps(rows, indent=1))
+        return 0
     if not rows:
         print(f"no batches in {args.root}")
         return 0

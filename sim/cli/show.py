@@ -9,6 +9,7 @@ point, and medians with 90% bands of the end-of-run indicators.
 examples:
   parksim show 20261127-183512-ab12cd
   parksim show results/runs/20261127-183512-ab12cd --failures 50
+  parksim show 20261127-183512-ab12cd --json
 """
 
 from __future__ import annotations
@@ -21,6 +22,37 @@ def register(p):
     p.add_argument("batch", metavar="ID", help="batch id (folder name under --root) or a batch folder")
     p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
     p.add_argument("--failures", type=int, default=10, metavar="N", help="failed runs to list (default 10)")
+    p.add_argument("--json", action="store_true", help="print one JSON object on stdout instead (for scripts)")
+
+
+def batch_json(batch, n_failures: int | None = None) -> str:
+    """A batch as JSON for scripts: id, folder, status, counts, problems, failures and the target summary table.
+
+    ``targets`` holds the rows of :func:`sim.report.target_table` (one per scenario,
+    target and definition; NaN as null).
+    """
+    import json
+
+    from sim.report import target_table
+
+    m = batch.manifest
+    ok = batch.outcomes[batch.outcomes["status"] == "ok"]
+    targets = json.loads(target_table(ok).to_json(orient="records")) if not ok.empty else []
+    keys = ("run", "scenario", "replicate", "spawn_key", "error")
+    failures = [{k: f.get(k) for k in keys} for f in m.get("failures", [])[:n_failures]]
+    data = {
+        "id": batch.id,
+        "folder": str(batch.folder) if batch.folder else None,
+        "status": batch.status,
+        "counts": m.get("counts", {}),
+        "command": m.get("command"),
+        "created": m.get("created"),
+        "finished": m.get("finished"),
+        "problems": getattr(batch, "problems", {}),
+        "failures": failures,
+        "targets": targets,
+    }
+    return json.dumps(data, indent=1)
 
 
 def headline_table(outcomes, inputs=()):
@@ -72,11 +104,17 @@ def print_header(batch, n_failures: int = 10) -> None:
     print(f"  code:     parksim {code.get('version')} at {commit}; format v{m['format_version']}")
     print(f"  seeds:    root {m['seed']}, {m['reps']} replications x {len(m['scenarios'])} scenarios (common seeds)")
     print(f"  time:     {t.get('wall_seconds', 0):.1f} s wall, {t.get('runs_per_second') or 0:.2f} runs/s")
+    signatures = m.get("cpu_signatures") or []
+    if signatures:
+        mixed = "  (mixed: runs may differ in the last digits from a one-machine batch)" if len(signatures) > 1 else ""
+        print(f"  cpu:      {'; '.join(signatures)}{mixed}")
     for s in m.get("sessions", []):
         print(f"  session:  {s.get('started')} {s.get('executor')} x{s.get('workers')}: {s.get('runs_done')} runs")
     if m.get("design"):
         d = m["design"]
         print(f"  design:   {d['name']} ({d['method']}, {len(d['points'])} points) over {', '.join(d['inputs'])}")
+    for name, why in getattr(batch, "problems", {}).items():
+        print(f"  MISSING:  part {name}: {why}; its runs are pending until 'parksim resume {batch.id}' reruns them")
     failures = m.get("failures", [])
     for f in failures[:n_failures]:
         tail = (f.get("traceback") or "").strip().splitlines()[-3:]
@@ -92,6 +130,9 @@ def main(args) -> int:
     from sim.batch import load_batch
 
     batch = load_batch(args.batch, root=args.root)
+    if args.json:
+        print(batch_json(batch, args.failures))
+        return 1 if batch.failed else 0
     print_header(batch, args.failures)
     print_outcome_summary(batch)
     return 1 if batch.failed else 0
