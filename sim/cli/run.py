@@ -41,9 +41,12 @@ def main(args) -> int:
     if args.workers < 1:
         print("parksim run: error: --workers must be at least 1", file=sys.stderr)
         return 2
-    from sim.scenario import load_scenario
+    from sim.scenario import load_scenario, scenario_notes
 
     scenarios = [load_scenario(s) for s in args.scenarios]  # validate everything before running anything
+    for sc in scenarios:
+        for note in scenario_notes(sc):
+            print(f"parksim run: note: {sc.path or sc.name}: {note}", file=sys.stderr)
     names = [s.name for s in scenarios]
     if len(set(names)) != len(names):
         print(

@@ -28,14 +28,14 @@ def main(args) -> int:
 
     if Path(args.root).exists() and not Path(args.root).is_dir():
         raise InputError("--root", None, f"{args.root} is a file, not a folder of batch folders")
-    if not Path(args.root).is_dir():
-        print(f"no batches: {args.root} does not exist yet")
-        return 0
-    rows = list_batches(args.root)
+    rows = list_batches(args.root) if Path(args.root).is_dir() else []
     if args.json:
         import json
 
         print(json.dumps(rows, indent=1))
+        return 0
+    if not Path(args.root).is_dir():
+        print(f"no batches: {args.root} does not exist yet")
         return 0
     if not rows:
         print(f"no batches in {args.root}")
