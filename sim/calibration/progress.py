@@ -115,6 +115,7 @@ class FitProgress:
             parts.append(self.detail)
         if self.counter is not None and self.done < self.limit:
             sims, accepted = self.counter.read()
+            accepted = min(accepted, self.counter_of)  # parallel workers overshoot; pyABC keeps the first
             parts.append(f"sampling: {accepted}/{self.counter_of} accepted of {sims} sims")
         eta, binding = self.eta()
         parts.append(f"{clock(self.elapsed())} of {clock(self.budget)} budget")
