@@ -106,10 +106,11 @@ class SimCounter:
 
     Attributes:
         total: simulations counted in this process over all generations (in-process samplers only).
+        live: a sampler counts into it (False for Dask: nothing to show).
     """
 
     def __init__(self):
-        self.total = 0
+        self.total, self.live = 0, False
         self.reset()
 
     def reset(self, ctx=None) -> None:
@@ -134,6 +135,7 @@ class SimCounter:
 
 def _counting(base, counter: SimCounter, shared: bool):
     """A subclass of the pyABC sampler ``base`` that counts into ``counter`` (and honours the test hook)."""
+    counter.live = True
 
     class Counting(base):
         def sample_until_n_accepted(self, n, simulate_one, t, **kwargs):

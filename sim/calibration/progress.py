@@ -113,7 +113,7 @@ class FitProgress:
         parts = [f"{self.unit} {self.done}/{self.limit}"]
         if self.detail:
             parts.append(self.detail)
-        if self.counter is not None and self.done < self.limit:
+        if self.counter is not None and self.counter.live and self.done < self.limit:
             sims, accepted = self.counter.read()
             accepted = min(accepted, self.counter_of)  # parallel workers overshoot; pyABC keeps the first
             parts.append(f"sampling: {accepted}/{self.counter_of} accepted of {sims} sims")
