@@ -138,7 +138,7 @@ def _create(db: Path, abc, job: Job) -> int:
 
     tmp = db.with_name(db.name + ".new")
     tmp.unlink(missing_ok=True)
-    History(_url(tmp)).all_runs()  # creates every table and the version row
+    History(_url(tmp))  # opening a new file creates every table, then writes the version row
     os.replace(tmp, db)
     abc.new(_url(db), {"x": job.observations["value"].to_numpy(float)}, meta_info={"job": job.name})
     return int(abc.history.id)
