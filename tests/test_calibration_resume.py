@@ -183,6 +183,31 @@ def test_a_half_created_history_is_discarded_and_a_garbage_file_is_refused(tmp_p
     assert db.exists(), "a file that cannot be read is never deleted"
 
 
+def test_a_new_history_appears_with_all_its_tables(folder, tmp_path, monkeypatch):
+    """A reader (another pyABC History) never meets a half-built file: the cause of 'table ... already exists'."""
+    from sim.calibration import abc_smc
+    from sim.calibration.parallel import Pool
+    from sim.calibration.simulator import Simulator
+
+    job = load_job(folder / "abc.toml")
+    moved, real_replace = [], os.replace
+
+    def replace(src, dst):
+        con = sqlite3.connect(src)
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        moved.append((tables, con.execute("SELECT COUNT(*) FROM version").fetchone()[0]))
+        con.close()
+        real_replace(src, dst)
+
+    monkeypatch.setattr(abc_smc.os, "replace", replace)
+    db = tmp_path / "abc.db"
+    sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
+    abc_smc._create(db, abc_smc._abcsmc(job, sim, Pool(1)), job)
+    (tables, versions), *_ = moved
+    assert {"version", "abc_smc", "populations", "models", "particles", "parameters"} <= tables and versions == 1
+    assert abc_smc.finished_generations(db) == 0 and not (tmp_path / "abc.db.new").exists()
+
+
 def test_a_bad_interrupt_hook_value_is_bad_input(monkeypatch):
     from sim.calibration.parallel import interrupt_point
 
