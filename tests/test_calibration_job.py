@@ -110,3 +110,18 @@ def test_the_history_run_produces_every_fitted_series_aligned_by_date():
         assert series[months.index(r.month)] == value, f"{r.obs} is read from the month of its date"
     graphene = traj[("graphene_firms", "graphene_park", "stock")]
     assert graphene[0] == pytest.approx(job.scenario["init_graphene_firms"], abs=3)
+
+
+def test_the_progress_eta_names_the_limit_that_will_stop_the_fit():
+    from sim.calibration.progress import FitProgress, clock
+
+    roomy = FitProgress("ABC", "generation", (3, "max_generations"), budget=1e6, enabled=False)
+    assert roomy.eta() == (None, "budget") and "no generation timed yet" in roomy.text()
+    roomy.step(10.0, "last: epsilon 2")
+    seconds, binding = roomy.eta()
+    assert binding == "max_generations" and 0 <= seconds <= 20.0, "two generations of about 10 s are left"
+    assert "generation 1/3" in roomy.text() and "last: epsilon 2" in roomy.text()
+    tight = FitProgress("MSM", "point", (100, "max_evaluations"), budget=0.0, enabled=False)
+    tight.step(10.0)
+    assert tight.eta() == (0.0, "budget") and tight.fraction() == 1.0
+    assert clock(59.6) == "1:00" and clock(3725) == "1:02:05"

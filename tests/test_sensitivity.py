@@ -215,6 +215,28 @@ def test_resume_completes_with_identical_indices(morris_tiny, tmp_path):
     assert (copy_root / "m1" / "sensitivity_indices.csv").read_text() == first
 
 
+def test_indices_are_the_same_in_this_process_and_on_two_workers(morris_tiny):
+    from sim.cli import main as cli
+
+    _, design, out, folder = morris_tiny  # the fixture ran with the default workers
+    for workers in ("1", "2"):
+        assert cli(_cli_args(design, out, "--id", f"w{workers}", "--workers", workers)) == 0
+    default = (folder / "sensitivity_indices.csv").read_text()
+    assert (out / "w1" / "sensitivity_indices.csv").read_text() == default, "serial differs from the default pool"
+    assert (out / "w2" / "sensitivity_indices.csv").read_text() == default, "2 workers differ from the default pool"
+
+
+def test_default_workers_are_the_usable_cores_capped(monkeypatch):
+    from sim.cli import sensitivity as cmd
+
+    assert cmd.usable_cores() >= 1
+    monkeypatch.setattr(cmd, "usable_cores", lambda: 64)
+    assert cmd.default_workers(runs=1000) == cmd.MAX_DEFAULT_WORKERS
+    assert cmd.default_workers(runs=3) == 3, "never more processes than runs"
+    monkeypatch.setattr(cmd, "usable_cores", lambda: 1)
+    assert cmd.default_workers(runs=1000) == 1
+
+
 def test_resume_with_other_arguments_is_refused(morris_tiny, capsys):
     from sim.cli import main as cli
 

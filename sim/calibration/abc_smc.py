@@ -9,12 +9,34 @@ population's distances (pyABC's ``QuantileEpsilon``); the distance is
 :class:`sim.calibration.distance.Discrepancy`. The loop stops at
 ``max_generations``, at ``min_epsilon``, when the acceptance rate falls below
 ``min_acceptance_rate``, or before a generation that would overrun the budget.
+
+Safe at any interruption: pyABC stores a population with its particles in one
+transaction, so a population row is a finished generation. A new history is
+built under a temporary name and moved into place with its tables complete
+(pyABC creates missing tables whenever it opens a file, and two openers of a
+half-created file race: ``table ... already exists``). Finished generations are
+counted with plain SQLite queries, which create nothing; a file without any
+(cut off before generation 0 was stored, or half-created) is discarded and the
+job starts from the prior.
+
+With ``workers = 1`` a run is reproducible: numpy's global generator, from
+which pyABC draws its proposals, is seeded from the job seed and the
+generation number before each generation (and restored afterwards), so a
+resumed job ends with the generations an uninterrupted one would have.
+
+Test hooks (environment variables, see :mod:`sim.calibration.parallel`):
+``PARKSIM_INTERRUPT_AFTER_GENERATION=k`` raises KeyboardInterrupt right after
+generation ``k`` is stored; ``PARKSIM_INTERRUPT_AFTER_SIMULATION=n`` right
+after the ``n``-th simulation of this process, mid-generation.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sqlite3
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +45,13 @@ import pandas as pd
 
 from sim.calibration.distance import Discrepancy
 from sim.calibration.job import Job, JobError
-from sim.calibration.parallel import Pool, abc_sampler, check_interrupt
+from sim.calibration.parallel import Pool, SimCounter, abc_sampler, check_interrupt, interrupt_point
+from sim.calibration.progress import FitProgress, disabled
 from sim.calibration.simulator import Simulator
+from sim.errors import StoreError
 
 DB_NAME = "abc.db"
+SIDE_FILES = ("-journal", "-wal", "-shm", ".new")  # SQLite's companions of abc.db, and a history being built
 NEXT_GENERATION_FACTOR = 1.5  # a generation usually takes longer than the one before
 
 
@@ -48,7 +73,7 @@ def _quiet_pyabc() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _abcsmc(job: Job, sim: Simulator, pool: Pool):
+def _abcsmc(job: Job, sim: Simulator, pool: Pool, counter: SimCounter | None = None):
     import pyabc
 
     _quiet_pyabc()
@@ -59,39 +84,103 @@ def _abcsmc(job: Job, sim: Simulator, pool: Pool):
         prior,
         Discrepancy.from_observations(job.observations),
         population_size=int(job.abc["population"]),
-        sampler=abc_sampler(pool),
+        sampler=abc_sampler(pool, counter),
         eps=pyabc.QuantileEpsilon(alpha=float(job.abc["quantile"])),
     )
 
 
+def _url(db: Path) -> str:
+    return f"sqlite:///{db.resolve()}"
+
+
+def finished_generations(db: Path) -> int:
+    """Generations (t >= 0) stored in ``db``; 0 for no file or a half-created one. Creates nothing.
+
+    Raises:
+        StoreError: the file is not an SQLite database.
+    """
+    if not db.is_file():
+        return 0
+    try:
+        con = sqlite3.connect(db)
+        try:
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if not {"version", "abc_smc", "populations", "particles"} <= tables:
+                return 0
+            if con.execute("SELECT COUNT(*) FROM version").fetchone()[0] == 0:
+                return 0  # pyABC writes the version last when it creates a file
+            return int(con.execute("SELECT COUNT(*) FROM populations WHERE t >= 0").fetchone()[0])
+        finally:
+            con.close()
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(db, f"cannot be read as a pyABC history ({exc}); move it away to start again") from None
+
+
 def _stored(db: Path) -> pd.DataFrame:
     """Generations stored in ``db`` (t >= 0), empty when there are none."""
+    if finished_generations(db) == 0:
+        return pd.DataFrame(columns=["t", "epsilon", "samples", "particles"])
     from pyabc import History
 
-    if not db.exists():
-        return pd.DataFrame(columns=["t", "epsilon", "samples", "particles"])
-    pops = History(f"sqlite:///{db.resolve()}").get_all_populations()
+    pops = History(_url(db)).get_all_populations()
     return pops[pops["t"] >= 0].reset_index(drop=True)
+
+
+def _discard(db: Path) -> None:
+    """Remove ``db`` and its SQLite companions (a stale journal must not meet a new file)."""
+    for path in (db, *(db.with_name(db.name + s) for s in SIDE_FILES)):
+        path.unlink(missing_ok=True)
+
+
+def _create(db: Path, abc, job: Job) -> int:
+    """Start a new run in ``db``: tables built under a temporary name, then moved into place; returns its id."""
+    from pyabc import History
+
+    tmp = db.with_name(db.name + ".new")
+    tmp.unlink(missing_ok=True)
+    History(_url(tmp))  # opening a new file creates every table, then writes the version row
+    os.replace(tmp, db)
+    abc.new(_url(db), {"x": job.observations["value"].to_numpy(float)}, meta_info={"job": job.name})
+    return int(abc.history.id)
+
+
+def _run_id(db: Path) -> int:
+    """Id of the run whose generations are stored (the latest run with populations)."""
+    from pyabc import History
+
+    return int(History(_url(db)).id)
+
+
+@contextmanager
+def _seeded(job: Job, t: int):
+    """Seed numpy's global generator (pyABC's proposals) for generation ``t``; restore it afterwards."""
+    state = np.random.get_state()  # noqa: NPY002 - pyABC draws from the global generator; we only seed it
+    seq = np.random.SeedSequence([job.seed, 29, t])
+    np.random.seed(seq.generate_state(4))  # noqa: NPY002
+    try:
+        yield
+    finally:
+        np.random.set_state(state)  # noqa: NPY002
 
 
 def _check_resume(db: Path, job: Job, resume: bool, log) -> None:
     """Refuse to overwrite finished generations; check that a resumed run fits the job."""
-    done = _stored(db)
-    if len(done) == 0:
-        if db.exists():
+    n_done = finished_generations(db)
+    if n_done == 0:
+        if any(db.with_name(db.name + s).exists() for s in ("", *SIDE_FILES)):
             log(f"{db}: no finished generation stored (cut off early); starting from the prior")
-            db.unlink()
+        _discard(db)
         return
     if not resume:
         raise JobError(
             db,
             None,
-            f"holds an earlier run of job '{job.name}' ({len(done)} finished generation(s)); "
+            f"holds an earlier run of job '{job.name}' ({n_done} finished generation(s)); "
             "pass --resume to continue it, or move the file away to start again",
         )
     from pyabc import History
 
-    h = History(f"sqlite:///{db.resolve()}")
+    h = History(_url(db))
     stored = np.asarray(h.observed_sum_stat()["x"], float)
     now = job.observations["value"].to_numpy(float)
     if stored.shape != now.shape or not np.allclose(stored, now):
@@ -99,7 +188,8 @@ def _check_resume(db: Path, job: Job, resume: bool, log) -> None:
     names = sorted(h.get_distribution(m=0, t=h.max_t)[0].columns)
     if names != sorted(job.param_names):
         raise JobError(db, None, f"was run with parameters {names}, the job now fits {sorted(job.param_names)}")
-    log(f"resuming {db}: {len(done)} finished generation(s) kept")
+    db.with_name(db.name + ".new").unlink(missing_ok=True)  # a new run's tables, cut off before they were moved
+    log(f"resuming {db}: {n_done} finished generation(s) kept")
 
 
 def _stop_reason(job: Job, done: pd.DataFrame, elapsed: float, budget: float, last_seconds: float) -> str | None:
@@ -120,7 +210,7 @@ def _stop_reason(job: Job, done: pd.DataFrame, elapsed: float, budget: float, la
 def _generations(db: Path) -> pd.DataFrame:
     from pyabc import History
 
-    h = History(f"sqlite:///{db.resolve()}")
+    h = History(_url(db))
     pops = h.get_all_populations()
     pops = pops[pops["t"] >= 0].reset_index(drop=True)
     out = pd.DataFrame(
@@ -137,7 +227,15 @@ def _generations(db: Path) -> pd.DataFrame:
     return out
 
 
-def run_abc(job: Job, out: Path, pool: Pool, resume: bool = False, budget: float | None = None, log=print):
+def run_abc(
+    job: Job,
+    out: Path,
+    pool: Pool,
+    resume: bool = False,
+    budget: float | None = None,
+    log=print,
+    progress: bool = False,
+):
     """Run (or continue) the ABC-SMC of ``job``, storing every generation in ``out/abc.db``.
 
     Args:
@@ -147,6 +245,7 @@ def run_abc(job: Job, out: Path, pool: Pool, resume: bool = False, budget: float
         resume: continue the stored history instead of starting one.
         budget: seconds this call may spend sampling (default: the job's ``budget_seconds``).
         log: where progress lines go.
+        progress: draw a progress bar on stderr (:mod:`sim.calibration.progress`).
 
     Returns:
         The final population and the generation schedule.
@@ -155,46 +254,60 @@ def run_abc(job: Job, out: Path, pool: Pool, resume: bool = False, budget: float
     db = out / DB_NAME
     _check_resume(db, job, resume, log)
     budget = float(job.abc["budget_seconds"] if budget is None else budget)
-    sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
-    url = f"sqlite:///{db.resolve()}"
-    t0, last_seconds, reason = time.perf_counter(), 0.0, None
-    while True:
-        done = _stored(db)
-        reason = _stop_reason(job, done, time.perf_counter() - t0, budget, last_seconds)
-        if reason:
-            break
-        started = time.perf_counter()
-        abc = _abcsmc(job, sim, pool)
-        if len(done) == 0:
-            abc.new(url, {"x": job.observations["value"].to_numpy(float)}, meta_info={"job": job.name})
-        else:
-            abc.load(url, 1)
-        remaining = max(budget - (time.perf_counter() - t0), 1.0)
-        max_eval_rate = float(job.abc["min_acceptance_rate"])
-        abc.run(max_nr_populations=1, min_acceptance_rate=max_eval_rate, max_walltime=_td(remaining))
-        check_interrupt()
-        now = _stored(db)
-        last_seconds = time.perf_counter() - started
-        if len(now) == len(done):
-            reason = "a generation could not reach its population within max evaluations (min_acceptance_rate)"
-            break
-        g = now.iloc[-1]
-        log(
-            f"generation {int(g['t'])}: epsilon {g['epsilon']:.4g}, accepted {int(g['particles'])}/"
-            f"{int(g['samples'])} ({g['particles'] / g['samples']:.1%}), {last_seconds:.0f} s"
-        )
-    log(f"stopped: {reason}")
+    limit = (int(job.abc["max_generations"]), "max_generations")
+    bar = FitProgress("ABC", "generation", limit, budget, done=finished_generations(db)) if progress else disabled()
+    with bar:
+        reason = _generations_loop(job, db, pool, budget, bar, log)
+        with bar.external():
+            log(f"stopped: {reason}")
     from pyabc import History
 
-    h = History(url)
+    h = History(_url(db))
     particles, weights = h.get_distribution(m=0, t=h.max_t)
     return AbcOutcome(
         particles=particles[job.param_names].reset_index(drop=True),
         weights=np.asarray(weights, float),
         generations=_generations(db),
         stop_reason=reason,
-        seconds=time.perf_counter() - t0,
+        seconds=bar.elapsed(),
     )
+
+
+def _generations_loop(job: Job, db: Path, pool: Pool, budget: float, bar: FitProgress, log) -> str:
+    """Sample generations until a stop rule holds; returns the reason."""
+    sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
+    counter = SimCounter()
+    bar.watch(counter, int(job.abc["population"]))
+    t0, last_seconds = time.perf_counter(), 0.0
+    while True:
+        done = _stored(db)
+        reason = _stop_reason(job, done, time.perf_counter() - t0, budget, last_seconds)
+        if reason:
+            return reason
+        started = time.perf_counter()
+        abc = _abcsmc(job, sim, pool, counter)
+        if len(done) == 0:
+            _create(db, abc, job)
+        else:
+            abc.load(_url(db), _run_id(db))
+        remaining = max(budget - (time.perf_counter() - t0), 1.0)
+        max_eval_rate = float(job.abc["min_acceptance_rate"])
+        with _seeded(job, len(done)):
+            abc.run(max_nr_populations=1, min_acceptance_rate=max_eval_rate, max_walltime=_td(remaining))
+        check_interrupt()
+        now = _stored(db)
+        last_seconds = time.perf_counter() - started
+        if len(now) == len(done):
+            return "a generation could not reach its population within max evaluations (min_acceptance_rate)"
+        g = now.iloc[-1]
+        rate = g["particles"] / g["samples"]
+        with bar.external():
+            log(
+                f"generation {int(g['t'])}: epsilon {g['epsilon']:.4g}, accepted {int(g['particles'])}/"
+                f"{int(g['samples'])} ({rate:.1%}), {last_seconds:.0f} s"
+            )
+        bar.step(last_seconds, f"last: epsilon {g['epsilon']:.3g}, acceptance {rate:.0%}")
+        interrupt_point("generation", int(g["t"]))
 
 
 def _td(seconds: float):

@@ -75,10 +75,10 @@ def _git_revision(where: Path) -> str:
         return "unknown"
 
 
-def _fit_abc(job, out, pool, resume, budget, log):
+def _fit_abc(job, out, pool, resume, budget, log, progress):
     from sim.calibration.abc_smc import run_abc
 
-    res = run_abc(job, out, pool, resume=resume, budget=budget, log=log)
+    res = run_abc(job, out, pool, resume=resume, budget=budget, log=log, progress=progress)
     summary = abc_summary(job.priors, res.particles, res.weights)
     rng = np.random.default_rng(np.random.SeedSequence([job.seed, 13]))
     draws = resample(res.particles, res.weights, int(job.output["posterior_draws"]), rng)
@@ -90,10 +90,10 @@ def _fit_abc(job, out, pool, resume, budget, log):
     return summary, draws, info, {"particles": res.particles, "weights": res.weights}
 
 
-def _fit_msm(job, out, pool, resume, budget, log):
+def _fit_msm(job, out, pool, resume, budget, log, progress):
     from sim.calibration.msm import msm_draws, msm_summary, run_msm
 
-    res = run_msm(job, out, pool, resume=resume, budget=budget, log=log)
+    res = run_msm(job, out, pool, resume=resume, budget=budget, log=log, progress=progress)
     summary = msm_summary(job, res)
     draws = msm_draws(job, res, int(job.output["posterior_draws"]))
     res.evaluations.to_csv(out / "evaluations.csv", index=False)
@@ -111,6 +111,7 @@ def calibrate(
     resume: bool = False,
     budget: float | None = None,
     log=print,
+    progress: bool = False,
 ) -> dict:
     """Fit ``job``, check the fit against the data and write the fitted set.
 
@@ -122,6 +123,7 @@ def calibrate(
         resume: continue a stored run of this job.
         budget: seconds the fit may take (default: the job's ``budget_seconds``).
         log: where progress lines go.
+        progress: draw a progress bar of the fit on stderr (``parksim calibrate`` does, unless ``--quiet``).
 
     Returns:
         A manifest (also written to ``run.json``) with the summary table under ``"summary"``.
@@ -136,7 +138,7 @@ def calibrate(
             f"on {pool.describe()}"
         )
         fit = _fit_abc if job.method == "abc" else _fit_msm
-        summary, draws, info, post = fit(job, out, pool, resume, budget, log)
+        summary, draws, info, post = fit(job, out, pool, resume, budget, log, progress)
         check_interrupt()
         n_pp = int(job.output["predictive_runs"])
         log(f"posterior predictive check: {n_pp} runs")

@@ -21,7 +21,10 @@ box) and ``Omega`` re-estimated at the estimate. A parameter on which the
 figures do not depend (a zero column of ``G``) gets an infinite standard error.
 
 Every evaluation is appended to ``msm_cache.jsonl``; ``--resume`` replays the
-(deterministic) search from it without re-simulating.
+(deterministic) search from it without re-simulating. A line cut off by a kill
+is skipped. Test hook (see :mod:`sim.calibration.parallel`):
+``PARKSIM_INTERRUPT_AFTER_EVALUATION=k`` raises KeyboardInterrupt right after
+the ``k``-th point is stored in the cache.
 """
 
 from __future__ import annotations
@@ -38,7 +41,8 @@ from scipy.stats import qmc
 
 from sim.calibration.distance import Discrepancy
 from sim.calibration.job import Job, JobError
-from sim.calibration.parallel import Pool, check_interrupt
+from sim.calibration.parallel import Pool, check_interrupt, interrupt_point
+from sim.calibration.progress import FitProgress, disabled
 from sim.calibration.simulator import Simulator
 from sim.runner import replicate_seeds
 
@@ -68,8 +72,8 @@ class MsmOutcome:
 class Objective:
     """``J(u)`` on the unit box, with a cache of simulated figures per point."""
 
-    def __init__(self, job: Job, out: Path, pool: Pool, resume: bool, budget: float, log):
-        self.job, self.pool, self.log = job, pool, log
+    def __init__(self, job: Job, out: Path, pool: Pool, resume: bool, budget: float, log, bar: FitProgress):
+        self.job, self.pool, self.log, self.bar = job, pool, log, bar
         self.sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
         self.disc = Discrepancy.from_observations(job.observations)
         self.seeds = replicate_seeds(job.seed, int(job.msm["replications"]))
@@ -78,8 +82,10 @@ class Objective:
         self.cache_path = out / CACHE_NAME
         self.cache = self._load_cache(resume)
         self.trace: list[dict] = []
+        self.seen: set = set()  # points this call has used (simulated or replayed): the progress steps
         self.t0, self.budget = time.perf_counter(), budget
         self.W = None
+        self.best = np.inf
 
     def _load_cache(self, resume: bool) -> dict:
         if self.cache_path.exists() and not resume:
@@ -97,7 +103,8 @@ class Objective:
                 except json.JSONDecodeError:
                     continue  # a line cut off by an interruption
                 cache[tuple(rec["u"])] = np.array(rec["figures"], float)
-            self.log(f"resuming {self.cache_path}: {len(cache)} evaluated point(s) kept")
+            with self.bar.external():
+                self.log(f"resuming {self.cache_path}: {len(cache)} evaluated point(s) kept")
         return cache
 
     def theta(self, u: np.ndarray) -> dict:
@@ -107,15 +114,21 @@ class Objective:
     def figures(self, u: np.ndarray) -> np.ndarray:
         """Figures of the ``R`` replications at ``u`` (R x obs), simulated or from the cache."""
         key = tuple(round(float(v), 12) for v in np.clip(u, 0.0, 1.0))
+        seconds = None
         if key not in self.cache:
             check_interrupt()
             if self.W is not None and time.perf_counter() - self.t0 > self.budget:
                 raise BudgetExhausted  # the first point (weighting matrix) always runs
-            theta = self.theta(np.array(key))
+            started, theta = time.perf_counter(), self.theta(np.array(key))
             sims = np.array(self.pool.map(self.sim.figures_task, [(theta, s) for s in self.seeds]))
             self.cache[key] = sims
             with self.cache_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"u": list(key), "figures": sims.tolist()}) + "\n")
+            seconds = time.perf_counter() - started
+            interrupt_point("evaluation", len(self.cache))
+        if key not in self.seen:
+            self.seen.add(key)
+            self.bar.step(seconds)
         return self.cache[key]
 
     def residuals(self, u: np.ndarray) -> np.ndarray:
@@ -137,6 +150,8 @@ class Objective:
         inside = np.clip(u, 0.0, 1.0)
         r = self.residuals(inside)
         value = float(r @ self.W @ r) if np.all(np.isfinite(r)) else 1e300
+        if stage != "estimate" and value < self.best:
+            self.best, self.bar.detail = value, f"best J {value:.4g}"
         self.trace.append({"evaluation": len(self.trace), "stage": stage, **self.theta(inside), "objective": value})
         return value + 1e4 * float(np.sum((u - inside) ** 2))
 
@@ -200,19 +215,36 @@ def sandwich(G: np.ndarray, W: np.ndarray, omega: np.ndarray) -> np.ndarray:
     return cov
 
 
-def run_msm(job: Job, out: Path, pool: Pool, resume: bool = False, budget: float | None = None, log=print):
-    """Estimate the job's parameters by simulated moments; see the module docstring."""
+def run_msm(
+    job: Job,
+    out: Path,
+    pool: Pool,
+    resume: bool = False,
+    budget: float | None = None,
+    log=print,
+    progress: bool = False,
+):
+    """Estimate the job's parameters by simulated moments; see the module docstring.
+
+    ``progress`` draws a bar on stderr whose steps are the points the search may
+    evaluate (start points, ``max_evaluations``, and the Jacobian's ``2 k``).
+    """
     out.mkdir(parents=True, exist_ok=True)
     budget = float(job.msm["budget_seconds"] if budget is None else budget)
-    obj = Objective(job, out, pool, resume, budget, log)
-    u0 = np.array([(float(p.ppf(0.5)) - p.low) / (p.high - p.low) for p in job.priors])
-    obj.set_weights(u0)
-    log(f"weighting matrix from {len(obj.seeds)} replications at the prior median")
-    u_hat, reason = _search(obj, u0)
-    log(f"search stopped ({reason}); {len(obj.cache)} points simulated x {len(obj.seeds)} replications")
-    obj.budget = np.inf  # the standard errors need their few extra points whatever the budget
-    G = _jacobian(obj, u_hat)
-    cov = sandwich(G, obj.W, obj.omega(u_hat))
+    k = len(job.priors)
+    limit = (1 + int(job.msm["start_points"]) + int(job.msm["max_evaluations"]) + 2 * k, "max_evaluations")
+    with FitProgress("MSM", "point", limit, budget) if progress else disabled() as bar:
+        obj = Objective(job, out, pool, resume, budget, log, bar)
+        u0 = np.array([(float(p.ppf(0.5)) - p.low) / (p.high - p.low) for p in job.priors])
+        obj.set_weights(u0)
+        with bar.external():
+            log(f"weighting matrix from {len(obj.seeds)} replications at the prior median")
+        u_hat, reason = _search(obj, u0)
+        with bar.external():
+            log(f"search stopped ({reason}); {len(obj.cache)} points simulated x {len(obj.seeds)} replications")
+        obj.budget = np.inf  # the standard errors need their few extra points whatever the budget
+        G = _jacobian(obj, u_hat)
+        cov = sandwich(G, obj.W, obj.omega(u_hat))
     theta = obj.theta(u_hat)
     se = dict(zip(job.param_names, np.sqrt(np.diag(cov)), strict=True))
     return MsmOutcome(

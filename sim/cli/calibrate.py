@@ -7,7 +7,9 @@ with fitted_params = "..."), summary.csv (90% intervals), posterior_draws.csv,
 predictive.csv (does the 90% band cover each figure?) and PNG diagnostics.
 An ABC job stores every finished generation in abc.db and an MSM job every
 evaluation in msm_cache.jsonl: after an interruption, --resume continues.
-Exit codes: 0 done, 2 bad job or data, 130 interrupted (resumable).
+A progress bar on stderr shows generations (ABC) or points (MSM) done, time
+used of the budget and an ETA to whichever limit stops the fit; --quiet hides it.
+Exit codes: 0 done, 2 bad job or data, 3 unreadable stored run, 130 interrupted (resumable).
 
 example:
   parksim calibrate calibration/jobs/default.toml --workers 2
@@ -40,6 +42,7 @@ def register(p):
     p.add_argument("--budget", metavar="TIME", help="time the fit may take: seconds, or 90s / 25m / 1h (default: job)")
     p.add_argument("--out", metavar="DIR", help="output folder (default calibration/fitted/<job>/)")
     p.add_argument("--check", action="store_true", help="validate the job and its data, then stop")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def main(args) -> int:
@@ -82,6 +85,7 @@ def main(args) -> int:
             resume=args.resume,
             budget=budget,
             log=lambda line: print(line, flush=True),
+            progress=not args.quiet,
         )
     except KeyboardInterrupt:
         print(

@@ -15,10 +15,12 @@ the batch folder results/runs/<id>/: sensitivity_indices.csv (tidy: outcome,
 measure, input, kind, index, value, conf, low, high), sensitivity_points.csv,
 sensitivity_<group>.png bar charts (Morris also *_mu_sigma.png) and
 sensitivity.json. A summary of the most influential inputs per outcome is
-printed. Exit code 0 on success, 1 when runs failed, 2 on bad input.
+printed. Runs go to a local process pool with one worker per usable core by
+default (--workers 1: in this process); the indices are the same whatever the
+number of workers. Exit code 0 on success, 1 when runs failed, 2 on bad input.
 
 example:
-  parksim sensitivity baseline --method morris --design sensitivity_levers --n 10 --reps 10 --workers 2
+  parksim sensitivity baseline --method morris --design sensitivity_levers --n 10 --reps 10
   parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 --id sobol-listing
   parksim sensitivity baseline --method sobol --design sensitivity_listing --n 256 --reps 4 --resume sobol-listing
   parksim sensitivity baseline --method morris --design sensitivity_behaviour --n 10 --reps 4 --dask local:4
@@ -30,6 +32,22 @@ import sys
 
 HELP = "global sensitivity (Morris, Sobol) of the targets to levers and parameters"
 METHODS = ("morris", "sobol")
+MAX_DEFAULT_WORKERS = 16  # beyond this a local pool gains little on one machine; ask for more with --workers
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    import os
+
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on macOS or Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def default_workers(runs: int) -> int:
+    """``--workers`` when not given: the usable cores, capped, and never more processes than runs."""
+    return max(1, min(usable_cores(), MAX_DEFAULT_WORKERS, runs))
 
 
 def register(p):
@@ -43,7 +61,11 @@ def register(p):
     )
     p.add_argument("--reps", type=int, default=5, help="replications per design point (default 5)")
     p.add_argument("--seed", type=int, default=2016, help="root seed of the sample and the runs (default 2016)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help=f"local worker processes (default: the usable cores, at most {MAX_DEFAULT_WORKERS}, at most one per run)",
+    )
     p.add_argument("--dask", metavar="ADDR", help="run on a Dask cluster: tcp://HOST:PORT, or local:N for a local one")
     p.add_argument("--out", default="results/runs", help="folder that receives the batch folder (default results/runs)")
     p.add_argument("--id", dest="batch_id", help="name of the batch folder (default: date-time and a short hash)")
@@ -60,7 +82,7 @@ def _error(message: str) -> int:
 def main(args) -> int:
     if args.method not in METHODS:
         return _error(f"--method {args.method!r} is not allowed; allowed: {', '.join(METHODS)}")
-    if args.reps < 1 or args.workers < 1 or args.top < 1:
+    if args.reps < 1 or (args.workers is not None and args.workers < 1) or args.top < 1:
         return _error("--reps, --workers and --top must be at least 1")
     if args.resume and args.batch_id:
         return _error("give either --resume ID (complete a study) or --id ID (name a new one), not both")
@@ -74,11 +96,13 @@ def main(args) -> int:
     base = load_scenario(args.scenario)
     design = sa.load_design(args.design)  # everything is checked before anything runs
     points = sa.n_points(args.method, n, len(design.factors))
+    workers = args.workers if args.workers is not None else default_workers(points * args.reps)
+    where = f"Dask at {args.dask}" if args.dask else f"{workers} local process{'es' if workers > 1 else ''}"
     print(f"{args.method}: {len(design.factors)} factors, {points} design points x {args.reps} replications "
-          f"= {points * args.reps} runs", file=sys.stderr)  # fmt: skip
+          f"= {points * args.reps} runs on {where}", file=sys.stderr)  # fmt: skip
     try:
         study = sa.run_study(
-            base, design, args.method, n, args.reps, args.seed, workers=args.workers, dask=args.dask,
+            base, design, args.method, n, args.reps, args.seed, workers=workers, dask=args.dask,
             out_root=args.out, batch_id=args.batch_id, resume=args.resume,
             command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
         )  # fmt: skip
