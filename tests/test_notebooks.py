@@ -180,12 +180,13 @@ def test_strip_removes_outputs_and_nothing_else(tmp_path):
 
 # ---------------------------------------------------------------- helpers
 def finished_batch(root: Path, batch_id: str, names, finished: str, design=None, status="complete") -> None:
-    """A minimal stored batch: a manifest and one outcomes part of one run."""
+    """A minimal stored batch: a manifest and one outcomes part with its monthly part."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     folder = root / batch_id
     (folder / "outcomes").mkdir(parents=True)
+    (folder / "monthly").mkdir()
     runs = [{"run": i, "scenario": n, "replicate": 0, "spawn_key": "0", "status": "ok"} for i, n in enumerate(names)]
     manifest = {
         "format": "parksim-results", "format_version": 1, "id": batch_id, "status": status, "seed": 1, "reps": 1,
@@ -195,6 +196,7 @@ def finished_batch(root: Path, batch_id: str, names, finished: str, design=None,
     (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
     done = len(names) if status == "complete" else 0
     pq.write_table(pa.table({"run": list(range(done))}), folder / "outcomes" / "s0-0.parquet")
+    pq.write_table(pa.table({"run": list(range(done))}), folder / "monthly" / "s0-0.parquet")
 
 
 def test_latest_batches_picks_finished_scenario_batches(tmp_path):
