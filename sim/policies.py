@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.context import ModelContext
 from sim.firms import GROWING, MATURE, OPERATING
 
 
@@ -45,7 +46,7 @@ class Policy:
     def __init__(self, scenario):
         self.values = {k: scenario[k] for k in self.levers}
 
-    def apply(self, model, effects: Effects) -> None:  # pragma: no cover - interface
+    def apply(self, ctx: ModelContext, effects: Effects) -> None:  # pragma: no cover - interface
         """Write this policy's mechanism into ``effects`` for the current month."""
         raise NotImplementedError
 
@@ -56,7 +57,7 @@ class EcoThreshold(Policy):
     name = "eco_threshold"
     levers = ("eco_max_pollution_index",)
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         effects.max_pollution_index = self.values["eco_max_pollution_index"]
 
 
@@ -66,7 +67,7 @@ class InvestmentAttraction(Policy):
     name = "attraction"
     levers = ("attraction_effort_index", "key_project_focus_share")
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         focus = self.values["key_project_focus_share"]
         effects.lead_rate_mult = self.values["attraction_effort_index"] * (1.0 - 0.5 * focus)
         effects.key_focus_share = focus
@@ -78,7 +79,7 @@ class ChinaIsrael(Policy):
     name = "china_israel"
     levers = ("israel_projects_per_year",)
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         effects.israeli_leads_per_month = self.values["israel_projects_per_year"] / 12.0
 
 
@@ -93,14 +94,14 @@ class Financing(Policy):
         "guidance_fund_myuan",
     )
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         v = self.values
         effects.loans_per_month = v["finance_supermarket_loans_per_year"] / 12.0
         effects.loan_myuan = v["finance_supermarket_loan_myuan"]
         effects.deal_rate_mult = v["vc_cluster_index"]
         effects.investor_entry_mult = v["vc_cluster_index"]
-        if model.steps == 1 and v["guidance_fund_myuan"] > 0:
-            model.finance.endow_guidance_fund(v["guidance_fund_myuan"])
+        if ctx.steps == 1 and v["guidance_fund_myuan"] > 0:
+            ctx.finance.endow_guidance_fund(v["guidance_fund_myuan"])
 
 
 class ListingSupport(Policy):
@@ -109,7 +110,7 @@ class ListingSupport(Policy):
     name = "listing_support"
     levers = ("listing_subsidy_myuan", "listing_reserve_support")
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         effects.listing_subsidy_myuan = self.values["listing_subsidy_myuan"]
         effects.reserve_support = self.values["listing_reserve_support"]
 
@@ -120,12 +121,12 @@ class LeadingEnterprises(Policy):
     name = "leading_enterprises"
     levers = ("leading_support_firms", "leading_support_myuan_per_year")
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         n = int(self.values["leading_support_firms"])
         per_firm = self.values["leading_support_myuan_per_year"]
-        effects.support_growth_per_year = model.p["leading_support_growth_per_year"] * per_firm / 10.0
-        firms = model.firms
-        if n == 0 or (model.steps != 1 and model.month % 12 != 0):
+        effects.support_growth_per_year = ctx.params.leading_support_growth_per_year * per_firm / 10.0
+        firms = ctx.firms
+        if n == 0 or (ctx.steps != 1 and ctx.month % 12 != 0):
             return
         firms.supported[: firms.n] = False
         rows = firms.in_stage(OPERATING, GROWING, MATURE)
@@ -139,7 +140,7 @@ class TalentAndServices(Policy):
     name = "talent_services"
     levers = ("talent_subsidy_yuan_per_month", "services_north_index", "services_central_index", "services_south_index")
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         v = self.values
         effects.talent_subsidy_kyuan_per_month = v["talent_subsidy_yuan_per_month"] / 1000.0
         effects.services_index = np.array(
@@ -153,8 +154,8 @@ class LandSupply(Policy):
     name = "land_supply"
     levers = ("land_north_m2_per_year", "land_central_m2_per_year", "land_south_m2_per_year")
 
-    def apply(self, model, effects):
-        scale = model.p["population_scale"]
+    def apply(self, ctx: ModelContext, effects):
+        scale = ctx.params.population_scale
         effects.land_m2_per_month = np.array([self.values[k] for k in self.levers]) * scale / 12.0
 
 
