@@ -128,7 +128,7 @@ ZONE_DOCS = {
     "wage_index": "wage level: revenue per employed person relative to 0.6 m yuan",
 }
 FINANCE_DOCS = {
-    "model": "back-reference to the model",
+    "ctx": "the model context it works in (sim.context.ModelContext)",
     "injected_myuan": "capital brought in by investors joining (m yuan)",
     "realised_gain_myuan": "proceeds minus cost of equity exits (m yuan)",
     "written_off_myuan": "equity at cost and unpaid loans of firms that left (m yuan)",
