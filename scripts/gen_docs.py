@@ -56,6 +56,7 @@ CONSTANT_SKIP = {"NORTH", "CENTRAL", "SOUTH", "FINANCE_CENTRE_ZONE"}
 # ODD section describing each call of ParkModel.step (a new call needs a section).
 SCHEDULE_SECTIONS = {
     "policy.apply": "7.1 Policies",
+    "lifecycle.support_step": "7.1 Policies (the one-enterprise-one-policy pick)",
     "arrivals.arrivals_step": "7.2 Arrivals, 7.3 Zone choice",
     "lifecycle.conversion_step": "7.4 Conversion",
     "self.talent.step": "7.5 Talent market",

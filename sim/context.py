@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from sim.finance import Finance
     from sim.firms import FirmTable
     from sim.metrics import Counters
-    from sim.policies import Effects
+    from sim.policies import Effects, Policy
     from sim.talent import TalentPool
     from sim.zones import Zones
 
@@ -173,6 +173,7 @@ class ModelContext(Protocol):
         params: the run's declared inputs.
         streams: one random generator per process (names in :data:`sim.model.STREAMS`).
         effects: what the policies make of the current month.
+        policies: the policies the scenario uses (each knows its active months).
         firms: the firm table (struct of arrays, one row per firm ever created).
         talent: the talent pool (struct of arrays, one row per talent agent).
         zones: the three zones' capacity, rent, services, eco quality and wages.
@@ -193,6 +194,7 @@ class ModelContext(Protocol):
     params: Params
     streams: dict[str, np.random.Generator]
     effects: Effects
+    policies: list[Policy]
     firms: FirmTable
     talent: TalentPool
     zones: Zones

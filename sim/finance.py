@@ -97,7 +97,9 @@ class Finance:
 
     # ------------------------------------------------------------------- step
     def step(self) -> None:
-        """Deals, loans, repayments and cluster growth of one month."""
+        """Guidance-fund endowment, deals, loans, repayments and cluster growth of one month."""
+        if self.ctx.effects.guidance_fund_new_myuan > 0:
+            self.endow_guidance_fund(self.ctx.effects.guidance_fund_new_myuan)
         deals = self._vc_deals()
         self._loans()
         self._repayments()
@@ -115,7 +117,7 @@ class Finance:
         hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + FINANCE_CENTRE_BONUS, 1.0)
         chosen = rows[rng.random(len(rows)) < hazard]
         equity = self.investors("vc", "angel")
-        guidance = self.investors("guidance")
+        guidance = self.investors("guidance") if fx.guidance_coinvests else []
         deals = 0
         for r in chosen:
             size = max(MIN_DEAL_MYUAN, DEAL_SHARE * p.ps_private * firms.revenue_myuan[r])

@@ -90,8 +90,9 @@ def build_initial_state(ctx: ModelContext) -> None:
     _signed_pipeline(ctx)
     _initial_talent(ctx)
     ctx.finance.populate(round(p.init_investors * p.population_scale))
-    for policy in ctx.policies:  # zones need services before the first talent step
-        policy.apply(ctx, ctx.effects)
+    for policy in ctx.policies:  # zones need the first month's services before its talent step
+        if policy.active(ctx.start_month):
+            policy.apply(ctx, ctx.effects)
     ctx.zones.update(firms, ctx.effects, ctx.talent.scale, p.revenue_per_employee_myuan, add_land=False)
 
 

@@ -125,6 +125,19 @@ def _resize_floor(ctx: ModelContext, rows: np.ndarray) -> None:
     zones.recount(firms)
 
 
+def support_step(ctx: ModelContext) -> None:
+    """One-enterprise-one-policy support: set the ``supported`` flags the policy picked.
+
+    A new pick (``effects.supported_rows``) replaces the old one; without an
+    active policy (``effects.support_continues`` False) nobody is supported.
+    """
+    firms, fx = ctx.firms, ctx.effects
+    if fx.supported_rows is not None or not fx.support_continues:
+        firms.supported[: firms.n] = False
+    if fx.supported_rows is not None:
+        firms.supported[fx.supported_rows] = True
+
+
 def leading_step(ctx: ModelContext) -> None:
     """Leading ("landmark") enterprises: revenue above the declared threshold."""
     firms = ctx.firms
@@ -177,4 +190,12 @@ def _relocate(ctx: ModelContext, rows: np.ndarray) -> None:
     assert np.all(zones.occupied_m2 <= zones.capacity_m2 + 1e-6), "relocation overfilled a zone"
 
 
-__all__ = ["conversion_step", "growth_step", "leading_step", "exit_step", "exit_hazard_per_year", "GONE"]
+__all__ = [
+    "conversion_step",
+    "growth_step",
+    "support_step",
+    "leading_step",
+    "exit_step",
+    "exit_hazard_per_year",
+    "GONE",
+]

@@ -3,7 +3,8 @@
 Everything the step does lives in its own module; this file only creates the
 state, wires the random streams and calls the processes in a fixed order:
 
-1. policies (each policy's hook writes this month's :class:`~sim.policies.Effects`)
+1. policies (each active policy's hook writes this month's :class:`~sim.policies.Effects`),
+   then the one-enterprise-one-policy pick they ask for            (sim.lifecycle)
 2. arrivals: leads, eco screening, signing, zone choice      (sim.arrivals)
 3. conversion: signed -> registered -> operating             (sim.lifecycle)
 4. talent market: leave, arrive, move, hire                  (sim.talent)
@@ -128,7 +129,9 @@ class ParkModel(mesa.Model):
         self.month += 1
         self.effects = Effects()
         for policy in self.policies:
-            policy.apply(self, self.effects)
+            if policy.active(self.month):
+                policy.apply(self, self.effects)
+        lifecycle.support_step(self)
         arrivals.arrivals_step(self)
         lifecycle.conversion_step(self)
         self.talent.step(self)
