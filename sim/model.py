@@ -1,7 +1,11 @@
 """ParkModel: builds the park from a scenario and orders the monthly step.
 
 Everything the step does lives in its own module; this file only creates the
-state, wires the random streams and calls the processes in a fixed order:
+state, wires the random streams and calls the processes in a fixed order. The
+model is array-based: agents are rows of struct-of-arrays tables, and each
+process is one vectorised function over all agents of a kind, taking the model
+as a :class:`~sim.context.ModelContext` (docs/ODD.md 2.7 maps each behaviour
+to its function):
 
 1. policies (each active policy's hook writes this month's :class:`~sim.policies.Effects`),
    then the one-enterprise-one-policy pick they ask for            (sim.lifecycle)
