@@ -40,29 +40,35 @@ def _counts(p: Params) -> np.ndarray:
 
 def build_initial_state(ctx: ModelContext) -> None:
     """Create firms, zones, talent and investors for the start month."""
-    p, rng, firms = ctx.params, ctx.streams["init"], ctx.firms
-    counts = _counts(p)
-    n = int(counts.sum())
-    industry = np.repeat(np.arange(len(INDUSTRIES)), counts)
-    israeli = np.zeros(n, bool)
-    n_isr = min(round(p.init_israeli_firms * p.population_scale), n)
-    if n_isr:
-        w = ISRAELI_MIX[industry]
-        israeli[rng.choice(n, n_isr, replace=False, p=w / w.sum())] = True
-    age = rng.integers(1, MAX_AGE_MONTHS + 1, n)
-    sigma = p.init_revenue_sigma
-    mean = p.init_mean_revenue_myuan * INDUSTRY_REVENUE_FACTOR[industry]
-    revenue = mean * portable.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
-    stage = np.select([revenue >= MATURE_REVENUE_MYUAN, revenue >= GROWING_REVENUE_MYUAN], [MATURE, GROWING], OPERATING)
-    young = rng.random(n) < REGISTERED_SHARE
-    stage[young], revenue[young] = REGISTERED, 0.0
-    m = POLLUTION_MEAN[industry]
-    pollution = rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
-    floor = np.maximum(p.min_floor_m2, revenue / p.revenue_per_employee_myuan * p.m2_per_employee)
+    p, firms = ctx.params, ctx.firms
+    rows = _existing_firms(ctx)
+    _book_history(ctx, rows)
+    _initial_listings(ctx, rows)
+    firms.reserve[rows] |= (firms.revenue_myuan[rows] >= p.reserve_revenue_myuan) & (firms.profit_y1_myuan[rows] > 0)
+    ctx.zones.recount(firms)
+    ctx.zones.capacity_m2 = np.maximum(ctx.zones.occupied_m2 / p.init_occupancy_share, 10 * p.min_floor_m2)
+    _signed_pipeline(ctx)
+    _initial_talent(ctx)
+    ctx.finance.populate(round(p.init_investors * p.population_scale))
+    for policy in ctx.policies:  # zones need the first month's services before its talent step
+        if policy.active(ctx.start_month):
+            policy.apply(ctx, ctx.effects)
+    ctx.zones.update(firms, ctx.effects, ctx.talent.scale, p.revenue_per_employee_myuan, add_land=False)
 
+
+def _existing_firms(ctx: ModelContext) -> np.ndarray:
+    """Draw the firms already in the park and place them in zones sized to fit them; return their rows."""
+    p, rng = ctx.params, ctx.streams["init"]
+    industry = np.repeat(np.arange(len(INDUSTRIES)), _counts(p))
+    n = len(industry)
+    israeli = _israeli_flags(rng, industry, p)
+    age = rng.integers(1, MAX_AGE_MONTHS + 1, n)
+    revenue, stage = _revenue_and_stage(rng, industry, p)
+    pollution = _pollution(rng, industry)
+    floor = np.maximum(p.min_floor_m2, revenue / p.revenue_per_employee_myuan * p.m2_per_employee)
     ctx.zones.capacity_m2 = np.full(3, 1e15)  # choose freely, then size the zones
-    zone = ctx.zones.choose(ctx.streams["location"], industry, stage, israeli, floor, ctx.location_betas(), firms)
-    rows = ctx.add_firms(
+    zone = ctx.zones.choose(ctx.streams["location"], industry, stage, israeli, floor, ctx.location_betas(), ctx.firms)
+    return ctx.add_firms(
         n,
         industry=industry,
         israeli=israeli,
@@ -77,23 +83,48 @@ def build_initial_state(ctx: ModelContext) -> None:
         margin=0.05 * rng.standard_normal(n),
         vc_backed=rng.random(n) < VC_BACKED_SHARE,
     )
+
+
+def _israeli_flags(rng: np.random.Generator, industry: np.ndarray, p: Params) -> np.ndarray:
+    """Which existing firms are Israeli, drawn by the Israeli industry mix."""
+    n = len(industry)
+    israeli = np.zeros(n, bool)
+    n_isr = min(round(p.init_israeli_firms * p.population_scale), n)
+    if n_isr:
+        w = ISRAELI_MIX[industry]
+        israeli[rng.choice(n, n_isr, replace=False, p=w / w.sum())] = True
+    return israeli
+
+
+def _revenue_and_stage(rng: np.random.Generator, industry: np.ndarray, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Log-normal revenue by industry, the stage it implies, and a share not yet operating."""
+    n = len(industry)
+    sigma = p.init_revenue_sigma
+    mean = p.init_mean_revenue_myuan * INDUSTRY_REVENUE_FACTOR[industry]
+    revenue = mean * portable.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
+    stage = np.select([revenue >= MATURE_REVENUE_MYUAN, revenue >= GROWING_REVENUE_MYUAN], [MATURE, GROWING], OPERATING)
+    young = rng.random(n) < REGISTERED_SHARE
+    stage[young], revenue[young] = REGISTERED, 0.0
+    return revenue, stage
+
+
+def _pollution(rng: np.random.Generator, industry: np.ndarray) -> np.ndarray:
+    """Pollution intensity by industry (the Beta distribution of arrivals)."""
+    m = POLLUTION_MEAN[industry]
+    return rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
+
+
+def _book_history(ctx: ModelContext, rows: np.ndarray) -> None:
+    """Registration and start months, and the last three years' profits, of the existing firms."""
+    firms = ctx.firms
+    age = ctx.start_month - firms.born_month[rows]
+    operating = firms.stage[rows] != REGISTERED
     firms.registered_month[rows] = ctx.start_month - age
-    firms.started_month[rows[stage != REGISTERED]] = ctx.start_month - age[stage != REGISTERED]
-    profit = revenue * margin_of(ctx, rows)
+    firms.started_month[rows[operating]] = ctx.start_month - age[operating]
+    profit = firms.revenue_myuan[rows] * margin_of(ctx, rows)
     firms.profit_y1_myuan[rows] = profit
     firms.profit_y2_myuan[rows] = np.where(age > 12, profit / PAST_GROWTH, 0.0)
     firms.profit_y3_myuan[rows] = np.where(age > 24, profit / PAST_GROWTH**2, 0.0)
-    _initial_listings(ctx, rows)
-    firms.reserve[rows] |= (revenue >= p.reserve_revenue_myuan) & (profit > 0)
-    ctx.zones.recount(firms)
-    ctx.zones.capacity_m2 = np.maximum(ctx.zones.occupied_m2 / p.init_occupancy_share, 10 * p.min_floor_m2)
-    _signed_pipeline(ctx)
-    _initial_talent(ctx)
-    ctx.finance.populate(round(p.init_investors * p.population_scale))
-    for policy in ctx.policies:  # zones need the first month's services before its talent step
-        if policy.active(ctx.start_month):
-            policy.apply(ctx, ctx.effects)
-    ctx.zones.update(firms, ctx.effects, ctx.talent.scale, p.revenue_per_employee_myuan, add_land=False)
 
 
 def _initial_listings(ctx: ModelContext, rows: np.ndarray) -> None:
@@ -126,7 +157,6 @@ def _signed_pipeline(ctx: ModelContext) -> None:
     from sim.arrivals import INDUSTRY_MIX
 
     industry = rng.choice(len(INDUSTRIES), n, p=INDUSTRY_MIX)
-    m = POLLUTION_MEAN[industry]
     zone = ctx.zones.choose(
         ctx.streams["location"],
         industry,
@@ -143,7 +173,7 @@ def _signed_pipeline(ctx: ModelContext) -> None:
         stage=SIGNED,
         born_month=ctx.start_month,
         signed_month=ctx.start_month - 1,
-        pollution_index=rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m)),
+        pollution_index=_pollution(rng, industry),
     )
 
 

@@ -87,16 +87,29 @@ def _draw(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.ndarr
 
 
 def listing_step(ctx: ModelContext) -> None:
-    """Advance every firm's listing state by one month."""
-    p, firms, rng = ctx.params, ctx.firms, ctx.streams["listing"]
+    """Advance every firm's listing state by one month.
+
+    Every decision reads the listing states held at the start of the month
+    (``state``), so a firm takes at most one step a month; the order of the
+    sub-steps below is the order of their random draws.
+    """
+    firms = ctx.firms
     live = firms.live()
     state = firms.listing[live]
-    age = ctx.month - firms.born_month[live]
     firms.listing_timer[live] = np.maximum(firms.listing_timer[live] - 1, 0)
     timer_done = firms.listing_timer[live] == 0
     _update_reserve(ctx, live)
+    _finish_timers(ctx, live, state, timer_done)
+    age = ctx.month - firms.born_month[live]
+    _start_reforms(ctx, live, state)
+    _file_ipos(ctx, live, state, age)
+    _file_neeq(ctx, live, state, age)
+    _delist_neeq(ctx, live, state)
 
-    # timers that run out: reform done, NEEQ quotation, IPO decision
+
+def _finish_timers(ctx: ModelContext, live: np.ndarray, state: np.ndarray, timer_done: np.ndarray) -> None:
+    """Timers that run out: share reform done, NEEQ quotation, IPO decision (approved or back)."""
+    p, firms = ctx.params, ctx.firms
     done = live[(state == REFORMING) & timer_done]
     _move(ctx, done, REFORMED, "share_reforms")
     firms.reform_month[done] = ctx.month
@@ -106,7 +119,7 @@ def listing_step(ctx: ModelContext) -> None:
     _after_listing(ctx, quoted)
     decided = live[(state == IPO_FILED) & timer_done]
     support = ctx.effects.reserve_support
-    approve = rng.random(len(decided)) < min(0.98, p.ipo_approval_rate + 0.1 * support)
+    approve = ctx.streams["listing"].random(len(decided)) < min(0.98, p.ipo_approval_rate + 0.1 * support)
     _move(ctx, decided[approve], LISTED, "exchange_listings")
     firms.listed_month[decided[approve]] = ctx.month
     _after_listing(ctx, decided[approve])
@@ -114,13 +127,20 @@ def listing_step(ctx: ModelContext) -> None:
         rej = decided[~approve & (firms.pre_ipo_listing[decided] == back)]
         _move(ctx, rej, back, "ipo_rejections")
 
-    # new steps taken this month (from the states held at the start of the month)
+
+def _start_reforms(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> None:
+    """Operating firms above the reform revenue start a share reform."""
+    firms = ctx.firms
     stage_ok = is_one_of(firms.stage[live], (OPERATING, GROWING, MATURE))
     can_reform = live[(state == NONE) & stage_ok & (firms.revenue_myuan[live] >= REFORM_MIN_REVENUE_MYUAN)]
-    start = _draw(ctx, can_reform, p.p_reform_per_year)
+    start = _draw(ctx, can_reform, ctx.params.p_reform_per_year)
     _move(ctx, start, REFORMING, "share_reforms_started")
-    firms.listing_timer[start] = p.reform_months
+    firms.listing_timer[start] = ctx.params.reform_months
 
+
+def _file_ipos(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.ndarray) -> None:
+    """Reformed or quoted firms past the age and profit gates file for an IPO and join the queue."""
+    p, firms = ctx.params, ctx.firms
     profit_ok = (
         (firms.profit_y1_myuan[live] > 0)
         & (firms.profit_y2_myuan[live] > 0)
@@ -130,18 +150,25 @@ def listing_step(ctx: ModelContext) -> None:
     filers = _draw(ctx, ipo_ok, p.p_ipo_file_per_year)
     firms.pre_ipo_listing[filers] = firms.listing[filers]
     _move(ctx, filers, IPO_FILED, "ipo_filings")
-    year = ctx.month // 12
-    queue = p.ipo_queue_months_2016 if year < REGISTRATION_REFORM_YEAR else p.ipo_queue_months_2019
-    firms.listing_timer[filers] = np.maximum(1, np.round(rng.gamma(4.0, queue / 4.0, len(filers))))
+    queue = p.ipo_queue_months_2016 if ctx.month // 12 < REGISTRATION_REFORM_YEAR else p.ipo_queue_months_2019
+    firms.listing_timer[filers] = np.maximum(1, np.round(ctx.streams["listing"].gamma(4.0, queue / 4.0, len(filers))))
 
+
+def _file_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.ndarray) -> None:
+    """Reformed firms old enough (and not filing an IPO this month) file for NEEQ quotation."""
+    p, firms = ctx.params, ctx.firms
     neeq_ok = live[(state == REFORMED) & (age >= p.neeq_min_age_months)]
     neeq_ok = neeq_ok[firms.listing[neeq_ok] == REFORMED]  # not those that just filed an IPO
     file_neeq = _draw(ctx, neeq_ok, p.p_neeq_file_per_year)
     _move(ctx, file_neeq, NEEQ_FILED, "neeq_filings")
     firms.listing_timer[file_neeq] = p.neeq_filing_months
 
+
+def _delist_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> None:
+    """Quoted firms that stayed on the NEEQ this month leave it with ``neeq_delist_per_year``."""
+    firms = ctx.firms
     quoted_now = live[(state == NEEQ) & (firms.listing[live] == NEEQ)]
-    delist = quoted_now[rng.random(len(quoted_now)) < p.neeq_delist_per_year / 12.0]
+    delist = quoted_now[ctx.streams["listing"].random(len(quoted_now)) < ctx.params.neeq_delist_per_year / 12.0]
     _move(ctx, delist, DELISTED, "neeq_delistings")
 
 
