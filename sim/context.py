@@ -158,9 +158,11 @@ FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Pa
 def check_declarations() -> None:
     """Fail when :class:`Params` and :data:`sim.params.PARAMS` disagree (names or int/float)."""
     extra, absent = set(FIELDS) - set(PARAMS), set(PARAMS) - set(FIELDS)
-    assert not extra and not absent, f"Params attributes vs declarations: undeclared {extra}, missing {absent}"
+    if extra or absent:
+        raise TypeError(f"sim.context.Params vs sim.params declarations: undeclared {extra}, missing {absent}")
     wrong = [k for k, f in FIELDS.items() if f.type != ("int" if PARAMS[k].integer else "float")]
-    assert not wrong, f"Params attributes typed against their declaration: {wrong}"
+    if wrong:
+        raise TypeError(f"sim.context.Params attributes typed unlike their declaration (integer=True is int): {wrong}")
 
 
 check_declarations()
@@ -181,7 +183,6 @@ class ModelContext(Protocol):
         counters: cumulative event counts.
         month: the current month as an index (``year * 12 + month - 1``).
         start_month: the first simulated month, same units.
-        steps: steps taken so far (1 during the first month).
         in_park_rows: cache of the rows of firms in the park (registered or
             later), or None. :func:`sim.metrics.record` sets it when a
             month's recording starts and sets it back to None when it ends:
@@ -202,7 +203,6 @@ class ModelContext(Protocol):
     counters: Counters
     month: int
     start_month: int
-    steps: int
     in_park_rows: np.ndarray | None
 
     def add_firms(self, count: int, **columns) -> np.ndarray:

@@ -300,6 +300,20 @@ def test_params_has_exactly_the_declared_inputs_with_their_types():
     assert not wrong, f"whole-number inputs are int, the rest float: {wrong}"
 
 
+def test_declaration_check_fires_on_a_drift(monkeypatch):
+    import sim.context
+    from sim.params import PARAMS
+
+    fewer = {k: v for k, v in PARAMS.items() if k != "p_start_per_month"}
+    monkeypatch.setattr(sim.context, "PARAMS", fewer)
+    with pytest.raises(TypeError, match="undeclared.*p_start_per_month"):
+        sim.context.check_declarations()
+    retyped = {**PARAMS, "reform_months": dataclasses.replace(PARAMS["reform_months"], integer=False)}
+    monkeypatch.setattr(sim.context, "PARAMS", retyped)
+    with pytest.raises(TypeError, match="reform_months"):
+        sim.context.check_declarations()
+
+
 def test_params_refuses_missing_and_unknown_inputs():
     from sim.context import Params
     from sim.params import defaults
