@@ -56,6 +56,7 @@ CONSTANT_SKIP = {"NORTH", "CENTRAL", "SOUTH", "FINANCE_CENTRE_ZONE"}
 # ODD section describing each call of ParkModel.step (a new call needs a section).
 SCHEDULE_SECTIONS = {
     "policy.apply": "7.1 Policies",
+    "lifecycle.support_step": "7.1 Policies (the one-enterprise-one-policy pick)",
     "arrivals.arrivals_step": "7.2 Arrivals, 7.3 Zone choice",
     "lifecycle.conversion_step": "7.4 Conversion",
     "self.talent.step": "7.5 Talent market",
@@ -128,7 +129,7 @@ ZONE_DOCS = {
     "wage_index": "wage level: revenue per employed person relative to 0.6 m yuan",
 }
 FINANCE_DOCS = {
-    "model": "back-reference to the model",
+    "ctx": "the model context it works in (sim.context.ModelContext)",
     "injected_myuan": "capital brought in by investors joining (m yuan)",
     "realised_gain_myuan": "proceeds minus cost of equity exits (m yuan)",
     "written_off_myuan": "equity at cost and unpaid loans of firms that left (m yuan)",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import portable
+from sim.context import ModelContext
 from sim.firms import SIGNED
 from sim.params import INDUSTRIES
 
@@ -32,13 +33,13 @@ CLUSTER_ELASTICITY = 0.3  # lead rate grows with (firms / firms at start) ** 0.3
 assert len(INDUSTRY_MIX) == len(INDUSTRIES) and abs(INDUSTRY_MIX.sum() - 1) < 1e-9
 
 
-def draw_leads(model) -> dict[str, np.ndarray]:
+def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
     """Draw this month's leads (industry, origin, pollution, investment)."""
-    rng, p, fx = model.streams["arrivals"], model.p, model.effects
-    base = p["leads_per_month"] * p["population_scale"] * fx.lead_rate_mult
-    rates = base * INDUSTRY_MIX * model.cluster_factor()
+    rng, p, fx = ctx.streams["arrivals"], ctx.params, ctx.effects
+    base = p.leads_per_month * p.population_scale * fx.lead_rate_mult
+    rates = base * INDUSTRY_MIX * ctx.cluster_factor()
     counts = rng.poisson(rates)
-    n_isr = rng.poisson(fx.israeli_leads_per_month * p["population_scale"])
+    n_isr = rng.poisson(fx.israeli_leads_per_month * p.population_scale)
     industry = np.concatenate(
         [np.repeat(np.arange(len(INDUSTRIES)), counts), rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)]
     )
@@ -50,32 +51,32 @@ def draw_leads(model) -> dict[str, np.ndarray]:
     return {"industry": industry, "israeli": israeli, "pollution": pollution, "investment": investment}
 
 
-def screen_and_sign(model, leads: dict[str, np.ndarray]) -> np.ndarray:
+def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarray:
     """Apply the eco threshold and the signing decision; return the new rows."""
-    rng, p, fx = model.streams["screening"], model.p, model.effects
+    rng, p, fx = ctx.streams["screening"], ctx.params, ctx.effects
     admitted = leads["pollution"] <= fx.max_pollution_index
-    model.counters.add("leads", len(admitted))
-    model.counters.add("leads_refused_eco", int((~admitted).sum()))
-    signs = admitted & (rng.random(len(admitted)) < p["p_sign_lead"])
+    ctx.counters.add("leads", len(admitted))
+    ctx.counters.add("leads_refused_eco", int((~admitted).sum()))
+    signs = admitted & (rng.random(len(admitted)) < p.p_sign_lead)
     if not signs.any():
         return np.empty(0, dtype=int)
     sel = {k: v[signs] for k, v in leads.items()}
     stage = np.full(len(sel["industry"]), SIGNED)
-    zone = model.zones.choose(
-        model.streams["location"],
+    zone = ctx.zones.choose(
+        ctx.streams["location"],
         sel["industry"],
         stage,
         sel["israeli"],
-        np.full(len(stage), p["min_floor_m2"]),
-        model.location_betas(),
-        model.firms,
+        np.full(len(stage), p.min_floor_m2),
+        ctx.location_betas(),
+        ctx.firms,
     )
     placed = zone >= 0
-    model.counters.add("leads_lost_no_land", int((~placed).sum()))
+    ctx.counters.add("leads_lost_no_land", int((~placed).sum()))
     if not placed.any():
         return np.empty(0, dtype=int)
-    key = sel["investment"][placed] >= p["key_project_investment_myuan"]
-    rows = model.add_firms(
+    key = sel["investment"][placed] >= p.key_project_investment_myuan
+    rows = ctx.add_firms(
         int(placed.sum()),
         industry=sel["industry"][placed],
         israeli=sel["israeli"][placed],
@@ -84,24 +85,24 @@ def screen_and_sign(model, leads: dict[str, np.ndarray]) -> np.ndarray:
         pollution_index=sel["pollution"][placed],
         investment_myuan=sel["investment"][placed],
         key_project=key,
-        signed_month=model.month,
-        born_month=model.month,
+        signed_month=ctx.month,
+        born_month=ctx.month,
     )
-    count_projects(model, rows, "signed")
+    count_projects(ctx, rows, "signed")
     return rows
 
 
-def count_projects(model, rows: np.ndarray, event: str) -> None:
+def count_projects(ctx: ModelContext, rows: np.ndarray, event: str) -> None:
     """Count projects reaching a stage (signed / registered / started) by industry."""
-    firms = model.firms
-    model.counters.add(f"projects_{event}", len(rows))
+    firms = ctx.firms
+    ctx.counters.add(f"projects_{event}", len(rows))
     for i, name in enumerate(INDUSTRIES):
-        model.counters.add(f"{name}_projects_{event}", int((firms.industry[rows] == i).sum()))
-    model.counters.add(f"key_projects_{event}", int(firms.key_project[rows].sum()))
-    model.counters.add(f"israeli_projects_{event}", int(firms.israeli[rows].sum()))
-    model.counters.add(f"high_pollution_{event}", int((firms.pollution_index[rows] > HIGH_POLLUTION_INDEX).sum()))
+        ctx.counters.add(f"{name}_projects_{event}", int((firms.industry[rows] == i).sum()))
+    ctx.counters.add(f"key_projects_{event}", int(firms.key_project[rows].sum()))
+    ctx.counters.add(f"israeli_projects_{event}", int(firms.israeli[rows].sum()))
+    ctx.counters.add(f"high_pollution_{event}", int((firms.pollution_index[rows] > HIGH_POLLUTION_INDEX).sum()))
 
 
-def arrivals_step(model) -> None:
+def arrivals_step(ctx: ModelContext) -> None:
     """The arrivals process of one month."""
-    screen_and_sign(model, draw_leads(model))
+    screen_and_sign(ctx, draw_leads(ctx))

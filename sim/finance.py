@@ -27,6 +27,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
+from sim.context import ModelContext
 from sim.firms import GROWING, LISTED, NEEQ, OPERATING, REGISTERED
 from sim.params import INDUSTRIES
 from sim.zones import FINANCE_CENTRE_ZONE
@@ -43,8 +44,8 @@ FINANCE_CENTRE_BONUS = 0.3  # extra deal hazard for firms in the finance-centre 
 class Investor(mesa.Agent):
     """An investor in the park's finance centre."""
 
-    def __init__(self, model, kind: str, capital_myuan: float, preference: np.ndarray):
-        super().__init__(model)
+    def __init__(self, ctx: ModelContext, kind: str, capital_myuan: float, preference: np.ndarray):
+        super().__init__(ctx)
         self.kind = kind
         self.capital_myuan = float(capital_myuan)
         self.preference = preference
@@ -54,8 +55,8 @@ class Investor(mesa.Agent):
 class Finance:
     """The monthly finance process and its ledger."""
 
-    def __init__(self, model):
-        self.model = model
+    def __init__(self, ctx: ModelContext):
+        self.ctx = ctx
         self.injected_myuan = 0.0
         self.realised_gain_myuan = 0.0
         self.written_off_myuan = 0.0
@@ -66,15 +67,13 @@ class Finance:
     # ----------------------------------------------------------------- set-up
     def add_investor(self, kind: str, capital_myuan: float, preference: np.ndarray | None = None) -> Investor:
         """Create an investor and book its capital as injected (preference drawn unless given)."""
-        pref = (
-            preference if preference is not None else self.model.streams["finance"].dirichlet(np.ones(len(INDUSTRIES)))
-        )
+        pref = preference if preference is not None else self.ctx.streams["finance"].dirichlet(np.ones(len(INDUSTRIES)))
         self.injected_myuan += capital_myuan
-        return Investor(self.model, kind, capital_myuan, pref)
+        return Investor(self.ctx, kind, capital_myuan, pref)
 
     def populate(self, n_investors: int) -> None:
         """Initial investors: VC funds and angels, one bank and one guarantee pool."""
-        rng = self.model.streams["finance"]
+        rng = self.ctx.streams["finance"]
         for _ in range(n_investors):
             kind = "vc" if rng.random() < 0.6 else "angel"
             self.add_investor(kind, NEW_FUND_MYUAN if kind == "vc" else 30.0)
@@ -89,7 +88,7 @@ class Finance:
 
     def investors(self, *kinds: str) -> list[Investor]:
         """Investors of the given kinds (all when none given)."""
-        agents = self.model.agents_by_type.get(Investor, [])
+        agents = self.ctx.agents_by_type.get(Investor, [])
         return [a for a in agents if not kinds or a.kind in kinds]
 
     def vc_capital(self) -> float:
@@ -98,7 +97,9 @@ class Finance:
 
     # ------------------------------------------------------------------- step
     def step(self) -> None:
-        """Deals, loans, repayments and cluster growth of one month."""
+        """Guidance-fund endowment, deals, loans, repayments and cluster growth of one month."""
+        if self.ctx.effects.guidance_fund_new_myuan > 0:
+            self.endow_guidance_fund(self.ctx.effects.guidance_fund_new_myuan)
         deals = self._vc_deals()
         self._loans()
         self._repayments()
@@ -106,20 +107,20 @@ class Finance:
         self._cluster_growth()
 
     def _vc_deals(self) -> int:
-        model, firms = self.model, self.model.firms
-        rng, p, fx = model.streams["finance"], model.p, model.effects
+        ctx, firms = self.ctx, self.ctx.firms
+        rng, p, fx = ctx.streams["finance"], ctx.params, ctx.effects
         rows = firms.in_stage(REGISTERED, OPERATING, GROWING)
         rows = rows[firms.listing[rows] < NEEQ]
         supply = np.sqrt(max(self.vc_capital(), 0.0) / self.capital_at_start)
-        hazard = p["vc_deals_per_firm_year"] / 12.0 * fx.deal_rate_mult * supply
+        hazard = p.vc_deals_per_firm_year / 12.0 * fx.deal_rate_mult * supply
         # firms near the finance centre meet investors more often
         hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + FINANCE_CENTRE_BONUS, 1.0)
         chosen = rows[rng.random(len(rows)) < hazard]
         equity = self.investors("vc", "angel")
-        guidance = self.investors("guidance")
+        guidance = self.investors("guidance") if fx.guidance_coinvests else []
         deals = 0
         for r in chosen:
-            size = max(MIN_DEAL_MYUAN, DEAL_SHARE * p["ps_private"] * firms.revenue_myuan[r])
+            size = max(MIN_DEAL_MYUAN, DEAL_SHARE * p.ps_private * firms.revenue_myuan[r])
             able = [a for a in equity if a.capital_myuan >= size]
             if not able:
                 continue
@@ -129,24 +130,24 @@ class Finance:
             if guidance and guidance[0].capital_myuan >= size * GUIDANCE_COINVEST_SHARE:
                 self._invest(guidance[0], r, size * GUIDANCE_COINVEST_SHARE)
             firms.vc_backed[r] = True
-            firms.funded_month[r] = model.month
+            firms.funded_month[r] = ctx.month
             deals += 1
-        model.counters.add("vc_deals", deals)
+        ctx.counters.add("vc_deals", deals)
         return deals
 
     def _invest(self, investor: Investor, row: int, amount: float) -> None:
-        firms = self.model.firms
-        valuation = max(self.model.p["ps_private"] * firms.revenue_myuan[row], amount / DEAL_SHARE)
+        firms = self.ctx.firms
+        valuation = max(self.ctx.params.ps_private * firms.revenue_myuan[row], amount / DEAL_SHARE)
         investor.capital_myuan -= amount
         stake, cost = investor.holdings.get(row, [0.0, 0.0])
         investor.holdings[row] = [stake + amount / (valuation + amount), cost + amount]
         firms.cash_myuan[row] += amount
-        self.model.counters.add("vc_invested_myuan", amount)
+        self.ctx.counters.add("vc_invested_myuan", amount)
 
     def _loans(self) -> None:
-        model, firms, fx = self.model, self.model.firms, self.model.effects
-        rng = model.streams["finance"]
-        n = rng.poisson(fx.loans_per_month * model.p["population_scale"])
+        ctx, firms, fx = self.ctx, self.ctx.firms, self.ctx.effects
+        rng = ctx.streams["finance"]
+        n = rng.poisson(fx.loans_per_month * ctx.params.population_scale)
         rows = firms.in_stage(OPERATING, GROWING)
         rows = rows[firms.loan_myuan[rows] <= 0]
         banks = self.investors("bank")
@@ -162,11 +163,11 @@ class Finance:
             firms.loan_myuan[r] = fx.loan_myuan
             firms.cash_myuan[r] += fx.loan_myuan
             self.loan_left_months[int(r)] = LOAN_MONTHS
-            model.counters.add("loans", 1)
-            model.counters.add("loans_myuan", fx.loan_myuan)
+            ctx.counters.add("loans", 1)
+            ctx.counters.add("loans_myuan", fx.loan_myuan)
 
     def _repayments(self) -> None:
-        firms, banks = self.model.firms, self.investors("bank")
+        firms, banks = self.ctx.firms, self.investors("bank")
         for r, left in list(self.loan_left_months.items()):
             pay = firms.loan_myuan[r] / left
             firms.loan_myuan[r] -= pay
@@ -178,12 +179,12 @@ class Finance:
                 self.loan_left_months[r] = left - 1
 
     def _cluster_growth(self) -> None:
-        model = self.model
+        ctx = self.ctx
         recent = sum(self.deals_history[-12:]) / min(len(self.deals_history), 12)
-        rate = model.p["investor_entry_per_deal"] * recent * model.effects.investor_entry_mult
-        for _ in range(model.streams["finance"].poisson(rate)):
+        rate = ctx.params.investor_entry_per_deal * recent * ctx.effects.investor_entry_mult
+        for _ in range(ctx.streams["finance"].poisson(rate)):
             self.add_investor("vc", NEW_FUND_MYUAN)
-            model.counters.add("investors_joined", 1)
+            ctx.counters.add("investors_joined", 1)
 
     # ------------------------------------------------------------ firm events
     def on_listing(self, row: int, valuation_myuan: float) -> None:
@@ -194,7 +195,7 @@ class Finance:
                 proceeds = stake * valuation_myuan
                 inv.capital_myuan += proceeds
                 self.realised_gain_myuan += proceeds - cost
-                self.model.counters.add("vc_exits", 1)
+                self.ctx.counters.add("vc_exits", 1)
 
     def on_firm_gone(self, row: int) -> None:
         """Write off equity and unpaid loans of a firm that closed or left."""
@@ -202,7 +203,7 @@ class Finance:
             if row in inv.holdings:
                 self.written_off_myuan += inv.holdings.pop(row)[1]
         if row in self.loan_left_months:
-            firms = self.model.firms
+            firms = self.ctx.firms
             unpaid = float(firms.loan_myuan[row])
             banks, pool = self.investors("bank"), self.investors("guarantee")
             banks[0].capital_myuan += unpaid  # the guarantee pool repays the bank ...
@@ -216,7 +217,7 @@ class Finance:
         """Left side minus right side of the money-conservation identity (should be 0)."""
         capital = sum(a.capital_myuan for a in self.investors())
         holdings = sum(c for a in self.investors() for _, c in a.holdings.values())
-        loans = float(sum(self.model.firms.loan_myuan[r] for r in self.loan_left_months))
+        loans = float(sum(self.ctx.firms.loan_myuan[r] for r in self.loan_left_months))
         return capital + holdings + loans - (self.injected_myuan + self.realised_gain_myuan - self.written_off_myuan)
 
 

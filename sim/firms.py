@@ -5,6 +5,12 @@ found, counted and removed through Mesa's AgentSets. Its numbers live in one
 row of :class:`FirmTable`, a struct of numpy arrays, so that the monthly
 processes (growth, exit hazards, hiring) run as array operations instead of one
 Python call per firm: the brief measured 25-170x between the two.
+
+So :class:`Enterprise` has no behaviour of its own: a firm's behaviour is in the
+vectorised process functions that update every row at once (arrivals, lifecycle,
+talent, finance, listing, zones, policies). Moving it into agent methods would
+loop per firm and draw random numbers in a different order, changing every
+result. docs/ODD.md section 2.7 has the table of behaviour -> module.function.
 """
 
 from __future__ import annotations

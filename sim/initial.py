@@ -11,6 +11,7 @@ import numpy as np
 
 from sim import portable
 from sim.arrivals import ISRAELI_MIX, POLLUTION_CONCENTRATION, POLLUTION_MEAN
+from sim.context import ModelContext, Params
 from sim.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
 from sim.lifecycle import GROWING_REVENUE_MYUAN, MATURE_REVENUE_MYUAN, margin_of
 from sim.params import INDUSTRIES
@@ -26,42 +27,48 @@ VC_BACKED_SHARE = 0.14  # priors: about 14% of incubated firms ever funded
 PAST_GROWTH = 1.12  # revenue growth used to back-fill last years' profits [judgement]
 
 
-def _counts(p) -> np.ndarray:
-    keys = (
-        "init_graphene_firms",
-        "init_health_firms",
-        "init_internet_firms",
-        "init_culture_firms",
-        "init_other_tech_firms",
+def _counts(p: Params) -> np.ndarray:
+    per_industry = (
+        p.init_graphene_firms,
+        p.init_health_firms,
+        p.init_internet_firms,
+        p.init_culture_firms,
+        p.init_other_tech_firms,
     )
-    return np.array([round(p[k] * p["population_scale"]) for k in keys])
+    return np.array([round(n * p.population_scale) for n in per_industry])
 
 
-def build_initial_state(model) -> None:
+def build_initial_state(ctx: ModelContext) -> None:
     """Create firms, zones, talent and investors for the start month."""
-    p, rng, firms = model.p, model.streams["init"], model.firms
-    counts = _counts(p)
-    n = int(counts.sum())
-    industry = np.repeat(np.arange(len(INDUSTRIES)), counts)
-    israeli = np.zeros(n, bool)
-    n_isr = min(round(p["init_israeli_firms"] * p["population_scale"]), n)
-    if n_isr:
-        w = ISRAELI_MIX[industry]
-        israeli[rng.choice(n, n_isr, replace=False, p=w / w.sum())] = True
-    age = rng.integers(1, MAX_AGE_MONTHS + 1, n)
-    sigma = p["init_revenue_sigma"]
-    mean = p["init_mean_revenue_myuan"] * INDUSTRY_REVENUE_FACTOR[industry]
-    revenue = mean * portable.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
-    stage = np.select([revenue >= MATURE_REVENUE_MYUAN, revenue >= GROWING_REVENUE_MYUAN], [MATURE, GROWING], OPERATING)
-    young = rng.random(n) < REGISTERED_SHARE
-    stage[young], revenue[young] = REGISTERED, 0.0
-    m = POLLUTION_MEAN[industry]
-    pollution = rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
-    floor = np.maximum(p["min_floor_m2"], revenue / p["revenue_per_employee_myuan"] * p["m2_per_employee"])
+    p, firms = ctx.params, ctx.firms
+    rows = _existing_firms(ctx)
+    _book_history(ctx, rows)
+    _initial_listings(ctx, rows)
+    firms.reserve[rows] |= (firms.revenue_myuan[rows] >= p.reserve_revenue_myuan) & (firms.profit_y1_myuan[rows] > 0)
+    ctx.zones.recount(firms)
+    ctx.zones.capacity_m2 = np.maximum(ctx.zones.occupied_m2 / p.init_occupancy_share, 10 * p.min_floor_m2)
+    _signed_pipeline(ctx)
+    _initial_talent(ctx)
+    ctx.finance.populate(round(p.init_investors * p.population_scale))
+    for policy in ctx.policies:  # zones need the first month's services before its talent step
+        if policy.active(ctx.start_month):
+            policy.apply(ctx, ctx.effects)
+    ctx.zones.update(firms, ctx.effects, ctx.talent.scale, p.revenue_per_employee_myuan, add_land=False)
 
-    model.zones.capacity_m2 = np.full(3, 1e15)  # choose freely, then size the zones
-    zone = model.zones.choose(model.streams["location"], industry, stage, israeli, floor, model.location_betas(), firms)
-    rows = model.add_firms(
+
+def _existing_firms(ctx: ModelContext) -> np.ndarray:
+    """Draw the firms already in the park and place them in zones sized to fit them; return their rows."""
+    p, rng = ctx.params, ctx.streams["init"]
+    industry = np.repeat(np.arange(len(INDUSTRIES)), _counts(p))
+    n = len(industry)
+    israeli = _israeli_flags(rng, industry, p)
+    age = rng.integers(1, MAX_AGE_MONTHS + 1, n)
+    revenue, stage = _revenue_and_stage(rng, industry, p)
+    pollution = _pollution(rng, industry)
+    floor = np.maximum(p.min_floor_m2, revenue / p.revenue_per_employee_myuan * p.m2_per_employee)
+    ctx.zones.capacity_m2 = np.full(3, 1e15)  # choose freely, then size the zones
+    zone = ctx.zones.choose(ctx.streams["location"], industry, stage, israeli, floor, ctx.location_betas(), ctx.firms)
+    return ctx.add_firms(
         n,
         industry=industry,
         israeli=israeli,
@@ -70,88 +77,111 @@ def build_initial_state(model) -> None:
         revenue_myuan=revenue,
         pollution_index=pollution,
         floor_m2=floor,
-        born_month=model.start_month - age,
-        signed_month=model.start_month - age,
+        born_month=ctx.start_month - age,
+        signed_month=ctx.start_month - age,
         investment_myuan=floor / 10.0,
         margin=0.05 * rng.standard_normal(n),
         vc_backed=rng.random(n) < VC_BACKED_SHARE,
     )
-    firms.registered_month[rows] = model.start_month - age
-    firms.started_month[rows[stage != REGISTERED]] = model.start_month - age[stage != REGISTERED]
-    profit = revenue * margin_of(model, rows)
+
+
+def _israeli_flags(rng: np.random.Generator, industry: np.ndarray, p: Params) -> np.ndarray:
+    """Which existing firms are Israeli, drawn by the Israeli industry mix."""
+    n = len(industry)
+    israeli = np.zeros(n, bool)
+    n_isr = min(round(p.init_israeli_firms * p.population_scale), n)
+    if n_isr:
+        w = ISRAELI_MIX[industry]
+        israeli[rng.choice(n, n_isr, replace=False, p=w / w.sum())] = True
+    return israeli
+
+
+def _revenue_and_stage(rng: np.random.Generator, industry: np.ndarray, p: Params) -> tuple[np.ndarray, np.ndarray]:
+    """Log-normal revenue by industry, the stage it implies, and a share not yet operating."""
+    n = len(industry)
+    sigma = p.init_revenue_sigma
+    mean = p.init_mean_revenue_myuan * INDUSTRY_REVENUE_FACTOR[industry]
+    revenue = mean * portable.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
+    stage = np.select([revenue >= MATURE_REVENUE_MYUAN, revenue >= GROWING_REVENUE_MYUAN], [MATURE, GROWING], OPERATING)
+    young = rng.random(n) < REGISTERED_SHARE
+    stage[young], revenue[young] = REGISTERED, 0.0
+    return revenue, stage
+
+
+def _pollution(rng: np.random.Generator, industry: np.ndarray) -> np.ndarray:
+    """Pollution intensity by industry (the Beta distribution of arrivals)."""
+    m = POLLUTION_MEAN[industry]
+    return rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
+
+
+def _book_history(ctx: ModelContext, rows: np.ndarray) -> None:
+    """Registration and start months, and the last three years' profits, of the existing firms."""
+    firms = ctx.firms
+    age = ctx.start_month - firms.born_month[rows]
+    operating = firms.stage[rows] != REGISTERED
+    firms.registered_month[rows] = ctx.start_month - age
+    firms.started_month[rows[operating]] = ctx.start_month - age[operating]
+    profit = firms.revenue_myuan[rows] * margin_of(ctx, rows)
     firms.profit_y1_myuan[rows] = profit
     firms.profit_y2_myuan[rows] = np.where(age > 12, profit / PAST_GROWTH, 0.0)
     firms.profit_y3_myuan[rows] = np.where(age > 24, profit / PAST_GROWTH**2, 0.0)
-    _initial_listings(model, rows)
-    firms.reserve[rows] |= (revenue >= p["reserve_revenue_myuan"]) & (profit > 0)
-    model.zones.recount(firms)
-    model.zones.capacity_m2 = np.maximum(model.zones.occupied_m2 / p["init_occupancy_share"], 10 * p["min_floor_m2"])
-    _signed_pipeline(model)
-    _initial_talent(model)
-    model.finance.populate(round(p["init_investors"] * p["population_scale"]))
-    for policy in model.policies:  # zones need services before the first talent step
-        policy.apply(model, model.effects)
-    model.zones.update(firms, model.effects, model.talent.scale, p["revenue_per_employee_myuan"], add_land=False)
 
 
-def _initial_listings(model, rows: np.ndarray) -> None:
+def _initial_listings(ctx: ModelContext, rows: np.ndarray) -> None:
     """Quoted and listed firms at the start: the largest old-enough firms of each group."""
-    p, firms = model.p, model.firms
-    s = p["population_scale"]
-    old = rows[
-        (model.start_month - firms.born_month[rows] >= p["neeq_min_age_months"]) & (firms.stage[rows] != REGISTERED)
-    ]
+    p, firms = ctx.params, ctx.firms
+    s = p.population_scale
+    old = rows[(ctx.start_month - firms.born_month[rows] >= p.neeq_min_age_months) & (firms.stage[rows] != REGISTERED)]
     by_size = old[np.argsort(-firms.revenue_myuan[old], kind="stable")]
-    listed = by_size[: round(p["init_exchange_listed"] * s)]
+    listed = by_size[: round(p.init_exchange_listed * s)]
     rest = by_size[len(listed) :]
-    graphene = rest[firms.industry[rest] == 0][: round(p["init_graphene_neeq"] * s)]
-    others = rest[firms.industry[rest] != 0][: round(p["init_other_neeq"] * s)]
+    graphene = rest[firms.industry[rest] == 0][: round(p.init_graphene_neeq * s)]
+    others = rest[firms.industry[rest] != 0][: round(p.init_other_neeq * s)]
     rest = rest[~np.isin(rest, np.concatenate([graphene, others]))]
-    reformed = rest[: round(p["init_reformed_firms"] * s)]
+    reformed = rest[: round(p.init_reformed_firms * s)]
     for group, state in ((listed, LISTED), (graphene, NEEQ), (others, NEEQ), (reformed, REFORMED)):
         firms.listing[group] = state
-        firms.reform_month[group] = model.start_month - 12
+        firms.reform_month[group] = ctx.start_month - 12
         firms.reserve[group] = True
-    firms.listed_month[listed] = model.start_month - 12
+    firms.listed_month[listed] = ctx.start_month - 12
     firms.pre_ipo_listing[rows] = REFORMED
 
 
-def _signed_pipeline(model) -> None:
+def _signed_pipeline(ctx: ModelContext) -> None:
     """Signed projects not yet landed: the steady state of the lead and landing rates."""
-    p, rng = model.p, model.streams["init"]
-    per_month = p["leads_per_month"] * p["population_scale"] * p["p_sign_lead"]
-    n = rng.poisson(per_month / (p["p_register_per_month"] + p["p_drop_signed_per_month"]))
+    p, rng = ctx.params, ctx.streams["init"]
+    per_month = p.leads_per_month * p.population_scale * p.p_sign_lead
+    n = rng.poisson(per_month / (p.p_register_per_month + p.p_drop_signed_per_month))
     if n == 0:
         return
     from sim.arrivals import INDUSTRY_MIX
 
     industry = rng.choice(len(INDUSTRIES), n, p=INDUSTRY_MIX)
-    m = POLLUTION_MEAN[industry]
-    zone = model.zones.choose(
-        model.streams["location"],
+    zone = ctx.zones.choose(
+        ctx.streams["location"],
         industry,
         np.full(n, SIGNED),
         np.zeros(n, bool),
         np.zeros(n),
-        model.location_betas(),
-        model.firms,
+        ctx.location_betas(),
+        ctx.firms,
     )
-    model.add_firms(
+    ctx.add_firms(
         n,
         industry=industry,
         zone=zone,
         stage=SIGNED,
-        born_month=model.start_month,
-        signed_month=model.start_month - 1,
-        pollution_index=rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m)),
+        born_month=ctx.start_month,
+        signed_month=ctx.start_month - 1,
+        pollution_index=_pollution(rng, industry),
     )
 
 
-def _initial_talent(model) -> None:
+def _initial_talent(ctx: ModelContext) -> None:
     """Staff every firm fully and add a small unemployed pool in each zone."""
-    rng, firms, talent = model.streams["init"], model.firms, model.talent
+    rng, firms, talent = ctx.streams["init"], ctx.firms, ctx.talent
     rows = firms.live()
-    want = talent.wanted_agents(model, rows)
+    want = talent.wanted_agents(ctx, rows)
     employer = np.repeat(rows, want)
     zone = firms.zone[employer]
     n_idle = int(round(len(employer) * INITIAL_UNEMPLOYED_SHARE))
@@ -160,7 +190,7 @@ def _initial_talent(model) -> None:
         rng,
         np.concatenate([zone, idle_zone]),
         np.concatenate([employer, np.full(n_idle, -1)]),
-        model.start_month - 12,
+        ctx.start_month - 12,
         0.0,
     )
     talent.recount(firms)

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim.context import ModelContext
 from sim.firms import (
     GROWING,
     IPO_FILED,
@@ -94,18 +95,23 @@ def reporter(name: str, unit: str):
     return wrap
 
 
-def _in_park(m):
-    rows = getattr(m, "_in_park_rows", None)  # set while record() runs: computed once a month, not 33 times
-    return m.firms.in_stage(*IN_PARK) if rows is None else rows
+def in_park(ctx: ModelContext) -> np.ndarray:
+    """Rows of firms in the park (registered or later).
+
+    While :func:`record` runs they come from ``ctx.in_park_rows`` (computed once a
+    month instead of once per reporter, about 30 times); otherwise from the table.
+    """
+    rows = ctx.in_park_rows
+    return ctx.firms.in_stage(*IN_PARK) if rows is None else rows
 
 
 for _i, _ind in enumerate(INDUSTRIES):
-    reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int((m.firms.industry[_in_park(m)] == i).sum()))
+    reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int((m.firms.industry[in_park(m)] == i).sum()))
     reporter(f"{_ind}_revenue_bn_yuan", "bn yuan/year")(
-        lambda m, i=_i: float(m.firms.revenue_myuan[_in_park(m)][m.firms.industry[_in_park(m)] == i].sum()) / 1000.0
+        lambda m, i=_i: float(m.firms.revenue_myuan[in_park(m)][m.firms.industry[in_park(m)] == i].sum()) / 1000.0
     )
 for _z, _zone in enumerate(ZONES):
-    reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int((m.firms.zone[_in_park(m)] == z).sum()))
+    reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int((m.firms.zone[in_park(m)] == z).sum()))
     reporter(f"talent_{_zone}", "people")(lambda m, z=_z: int((m.talent.zone == z).sum()) * m.talent.scale)
     reporter(f"occupancy_{_zone}", "share")(lambda m, z=_z: float(m.zones.occupancy[z]))
     reporter(f"rent_{_zone}_yuan_per_m2_month", "yuan/m2/month")(
@@ -126,7 +132,7 @@ for _event in COUNTED_EVENTS:
 
 @reporter("firms_in_park", "firms")
 def _firms(m):
-    return len(_in_park(m))
+    return len(in_park(m))
 
 
 @reporter("graphene_firms_incl_signed", "firms")
@@ -137,7 +143,7 @@ def _graphene_all(m):
 
 @reporter("israeli_firms", "firms")
 def _israeli(m):
-    return int(m.firms.israeli[_in_park(m)].sum())
+    return int(m.firms.israeli[in_park(m)].sum())
 
 
 @reporter("talent_people", "people")
@@ -151,7 +157,7 @@ def _employed(m):
 
 
 def _listing_count(m, *states):
-    return int(is_one_of(m.firms.listing[_in_park(m)], states).sum())
+    return int(is_one_of(m.firms.listing[in_park(m)], states).sum())
 
 
 reporter("reformed_firms", "firms")(lambda m: _listing_count(m, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED))
@@ -162,7 +168,7 @@ reporter("listed_exchange_neeq", "firms")(lambda m: _listing_count(m, LISTED, NE
 
 
 def _market_value_bn(m, *states):
-    rows = _in_park(m)
+    rows = in_park(m)
     rows = rows[is_one_of(m.firms.listing[rows], states)]
     return float(valuation_myuan(m, rows).sum()) / 1000.0
 
@@ -173,35 +179,35 @@ reporter("market_value_exchange_neeq_bn_yuan", "bn yuan")(lambda m: _market_valu
 
 @reporter("graphene_neeq_quoted", "firms")
 def _graphene_neeq(m):
-    rows = _in_park(m)
+    rows = in_park(m)
     return int(((m.firms.listing[rows] == NEEQ) & (m.firms.industry[rows] == 0)).sum())
 
 
 @reporter("leading_firms", "firms")
 def _leading(m):
-    return int(m.firms.leading[_in_park(m)].sum())
+    return int(m.firms.leading[in_park(m)].sum())
 
 
 @reporter("supported_firms", "firms")
 def _supported(m):
-    return int(m.firms.supported[_in_park(m)].sum())
+    return int(m.firms.supported[in_park(m)].sum())
 
 
 @reporter("revenue_bn_yuan", "bn yuan/year")
 def _revenue(m):
-    return float(m.firms.revenue_myuan[_in_park(m)].sum()) / 1000.0
+    return float(m.firms.revenue_myuan[in_park(m)].sum()) / 1000.0
 
 
 @reporter("high_pollution_firms", "firms")
 def _polluters(m):
     from sim.arrivals import HIGH_POLLUTION_INDEX
 
-    return int((m.firms.pollution_index[_in_park(m)] > HIGH_POLLUTION_INDEX).sum())
+    return int((m.firms.pollution_index[in_park(m)] > HIGH_POLLUTION_INDEX).sum())
 
 
 @reporter("vc_backed_firms", "firms")
 def _vc_backed(m):
-    return int(m.firms.vc_backed[_in_park(m)].sum())
+    return int(m.firms.vc_backed[in_park(m)].sum())
 
 
 @reporter("investors", "investors")
@@ -214,10 +220,14 @@ def _vc_capital(m):
     return m.finance.vc_capital()
 
 
-def record(model) -> dict[str, float]:
-    """One row of every registered reporter for the current month."""
-    model._in_park_rows = model.firms.in_stage(*IN_PARK)
+def record(ctx: ModelContext) -> dict[str, float]:
+    """One row of every registered reporter for the current month.
+
+    Sets ``ctx.in_park_rows`` for the reporters and clears it afterwards (the
+    cache's invalidation rule, see :class:`~sim.context.ModelContext`).
+    """
+    ctx.in_park_rows = ctx.firms.in_stage(*IN_PARK)
     try:
-        return {name: fn(model) for name, fn in REPORTERS.items()}
+        return {name: fn(ctx) for name, fn in REPORTERS.items()}
     finally:
-        model._in_park_rows = None
+        ctx.in_park_rows = None

@@ -1,9 +1,14 @@
 """ParkModel: builds the park from a scenario and orders the monthly step.
 
 Everything the step does lives in its own module; this file only creates the
-state, wires the random streams and calls the processes in a fixed order:
+state, wires the random streams and calls the processes in a fixed order. The
+model is array-based: agents are rows of struct-of-arrays tables, and each
+process is one vectorised function over all agents of a kind, taking the model
+as a :class:`~sim.context.ModelContext` (docs/ODD.md 2.7 maps each behaviour
+to its function):
 
-1. policies (each policy's hook writes this month's :class:`~sim.policies.Effects`)
+1. policies (each active policy's hook writes this month's :class:`~sim.policies.Effects`),
+   then the one-enterprise-one-policy pick they ask for            (sim.lifecycle)
 2. arrivals: leads, eco screening, signing, zone choice      (sim.arrivals)
 3. conversion: signed -> registered -> operating             (sim.lifecycle)
 4. talent market: leave, arrive, move, hire                  (sim.talent)
@@ -22,6 +27,7 @@ import mesa
 import numpy as np
 
 from sim import arrivals, lifecycle, listing, metrics, portable
+from sim.context import Params
 from sim.finance import Finance
 from sim.firms import GONE, LISTED, NEEQ, REFORMED, Enterprise, FirmTable
 from sim.initial import build_initial_state
@@ -64,7 +70,7 @@ class ParkModel(mesa.Model):
             scenario = scenario.with_values(**values)
         self.park_scenario = scenario
         self.seed_sequence = seq
-        self.p = {**defaults(), **scenario.values}
+        self.params = Params.from_values({**defaults(), **scenario.values})
         self.streams = spawn_streams(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 7)))
         self.start_month = month_index(scenario.start)
         self.end_month = month_index(scenario.end)
@@ -72,12 +78,13 @@ class ParkModel(mesa.Model):
         self.counters = metrics.Counters()
         self.firms = FirmTable(capacity=2048)
         self.agent_of_row: dict[int, Enterprise] = {}
-        self.talent = TalentPool(int(self.p["talent_people_per_agent"]))
+        self.talent = TalentPool(self.params.talent_people_per_agent)
         self.finance = Finance(self)
         self.zones = Zones(np.zeros(3))
         self.policies = build_policies(scenario)
         self.effects = Effects()
         self.records: list[dict] = []
+        self.in_park_rows: np.ndarray | None = None  # recording-time cache, see sim.context.ModelContext
         self.agent_steps = 0  # firms + talent agents + investors stepped, for benchmarks
         build_initial_state(self)
         self._initial_industry = np.maximum(np.bincount(self.firms.industry[self.firms.live()], minlength=5), 1)
@@ -107,8 +114,8 @@ class ParkModel(mesa.Model):
 
     def location_betas(self) -> tuple[float, float, float, float]:
         """Utility weights of the firm location logit."""
-        p = self.p
-        return p["zone_beta_affinity"], p["zone_beta_cluster"], p["zone_beta_services"], p["zone_beta_rent"]
+        p = self.params
+        return p.zone_beta_affinity, p.zone_beta_cluster, p.zone_beta_services, p.zone_beta_rent
 
     def cluster_factor(self) -> np.ndarray:
         """Lead-rate multiplier per industry from the size of its cluster in the park."""
@@ -126,7 +133,9 @@ class ParkModel(mesa.Model):
         self.month += 1
         self.effects = Effects()
         for policy in self.policies:
-            policy.apply(self, self.effects)
+            if policy.active(self.month):
+                policy.apply(self, self.effects)
+        lifecycle.support_step(self)
         arrivals.arrivals_step(self)
         lifecycle.conversion_step(self)
         self.talent.step(self)
@@ -135,7 +144,7 @@ class ParkModel(mesa.Model):
         listing.listing_step(self)
         lifecycle.leading_step(self)
         lifecycle.exit_step(self)
-        self.zones.update(self.firms, self.effects, self.talent.scale, self.p["revenue_per_employee_myuan"])
+        self.zones.update(self.firms, self.effects, self.talent.scale, self.params.revenue_per_employee_myuan)
         self.talent.recount(self.firms)
         self.agent_steps += len(self.agent_of_row) + len(self.talent) + len(self.finance.investors())
         self.records.append({"date": self.date, **metrics.record(self)})

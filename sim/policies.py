@@ -1,10 +1,26 @@
-"""Policy levers as plug-in objects.
+"""Policy levers as plug-in objects (Starsim-style interventions).
 
 Each policy reads its levers from the scenario and has one hook, ``apply``,
-called at the start of every monthly step. The hook writes the lever's
-mechanism into :class:`Effects`; the processes in the other modules read only
-``Effects`` and never the raw levers, so a lever's whole influence is visible
-here (Starsim's interventions work the same way).
+called at the start of every monthly step in which it is active. The hook
+writes the lever's mechanism into :class:`Effects`; the processes in the other
+modules read only ``Effects`` and never the raw levers, and no policy changes
+the model's state itself, so a lever's whole influence is visible here and in
+the process that reads its ``Effects`` field.
+
+A scenario chooses which policies exist and when they act, with an optional
+table per policy (see :mod:`sim.scenario`)::
+
+    [policies.listing_support]
+    start = "2017-01"     # first month it acts (default: the run's start)
+    end = "2019-12"       # last month it acts (default: the run's end)
+
+    [policies.china_israel]
+    enabled = false       # not built at all
+
+Policies not named act over the whole run, so scenarios without the table
+behave as before. Outside its window a policy leaves ``Effects`` neutral
+(no policy): no threshold, no extra leads, no loans, no subsidies, no support,
+no services, no new land.
 """
 
 from __future__ import annotations
@@ -13,12 +29,21 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.context import ModelContext
 from sim.firms import GROWING, MATURE, OPERATING
+from sim.scenario import month_index
 
 
 @dataclass
 class Effects:
-    """What the policies make of this month; neutral values mean 'no policy'."""
+    """What the policies make of this month; neutral values mean 'no policy'.
+
+    ``guidance_fund_new_myuan``, ``guidance_coinvests``, ``supported_rows`` and
+    ``support_continues`` carry the two policies that used to change state
+    directly: the finance process endows the guidance fund and lets it
+    co-invest (:meth:`sim.finance.Finance.step`), and
+    :func:`sim.lifecycle.support_step` sets the firms' ``supported`` flags.
+    """
 
     max_pollution_index: float = 1.0
     lead_rate_mult: float = 1.0
@@ -28,24 +53,41 @@ class Effects:
     investor_entry_mult: float = 1.0
     loans_per_month: float = 0.0
     loan_myuan: float = 0.0
+    guidance_fund_new_myuan: float = 0.0  # capital of a guidance fund joining this month
+    guidance_coinvests: bool = False  # the guidance fund co-invests in this month's rounds
     listing_subsidy_myuan: float = 0.0
     reserve_support: float = 0.0
     support_growth_per_year: float = 0.0
+    supported_rows: np.ndarray | None = None  # firms supported from this month on (None: keep the current pick)
+    support_continues: bool = False  # False: nobody is supported this month
     talent_subsidy_kyuan_per_month: float = 0.0
     services_index: np.ndarray = field(default_factory=lambda: np.zeros(3))
     land_m2_per_month: np.ndarray = field(default_factory=lambda: np.zeros(3))
 
 
 class Policy:
-    """Base class: a named policy with one hook."""
+    """Base class: a named policy with its levers, its active window and one hook.
+
+    Args:
+        scenario: the scenario whose levers it reads.
+        start: first month it acts, ``"YYYY-MM"`` ("" = the run's first month).
+        end: last month it acts ("" = until the run ends).
+    """
 
     name = "policy"
     levers: tuple[str, ...] = ()
 
-    def __init__(self, scenario):
+    def __init__(self, scenario, start: str = "", end: str = ""):
         self.values = {k: scenario[k] for k in self.levers}
+        run_start = month_index(scenario.start)
+        self.first_month = max(run_start, month_index(start)) if start else run_start
+        self.last_month = month_index(end) if end else None
 
-    def apply(self, model, effects: Effects) -> None:  # pragma: no cover - interface
+    def active(self, month: int) -> bool:
+        """Eligibility in time: whether the policy acts in ``month`` (a month index)."""
+        return self.first_month <= month and (self.last_month is None or month <= self.last_month)
+
+    def apply(self, ctx: ModelContext, effects: Effects) -> None:  # pragma: no cover - interface
         """Write this policy's mechanism into ``effects`` for the current month."""
         raise NotImplementedError
 
@@ -56,7 +98,7 @@ class EcoThreshold(Policy):
     name = "eco_threshold"
     levers = ("eco_max_pollution_index",)
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         effects.max_pollution_index = self.values["eco_max_pollution_index"]
 
 
@@ -66,7 +108,7 @@ class InvestmentAttraction(Policy):
     name = "attraction"
     levers = ("attraction_effort_index", "key_project_focus_share")
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         focus = self.values["key_project_focus_share"]
         effects.lead_rate_mult = self.values["attraction_effort_index"] * (1.0 - 0.5 * focus)
         effects.key_focus_share = focus
@@ -78,7 +120,7 @@ class ChinaIsrael(Policy):
     name = "china_israel"
     levers = ("israel_projects_per_year",)
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         effects.israeli_leads_per_month = self.values["israel_projects_per_year"] / 12.0
 
 
@@ -93,14 +135,15 @@ class Financing(Policy):
         "guidance_fund_myuan",
     )
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         v = self.values
         effects.loans_per_month = v["finance_supermarket_loans_per_year"] / 12.0
         effects.loan_myuan = v["finance_supermarket_loan_myuan"]
         effects.deal_rate_mult = v["vc_cluster_index"]
         effects.investor_entry_mult = v["vc_cluster_index"]
-        if model.steps == 1 and v["guidance_fund_myuan"] > 0:
-            model.finance.endow_guidance_fund(v["guidance_fund_myuan"])
+        effects.guidance_coinvests = True
+        if ctx.month == self.first_month and v["guidance_fund_myuan"] > 0:
+            effects.guidance_fund_new_myuan = v["guidance_fund_myuan"]
 
 
 class ListingSupport(Policy):
@@ -109,7 +152,7 @@ class ListingSupport(Policy):
     name = "listing_support"
     levers = ("listing_subsidy_myuan", "listing_reserve_support")
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         effects.listing_subsidy_myuan = self.values["listing_subsidy_myuan"]
         effects.reserve_support = self.values["listing_reserve_support"]
 
@@ -120,17 +163,19 @@ class LeadingEnterprises(Policy):
     name = "leading_enterprises"
     levers = ("leading_support_firms", "leading_support_myuan_per_year")
 
-    def apply(self, model, effects):
+    def eligible(self, ctx: ModelContext) -> np.ndarray:
+        """Rows of the firms that may be picked: operating, growing or mature."""
+        return ctx.firms.in_stage(OPERATING, GROWING, MATURE)
+
+    def apply(self, ctx: ModelContext, effects):
         n = int(self.values["leading_support_firms"])
         per_firm = self.values["leading_support_myuan_per_year"]
-        effects.support_growth_per_year = model.p["leading_support_growth_per_year"] * per_firm / 10.0
-        firms = model.firms
-        if n == 0 or (model.steps != 1 and model.month % 12 != 0):
+        effects.support_growth_per_year = ctx.params.leading_support_growth_per_year * per_firm / 10.0
+        effects.support_continues = True
+        if n == 0 or (ctx.month != self.first_month and ctx.month % 12 != 0):
             return
-        firms.supported[: firms.n] = False
-        rows = firms.in_stage(OPERATING, GROWING, MATURE)
-        top = rows[np.argsort(-firms.revenue_myuan[rows], kind="stable")[:n]]
-        firms.supported[top] = True
+        rows = self.eligible(ctx)
+        effects.supported_rows = rows[np.argsort(-ctx.firms.revenue_myuan[rows], kind="stable")[:n]]
 
 
 class TalentAndServices(Policy):
@@ -139,7 +184,7 @@ class TalentAndServices(Policy):
     name = "talent_services"
     levers = ("talent_subsidy_yuan_per_month", "services_north_index", "services_central_index", "services_south_index")
 
-    def apply(self, model, effects):
+    def apply(self, ctx: ModelContext, effects):
         v = self.values
         effects.talent_subsidy_kyuan_per_month = v["talent_subsidy_yuan_per_month"] / 1000.0
         effects.services_index = np.array(
@@ -153,8 +198,8 @@ class LandSupply(Policy):
     name = "land_supply"
     levers = ("land_north_m2_per_year", "land_central_m2_per_year", "land_south_m2_per_year")
 
-    def apply(self, model, effects):
-        scale = model.p["population_scale"]
+    def apply(self, ctx: ModelContext, effects):
+        scale = ctx.params.population_scale
         effects.land_m2_per_month = np.array([self.values[k] for k in self.levers]) * scale / 12.0
 
 
@@ -170,6 +215,15 @@ POLICIES = (
 )
 
 
+POLICY_NAMES = tuple(cls.name for cls in POLICIES)
+
+
 def build_policies(scenario) -> list[Policy]:
-    """One instance of every policy, reading its levers from ``scenario``."""
-    return [cls(scenario) for cls in POLICIES]
+    """The policies ``scenario`` uses, each with its window (all of them, whole run, by default)."""
+    windows = {name: (start, end, enabled) for name, start, end, enabled in scenario.policies}
+    built = []
+    for cls in POLICIES:
+        start, end, enabled = windows.get(cls.name, ("", "", True))
+        if enabled:
+            built.append(cls(scenario, start=start, end=end))
+    return built

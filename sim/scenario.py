@@ -20,6 +20,18 @@ the *declared defaults* of :mod:`sim.params`, whose behavioural parameters are
 not fitted; it does not inherit ``baseline.toml`` (write ``base = "baseline.toml"``).
 ``parksim validate`` says so in a note, and also names the targets a run
 window leaves out (see :func:`scenario_notes`): those come out NaN, not missed.
+
+The optional table ``[policies]`` sets when each policy of :mod:`sim.policies`
+acts, one sub-table per policy name, with optional ``start`` and ``end``
+(``"YYYY-MM"``, inclusive) and ``enabled`` (``false``: the policy is not built)::
+
+    [policies.listing_support]
+    start = "2017-01"
+    end = "2019-12"
+
+Policies not named act over the whole run. A file's entries replace its base's
+entry for the same policy. Unknown policy names, unknown keys and a start after
+the end are errors.
 """
 
 from __future__ import annotations
@@ -35,7 +47,8 @@ from sim.errors import ScenarioError
 from sim.numeric import plain_number
 from sim.params import PARAMS, SECTIONS, defaults
 
-TOP_KEYS = ("name", "label", "base", "start", "end", "fitted_params", "levers", "params")
+TOP_KEYS = ("name", "label", "base", "start", "end", "fitted_params", "levers", "params", "policies")
+POLICY_KEYS = ("start", "end", "enabled")
 EARLIEST, LATEST = "2010-01", "2035-12"
 
 
@@ -72,6 +85,8 @@ class Scenario:
         end: last simulated month, ``"YYYY-MM"``.
         inputs: sorted ``(name, value)`` pairs of every declared input.
         overrides: the names this scenario (and its bases) set explicitly.
+        policies: ``(name, start, end, enabled)`` of each policy the scenario
+            times or switches off (``""``: the run's start or end), by name.
     """
 
     name: str
@@ -81,6 +96,7 @@ class Scenario:
     end: str
     inputs: tuple[tuple[str, float], ...]
     overrides: tuple[str, ...] = ()
+    policies: tuple[tuple[str, str, str, bool], ...] = ()
     _values: dict = field(default=None, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
@@ -115,11 +131,12 @@ class Scenario:
             end=end,
             inputs=tuple(sorted(merged.items())),
             overrides=tuple(sorted(set(self.overrides) | set(values))),
+            policies=self.policies,
         )
 
     def to_dict(self) -> dict:
-        """Plain dict for manifests (JSON-ready)."""
-        return {
+        """Plain dict for manifests (JSON-ready); ``policies`` only when the scenario times any."""
+        out = {
             "name": self.name,
             "label": self.label,
             "path": self.path,
@@ -128,6 +145,9 @@ class Scenario:
             "overrides": list(self.overrides),
             "inputs": dict(self.inputs),
         }
+        if self.policies:
+            out["policies"] = {n: {"start": s, "end": e, "enabled": on} for n, s, e, on in self.policies}
+        return out
 
 
 def check_window(path, start, end) -> None:
@@ -201,7 +221,38 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
     for key in ("name", "label", "start", "end"):
         if key in data:
             header[key] = data[key]
+    if "policies" in data:
+        header["policies"] = {**header.get("policies", {}), **_check_policies(path, data["policies"])}
     return header, values
+
+
+def _check_policies(path, table) -> dict[str, tuple[str, str, bool]]:
+    """Validate a ``[policies]`` table into ``{name: (start, end, enabled)}``."""
+    from sim.policies import POLICY_NAMES
+
+    if not isinstance(table, dict):
+        raise ScenarioError(path, "policies", "must be a table like [policies.listing_support]")
+    out = {}
+    for name, spec in table.items():
+        key = f"policies.{name}"
+        if name not in POLICY_NAMES:
+            raise ScenarioError(path, key, f"unknown policy; allowed: {', '.join(POLICY_NAMES)}")
+        if not isinstance(spec, dict):
+            raise ScenarioError(path, key, f"must be a table with any of: {', '.join(POLICY_KEYS)}")
+        for k, v in spec.items():
+            if k not in POLICY_KEYS:
+                raise ScenarioError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(POLICY_KEYS)}")
+            if k != "enabled" and not isinstance(v, str):
+                raise ScenarioError(path, f"{key}.{k}", f"must be a month written YYYY-MM, got {v!r}")
+        if not isinstance(spec.get("enabled", True), bool):
+            raise ScenarioError(path, f"{key}.enabled", f"must be true or false, got {spec['enabled']!r}")
+        start, end = spec.get("start", ""), spec.get("end", "")
+        first = month_index(start, path, f"{key}.start") if start else None
+        last = month_index(end, path, f"{key}.end") if end else None
+        if first is not None and last is not None and first > last:
+            raise ScenarioError(path, f"{key}.end", f"must not be before start ({start}), got {end!r}")
+        out[name] = (start, end, spec.get("enabled", True))
+    return out
 
 
 def load_fitted(path: Path, referrer: Path | str = "<scenario>") -> dict[str, float]:
@@ -242,6 +293,7 @@ def load_scenario(path: str | Path) -> Scenario:
         end=end,
         inputs=tuple(sorted(values.items())),
         overrides=tuple(sorted(overrides)),
+        policies=tuple((n, *w) for n, w in sorted(header.get("policies", {}).items())),
     )
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from sim import portable
+from sim.context import ModelContext
 
 SKILLS = ("technician", "engineer", "researcher")
 SKILL_MIX = np.array([0.5, 0.35, 0.15])  # [judgement]
@@ -74,85 +75,85 @@ class TalentPool:
         emp = self.employer[self.employer >= 0]
         firms.talent_agents[: firms.n] = np.bincount(emp, minlength=firms.n)[: firms.n]
 
-    def wanted_agents(self, model, rows: np.ndarray, within_floor: bool = True) -> np.ndarray:
+    def wanted_agents(self, ctx: ModelContext, rows: np.ndarray, within_floor: bool = True) -> np.ndarray:
         """Talent agents each firm wants: staff for its revenue, by default only as many as its floor holds."""
-        p, firms = model.p, model.firms
-        staff = firms.revenue_myuan[rows] / p["revenue_per_employee_myuan"]
+        p, firms = ctx.params, ctx.firms
+        staff = firms.revenue_myuan[rows] / p.revenue_per_employee_myuan
         if within_floor:
-            staff = np.minimum(staff, firms.floor_m2[rows] / p["m2_per_employee"])
+            staff = np.minimum(staff, firms.floor_m2[rows] / p.m2_per_employee)
         return np.ceil(staff / self.scale).astype(np.int64)
 
-    def fill(self, model, rows: np.ndarray) -> np.ndarray:
+    def fill(self, ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
         """Share of the staff its revenue needs that each firm has (1 when it needs none).
 
         A firm short of floor space cannot hire the staff it needs, so land
         shortage shows up here as a growth penalty, like a shortage of talent.
         """
-        want = self.wanted_agents(model, rows, within_floor=False)
-        have = model.firms.talent_agents[rows]
+        want = self.wanted_agents(ctx, rows, within_floor=False)
+        have = ctx.firms.talent_agents[rows]
         return np.where(want > 0, np.minimum(have / np.maximum(want, 1), 1.0), 1.0)
 
-    def utility(self, model, subsidy_kyuan: np.ndarray, vacancies: np.ndarray) -> np.ndarray:
+    def utility(self, ctx: ModelContext, subsidy_kyuan: np.ndarray, vacancies: np.ndarray) -> np.ndarray:
         """Zone utility (see module docstring); broadcasting over rows of subsidy."""
-        p, z = model.p, model.zones
+        p, z = ctx.params, ctx.zones
         base = (
-            p["talent_beta_wage"] * portable.log(np.maximum(z.wage_index, 0.05))
-            + p["talent_beta_services"] * (z.services_index + z.eco_quality_index) / 2.0
+            p.talent_beta_wage * portable.log(np.maximum(z.wage_index, 0.05))
+            + p.talent_beta_services * (z.services_index + z.eco_quality_index) / 2.0
             + portable.log1p(vacancies / 10.0)
         )
-        return base + p["talent_beta_subsidy"] * subsidy_kyuan[..., None]
+        return base + p.talent_beta_subsidy * subsidy_kyuan[..., None]
 
-    def step(self, model) -> None:
+    def step(self, ctx: ModelContext) -> None:
         """Arrivals, departures, moves and hiring of one month."""
-        rng, firms = model.streams["talent"], model.firms
+        rng, firms = ctx.streams["talent"], ctx.firms
         self.recount(firms)
         rows = firms.live()
-        vac_firm = np.maximum(self.wanted_agents(model, rows) - firms.talent_agents[rows], 0)
+        vac_firm = np.maximum(self.wanted_agents(ctx, rows) - firms.talent_agents[rows], 0)
         vacancies = np.bincount(firms.zone[rows], weights=vac_firm * self.scale, minlength=3)
-        self._leave(model, rng, vacancies)
-        self._arrive(model, rng, vacancies)
-        self._move(model, rng, vacancies)
-        self._fire_excess(model, rows)
-        self._hire(model, rng, rows)
+        self._leave(ctx, rng, vacancies)
+        self._arrive(ctx, rng, vacancies)
+        self._move(ctx, rng, vacancies)
+        self._fire_excess(ctx, rows)
+        self._hire(ctx, rng, rows)
         self.recount(firms)
 
-    def _fading_subsidy(self, model) -> np.ndarray:
-        months = model.month - self.arrived_month
-        return self.subsidy_kyuan * portable.power(0.5, months / model.p["talent_subsidy_half_life_months"])
+    def _fading_subsidy(self, ctx: ModelContext) -> np.ndarray:
+        months = ctx.month - self.arrived_month
+        return self.subsidy_kyuan * portable.power(0.5, months / ctx.params.talent_subsidy_half_life_months)
 
-    def _leave(self, model, rng, vacancies) -> None:
+    def _leave(self, ctx: ModelContext, rng, vacancies) -> None:
         if not len(self):
             return
-        v = self.utility(model, self._fading_subsidy(model), vacancies)[np.arange(len(self)), self.zone]
-        h = model.p["talent_leave_per_year"] / 12.0 * 2.0 / (1.0 + portable.exp(v))
+        v = self.utility(ctx, self._fading_subsidy(ctx), vacancies)[np.arange(len(self)), self.zone]
+        h = ctx.params.talent_leave_per_year / 12.0 * 2.0 / (1.0 + portable.exp(v))
         h = h * np.where(self.employer < 0, UNEMPLOYED_LEAVE_FACTOR, 1.0)
         stays = rng.random(len(self)) >= h
-        model.counters.add("talent_left", int((~stays).sum()) * self.scale)
+        ctx.counters.add("talent_left", int((~stays).sum()) * self.scale)
         self.keep(stays)
 
-    def _arrive(self, model, rng, vacancies) -> None:
-        p = model.p
-        lookers = rng.poisson(p["talent_inflow_per_month"] * p["population_scale"] / self.scale)
+    def _arrive(self, ctx: ModelContext, rng, vacancies) -> None:
+        p = ctx.params
+        lookers = rng.poisson(p.talent_inflow_per_month * p.population_scale / self.scale)
         if lookers == 0:
             return
-        subsidy = model.effects.talent_subsidy_kyuan_per_month
-        v = self.utility(model, np.array([subsidy]), vacancies)[0]
+        subsidy = ctx.effects.talent_subsidy_kyuan_per_month
+        v = self.utility(ctx, np.array([subsidy]), vacancies)[0]
         expv = portable.exp(np.concatenate([[0.0], v]))
         counts = rng.multinomial(lookers, expv / expv.sum())[1:]
         zone = np.repeat(np.arange(3), counts)
-        self.add(rng, zone, np.full(len(zone), -1), model.month, subsidy)
-        model.counters.add("talent_arrived", len(zone) * self.scale)
+        self.add(rng, zone, np.full(len(zone), -1), ctx.month, subsidy)
+        ctx.counters.add("talent_arrived", len(zone) * self.scale)
 
-    def _move(self, model, rng, vacancies) -> None:
+    def _move(self, ctx: ModelContext, rng, vacancies) -> None:
         idle = np.flatnonzero((self.employer < 0) & (rng.random(len(self)) < UNEMPLOYED_MOVE_PER_MONTH))
         if len(idle):
-            v = self.utility(model, self._fading_subsidy(model)[idle], vacancies)
+            v = self.utility(ctx, self._fading_subsidy(ctx)[idle], vacancies)
             self.zone[idle] = np.argmax(v + rng.gumbel(size=v.shape), axis=1)
 
-    def _fire_excess(self, model, rows) -> None:
+    def _fire_excess(self, ctx: ModelContext, rows) -> None:
         """Firms that shrank let their surplus staff go."""
-        want = np.zeros(model.firms.n, np.int64)
-        want[rows] = self.wanted_agents(model, rows)
+        want = np.zeros(ctx.firms.n, np.int64)
+        want[rows] = self.wanted_agents(ctx, rows)
         emp = np.flatnonzero(self.employer >= 0)
         if not len(emp):
             return
@@ -162,11 +163,11 @@ class TalentPool:
         fired = order[rank >= want[firm]]
         self.employer[fired] = -1
 
-    def _hire(self, model, rng, rows) -> None:
+    def _hire(self, ctx: ModelContext, rng, rows) -> None:
         """Match unemployed talent to vacancies in the same zone, in random order."""
-        firms = model.firms
+        firms = ctx.firms
         self.recount(firms)
-        vac = np.maximum(self.wanted_agents(model, rows) - firms.talent_agents[rows], 0)
+        vac = np.maximum(self.wanted_agents(ctx, rows) - firms.talent_agents[rows], 0)
         for z in range(3):
             in_zone = firms.zone[rows] == z
             slots = np.repeat(rows[in_zone], vac[in_zone])

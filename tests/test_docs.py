@@ -88,9 +88,11 @@ def test_every_lever_is_read_by_exactly_one_policy():
     assert not wrong, f"each lever must be read by exactly one policy class (lever: number of readers): {wrong}"
 
 
-def _string_literals(path: Path) -> set[str]:
+def _names_used(path: Path) -> set[str]:
+    """String literals and attribute names (``ctx.params.NAME``) in one module."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
-    return {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    literals = {n.value for n in ast.walk(tree) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    return literals | {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute)}
 
 
 def test_every_declared_input_is_used_in_sim():
@@ -99,7 +101,7 @@ def test_every_declared_input_is_used_in_sim():
     literals: set[str] = set()
     for path in (ROOT / "sim").rglob("*.py"):
         if path.name != "params.py":
-            literals |= _string_literals(path)
+            literals |= _names_used(path)
     unused = sorted(set(PARAMS) - literals)
     assert not unused, (
         f"declared inputs never named in sim/ outside params.py: {unused}; "

@@ -10,6 +10,8 @@ of the file, so that a check that could never fire is caught.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -282,3 +284,57 @@ def test_agent_check_catches_a_missing_agent(stepped):
 def test_non_negative_check_catches_negative_revenue(stepped):
     stepped.firms.revenue_myuan[stepped.firms.live()[0]] = -1.0
     assert _findings("non_negative", stepped)
+
+
+# ------------------------------------------------------------ the typed context
+def test_params_has_exactly_the_declared_inputs_with_their_types():
+    from sim.context import Params
+    from sim.params import PARAMS
+
+    fields = {f.name: f.type for f in dataclasses.fields(Params)}
+    assert set(fields) == set(PARAMS), (
+        f"every declared input is a Params attribute and no attribute is undeclared: "
+        f"undeclared {set(fields) - set(PARAMS)}, missing {set(PARAMS) - set(fields)}"
+    )
+    wrong = {k: t for k, t in fields.items() if t != ("int" if PARAMS[k].integer else "float")}
+    assert not wrong, f"whole-number inputs are int, the rest float: {wrong}"
+
+
+def test_declaration_check_fires_on_a_drift(monkeypatch):
+    import sim.context
+    from sim.params import PARAMS
+
+    fewer = {k: v for k, v in PARAMS.items() if k != "p_start_per_month"}
+    monkeypatch.setattr(sim.context, "PARAMS", fewer)
+    with pytest.raises(TypeError, match="undeclared.*p_start_per_month"):
+        sim.context.check_declarations()
+    retyped = {**PARAMS, "reform_months": dataclasses.replace(PARAMS["reform_months"], integer=False)}
+    monkeypatch.setattr(sim.context, "PARAMS", retyped)
+    with pytest.raises(TypeError, match="reform_months"):
+        sim.context.check_declarations()
+
+
+def test_params_refuses_missing_and_unknown_inputs():
+    from sim.context import Params
+    from sim.params import defaults
+
+    values = defaults()
+    assert Params.from_values(values).p_start_per_month == values["p_start_per_month"]
+    with pytest.raises(ValueError, match="unknown"):
+        Params.from_values({**values, "p_stat_per_month": 0.1})
+    del values["p_start_per_month"]
+    with pytest.raises(ValueError, match="missing"):
+        Params.from_values(values)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Params.from_values(defaults()).p_start_per_month = 0.5
+
+
+def test_park_model_provides_every_member_of_the_context(stepped):
+    from sim.context import ModelContext
+
+    members = set(ModelContext.__annotations__) | {
+        k for k, v in vars(ModelContext).items() if callable(v) and not k.startswith("_")
+    }
+    missing = sorted(k for k in members if not hasattr(stepped, k))
+    assert not missing, f"ParkModel implements sim.context.ModelContext; it lacks {missing}"
+    assert stepped.in_park_rows is None, "the in-park cache is cleared when a month's recording ends"
