@@ -83,18 +83,7 @@ class Plan:
     @classmethod
     def from_manifest(cls, manifest: dict) -> Plan:
         """Rebuild the plan of a stored batch (for resume)."""
-        scenarios = [
-            Scenario(
-                name=d["name"],
-                label=d["label"],
-                path=d["path"],
-                start=d["start"],
-                end=d["end"],
-                inputs=tuple(sorted(d["inputs"].items())),
-                overrides=tuple(d["overrides"]),
-            )
-            for d in manifest["scenarios"]
-        ]
+        scenarios = [Scenario.from_dict(d) for d in manifest["scenarios"]]
         return cls(scenarios, manifest["reps"], manifest["seed"], manifest.get("input_columns", []))
 
     @property
@@ -354,8 +343,8 @@ def refuse_in_worker_bootstrap(what: str) -> None:
 
 
 def _same_scenarios(stored: list[dict], given: list[Scenario]) -> bool:
-    keys = ("name", "start", "end", "inputs")
-    return [{k: d[k] for k in keys} for d in stored] == [{k: s.to_dict()[k] for k in keys} for s in given]
+    keys = ("name", "start", "end", "inputs", "policies")
+    return [{k: d.get(k) for k in keys} for d in stored] == [{k: s.to_dict().get(k) for k in keys} for s in given]
 
 
 def resume_batch(

@@ -149,6 +149,21 @@ class Scenario:
             out["policies"] = {n: {"start": s, "end": e, "enabled": on} for n, s, e, on in self.policies}
         return out
 
+    @classmethod
+    def from_dict(cls, d: dict) -> Scenario:
+        """Inverse of :meth:`to_dict` (a resolved scenario read back from a manifest)."""
+        windows = d.get("policies", {})
+        return cls(
+            name=d["name"],
+            label=d["label"],
+            path=d["path"],
+            start=d["start"],
+            end=d["end"],
+            inputs=tuple(sorted(d["inputs"].items())),
+            overrides=tuple(d["overrides"]),
+            policies=tuple((n, w["start"], w["end"], w["enabled"]) for n, w in sorted(windows.items())),
+        )
+
 
 def check_window(path, start, end) -> None:
     """Refuse a run window whose months are malformed, or whose end is not after its start."""

@@ -162,3 +162,20 @@ def test_a_file_overrides_its_base_windows(tmp_path):
     assert sc.policies == (("attraction", "", "2019-12", True), ("land_supply", "", "2018-12", True))
     assert sc.to_dict()["policies"]["land_supply"] == {"start": "", "end": "2018-12", "enabled": True}
     assert "policies" not in load_scenario(TINY_PATH).to_dict(), "manifests of untimed scenarios are unchanged"
+
+
+def test_timed_policies_survive_the_manifest_and_a_resume(tmp_path, monkeypatch):
+    from sim.batch import load_batch, resume_batch, run_batch
+    from sim.scenario import Scenario
+
+    timed = strong_listing(tmp_path, end="2017-12")
+    assert Scenario.from_dict(timed.to_dict()) == timed, "the manifest's scenario must rebuild the same scenario"
+    whole = run_batch([timed], reps=2, seed=5, out_root=tmp_path / "a", batch_id="t", progress=False)
+    monkeypatch.setenv("PARKSIM_INTERRUPT_AFTER_RUN", "1")
+    with pytest.raises(KeyboardInterrupt):
+        run_batch([timed], reps=2, seed=5, out_root=tmp_path / "b", batch_id="t", progress=False, chunk_size=1)
+    monkeypatch.delenv("PARKSIM_INTERRUPT_AFTER_RUN")
+    resume_batch("t", root=tmp_path / "b", progress=False)
+    resumed = load_batch("t", root=tmp_path / "b")
+    cols = [c for c in whole.outcomes.columns if c not in ("batch",)]
+    assert resumed.outcomes[cols].equals(whole.outcomes[cols]), "a resumed timed batch must keep its policy windows"
