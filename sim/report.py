@@ -23,14 +23,6 @@ FAN_COLUMNS = (
     ("leading_firms", "leading enterprises"),
     ("graphene_firms", "graphene firms in the park"),
 )
-# Plan targets drawn on the fan charts: column -> (value, label)
-TARGET_LINES = {
-    "listed_exchange_neeq": (30, "2020-12", "target 30 by 2020"),
-    "listed_exchange": (30, "2020-12", "target 30 by 2020"),
-    "market_value_exchange_neeq_bn_yuan": (100, "2020-12", "target 100 bn by 2020"),
-    "leading_firms": (30, "2020-12", "target 30 by 2020"),
-    "graphene_firms": (80, "2016-12", "target 80+ by end 2016"),
-}
 
 
 def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
@@ -130,7 +122,7 @@ def _num(x: float) -> str:
 
 
 def fan_chart(monthly: pd.DataFrame, path: str | Path, columns=FAN_COLUMNS, group: str = "scenario") -> Path:
-    """Write a PNG of median and 90% band over time per scenario for each column.
+    """Write a PNG of median and 90% band over time per scenario for each column (:func:`sim.plots.fan.fan_chart`).
 
     Args:
         monthly: one row per run and month (columns ``group``, ``date`` and the metrics).
@@ -141,44 +133,8 @@ def fan_chart(monthly: pd.DataFrame, path: str | Path, columns=FAN_COLUMNS, grou
     Returns:
         The path written.
     """
-    import matplotlib
+    from sim.plots import save
+    from sim.plots.fan import fan_chart as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    columns = [(c, t) for c, t in columns if c in monthly.columns]
-    ncols = 3 if len(columns) > 4 else 2
-    nrows = int(np.ceil(len(columns) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.6 * nrows), squeeze=False, sharex=True)
-    dates = sorted(monthly["date"].unique())
-    x = pd.to_datetime(pd.Series(dates))
-    colours = plt.get_cmap("tab10")
-    band_alpha = 0.18 if monthly[group].nunique() <= 4 else 0.07  # many overlapping bands turn muddy
-    for ax, (col, title) in zip(axes.flat, columns, strict=False):
-        for k, (name, runs) in enumerate(monthly.groupby(group, sort=False)):
-            q = runs.groupby("date")[col].quantile([0.05, 0.5, 0.95]).unstack().reindex(dates)
-            ax.fill_between(x, q[0.05], q[0.95], color=colours(k % 10), alpha=band_alpha, linewidth=0)
-            ax.plot(x, q[0.5], color=colours(k % 10), label=str(name), linewidth=1.6)
-        if col in TARGET_LINES:
-            value, due, label = TARGET_LINES[col]
-            due_x = pd.Timestamp(due)
-            ax.plot([x.iloc[0], due_x], [value, value], color="black", linestyle="--", linewidth=1)
-            ax.plot([due_x], [value], marker="D", color="black", markersize=5)
-            ax.annotate(label, (x.iloc[0], value), textcoords="offset points", xytext=(2, 4), fontsize=8)
-            ax.set_ylim(top=max(ax.get_ylim()[1], 1.15 * value))
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(mdates.YearLocator())
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    for ax in list(axes.flat)[len(columns) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
-    fig.suptitle("parksim: median and 90% band over replications", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * (len(labels) > 5), 1, 0.97))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    ncols = 3 if len([c for c, _ in columns if c in monthly]) > 4 else 2
+    return save(draw(monthly, columns, group=group, ncols=ncols), path, dpi=110)
