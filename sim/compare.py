@@ -92,19 +92,6 @@ def zone_table(monthly: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mean_ci(diff: np.ndarray) -> tuple[float, float, float]:
-    from scipy.stats import t
-
-    diff = diff[~np.isnan(diff)]
-    if len(diff) == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(diff.mean())
-    if len(diff) < 2:
-        return mean, np.nan, np.nan
-    half = float(t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)))
-    return mean, mean - half, mean + half
-
-
 def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
     """Each scenario minus ``reference`` on runs with the same seed and spawn key.
 
@@ -116,15 +103,15 @@ def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
         One row per scenario x measure: mean difference, 95% t interval, number of pairs.
     """
     from sim.report import target_columns
-    from sim.targets import TARGETS_BY_NAME
+    from sim.stats import mean_ci
+    from sim.targets import target_of
 
     tcols = target_columns(outcomes)
     ecols = [c for c in outcomes.columns if c.startswith("end_")]
     frame = outcomes.copy()
     for col in tcols:
         values = frame[col].to_numpy(float)
-        threshold = TARGETS_BY_NAME[col.split("__")[0]].threshold
-        frame[col] = np.where(np.isnan(values), np.nan, (values >= threshold).astype(float))
+        frame[col] = np.where(np.isnan(values), np.nan, (values >= target_of(col).threshold).astype(float))
     ref = frame[frame["scenario"] == reference].set_index(list(PAIR_KEYS))
     if ref.empty:
         raise ValueError(f"reference scenario {reference!r} has no finished runs")
@@ -133,12 +120,14 @@ def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
         if name == reference:
             continue
         pairs = runs.set_index(list(PAIR_KEYS)).join(ref[tcols + ecols], how="inner", suffixes=("", "__ref"))
-        for col in tcols + ecols:
-            mean, lo, hi = _mean_ci((pairs[col] - pairs[f"{col}__ref"]).to_numpy(float))
-            kind = "p_reach" if col in tcols else "value"
+        cols = tcols + ecols
+        diff = pairs[cols].to_numpy(float) - pairs[[f"{c}__ref" for c in cols]].to_numpy(float)
+        mean, low, high = mean_ci(diff.reshape(len(pairs), len(cols)), axis=0)
+        for j, col in enumerate(cols):
             rows.append({
-                "scenario": name, "reference": reference, "measure": col, "kind": kind,
-                "mean_diff": mean, "ci_low": lo, "ci_high": hi, "pairs": len(pairs),
+                "scenario": name, "reference": reference, "measure": col,
+                "kind": "p_reach" if col in tcols else "value",
+                "mean_diff": float(mean[j]), "ci_low": float(low[j]), "ci_high": float(high[j]), "pairs": len(pairs),
             })  # fmt: skip
     return pd.DataFrame(rows)
 

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.targets import TARGETS_BY_NAME
+from sim.stats import proportion_ci
+from sim.targets import is_target_column, parse_column, target_of
 
 FAN_COLUMNS = (
     ("projects_signed_cum", "technology projects signed since start"),
@@ -25,23 +26,9 @@ FAN_COLUMNS = (
 )
 
 
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (NaN when n == 0)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + confidence / 2)
-    phat = successes / n
-    denom = 1 + z**2 / n
-    centre = (phat + z**2 / (2 * n)) / denom
-    half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
-
-
 def target_columns(outcomes: pd.DataFrame) -> list[str]:
     """The ``target__definition`` columns present in ``outcomes``."""
-    return [c for c in outcomes.columns if "__" in c and c.split("__")[0] in TARGETS_BY_NAME]
+    return [c for c in outcomes.columns if is_target_column(c)]
 
 
 def target_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFrame:
@@ -58,18 +45,28 @@ def target_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFram
     ok = outcomes if "status" not in outcomes else outcomes[outcomes["status"] == "ok"]
     for name, runs in ok.groupby(group, sort=False):
         for col in target_columns(runs):
-            target_name, definition = col.split("__")
-            target = TARGETS_BY_NAME[target_name]
+            target = target_of(col)
             values = runs[col].dropna().to_numpy(float)
             hits = int((values >= target.threshold).sum())
-            lo, hi = wilson_interval(hits, len(values))
             q05, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95]) if len(values) else (np.nan,) * 3
             rows.append({
-                group: name, "target": target_name, "definition": definition, "threshold": target.threshold,
-                "unit": target.unit, "n": len(values), "p_reach": hits / len(values) if len(values) else np.nan,
-                "p_low": lo, "p_high": hi, "median": q50, "q05": q05, "q95": q95,
+                group: name, "target": target.name, "definition": parse_column(col)[1],
+                "threshold": target.threshold, "unit": target.unit, "n": len(values),
+                "p_reach": hits / len(values) if len(values) else np.nan, "hits": hits,
+                "median": q50, "q05": q05, "q95": q95,
             })  # fmt: skip
-    return pd.DataFrame(rows)
+    return _with_intervals(pd.DataFrame(rows))
+
+
+def _with_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """``hits`` out of ``n`` -> Wilson 95% interval ``p_low`` / ``p_high`` beside ``p_reach``."""
+    if table.empty:
+        return table
+    low, high = proportion_ci(table.pop("hits"), table["n"])
+    at = table.columns.get_loc("p_reach") + 1
+    table.insert(at, "p_high", high)
+    table.insert(at, "p_low", low)
+    return table
 
 
 def indicator_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFrame:
