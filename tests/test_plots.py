@@ -21,7 +21,7 @@ from sim.plots.targets import probability_heatmap, reach_by_scale, target_chart
 from sim.plots.zones import zone_chart
 from sim.report import FAN_COLUMNS, target_table
 from sim.scenario import load_scenario
-from sim.targets import TARGETS
+from sim.targets import TARGETS, column_of
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -84,7 +84,9 @@ def test_target_zone_and_difference_charts_draw_from_library_tables(batch, tmp_p
         "zones": zone_chart(zone_table(batch.monthly)),
         "differences": difference_chart(diffs),
         "indicators": indicator_chart(diffs),
-        "heatmap": probability_heatmap(targets.assign(column=targets["target"] + "__" + targets["definition"])),
+        "heatmap": probability_heatmap(
+            targets.assign(column=list(map(column_of, targets["target"], targets["definition"])))
+        ),
     }
     for name, fig in figures.items():
         assert len(written(fig, tmp_path / f"{name}.png")) > 5000, name
