@@ -63,6 +63,39 @@ def legend_below(fig: Figure, handles, labels, ncol: int = 5, fontsize: float = 
                frameon=False, **kwargs)  # fmt: skip
 
 
+def heatmap(values, rows, columns, size, cmap: str, colorbar: str, title: str, column_style=None):
+    """A heat map of ``values`` (rows x columns, colours from 0 to 1) with labelled axes and a colour bar.
+
+    Args:
+        values: 2-D array of numbers between 0 and 1.
+        rows: row labels.
+        columns: column labels.
+        size: ``(width, height)`` in inches.
+        cmap: colour map name.
+        colorbar: the colour bar's label.
+        title: the panel's title.
+        column_style: keyword arguments for the column labels (default: rotated 45 degrees, size 8).
+
+    Returns:
+        ``(figure, axes)``, so that callers can write values into the cells.
+    """
+    fig = figure(*size)
+    ax = fig.subplots()
+    image = ax.imshow(values, vmin=0, vmax=1, cmap=cmap, aspect="auto")
+    ax.set_xticks(range(len(columns)), columns, **(column_style or {"rotation": 45, "ha": "right", "fontsize": 8}))
+    ax.set_yticks(range(len(rows)), rows, fontsize=7)
+    fig.colorbar(image, ax=ax, label=colorbar, shrink=0.6)
+    ax.set_title(title, fontsize=10)
+    return fig, ax
+
+
+def finish(fig: Figure, title: str, legend_inches: float = 0.0, fontsize: float = 11, top: float = 0.98) -> Figure:
+    """Title the figure and lay its panels out above ``legend_inches`` of room for a legend below them."""
+    fig.suptitle(title, fontsize=fontsize)
+    fig.tight_layout(rect=(0, legend_inches / fig.get_figheight(), 1, top))
+    return fig
+
+
 def save(fig: Figure, path: str | Path, dpi: int = 100, **kwargs) -> Path:
     """Write ``fig`` to ``path`` (folders are created; the format follows the suffix)."""
     path = Path(path)

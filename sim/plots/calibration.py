@@ -25,7 +25,7 @@ from matplotlib.patches import Rectangle
 from matplotlib.transforms import blended_transform_factory
 from scipy import stats
 
-from sim.plots import figure, grid, legend_below
+from sim.plots import figure, finish, grid, legend_below
 
 WORDS = {
     "100m_yuan": "100 m yuan",
@@ -37,6 +37,7 @@ WORDS = {
     "park": "whole park",
 }
 TOKENS = {"neeq": "NEEQ", "q1": "(Q1)", "israeli": "Israeli"}
+MIN_WIDTH = 10.0  # inches
 
 
 def words(code: str) -> str:
@@ -61,13 +62,12 @@ def prior_posterior(summary: pd.DataFrame, priors, draws=None, weights=None, cov
     priors = priors if isinstance(priors, dict) else {p.name: p for p in priors}
     rows = list(summary.itertuples())
     fig, axes = grid(len(rows), ncols, 4.6, 3.0, extra=0.8)
+    fig.set_figwidth(max(fig.get_figwidth(), MIN_WIDTH))  # room for the title and the legend with few panels
     for j, (ax, r) in enumerate(zip(axes.flat, rows, strict=False)):
         _posterior_panel(ax, r, priors.get(r.param), draws, weights, _sd(cov, j))
     handles, labels = axes[0, 0].get_legend_handles_labels()
     legend_below(fig, handles, labels, ncol=len(labels), fontsize=9)
-    fig.suptitle("What the data taught us: prior against posterior for each fitted parameter", fontsize=11)
-    fig.tight_layout(rect=(0, 0.5 / fig.get_figheight(), 1, 0.98))
-    return fig
+    return finish(fig, "What the data taught us: prior against posterior for each fitted parameter", 0.5)
 
 
 def _sd(cov, j: int) -> float | None:
@@ -111,12 +111,11 @@ def predictive(bands: pd.DataFrame, coverage: pd.DataFrame, ncols: int = 3):
     """Per observed series: the fitted model's 90% band and median over time, with the park's figures."""
     keys = list(dict.fromkeys(zip(bands["series"], bands["frame"], bands["kind"], strict=True)))
     fig, axes = grid(len(keys), ncols, 4.8, 3.0, extra=0.9)
+    fig.set_figwidth(max(fig.get_figwidth(), MIN_WIDTH))
     for ax, key in zip(axes.flat, keys, strict=False):
         _predictive_panel(ax, _rows(bands, key), _rows(coverage, key), key)
     fig.legend(handles=_predictive_legend(), loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("Posterior predictive check: the fitted model against the park's history", fontsize=11)
-    fig.tight_layout(rect=(0, 0.75 / fig.get_figheight(), 1, 0.98))
-    return fig
+    return finish(fig, "Posterior predictive check: the fitted model against the park's history", 0.75)
 
 
 def _rows(table: pd.DataFrame, key: tuple) -> pd.DataFrame:

@@ -12,7 +12,7 @@ import textwrap
 import numpy as np
 import pandas as pd
 
-from sim.plots import colour, figure, grid
+from sim.plots import colour, figure, finish, grid
 from sim.plots.labels import measure_text
 
 
@@ -76,10 +76,8 @@ def indicator_chart(diffs: pd.DataFrame, order=None, ncols: int = 4):
         ax.set_title(textwrap.fill(measure_text(measure), 34), fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
         ax.grid(axis="x", alpha=0.35)
-    fig.suptitle(
+    title = (
         f"End of the run: change against {sub['reference'].iloc[0]} on the same random numbers "
-        "(dot: mean of the pairs; whisker: 95% interval; in the indicator's own unit)",
-        fontsize=10,
+        "(dot: mean of the pairs; whisker: 95% interval; in the indicator's own unit)"
     )
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
-    return fig
+    return finish(fig, title, fontsize=10, top=0.97)

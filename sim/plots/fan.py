@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.transforms import blended_transform_factory
 
-from sim.plots import colour, grid, legend_below
+from sim.plots import colour, finish, grid, legend_below
 from sim.plots.labels import stock_goals
 
 TITLE = "Key indicators over time (line: median replication; band: 90% of replications)"
@@ -46,10 +46,7 @@ def fan_chart(monthly: pd.DataFrame, columns, group: str = "scenario", ncols: in
         _style(ax, panel_title)
     handles, labels = axes[0, 0].get_legend_handles_labels()
     legend_below(fig, handles, labels, fontsize=9)
-    fig.suptitle(title, fontsize=11)
-    legend_in = 0.3 + 0.22 * np.ceil(len(labels) / 5)
-    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 0.98))
-    return fig
+    return finish(fig, title, legend_inches=0.3 + 0.22 * np.ceil(len(labels) / 5))
 
 
 def target_line(ax, value: float, year: int, x: pd.Series) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.plots import figure, grid, save
+from sim.plots import finish, grid, heatmap, save
 from sim.plots.labels import column_label
 
 PANEL_GROUPS = (
@@ -40,12 +40,6 @@ def _panel_title(outcome: str, measure: str) -> str:
     return outcome + (" (P reach)" if measure == "reach_share" else "")
 
 
-def _finish(fig, title: str):
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0, 1, 0.98))
-    return fig
-
-
 def bars(table: pd.DataFrame, method: str, keep=lambda o, m: True, title: str = ""):
     """One horizontal bar chart per outcome: Morris ``mu_star`` or Sobol ``S1``/``ST``, with 95% error bars."""
     chosen = panels(table, keep)
@@ -68,7 +62,7 @@ def bars(table: pd.DataFrame, method: str, keep=lambda o, m: True, title: str = 
         ax.grid(axis="x", alpha=0.3)
         if method == "sobol":
             ax.legend(fontsize=6, loc="lower right")
-    return _finish(fig, title or f"{method} sensitivity (95% bootstrap intervals)")
+    return finish(fig, title or f"{method} sensitivity (95% bootstrap intervals)")
 
 
 def morris_scatter(table: pd.DataFrame, keep=lambda o, m: True, title: str = MORRIS_TITLE):
@@ -89,7 +83,7 @@ def morris_scatter(table: pd.DataFrame, keep=lambda o, m: True, title: str = MOR
         ax.set_ylabel("sigma", fontsize=7)
         ax.tick_params(labelsize=7)
         ax.set_title(_panel_title(outcome, measure), fontsize=8)
-    return _finish(fig, title)
+    return finish(fig, title)
 
 
 def morris_heatmap(mu: pd.DataFrame, outcomes: list[str], label=column_label):
@@ -105,13 +99,12 @@ def morris_heatmap(mu: pd.DataFrame, outcomes: list[str], label=column_label):
     wide = wide.reindex(columns=[c for c in outcomes if c in wide.columns])
     wide = wide / wide.max(axis=0)
     wide = wide.loc[wide.mean(axis=1).sort_values(ascending=False).index]
-    fig = figure(9, 6)
-    ax = fig.subplots()
-    image = ax.imshow(wide.to_numpy(float), vmin=0, vmax=1, cmap="magma_r", aspect="auto")
-    ax.set_yticks(range(wide.shape[0]), wide.index, fontsize=7)
-    ax.set_xticks(range(wide.shape[1]), [label(c) for c in wide.columns], rotation=60, ha="right", fontsize=6)
-    fig.colorbar(image, ax=ax, label="mu* / largest mu* of the target", shrink=0.6)
-    ax.set_title("Morris screening: which levers move each target (measured value)", fontsize=10)
+    fig, _ = heatmap(
+        wide.to_numpy(float), list(wide.index), [label(c) for c in wide.columns], size=(9, 6), cmap="magma_r",
+        colorbar="mu* / largest mu* of the target",
+        title="Morris screening: which levers move each target (measured value)",
+        column_style={"rotation": 60, "ha": "right", "fontsize": 6},
+    )  # fmt: skip
     fig.tight_layout()
     return fig
 

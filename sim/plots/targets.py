@@ -13,7 +13,7 @@ import pandas as pd
 from matplotlib.patches import Patch
 from matplotlib.ticker import PercentFormatter
 
-from sim.plots import colour, figure, grid
+from sim.plots import colour, figure, finish, grid, heatmap
 from sim.plots.labels import column_label, definition_text, fmt_pct, target_text
 
 TITLE = "Share of replications that reach each target (whisker: 95% interval)"
@@ -40,10 +40,7 @@ def target_chart(table: pd.DataFrame, ncols: int = 3, title: str = TITLE):
     handles = [Patch(color=colours[d], label=definition_text(d)) for d in defs]
     fig.legend(handles=handles, loc="lower center", ncol=min(5, len(defs)), fontsize=8, frameon=False,
                title="definition of the target", title_fontsize=8)  # fmt: skip
-    fig.suptitle(title, fontsize=11)
-    legend_in = 0.45 + 0.2 * np.ceil(len(defs) / 5)
-    fig.tight_layout(rect=(0, legend_in / fig.get_figheight(), 1, 0.98))
-    return fig
+    return finish(fig, title, legend_inches=0.45 + 0.2 * np.ceil(len(defs) / 5))
 
 
 def _bars(ax, part: pd.DataFrame, k: int, n: int, colour) -> None:
@@ -78,15 +75,13 @@ def probability_heatmap(table: pd.DataFrame, label=column_label):
     wide = table.pivot(index="column", columns="scenario", values="p_reach")
     wide = wide.reindex(index=table["column"].unique(), columns=table["scenario"].unique())
     values = wide.to_numpy(float)
-    fig = figure(8.5, 8)
-    ax = fig.subplots()
-    image = ax.imshow(values, vmin=0, vmax=1, cmap="viridis", aspect="auto")
-    ax.set_xticks(range(wide.shape[1]), wide.columns, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(wide.shape[0]), [label(c) for c in wide.index], fontsize=7)
+    fig, ax = heatmap(
+        values, [label(c) for c in wide.index], list(wide.columns), size=(8.5, 8), cmap="viridis",
+        colorbar="probability of reaching the target",
+        title="Probability of reaching each target (percent), by scenario",
+    )  # fmt: skip
     for (i, j), v in np.ndenumerate(values):
         ax.text(j, i, f"{100 * v:.0f}", ha="center", va="center", fontsize=6, color="w" if v < 0.6 else "k")
-    fig.colorbar(image, ax=ax, label="probability of reaching the target", shrink=0.6)
-    ax.set_title("Probability of reaching each target (percent), by scenario", fontsize=10)
     fig.tight_layout()
     return fig
 

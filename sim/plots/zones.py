@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from sim.plots import colour, grid, legend_below
+from sim.plots import colour, finish, grid, legend_below
 from sim.plots.labels import ZONE_WORDS
 
 TITLE = "Where firms and talent sit (bar: median; whisker: 90% of replications)"
@@ -35,6 +35,4 @@ def zone_chart(zones: pd.DataFrame, title: str = TITLE):
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
     handles, labels = axes[0, 0].get_legend_handles_labels()
     legend_below(fig, handles, labels)
-    fig.suptitle(title, fontsize=11)
-    fig.tight_layout(rect=(0, 0.08 + 0.05 * (len(labels) > 5), 1, 0.97))
-    return fig
+    return finish(fig, title, legend_inches=(0.08 + 0.05 * (len(labels) > 5)) * fig.get_figheight(), top=0.97)
