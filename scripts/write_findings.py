@@ -35,7 +35,7 @@ from sim import discovery as sd  # noqa: E402
 from sim.batch import load_batch  # noqa: E402
 from sim.compare import paired_differences  # noqa: E402
 from sim.report import target_table  # noqa: E402
-from sim.targets import TARGETS, TARGETS_BY_NAME  # noqa: E402
+from sim.targets import TARGETS, all_columns, column_of, parse_column, target_of  # noqa: E402
 
 REFERENCE, PACKAGE = "baseline", "full_package"
 
@@ -83,7 +83,7 @@ def md_table(frame: pd.DataFrame) -> str:
 def probabilities(batch) -> pd.DataFrame:
     """target_table with a ``column`` key (``target__definition``)."""
     table = target_table(batch.outcomes)
-    table["column"] = table["target"] + "__" + table["definition"]
+    table["column"] = [column_of(t, d) for t, d in zip(table["target"], table["definition"], strict=True)]
     return table
 
 
@@ -94,7 +94,7 @@ def q1_tables(table: pd.DataFrame) -> tuple[str, str]:
         g = g.set_index("scenario")
         singles = g.drop(index=[s for s in (REFERENCE, PACKAGE) if s in g.index])
         best = singles["p_reach"].idxmax() if len(singles) else None
-        t = TARGETS_BY_NAME[col.split("__")[0]]
+        t = target_of(col)
         rows.append({
             "target (definition)": label(col), "goal": f"{num(t.threshold)} {t.unit}",
             "status quo: P [95% CI]": pci(g.loc[REFERENCE]) if REFERENCE in g.index else "n/a",
@@ -130,7 +130,7 @@ def q2_table(mu: pd.DataFrame, top: int = 3) -> str:
         cells = {"target (definition)": label(col)}
         for measure, name in (("mean", "measured value"), ("reach_share", "probability of reaching")):
             part = mu[(mu["outcome"] == col) & (mu["measure"] == measure) & (mu["value"] > 0)].nlargest(top, "value")
-            unit = TARGETS_BY_NAME[col.split("__")[0]].unit if measure == "mean" else ""
+            unit = target_of(col).unit if measure == "mean" else ""
             cells[f"largest effects on the {name}"] = (
                 "; ".join(
                     f"{r.input} {num(r.value)} [{num(r.low)}, {num(r.high)}]{' ' + unit if unit else ''}"
@@ -143,7 +143,7 @@ def q2_table(mu: pd.DataFrame, top: int = 3) -> str:
 
 
 def _target_order() -> list[str]:
-    return [f"{t.name}__{d}" for t in TARGETS for d in t.columns]
+    return all_columns()
 
 
 def lever_ranking(mu: pd.DataFrame) -> pd.DataFrame:
@@ -199,7 +199,7 @@ def lhs_points(batch, low: dict, high: dict) -> tuple[pd.DataFrame, list[str]]:
     out = batch.outcomes[batch.outcomes["status"] == "ok"]
     inputs = sd.varied_inputs(out, batch.manifest["input_columns"])
     cols = [c for c in _target_order() if c in out.columns]
-    hits = out[cols].ge(pd.Series({c: TARGETS_BY_NAME[c.split("__")[0]].threshold for c in cols}))
+    hits = out[cols].ge(pd.Series({c: target_of(c).threshold for c in cols}))
     hits = hits.where(out[cols].notna())
     points = out[["scenario", *inputs]].groupby("scenario", sort=False).first()
     points = points.join(hits.assign(scenario=out["scenario"]).groupby("scenario", sort=False).mean())
@@ -269,13 +269,13 @@ def best_anywhere(tables: list[pd.DataFrame], points: pd.DataFrame | None) -> pd
 
 def out_of_reach(best: pd.DataFrame, inputs: dict) -> list[str]:
     """Targets with a reading below 50% under every tested package, with the mechanism that bounds them."""
-    lines = []
+    lines, target = [], best.index.map(lambda c: parse_column(c)[0])
     for t in TARGETS:
-        rows = best[best.index.str.startswith(t.name + "__") & (best["p_best"] < 0.5)]
+        rows = best[(target == t.name) & (best["p_best"] < 0.5)]
         if rows.empty:
             continue
         readings = "; ".join(
-            f"*{c.split('__')[1]}*: at most {pct(r.p_best)}, highest median {num(r.median_best)}"
+            f"*{parse_column(c)[1]}*: at most {pct(r.p_best)}, highest median {num(r.median_best)}"
             for c, r in zip(rows.index, rows.itertuples(), strict=True)
         )
         why = MECHANISMS.get(t.name, lambda i: "")(inputs)
@@ -343,7 +343,7 @@ def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | N
     for t in TARGETS:
         cells = []
         for d in t.columns:
-            c = f"{t.name}__{d}"
+            c = column_of(t.name, d)
             if c in best.index:
                 top = best.loc[c, "p_best"]
                 where = f" (`{best.loc[c, 'where']}`, {int(best.loc[c, 'n'])} runs)" if top > 0 else " (never reached)"

@@ -5,13 +5,15 @@
 * ``targets.csv`` / ``targets.png``: probability of reaching each target (every
   definition) per scenario or design point, with Wilson 95% intervals
   (:func:`sim.report.target_table`);
-* ``fan_charts.png``: median and 90% band over time of the key indicators
-  (:func:`sim.report.fan_chart`);
+* ``fan_charts.png``: median and 90% band over time of the key indicators;
 * ``zones.csv`` / ``zones.png``: where firms and talent are at the end of the run
   (median and 90% band per zone);
-* ``paired_differences.csv`` / ``paired_differences.png``: each scenario minus a
-  reference scenario, run by run on the same replicate seeds (common random
-  numbers), with 95% t intervals on the mean difference.
+* ``paired_differences.csv`` / ``paired_differences.png`` /
+  ``indicator_differences.png``: each scenario minus a reference scenario, run
+  by run on the same replicate seeds (common random numbers), with 95% t
+  intervals on the mean difference (chances of reaching, end-of-run indicators).
+
+The figures are drawn by :mod:`sim.plots`, the same functions the notebooks use.
 
 Only the columns needed are read from the Parquet parts (pyarrow dataset
 projection), so large batches compare without loading whole tables.
@@ -30,7 +32,7 @@ FAN_EXTRA = ("firms_in_park",)
 ZONES = ("north", "central", "south")
 ZONE_COLUMNS = tuple(f"{kind}_{z}" for kind in ("firms", "talent") for z in ZONES)
 PAIR_KEYS = ("seed", "spawn_key")
-MAX_DIFF_PANELS = 6
+DPI = 100
 
 
 def _labelled(batches) -> list[tuple[object, dict[str, str]]]:
@@ -90,19 +92,6 @@ def zone_table(monthly: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def _mean_ci(diff: np.ndarray) -> tuple[float, float, float]:
-    from scipy.stats import t
-
-    diff = diff[~np.isnan(diff)]
-    if len(diff) == 0:
-        return np.nan, np.nan, np.nan
-    mean = float(diff.mean())
-    if len(diff) < 2:
-        return mean, np.nan, np.nan
-    half = float(t.ppf(0.975, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)))
-    return mean, mean - half, mean + half
-
-
 def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
     """Each scenario minus ``reference`` on runs with the same seed and spawn key.
 
@@ -114,15 +103,15 @@ def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
         One row per scenario x measure: mean difference, 95% t interval, number of pairs.
     """
     from sim.report import target_columns
-    from sim.targets import TARGETS_BY_NAME
+    from sim.stats import mean_ci
+    from sim.targets import target_of
 
     tcols = target_columns(outcomes)
     ecols = [c for c in outcomes.columns if c.startswith("end_")]
     frame = outcomes.copy()
     for col in tcols:
         values = frame[col].to_numpy(float)
-        threshold = TARGETS_BY_NAME[col.split("__")[0]].threshold
-        frame[col] = np.where(np.isnan(values), np.nan, (values >= threshold).astype(float))
+        frame[col] = np.where(np.isnan(values), np.nan, (values >= target_of(col).threshold).astype(float))
     ref = frame[frame["scenario"] == reference].set_index(list(PAIR_KEYS))
     if ref.empty:
         raise ValueError(f"reference scenario {reference!r} has no finished runs")
@@ -131,105 +120,16 @@ def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
         if name == reference:
             continue
         pairs = runs.set_index(list(PAIR_KEYS)).join(ref[tcols + ecols], how="inner", suffixes=("", "__ref"))
-        for col in tcols + ecols:
-            mean, lo, hi = _mean_ci((pairs[col] - pairs[f"{col}__ref"]).to_numpy(float))
-            kind = "p_reach" if col in tcols else "value"
+        cols = tcols + ecols
+        diff = pairs[cols].to_numpy(float) - pairs[[f"{c}__ref" for c in cols]].to_numpy(float)
+        mean, low, high = mean_ci(diff.reshape(len(pairs), len(cols)), axis=0)
+        for j, col in enumerate(cols):
             rows.append({
-                "scenario": name, "reference": reference, "measure": col, "kind": kind,
-                "mean_diff": mean, "ci_low": lo, "ci_high": hi, "pairs": len(pairs),
+                "scenario": name, "reference": reference, "measure": col,
+                "kind": "p_reach" if col in tcols else "value",
+                "mean_diff": float(mean[j]), "ci_low": float(low[j]), "ci_high": float(high[j]), "pairs": len(pairs),
             })  # fmt: skip
     return pd.DataFrame(rows)
-
-
-# ---------------------------------------------------------------- figures
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def plot_targets(table: pd.DataFrame, path: Path) -> Path:
-    """One panel per target: P(reach) with its 95% interval per scenario, one marker per definition."""
-    plt = _plt()
-    targets = list(dict.fromkeys(table["target"]))
-    scen = list(dict.fromkeys(table["scenario"]))
-    ncols = 3
-    nrows = int(np.ceil(len(targets) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(15, 0.35 * len(scen) * nrows + 1.6 * nrows), squeeze=False)
-    for ax, target in zip(axes.flat, targets, strict=False):
-        sub = table[table["target"] == target]
-        defs = list(dict.fromkeys(sub["definition"]))
-        for k, d in enumerate(defs):
-            part = sub[sub["definition"] == d].set_index("scenario").reindex(scen)
-            y = np.arange(len(scen)) + (k - (len(defs) - 1) / 2) * 0.22
-            err = np.vstack([part["p_reach"] - part["p_low"], part["p_high"] - part["p_reach"]]).clip(0)
-            ax.errorbar(part["p_reach"], y, xerr=err, fmt="o", ms=4, capsize=2, label=d)
-        ax.set_yticks(np.arange(len(scen)), scen, fontsize=7)
-        ax.invert_yaxis()
-        ax.set_xlim(-0.03, 1.03)
-        ax.set_title(target, fontsize=9)
-        ax.grid(alpha=0.3, axis="x")
-        ax.legend(fontsize=6, loc="best")
-    for ax in list(axes.flat)[len(targets) :]:
-        ax.axis("off")
-    fig.suptitle("Probability of reaching each target (95% Wilson interval)", fontsize=11)
-    return _save(fig, path)
-
-
-def plot_zones(zones: pd.DataFrame, path: Path) -> Path:
-    """Stacked bars: median firms and talent per zone at the end of the run, per scenario."""
-    plt = _plt()
-    scen = list(dict.fromkeys(zones["scenario"]))
-    fig, axes = plt.subplots(1, 2, figsize=(12, 1.2 + 0.35 * len(scen)), squeeze=False)
-    colours = {"north": "#4c72b0", "central": "#dd8452", "south": "#55a868"}
-    for ax, kind in zip(axes.flat, ("firms", "talent"), strict=True):
-        left = np.zeros(len(scen))
-        for zone in ZONES:
-            sub = zones[(zones["kind"] == kind) & (zones["zone"] == zone)].set_index("scenario").reindex(scen)
-            ax.barh(scen, sub["median"], left=left, color=colours[zone], label=zone)
-            left += sub["median"].fillna(0).to_numpy()
-        ax.invert_yaxis()
-        ax.set_title(f"{kind} by zone at the end (median)", fontsize=10)
-        ax.tick_params(axis="y", labelsize=7)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.tight_layout(rect=(0, 0.1, 1, 1))
-    return _save(fig, path, layout=False)
-
-
-def plot_differences(diffs: pd.DataFrame, path: Path) -> Path:
-    """Paired change in P(reach) of each target definition against the reference, per scenario."""
-    plt = _plt()
-    sub = diffs[diffs["kind"] == "p_reach"]
-    scen = list(dict.fromkeys(sub["scenario"]))[:MAX_DIFF_PANELS]
-    measures = list(dict.fromkeys(sub["measure"]))
-    fig, axes = plt.subplots(1, len(scen), figsize=(4.2 * len(scen) + 2.5, 0.25 * len(measures) + 1.5), squeeze=False)
-    for i, (ax, name) in enumerate(zip(axes.flat, scen, strict=True)):
-        part = sub[sub["scenario"] == name].set_index("measure").reindex(measures)
-        y = np.arange(len(measures))
-        err = np.vstack([part["mean_diff"] - part["ci_low"], part["ci_high"] - part["mean_diff"]])
-        ax.errorbar(part["mean_diff"], y, xerr=np.nan_to_num(err).clip(0), fmt="o", ms=3, capsize=2)
-        ax.axvline(0, color="black", linewidth=0.8)
-        ax.set_yticks(y, measures if i == 0 else [""] * len(measures), fontsize=6)
-        ax.invert_yaxis()
-        ax.set_xlim(-1.05, 1.05)
-        ax.set_title(f"{name}\nminus {part['reference'].iloc[0]} ({int(part['pairs'].iloc[0])} pairs)", fontsize=8)
-        ax.grid(alpha=0.3, axis="x")
-    fig.suptitle("Paired change in probability of reaching (same seeds, 95% t interval)", fontsize=10)
-    return _save(fig, path)
-
-
-def _save(fig, path: Path, layout: bool = True) -> Path:
-    plt = _plt()
-    if layout:
-        fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
 
 
 # ---------------------------------------------------------------- the whole comparison
@@ -244,7 +144,8 @@ def compare(batches, out_dir: str | Path, reference: str | None = None) -> dict:
     Returns:
         Name -> DataFrame for the tables and name -> Path for every file written.
     """
-    from sim.report import FAN_COLUMNS, fan_chart, target_table
+    from sim.plots import save
+    from sim.report import FAN_COLUMNS, target_table
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -263,11 +164,24 @@ def compare(batches, out_dir: str | Path, reference: str | None = None) -> dict:
         if not result[name].empty:
             files[f"{name}.csv"] = out / f"{name}.csv"
             result[name].to_csv(files[f"{name}.csv"], index=False)
-    files["targets.png"] = plot_targets(result["targets"], out / "targets.png")
-    files["fan_charts.png"] = fan_chart(monthly, out / "fan_charts.png", columns=fans)
-    if not result["zones"].empty:
-        files["zones.png"] = plot_zones(result["zones"], out / "zones.png")
-    if not result["paired_differences"].empty:
-        files["paired_differences.png"] = plot_differences(result["paired_differences"], out / "paired_differences.png")
+    for name, fig in _figures(result, monthly, fans).items():
+        files[f"{name}.png"] = save(fig, out / f"{name}.png", dpi=DPI)
     result["files"] = files
     return result
+
+
+def _figures(result: dict, monthly: pd.DataFrame, fans) -> dict:
+    """Name -> figure of the comparison (:mod:`sim.plots`); figures without data are left out."""
+    from sim.plots.differences import difference_chart, indicator_chart
+    from sim.plots.fan import fan_chart
+    from sim.plots.targets import target_chart
+    from sim.plots.zones import zone_chart
+
+    figures = {"targets": target_chart(result["targets"]), "fan_charts": fan_chart(monthly, fans, ncols=3)}
+    if not result["zones"].empty:
+        figures["zones"] = zone_chart(result["zones"])
+    diffs = result["paired_differences"]
+    if not diffs.empty:
+        figures["paired_differences"] = difference_chart(diffs)
+        figures["indicator_differences"] = indicator_chart(diffs)
+    return figures

@@ -26,7 +26,7 @@ import pandas as pd
 
 from sim.params import PARAMS
 from sim.scenario import ScenarioError
-from sim.targets import TARGETS, TARGETS_BY_NAME
+from sim.targets import TARGETS, TARGETS_BY_NAME, column_of, is_target_column, parse_column, target_of
 
 METHODS = ("prim", "cart")
 MASS_MIN = 0.05  # smallest box, as a share of the points (EMA Workbench's default)
@@ -76,8 +76,8 @@ def target_column(name: str, definition: str | None = None) -> str:
     Raises:
         ScenarioError: unknown target or definition, listing the allowed ones.
     """
-    if "__" in name and definition is None:
-        name, definition = name.split("__", 1)
+    if definition is None and is_target_column(name):
+        name, definition = parse_column(name)
     target = TARGETS_BY_NAME.get(name)
     if target is None:
         raise ScenarioError("--target", None, f"unknown target {name!r}; allowed: {', '.join(t.name for t in TARGETS)}")
@@ -91,7 +91,7 @@ def target_column(name: str, definition: str | None = None) -> str:
         raise ScenarioError(
             "--definition", None, f"unknown definition {definition!r} of {name!r}; allowed: {', '.join(defs)}"
         )
-    return f"{name}__{definition}"
+    return column_of(name, definition)
 
 
 def varied_inputs(outcomes: pd.DataFrame, declared: list[str] | None = None) -> list[str]:
@@ -116,7 +116,7 @@ def discovery_data(
         ``(x, y, points)``: inputs per point, 0/1 success per point, and the per-point
         table (inputs, ``n_runs``, ``reach_share``, ``success``).
     """
-    target = TARGETS_BY_NAME[column.split("__")[0]]
+    target = target_of(column)
     ok = outcomes if "status" not in outcomes else outcomes[outcomes["status"] == "ok"]
     ok = ok[ok[column].notna()]
     hit = (ok[column] >= target.threshold).astype(float)
@@ -265,7 +265,7 @@ def describe_box(d: Discovery, i: int | None = None, per_run: bool = False, thre
     i = d.chosen if i is None else i
     box, stats = d.limits[i], d.trajectory.iloc[i]
     parts = [describe_limit(k, box.loc[k, "low"], box.loc[k, "high"], *d.init.loc[k]) for k in d.restricted(i)]
-    target, definition = d.column.split("__")
+    target, definition = parse_column(d.column)
     unit = "runs" if per_run else f"design points (reach share >= {threshold:g})"
     where = " and ".join(parts) if parts else "anywhere in the tested ranges (no restriction)"
     return (
@@ -355,9 +355,9 @@ def write_discovery(
     table.to_csv(box_csv, index=False)
     stats = d.trajectory.iloc[d.chosen]
     box_json = Path(f"{stem}_box.json")
+    target, definition = parse_column(d.column)
     write_json(box_json, {
-        "batch": batch_id, "target": d.column.split("__")[0], "definition": d.column.split("__")[1],
-        "threshold": TARGETS_BY_NAME[d.column.split("__")[0]].threshold,
+        "batch": batch_id, "target": target, "definition": definition, "threshold": target_of(d.column).threshold,
         "success": "run reaches the target" if per_run else f"reach share over replications >= {threshold:g}",
         "method": d.method, "box": d.chosen,
         **{k: float(stats[k]) for k in ("coverage", "density", "mass")}, "res_dim": int(stats["res_dim"]),

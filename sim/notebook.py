@@ -3,8 +3,9 @@
 The notebooks only call functions. This module picks finished batches, gathers
 the tables of :mod:`sim.compare` and :mod:`sim.report` once
 (:func:`load_comparison`), turns them into tables in plain words and writes
-captions from the numbers; :mod:`sim.notebook_charts` draws the figures and
-:mod:`sim.notebook_calibration` reads fitted calibration jobs. No model logic:
+captions from the numbers; :mod:`sim.plots` draws the figures (the same
+functions as the command line) and :mod:`sim.notebook_calibration` reads fitted
+calibration jobs. No model logic:
 every number comes from stored results.
 
 Environment variables (so that a notebook runs unchanged in tests and on CI):
@@ -22,26 +23,26 @@ from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
+
+from sim.plots.labels import (  # noqa: F401  (the notebooks' words, also reached as nb.<name>)
+    DEFINITIONS,
+    INDICATORS,
+    ZONE_WORDS,
+    definition_text,
+    fmt_num,
+    fmt_pct,
+    measure_text,
+    stock_goals,
+    target_text,
+)
+from sim.targets import column_of
 
 ENV_BATCHES = "PARKSIM_BATCHES"
 ENV_FIGURES = "PARKSIM_FIGURES"
 FINISHED = ("complete", "complete-with-failures")
 MAX_SCENARIOS = 12
 DPI = 100
-DEFINITIONS = {
-    "signed": "signed",
-    "registered": "registered",
-    "started": "started operating",
-    "exchange": "exchange-listed only",
-    "exchange_neeq": "exchange + NEEQ",
-    "revenue_threshold": "revenue threshold",
-    "in_park": "registered in the park",
-    "incl_signed": "incl. signed, not yet registered",
-    "completed": "completed",
-    "new_reserve": "new reserve firms",
-}
 FANS = (
     ("projects_signed_cum", "technology projects signed since the start"),
     ("projects_started_cum", "technology projects started operating since the start"),
@@ -52,21 +53,6 @@ FANS = (
     ("graphene_firms", "graphene firms in the park"),
     ("graphene_projects_signed_cum", "graphene projects signed since the start"),
 )
-INDICATORS = {
-    "firms_in_park": "firms in the park",
-    "talent_people": "talent in the park (people)",
-    "listed_exchange": "exchange-listed companies",
-    "listed_exchange_neeq": "listed companies (exchange + NEEQ)",
-    "market_value_exchange_neeq_bn_yuan": "market value, exchange + NEEQ (bn yuan)",
-    "leading_firms": "leading enterprises",
-    "graphene_firms": "graphene firms in the park",
-    "israeli_firms": "Israeli firms",
-    "projects_signed_cum": "projects signed since the start",
-    "vc_deals_cum": "VC deals since the start",
-    "high_pollution_firms": "high-pollution firms",
-    "revenue_bn_yuan": "revenue of park firms (bn yuan/year)",
-}
-ZONE_WORDS = {"firms": "firms", "talent": "talent (people)"}
 
 
 # ---------------------------------------------------------------- choosing inputs
@@ -185,38 +171,6 @@ def load_comparison(batches, reference: str | None = None, only=(), max_scenario
 
 
 # ---------------------------------------------------------------- labels and display
-def target_text(name: str) -> str:
-    """The plan's wording of a target."""
-    from sim.targets import TARGETS_BY_NAME
-
-    return TARGETS_BY_NAME[name].text
-
-
-def definition_text(definition: str) -> str:
-    """Plain words for a target definition."""
-    return DEFINITIONS.get(definition, definition.replace("_", " "))
-
-
-def measure_text(measure: str) -> str:
-    """``target__definition`` or ``end_indicator`` column in words."""
-    if "__" in measure:
-        name, definition = measure.split("__")
-        return f"{target_text(name)} ({definition_text(definition)})"
-    name = measure.removeprefix("end_")
-    return INDICATORS.get(name, name.replace("_", " "))
-
-
-def pyplot():
-    """``matplotlib.pyplot``; outside a Jupyter kernel with the file-only Agg backend (no window pops up)."""
-    import matplotlib
-
-    if "ipykernel" not in sys.modules:  # in a notebook keep its inline backend for the user's own plots
-        matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def show(figure, name: str, folder: str | Path | None = None) -> None:
     """Show a matplotlib figure (or a PNG file) in the notebook; save it under ``folder`` / ``$PARKSIM_FIGURES``."""
     from IPython.display import Image, display
@@ -226,24 +180,14 @@ def show(figure, name: str, folder: str | Path | None = None) -> None:
     else:
         buffer = BytesIO()
         figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
-        pyplot().close(figure)
+        if "matplotlib.pyplot" in sys.modules:  # a figure made through pyplot would be shown a second time
+            sys.modules["matplotlib.pyplot"].close(figure)
         data = buffer.getvalue()
     folder = folder or os.environ.get(ENV_FIGURES)
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
         (Path(folder) / f"{name}.png").write_bytes(data)
     display(Image(data=data))
-
-
-def fmt_pct(p: float) -> str:
-    return "n/a" if p is None or not np.isfinite(p) else f"{100 * p:.0f}%"
-
-
-def fmt_num(x: float) -> str:
-    """A number for people: thousands separated, about three significant digits."""
-    if x is None or not np.isfinite(x):
-        return "n/a"
-    return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.3g}"
 
 
 # ---------------------------------------------------------------- target attainment
@@ -283,7 +227,7 @@ def caption_targets(table: pd.DataFrame) -> str:
             f"reached in at least 80% of replications, {len(never)} in none."
         )
         if best["p_reach"] > 0:
-            likeliest = measure_text(f"{best['target']}__{best['definition']}")
+            likeliest = measure_text(column_of(best["target"], best["definition"]))
             text += f" Most likely: *{likeliest}*, {fmt_pct(best['p_reach'])}."
         lines.append(text)
     best = table.groupby(["target", "definition"], sort=False)["p_reach"].max()
@@ -305,13 +249,6 @@ def caption_targets(table: pd.DataFrame) -> str:
 
 
 # ---------------------------------------------------------------- fans and zones
-def stock_goals() -> dict:
-    """Monthly column -> (threshold, year due, definition) of the plan's stock targets."""
-    from sim.targets import TARGETS
-
-    return {col: (t.threshold, t.year, d) for t in TARGETS if t.how == "stock" for d, col in t.columns.items()}
-
-
 def caption_fans(monthly: pd.DataFrame) -> str:
     """The median replication's value when each stock target falls due, per scenario."""
     lines = []

@@ -1,10 +1,13 @@
-"""Helpers for ``results/calibration_report.ipynb``: read a fitted job, draw its figures, caption them.
+"""Helpers for ``results/calibration_report.ipynb``: read a fitted job, tabulate and caption it.
 
 Reads the files :func:`sim.calibration.calibrate.calibrate` writes under
 ``calibration/fitted/<job>/`` (``run.json``, ``summary.csv``,
 ``posterior_draws.csv``, ``predictive.csv``, ``predictive_bands.csv``; see
 :mod:`sim.calibration.fitted`). The job is ``$PARKSIM_CALIBRATION_JOB`` (a name
-or a folder) when set, else ``default``. No model logic: only stored numbers.
+or a folder) when set, else ``default``. Its figures are
+:func:`sim.plots.calibration.prior_posterior` and
+:func:`sim.plots.calibration.predictive`, the same the calibration writes. No
+model logic: only stored numbers.
 """
 
 from __future__ import annotations
@@ -17,27 +20,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.notebook import fmt_num, project_root, pyplot
+from sim.notebook import fmt_num, project_root
+from sim.plots.calibration import words
 
 ENV_JOB = "PARKSIM_CALIBRATION_JOB"
 NEEDED = ("run.json", "summary.csv", "predictive.csv", "predictive_bands.csv")
-WORDS = {
-    "100m_yuan": "100 m yuan",
-    "pct_per_year": "% per year",
-    "flow_year": "yearly flow",
-    "flow_quarter": "quarterly flow",
-    "rate": "growth rate",
-    "cip": "China-Israel park",
-    "park": "whole park",
-}
-TOKENS = {"neeq": "NEEQ", "q1": "(Q1)", "israeli": "Israeli"}
-
-
-def words(code: str) -> str:
-    """A unit, kind, frame or series code of the history table in words."""
-    if code in WORDS:
-        return WORDS[code]
-    return " ".join(TOKENS.get(part, part) for part in str(code).split("_"))
 
 
 @dataclass
@@ -103,88 +90,6 @@ def parameter_table(fitted: Fitted) -> pd.DataFrame:
         "narrowed by": summary["narrowing"].map(lambda v: f"{max(v, 0):.0%}"),
         "identified": summary["identified"].map({True: "yes", False: "no (prior-dominated)"}),
     }).set_index("parameter")  # fmt: skip
-
-
-def prior_posterior_chart(fitted: Fitted, ncols: int = 3):
-    """Per parameter: prior density, histogram of posterior draws, estimate, and both 90% intervals as bars on top."""
-    plt = pyplot()
-    from matplotlib.transforms import blended_transform_factory
-
-    rows = list(fitted.summary.itertuples())
-    ncols = min(ncols, len(rows))
-    nrows = int(np.ceil(len(rows) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.6 * ncols, 3.0 * nrows + 0.8), squeeze=False)
-    for ax, r in zip(axes.flat, rows, strict=False):
-        prior = fitted.priors.get(r.param)
-        lo, hi = (prior.low, prior.high) if prior else (min(r.prior_q05, r.q05), max(r.prior_q95, r.q95))
-        if fitted.draws is not None and r.param in fitted.draws:
-            ax.hist(fitted.draws[r.param], bins=25, range=(lo, hi), density=True, color="C0", alpha=0.5,
-                    label="posterior (draws)")  # fmt: skip
-        if prior:
-            x = np.linspace(lo, hi, 300)
-            ax.plot(x, prior.dist().pdf(x), color="0.3", linewidth=1.4, label="prior")
-        ax.axvline(r.estimate, color="C1", linewidth=1.6, label="estimate")
-        ax.set_ylim(0, ax.get_ylim()[1] * 1.3)
-        top = blended_transform_factory(ax.transData, ax.transAxes)
-        ax.plot([r.prior_q05, r.prior_q95], [0.94, 0.94], color="0.45", linewidth=4, transform=top, label="prior 90%")
-        ax.plot([r.q05, r.q95], [0.87, 0.87], color="C1", linewidth=4, transform=top, label="posterior 90%")
-        verdict = "identified" if r.identified else "not identified"
-        ax.set_title(f"{r.param}\n{verdict}: interval {max(r.narrowing, 0):.0%} narrower than the prior's", fontsize=9)
-        ax.set_yticks([])
-        ax.tick_params(axis="x", labelsize=8)
-    for ax in list(axes.flat)[len(rows) :]:
-        ax.axis("off")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
-    fig.suptitle("What the data taught us: prior against posterior for each fitted parameter", fontsize=11)
-    fig.tight_layout(rect=(0, 0.5 / (3.0 * nrows + 0.8), 1, 0.98))
-    return fig
-
-
-def predictive_chart(fitted: Fitted, ncols: int = 3):
-    """Per observed series: the fitted model's 90% band and median over time, with the park's figures."""
-    plt = pyplot()
-    import matplotlib.dates as mdates
-    from matplotlib.lines import Line2D
-
-    cov, bands = fitted.coverage, fitted.bands
-    keys = list(dict.fromkeys(zip(bands["series"], bands["frame"], bands["kind"], strict=True)))
-    ncols = min(ncols, len(keys))
-    nrows = int(np.ceil(len(keys) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(4.8 * ncols, 3.0 * nrows + 0.9), squeeze=False)
-    for ax, key in zip(axes.flat, keys, strict=False):
-        b = bands[(bands["series"] == key[0]) & (bands["frame"] == key[1]) & (bands["kind"] == key[2])]
-        t = pd.to_datetime(b["month"])
-        ax.fill_between(t, b["q05"], b["q95"], color="C0", alpha=0.25, linewidth=0)
-        ax.plot(t, b["q50"], color="C0", linewidth=1.2)
-        obs = cov[(cov["series"] == key[0]) & (cov["frame"] == key[1]) & (cov["kind"] == key[2])]
-        for r in obs.itertuples():
-            colour, when = ("k" if r.covered else "red"), pd.Timestamp(r.date)
-            if r.qualifier == "gt":
-                ax.plot(when, r.value, marker="^", color=colour, ms=7, linestyle="none")
-            else:
-                ax.errorbar(when, r.value, yerr=r.sd, fmt="o", color=colour, ms=4, capsize=2)
-        unit = obs["unit"].iloc[0] if len(obs) else ""
-        check = "" if obs["fitted"].all() else "; check only, not fitted"
-        ax.set_title(f"{words(key[0])}\n{words(key[1])}, {words(key[2])}{check}", fontsize=9)
-        ax.set_ylabel(words(unit), fontsize=8)
-        ax.xaxis.set_major_locator(mdates.YearLocator())
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-        ax.tick_params(labelsize=8)
-        ax.grid(alpha=0.3)
-    for ax in list(axes.flat)[len(keys) :]:
-        ax.axis("off")
-    handles = [
-        plt.Rectangle((0, 0), 1, 1, color="C0", alpha=0.25, label="model: 90% band"),
-        Line2D([], [], color="C0", label="model: median"),
-        Line2D([], [], marker="o", color="k", linestyle="none", label="park figure inside the band (whisker: 1 sd)"),
-        Line2D([], [], marker="o", color="red", linestyle="none", label="park figure outside the band"),
-        Line2D([], [], marker="^", color="k", linestyle="none", label="'more than' figure (lower bound)"),
-    ]
-    fig.legend(handles=handles, loc="lower center", ncol=3, fontsize=8, frameon=False)
-    fig.suptitle("Posterior predictive check: the fitted model against the park's history", fontsize=11)
-    fig.tight_layout(rect=(0, 0.75 / (3.0 * nrows + 0.9), 1, 0.98))
-    return fig
 
 
 def predictive_table(coverage: pd.DataFrame) -> pd.DataFrame:

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.targets import TARGETS_BY_NAME
+from sim.stats import proportion_ci
+from sim.targets import is_target_column, parse_column, target_of
 
 FAN_COLUMNS = (
     ("projects_signed_cum", "technology projects signed since start"),
@@ -23,33 +24,11 @@ FAN_COLUMNS = (
     ("leading_firms", "leading enterprises"),
     ("graphene_firms", "graphene firms in the park"),
 )
-# Plan targets drawn on the fan charts: column -> (value, label)
-TARGET_LINES = {
-    "listed_exchange_neeq": (30, "2020-12", "target 30 by 2020"),
-    "listed_exchange": (30, "2020-12", "target 30 by 2020"),
-    "market_value_exchange_neeq_bn_yuan": (100, "2020-12", "target 100 bn by 2020"),
-    "leading_firms": (30, "2020-12", "target 30 by 2020"),
-    "graphene_firms": (80, "2016-12", "target 80+ by end 2016"),
-}
-
-
-def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (NaN when n == 0)."""
-    if n == 0:
-        return float("nan"), float("nan")
-    from scipy.stats import norm
-
-    z = norm.ppf(0.5 + confidence / 2)
-    phat = successes / n
-    denom = 1 + z**2 / n
-    centre = (phat + z**2 / (2 * n)) / denom
-    half = z * np.sqrt(phat * (1 - phat) / n + z**2 / (4 * n**2)) / denom
-    return float(max(0.0, centre - half)), float(min(1.0, centre + half))
 
 
 def target_columns(outcomes: pd.DataFrame) -> list[str]:
     """The ``target__definition`` columns present in ``outcomes``."""
-    return [c for c in outcomes.columns if "__" in c and c.split("__")[0] in TARGETS_BY_NAME]
+    return [c for c in outcomes.columns if is_target_column(c)]
 
 
 def target_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFrame:
@@ -66,18 +45,28 @@ def target_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFram
     ok = outcomes if "status" not in outcomes else outcomes[outcomes["status"] == "ok"]
     for name, runs in ok.groupby(group, sort=False):
         for col in target_columns(runs):
-            target_name, definition = col.split("__")
-            target = TARGETS_BY_NAME[target_name]
+            target = target_of(col)
             values = runs[col].dropna().to_numpy(float)
             hits = int((values >= target.threshold).sum())
-            lo, hi = wilson_interval(hits, len(values))
             q05, q50, q95 = np.quantile(values, [0.05, 0.5, 0.95]) if len(values) else (np.nan,) * 3
             rows.append({
-                group: name, "target": target_name, "definition": definition, "threshold": target.threshold,
-                "unit": target.unit, "n": len(values), "p_reach": hits / len(values) if len(values) else np.nan,
-                "p_low": lo, "p_high": hi, "median": q50, "q05": q05, "q95": q95,
+                group: name, "target": target.name, "definition": parse_column(col)[1],
+                "threshold": target.threshold, "unit": target.unit, "n": len(values),
+                "p_reach": hits / len(values) if len(values) else np.nan, "hits": hits,
+                "median": q50, "q05": q05, "q95": q95,
             })  # fmt: skip
-    return pd.DataFrame(rows)
+    return _with_intervals(pd.DataFrame(rows))
+
+
+def _with_intervals(table: pd.DataFrame) -> pd.DataFrame:
+    """``hits`` out of ``n`` -> Wilson 95% interval ``p_low`` / ``p_high`` beside ``p_reach``."""
+    if table.empty:
+        return table
+    low, high = proportion_ci(table.pop("hits"), table["n"])
+    at = table.columns.get_loc("p_reach") + 1
+    table.insert(at, "p_high", high)
+    table.insert(at, "p_low", low)
+    return table
 
 
 def indicator_table(outcomes: pd.DataFrame, group: str = "scenario") -> pd.DataFrame:
@@ -130,7 +119,7 @@ def _num(x: float) -> str:
 
 
 def fan_chart(monthly: pd.DataFrame, path: str | Path, columns=FAN_COLUMNS, group: str = "scenario") -> Path:
-    """Write a PNG of median and 90% band over time per scenario for each column.
+    """Write a PNG of median and 90% band over time per scenario for each column (:func:`sim.plots.fan.fan_chart`).
 
     Args:
         monthly: one row per run and month (columns ``group``, ``date`` and the metrics).
@@ -141,44 +130,8 @@ def fan_chart(monthly: pd.DataFrame, path: str | Path, columns=FAN_COLUMNS, grou
     Returns:
         The path written.
     """
-    import matplotlib
+    from sim.plots import save
+    from sim.plots.fan import fan_chart as draw
 
-    matplotlib.use("Agg")
-    import matplotlib.dates as mdates
-    import matplotlib.pyplot as plt
-
-    columns = [(c, t) for c, t in columns if c in monthly.columns]
-    ncols = 3 if len(columns) > 4 else 2
-    nrows = int(np.ceil(len(columns) / ncols))
-    fig, axes = plt.subplots(nrows, ncols, figsize=(5.2 * ncols, 3.6 * nrows), squeeze=False, sharex=True)
-    dates = sorted(monthly["date"].unique())
-    x = pd.to_datetime(pd.Series(dates))
-    colours = plt.get_cmap("tab10")
-    band_alpha = 0.18 if monthly[group].nunique() <= 4 else 0.07  # many overlapping bands turn muddy
-    for ax, (col, title) in zip(axes.flat, columns, strict=False):
-        for k, (name, runs) in enumerate(monthly.groupby(group, sort=False)):
-            q = runs.groupby("date")[col].quantile([0.05, 0.5, 0.95]).unstack().reindex(dates)
-            ax.fill_between(x, q[0.05], q[0.95], color=colours(k % 10), alpha=band_alpha, linewidth=0)
-            ax.plot(x, q[0.5], color=colours(k % 10), label=str(name), linewidth=1.6)
-        if col in TARGET_LINES:
-            value, due, label = TARGET_LINES[col]
-            due_x = pd.Timestamp(due)
-            ax.plot([x.iloc[0], due_x], [value, value], color="black", linestyle="--", linewidth=1)
-            ax.plot([due_x], [value], marker="D", color="black", markersize=5)
-            ax.annotate(label, (x.iloc[0], value), textcoords="offset points", xytext=(2, 4), fontsize=8)
-            ax.set_ylim(top=max(ax.get_ylim()[1], 1.15 * value))
-        ax.set_title(title, fontsize=10)
-        ax.grid(alpha=0.3)
-        ax.xaxis.set_major_locator(mdates.YearLocator())
-        ax.xaxis.set_major_formatter(mdates.DateFormatter("%Y"))
-    for ax in list(axes.flat)[len(columns) :]:
-        ax.axis("off")
-    handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=min(len(labels), 5), fontsize=8, frameon=False)
-    fig.suptitle("parksim: median and 90% band over replications", fontsize=11)
-    fig.tight_layout(rect=(0, 0.04 + 0.03 * (len(labels) > 5), 1, 0.97))
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    ncols = 3 if len([c for c, _ in columns if c in monthly]) > 4 else 2
+    return save(draw(monthly, columns, group=group, ncols=ncols), path, dpi=110)

@@ -167,6 +167,40 @@ TARGETS = (
     ),
 )
 TARGETS_BY_NAME = {t.name: t for t in TARGETS}
+SEPARATOR = "__"  # outcome columns are named target__definition
+
+
+def column_of(target: str, definition: str) -> str:
+    """The outcome column of one target under one definition: ``target__definition``."""
+    return f"{target}{SEPARATOR}{definition}"
+
+
+def parse_column(name: str) -> tuple[str, str]:
+    """``target__definition`` -> ``(target, definition)``.
+
+    Raises:
+        ValueError: ``name`` is not of that form.
+    """
+    target, sep, definition = name.partition(SEPARATOR)
+    if not sep or not target or not definition or SEPARATOR in definition:
+        raise ValueError(f"{name!r} is not a target column (target{SEPARATOR}definition)")
+    return target, definition
+
+
+def is_target_column(name: str) -> bool:
+    """Whether ``name`` is ``target__definition`` of a declared target."""
+    target, sep, definition = name.partition(SEPARATOR)
+    return bool(sep and definition) and target in TARGETS_BY_NAME
+
+
+def target_of(column: str) -> Target:
+    """The declared target a ``target__definition`` column measures."""
+    return TARGETS_BY_NAME[parse_column(column)[0]]
+
+
+def all_columns() -> list[str]:
+    """Every ``target__definition`` column, in declaration order."""
+    return [column_of(t.name, d) for t in TARGETS for d in t.columns]
 
 
 class YearEnds:
@@ -239,7 +273,7 @@ def evaluate(monthly: pd.DataFrame | YearEnds, start: str, inputs: dict) -> dict
     out = {}
     for t in TARGETS:
         for definition, column in t.columns.items():
-            out[f"{t.name}__{definition}"] = measure(t, ends, start, inputs, column)
+            out[column_of(t.name, definition)] = measure(t, ends, start, inputs, column)
     return out
 
 
@@ -247,6 +281,6 @@ def reached(values: dict[str, float]) -> dict[str, float]:
     """1.0 / 0.0 per target-definition (NaN stays NaN when not evaluable)."""
     out = {}
     for key, value in values.items():
-        target = TARGETS_BY_NAME[key.split("__")[0]]
+        target = target_of(key)
         out[key] = float("nan") if np.isnan(value) else float(value >= target.threshold)
     return out

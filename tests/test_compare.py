@@ -12,6 +12,7 @@ from sim.batch import load_batch, run_batch
 from sim.cli import main as cli
 from sim.compare import compare, paired_differences
 from sim.scenario import load_scenario
+from sim.stats import mean_ci, proportion_ci
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
@@ -54,7 +55,7 @@ def test_compare_writes_table_and_figures(root, tmp_path):
     targets = result["targets"]
     # a name found in two batches is prefixed with its batch id
     assert set(targets["scenario"]) == {"A:tiny", "tiny_same", "tiny_listing", "B:tiny"}
-    tol = 1e-12  # sim.report.wilson_interval's bounds carry rounding of order 1e-17 at p = 0 and 1
+    tol = 1e-12  # Wilson bounds (sim.stats.proportion_ci) may carry rounding of order 1e-16 at p = 0 and 1
     assert (targets["p_low"] <= targets["p_reach"] + tol).all() and (
         targets["p_reach"] <= targets["p_high"] + tol
     ).all()
@@ -81,3 +82,19 @@ def test_compare_cli(root, tmp_path, capsys):
     assert cli(["compare", "missing", "--root", str(root)]) == 2
     assert cli(["compare", "A", "B", "--root", str(root)]) == 0
     assert (root / "A" / "compare-with-B" / "targets.csv").exists(), "by default beside the first batch"
+
+
+def test_intervals_match_the_textbook_formulas():
+    low, high = proportion_ci([0, 3, 10, 0], [3, 10, 10, 0])
+    z = 1.959963984540054
+    for k, n, lo, hi in zip([0, 3, 10], [3, 10, 10], low, high, strict=False):
+        p, centre = k / n, (k / n + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+        assert (lo, hi) == pytest.approx((max(0.0, centre - half), min(1.0, centre + half)), abs=1e-12)
+    assert np.isnan(low[3]) and np.isnan(high[3]), "no runs: no interval"
+    d = np.array([[1.0, 0.0, 5.0], [2.0, 0.0, np.nan], [4.0, 0.0, np.nan]])
+    mean, lo, hi = mean_ci(d)
+    half = 4.302652729911275 * np.std([1, 2, 4], ddof=1) / np.sqrt(3)  # t(0.975, 2 df)
+    assert (mean[0], lo[0], hi[0]) == pytest.approx((7 / 3, 7 / 3 - half, 7 / 3 + half))
+    assert (mean[1], lo[1], hi[1]) == (0.0, 0.0, 0.0), "identical differences: zero-width interval"
+    assert mean[2] == 5.0 and np.isnan(lo[2]) and np.isnan(hi[2]), "one pair: a mean but no interval"
