@@ -169,6 +169,7 @@ def parksim(*args, env=None, **kw):
     )
 
 
+@pytest.mark.slow  # starts real parksim processes
 def test_two_resumes_at_once_give_the_tables_of_an_uninterrupted_batch(reference, tmp_path, monkeypatch):
     monkeypatch.setenv("PARKSIM_INTERRUPT_AFTER_RUN", "2")
     with pytest.raises(KeyboardInterrupt):
@@ -215,6 +216,7 @@ def batch_script(folder, workers=1, reps=4):
     )
 
 
+@pytest.mark.slow  # starts real parksim processes
 def test_sigkill_mid_batch_loses_nothing_and_resume_is_identical(tmp_path):
     scenarios = [load_scenario(TINY).with_values(name=f"t{i}", listing_subsidy_myuan=0.5 + i) for i in range(3)]
     reps = 4
@@ -249,6 +251,7 @@ def live_members(group: int) -> list[int]:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+@pytest.mark.slow  # starts real parksim processes
 def test_workers_and_forkserver_exit_when_the_main_process_is_killed(tmp_path):
     script = tmp_path / "batch.py"
     script.write_text(batch_script(tmp_path, workers=2, reps=20))
@@ -291,6 +294,7 @@ from sim import load_scenario, run_scenario, run_batch
 """
 
 
+@pytest.mark.slow  # starts real parksim processes
 def test_a_script_without_the_main_guard_fails_fast_and_writes_nothing(tmp_path):
     out = tmp_path / "runs"
     bare = tmp_path / "bare.py"  # the README's From Python snippet, as users save it: no guard
@@ -308,6 +312,7 @@ def test_a_script_without_the_main_guard_fails_fast_and_writes_nothing(tmp_path)
     assert len(list(out.iterdir())) == 1
 
 
+@pytest.mark.slow  # starts real parksim processes
 def test_python_dash_m_needs_no_guard(tmp_path):
     """multiprocessing never imports a package's __main__ in workers, so 'python -m sim.cli' runs a pool."""
     args = [

@@ -20,6 +20,8 @@ from sim.calibration.job import load_job
 from sim.calibration.synthetic import synthetic_data, write_data
 from sim.scenario import load_fitted, load_scenario
 
+pytestmark = pytest.mark.slow  # fits two calibrations: about 80 s on 2 cores
+
 ROOT = Path(__file__).resolve().parents[1]
 TRUTH = {"leads_per_month": 30.0, "exit_peak_per_year": 0.095}
 FIGURES = [

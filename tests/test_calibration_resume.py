@@ -24,6 +24,8 @@ from sim.cli import main as cli
 from sim.errors import InputError, StoreError
 from sim.scenario import load_scenario
 
+pytestmark = pytest.mark.slow  # runs, cuts and resumes real ABC and MSM jobs: about 60 s
+
 ROOT = Path(__file__).resolve().parents[1]
 HANG_GUARD_S = 900  # only stops a hung subprocess; no result depends on how long anything takes
 JOB = """name = "resume_{method}"

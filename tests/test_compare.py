@@ -71,6 +71,7 @@ def test_compare_writes_table_and_figures(root, tmp_path):
     assert row["median"].iloc[0] == pytest.approx(np.median(last["talent_south"]))
 
 
+@pytest.mark.slow  # runs two batches through the command line
 def test_compare_cli(root, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert cli(["compare", "A", "--root", str(root), "--out", str(out)]) == 0

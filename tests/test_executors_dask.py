@@ -21,6 +21,8 @@ from sim.design import load_design
 from sim.runner import run_scenario
 from sim.scenario import load_scenario
 
+pytestmark = pytest.mark.slow  # starts a Dask scheduler and workers: about 15 s
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
 BIN = Path(sys.executable).parent

@@ -15,6 +15,8 @@ import pytest
 
 from sim.cli import main as parksim
 
+pytestmark = pytest.mark.slow  # runs the four findings batches in small: about 20 s
+
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ROOT / "scenarios" / "tiny.toml"
 

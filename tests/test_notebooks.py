@@ -94,6 +94,7 @@ def check_png(path: Path) -> None:
 
 
 # ---------------------------------------------------------------- the notebooks run
+@pytest.mark.slow  # executes a notebook in a kernel
 def test_compare_notebook_runs_on_a_small_batch(batch, tmp_path, monkeypatch):
     figures = tmp_path / "figures"
     nb = execute("compare_scenarios.ipynb", monkeypatch, PARKSIM_BATCHES=batch.folder, PARKSIM_FIGURES=figures)
@@ -111,6 +112,7 @@ def test_compare_notebook_runs_on_a_small_batch(batch, tmp_path, monkeypatch):
     assert "No scenario changes the chance" in text or "raises" in text or "lowers" in text
 
 
+@pytest.mark.slow  # executes a notebook in a kernel
 def test_calibration_notebook_runs_on_a_fitted_job(fitted_job, tmp_path, monkeypatch):
     figures = tmp_path / "figures"
     nb = execute("calibration_report.ipynb", monkeypatch, PARKSIM_CALIBRATION_JOB=fitted_job, PARKSIM_FIGURES=figures)
@@ -124,6 +126,7 @@ def test_calibration_notebook_runs_on_a_fitted_job(fitted_job, tmp_path, monkeyp
     assert f"{covered} of 2 published figures" in text, "the coverage caption must match run.json"
 
 
+@pytest.mark.slow  # executes a notebook in a kernel
 def test_calibration_notebook_reads_the_committed_default_job(tmp_path, monkeypatch):
     if not (ROOT / "calibration" / "fitted" / "default" / "run.json").is_file():
         pytest.skip("calibration/fitted/default has not been produced in this checkout")

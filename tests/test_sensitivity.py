@@ -215,6 +215,7 @@ def test_resume_completes_with_identical_indices(morris_tiny, tmp_path):
     assert (copy_root / "m1" / "sensitivity_indices.csv").read_text() == first
 
 
+@pytest.mark.slow  # starts a process pool for a study
 def test_indices_are_the_same_in_this_process_and_on_two_workers(morris_tiny):
     from sim.cli import main as cli
 
