@@ -9,7 +9,7 @@ start-up and writing results included); the table gives the median over --repeat
 
 The mesa.batch_run side does what a Mesa user needs to get the same results: a
 DataCollector records every reporter each month (data_collection_period=1), and the
-target attainment (sim.targets.evaluate) is computed from the collected rows afterwards.
+target attainment (sim.model.targets.evaluate) is computed from the collected rows afterwards.
 parksim's side also writes every run to Parquet as it finishes (results/ format).
 mesa.batch_run switches the global multiprocessing start method to "spawn"; it runs in
 its own process here, so it cannot affect the other configurations.
@@ -57,8 +57,8 @@ def parse_config(name: str) -> tuple[str, int]:
 # ---------------------------------------------------------------- children
 import mesa  # noqa: E402 - after the docstring constants; the classes below need it at module level
 
-from sim.executors import reporter_columns  # noqa: E402
-from sim.model import ParkModel  # noqa: E402
+from sim.model.park import ParkModel  # noqa: E402
+from sim.run.executors import reporter_columns  # noqa: E402
 
 
 class MesaPark(ParkModel):
@@ -77,7 +77,7 @@ class MesaPark(ParkModel):
 
 def bench_scenario(name: str, end: str | None = None):
     """scenarios/<name>.toml, run to ``end`` ("YYYY-MM") instead of its own end when given."""
-    from sim.scenario import load_scenario
+    from sim.model.scenario import load_scenario
 
     sc = load_scenario(ROOT / "scenarios" / f"{name}.toml")
     return sc.with_values(end=end) if end else sc
@@ -86,8 +86,8 @@ def bench_scenario(name: str, end: str | None = None):
 def run_mesa(scenario: str, reps: int, workers: int, end: str | None = None) -> float:
     import pandas as pd
 
-    from sim.runner import replicate_seeds
-    from sim.targets import evaluate
+    from sim.model.targets import evaluate
+    from sim.run.runner import replicate_seeds
 
     sc = bench_scenario(scenario, end)
     t0 = time.perf_counter()
@@ -109,7 +109,7 @@ def run_mesa(scenario: str, reps: int, workers: int, end: str | None = None) -> 
 
 
 def run_parksim(scenario: str, reps: int, workers: int, dask: str | None, end: str | None = None) -> float:
-    from sim.batch import run_batch
+    from sim.run.batch import run_batch
 
     sc = bench_scenario(scenario, end)
     with tempfile.TemporaryDirectory() as tmp:

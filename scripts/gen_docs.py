@@ -8,17 +8,17 @@ A generated section sits between two marker comments::
 
 Everything outside the markers is hand-written and left untouched. Sections:
 
-* ``params:lever|uncertainty|constant|initial``: ``sim.params.markdown_table(kind)``;
-* ``params:priors``: the prior of every uncertainty (``sim.params.UNCERTAINTIES``);
-* ``policies``: which policy class reads which levers (``sim.policies.POLICIES``);
+* ``params:lever|uncertainty|constant|initial``: ``sim.model.params.markdown_table(kind)``;
+* ``params:priors``: the prior of every uncertainty (``sim.model.params.UNCERTAINTIES``);
+* ``policies``: which policy class reads which levers (``sim.model.policies.POLICIES``);
 * ``schedule``: the calls of ``ParkModel.step`` in order, with the ODD section of each;
-* ``streams``: the named random streams (``sim.model.STREAMS``);
+* ``streams``: the named random streams (``sim.model.park.STREAMS``);
 * ``state:firm|talent|investor|zone|finance``: state variables, from the code, with
   the meanings kept in this file (a new variable without a meaning shows up as
   **undocumented** and fails tests/test_docs.py);
 * ``code-constants``: module-level numeric constants of the submodels, with their comments;
-* ``targets``: ``sim.targets.TARGETS``;
-* ``reporters``: ``sim.metrics.REPORTERS`` and ``UNITS``.
+* ``targets``: ``sim.model.targets.TARGETS``;
+* ``reporters``: ``sim.model.metrics.REPORTERS`` and ``UNITS``.
 
 Usage::
 
@@ -129,7 +129,7 @@ ZONE_DOCS = {
     "wage_index": "wage level: revenue per employed person relative to 0.6 m yuan",
 }
 FINANCE_DOCS = {
-    "ctx": "the model context it works in (sim.context.ModelContext)",
+    "ctx": "the model context it works in (sim.model.context.ModelContext)",
     "injected_myuan": "capital brought in by investors joining (m yuan)",
     "realised_gain_myuan": "proceeds minus cost of equity exits (m yuan)",
     "written_off_myuan": "equity at cost and unpaid loans of firms that left (m yuan)",
@@ -224,13 +224,13 @@ def _state_table(names: list[str], docs: dict[str, str], types: dict[str, str] |
 
 # ---------------------------------------------------------------- section renderers
 def params_section(kind: str) -> str:
-    from sim.params import markdown_table
+    from sim.model.params import markdown_table
 
     return markdown_table(kind)
 
 
 def priors_section() -> str:
-    from sim.params import UNCERTAINTIES
+    from sim.model.params import UNCERTAINTIES
 
     groups: dict[tuple, list[str]] = {}
     for name, p in UNCERTAINTIES.items():
@@ -245,7 +245,7 @@ def priors_section() -> str:
 
 
 def policies_section() -> str:
-    from sim.policies import POLICIES
+    from sim.model.policies import POLICIES
 
     rows = ["| policy class | name | levers read | what it does |", "|---|---|---|---|"]
     for cls in POLICIES:
@@ -257,7 +257,7 @@ def policies_section() -> str:
 
 def _step_calls() -> list[str]:
     """Dotted names of the statement-level calls in ``ParkModel.step``, in order (loops included)."""
-    from sim.model import ParkModel
+    from sim.model.park import ParkModel
 
     def walk(body):
         for stmt in body:
@@ -279,38 +279,38 @@ def schedule_section() -> str:
 
 
 def streams_section() -> str:
-    from sim.model import STREAMS
+    from sim.model.park import STREAMS
 
     return "Streams, in spawn order: " + ", ".join(f"`{s}`" for s in STREAMS) + "."
 
 
 def state_section(which: str) -> str:
     if which == "firm":
-        from sim.firms import _FIELDS
+        from sim.model.firms import _FIELDS
 
         types = {k: np.dtype(v).name for k, v in _FIELDS.items()}
         return _state_table(list(_FIELDS), FIRM_DOCS, types)
     if which == "talent":
-        from sim.talent import TalentPool
+        from sim.model.talent import TalentPool
 
         return _state_table(_self_attributes(TalentPool), TALENT_DOCS)
     if which == "investor":
-        from sim.finance import Investor
+        from sim.model.finance import Investor
 
         return _state_table(_self_attributes(Investor), INVESTOR_DOCS)
     if which == "zone":
-        from sim.zones import Zones
+        from sim.model.zones import Zones
 
         return _state_table(_self_attributes(Zones), ZONE_DOCS, {k: "array[3]" for k in ZONE_DOCS})
     if which == "finance":
-        from sim.finance import Finance
+        from sim.model.finance import Finance
 
         return _state_table(_self_attributes(Finance), FINANCE_DOCS)
     raise KeyError(which)
 
 
 def code_constants_section() -> str:
-    from sim.params import INDUSTRIES, ZONES
+    from sim.model.params import INDUSTRIES, ZONES
 
     rows = [
         f"Arrays follow the order of INDUSTRIES ({', '.join(INDUSTRIES)}) or ZONES ({', '.join(ZONES)}); "
@@ -320,7 +320,7 @@ def code_constants_section() -> str:
         "|---|---|---|---|",
     ]
     for mod_name in CONSTANT_MODULES:
-        module = importlib.import_module(f"sim.{mod_name}")
+        module = importlib.import_module(f"sim.model.{mod_name}")
         source = inspect.getsource(module)
         lines, comments = source.splitlines(), _comments_by_line(source)
         for node in ast.parse(source).body:
@@ -338,7 +338,7 @@ def code_constants_section() -> str:
 
 
 def targets_section() -> str:
-    from sim.targets import TARGETS
+    from sim.model.targets import TARGETS
 
     rows = [
         "| target | as the plan states it | threshold | unit | by end of | measured as | definition: monthly column | "
@@ -358,7 +358,7 @@ def targets_section() -> str:
 
 
 def reporters_section() -> str:
-    from sim.metrics import REPORTERS, UNITS
+    from sim.model.metrics import REPORTERS, UNITS
 
     rows = ["| reporter (monthly column) | unit |", "|---|---|"]
     rows += [f"| `{name}` | {_cell(UNITS[name])} |" for name in REPORTERS]

@@ -12,7 +12,7 @@ The summary: tiny.toml run for ``N_REPS`` replications from ``ROOT_SEED``
 chosen outcomes and of a few monthly columns at chosen dates; a hash of the
 scenario's resolved inputs (so a changed default or tiny.toml is reported as
 such); a SHA-256 over every run's full monthly table and outcomes (the
-results are bit-identical on every CPU, see sim/portable.py, so any change to
+results are bit-identical on every CPU, see sim/model/portable.py, so any change to
 any number of any month moves it); and, for information only, the numpy and
 Python versions and the CPU signature that made it.
 """
@@ -89,8 +89,8 @@ def summarise() -> dict:
     import numpy as np
     from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
 
-    from sim.runner import replicate_seeds, run_scenario
-    from sim.scenario import load_scenario
+    from sim.model.scenario import load_scenario
+    from sim.run.runner import replicate_seeds, run_scenario
 
     scenario = load_scenario(SCENARIO)
     runs = [run_scenario(scenario, seed=s, replicate=i) for i, s in enumerate(replicate_seeds(ROOT_SEED, N_REPS))]

@@ -16,8 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from sim.runner import replicate_seeds, run_scenario
-from sim.scenario import load_scenario
+from sim.model.scenario import load_scenario
+from sim.run.runner import replicate_seeds, run_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ("tiny", "baseline", "full_package", "history")

@@ -32,10 +32,10 @@ from findings_text import (  # noqa: E402  (sibling module, not a package)
 )
 
 from sim import discovery as sd  # noqa: E402
-from sim.batch import load_batch  # noqa: E402
-from sim.compare import paired_differences  # noqa: E402
-from sim.report import target_table  # noqa: E402
-from sim.targets import TARGETS, all_columns, column_of, parse_column, target_of  # noqa: E402
+from sim.analysis.compare import paired_differences  # noqa: E402
+from sim.analysis.report import target_table  # noqa: E402
+from sim.model.targets import TARGETS, all_columns, column_of, parse_column, target_of  # noqa: E402
+from sim.run.batch import load_batch  # noqa: E402
 
 REFERENCE, PACKAGE = "baseline", "full_package"
 
@@ -189,7 +189,7 @@ def package_cost(points: pd.DataFrame, low: dict, high: dict) -> pd.Series:
 
 def spending_levers(low: dict, high: dict) -> list[str]:
     """Levers the full package moves, except the eco threshold (a rule, not spending)."""
-    from sim.params import LEVERS
+    from sim.model.params import LEVERS
 
     return [k for k in LEVERS if k in low and k in high and high[k] != low[k] and k != "eco_max_pollution_index"]
 

@@ -9,13 +9,13 @@ from importlib import import_module
 
 __version__ = "0.1.0"  # the package version: pyproject.toml reads it from here (dynamic version)
 _EXPORTS = {
-    "load_scenario": "sim.scenario",
-    "Scenario": "sim.scenario",
-    "ScenarioError": "sim.scenario",
-    "run_scenario": "sim.runner",
-    "RunResult": "sim.runner",
-    "run_batch": "sim.batch",
-    "load_batch": "sim.batch",
+    "load_scenario": "sim.model.scenario",
+    "Scenario": "sim.model.scenario",
+    "ScenarioError": "sim.model.scenario",
+    "run_scenario": "sim.run.runner",
+    "RunResult": "sim.run.runner",
+    "run_batch": "sim.run.batch",
+    "load_batch": "sim.run.batch",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from sim.scenario import Scenario, load_scenario
+from sim.model.scenario import Scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 SCENARIO_DIR = ROOT / "scenarios"

@@ -17,12 +17,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.batch import Plan, load_batch, resume_batch, run_batch
 from sim.cli import main as cli
-from sim.executors import outcome_columns, reporter_columns
-from sim.runner import run_arrays, run_scenario
-from sim.scenario import ScenarioError, load_scenario
-from sim.session import Chunker
+from sim.model.scenario import ScenarioError, load_scenario
+from sim.run.batch import Plan, load_batch, resume_batch, run_batch
+from sim.run.executors import outcome_columns, reporter_columns
+from sim.run.runner import run_arrays, run_scenario
+from sim.run.session import Chunker
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
@@ -136,7 +136,7 @@ def test_failed_run_is_recorded_and_batch_goes_on(reference, tmp_path):
 def test_cli_exit_code_is_nonzero_when_a_run_fails(tmp_path, monkeypatch, capsys):
     design = tmp_path / "two.toml"
     design.write_text('method = "grid"\n[levers]\nlisting_subsidy_myuan = { values = [0.5, 3.0] }\n')
-    monkeypatch.setattr("sim.runner.run_arrays", partial(fail_arrays_on, bad=("two-001", 0)))
+    monkeypatch.setattr("sim.run.runner.run_arrays", partial(fail_arrays_on, bad=("two-001", 0)))
     args = ["sweep", str(TINY), "--design", str(design), "--reps", "2", "--out", str(tmp_path / "runs"), "--quiet"]
     assert cli(args) == 1
     assert "1 run(s) failed" in capsys.readouterr().err
@@ -207,7 +207,7 @@ def test_dead_pool_worker_costs_only_its_runs(reference, tmp_path):
 def batch_script(folder, workers=1, reps=4):
     """A script running a three-scenario batch 'k' into ``folder``, one run per chunk."""
     return (
-        "from sim.scenario import load_scenario\nfrom sim.batch import run_batch\n"
+        "from sim.model.scenario import load_scenario\nfrom sim.run.batch import run_batch\n"
         "if __name__ == '__main__':\n"
         f"    s = load_scenario({str(TINY)!r})\n"
         "    sc = [s.with_values(name=f't{i}', listing_subsidy_myuan=0.5 + i) for i in range(3)]\n"

@@ -46,7 +46,7 @@ def test_the_default_job_is_valid_and_fits_the_three_frames():
     by_series = fitted.groupby(["series", "frame"])
     assert np.allclose(by_series["weight"].sum(), by_series["series_weight"].first()), "a series' weight is shared"
     # every fitted parameter is an uncertainty whose prior lies inside its declared range
-    from sim.params import UNCERTAINTIES
+    from sim.model.params import UNCERTAINTIES
 
     for p in job.priors:
         assert UNCERTAINTIES[p.name].low <= p.low < p.high <= UNCERTAINTIES[p.name].high

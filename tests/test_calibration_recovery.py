@@ -18,7 +18,7 @@ import pytest
 from sim.calibration.calibrate import calibrate
 from sim.calibration.job import load_job
 from sim.calibration.synthetic import synthetic_data, write_data
-from sim.scenario import load_fitted, load_scenario
+from sim.model.scenario import load_fitted, load_scenario
 
 pytestmark = pytest.mark.slow  # fits two calibrations: about 80 s on 2 cores
 

@@ -22,7 +22,7 @@ from sim.calibration.job import JobError, load_job
 from sim.calibration.synthetic import synthetic_data, write_data
 from sim.cli import main as cli
 from sim.errors import InputError, StoreError
-from sim.scenario import load_scenario
+from sim.model.scenario import load_scenario
 
 pytestmark = pytest.mark.slow  # runs, cuts and resumes real ABC and MSM jobs: about 60 s
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sim.batch import load_batch, run_batch
+from sim.analysis.compare import compare, paired_differences
+from sim.analysis.stats import mean_ci, proportion_ci
 from sim.cli import main as cli
-from sim.compare import compare, paired_differences
-from sim.scenario import load_scenario
-from sim.stats import mean_ci, proportion_ci
+from sim.model.scenario import load_scenario
+from sim.run.batch import load_batch, run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
@@ -55,7 +55,7 @@ def test_compare_writes_table_and_figures(root, tmp_path):
     targets = result["targets"]
     # a name found in two batches is prefixed with its batch id
     assert set(targets["scenario"]) == {"A:tiny", "tiny_same", "tiny_listing", "B:tiny"}
-    tol = 1e-12  # Wilson bounds (sim.stats.proportion_ci) may carry rounding of order 1e-16 at p = 0 and 1
+    tol = 1e-12  # Wilson bounds (sim.analysis.stats.proportion_ci) may carry rounding of order 1e-16 at p = 0 and 1
     assert (targets["p_low"] <= targets["p_reach"] + tol).all() and (
         targets["p_reach"] <= targets["p_high"] + tol
     ).all()

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sim.analysis.design import DesignError, load_design
 from sim.cli import main as cli
-from sim.design import DesignError, load_design
-from sim.params import PARAMS
-from sim.scenario import load_scenario
+from sim.model.params import PARAMS
+from sim.model.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ROOT / "scenarios" / "tiny.toml"
@@ -166,7 +166,7 @@ def test_sweep_pairs_every_point_on_the_same_seeds(tmp_path, capsys):
         "w",
     ]
     assert cli([*args, "--quiet"]) == 0
-    from sim.batch import load_batch
+    from sim.run.batch import load_batch
 
     batch = load_batch("w", root=tmp_path)
     out = batch.outcomes

@@ -23,8 +23,8 @@ import numpy as np
 import pytest
 from conftest import on_tiny, policy_overrides
 
-from sim.arrivals import HIGH_POLLUTION_INDEX
-from sim.runner import replicate_seeds, run_scenario
+from sim.model.arrivals import HIGH_POLLUTION_INDEX
+from sim.run.runner import replicate_seeds, run_scenario
 
 N_REPS = 10
 ROOT_SEED = 20160701

@@ -8,13 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import discovery as sd
-from sim.batch import run_batch
+from sim.analysis import discovery as sd
+from sim.analysis.sensitivity import outcome_columns
 from sim.cli import main as cli
-from sim.metrics import REPORTERS
-from sim.runner import RunResult
-from sim.scenario import ScenarioError
-from sim.sensitivity import outcome_columns
+from sim.model.metrics import REPORTERS
+from sim.model.scenario import ScenarioError
+from sim.run.batch import run_batch
+from sim.run.runner import RunResult
 
 COLUMN = "listed_companies_2020__exchange_neeq"
 # The known answer: the target (30 listed firms) is reached exactly when the listing
@@ -49,7 +49,7 @@ def sweep(tmp_path_factory, tiny):
 
 @pytest.fixture(scope="module")
 def data(sweep):
-    from sim.batch import load_batch
+    from sim.run.batch import load_batch
 
     batch = load_batch("sweep", root=sweep)
     inputs = sd.varied_inputs(batch.outcomes, batch.manifest["input_columns"])
@@ -75,7 +75,7 @@ def test_discovery_recovers_the_known_box(data, method):
 
 
 def test_threshold_and_per_run_change_what_counts(data, sweep):
-    from sim.batch import load_batch
+    from sim.run.batch import load_batch
 
     batch = load_batch("sweep", root=sweep)
     inputs = sd.varied_inputs(batch.outcomes)

@@ -4,7 +4,7 @@
   reporter tables, the schedule) must match what scripts/gen_docs.py makes now.
 * Every state variable and every call of ParkModel.step has a description.
 * Every lever is read by exactly one policy class, and every declared input is
-  used somewhere in sim/ (as a string literal outside sim/params.py).
+  used somewhere in sim/ (as a string literal outside sim/model/params.py).
 """
 
 from __future__ import annotations
@@ -78,12 +78,12 @@ def test_check_mode_writes_nothing_and_fails_when_stale(gen_docs, odd_text, tmp_
 
 
 def test_every_lever_is_read_by_exactly_one_policy():
-    from sim.params import LEVERS
-    from sim.policies import POLICIES
+    from sim.model.params import LEVERS
+    from sim.model.policies import POLICIES
 
     readers = Counter(lever for cls in POLICIES for lever in cls.levers)
     unknown = sorted(set(readers) - set(LEVERS))
-    assert not unknown, f"policies read levers that sim/params.py does not declare: {unknown}"
+    assert not unknown, f"policies read levers that sim/model/params.py does not declare: {unknown}"
     wrong = {k: readers.get(k, 0) for k in LEVERS if readers.get(k, 0) != 1}
     assert not wrong, f"each lever must be read by exactly one policy class (lever: number of readers): {wrong}"
 
@@ -96,7 +96,7 @@ def _names_used(path: Path) -> set[str]:
 
 
 def test_every_declared_input_is_used_in_sim():
-    from sim.params import PARAMS
+    from sim.model.params import PARAMS
 
     literals: set[str] = set()
     for path in (ROOT / "sim").rglob("*.py"):

@@ -15,11 +15,11 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sim.batch import load_batch, run_batch
+from sim.analysis.design import load_design
 from sim.cli import main as cli
-from sim.design import load_design
-from sim.runner import run_scenario
-from sim.scenario import load_scenario
+from sim.model.scenario import load_scenario
+from sim.run.batch import load_batch, run_batch
+from sim.run.runner import run_scenario
 
 pytestmark = pytest.mark.slow  # starts a Dask scheduler and workers: about 15 s
 

@@ -79,7 +79,7 @@ def test_document_has_every_section_and_figures(batches, tmp_path):
 
 def test_probabilities_match_the_batch(batches, tmp_path):
     """The status-quo P of a target in the document equals the share computed straight from the outcomes."""
-    from sim.batch import load_batch
+    from sim.run.batch import load_batch
 
     text = _generate(batches, tmp_path)
     out = load_batch(batches / "s").outcomes

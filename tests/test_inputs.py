@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 from conftest import TINY_PATH
 
+from sim.analysis.design import DesignError, factors_of, load_design, round_point
 from sim.calibration.job import JobError, load_job, parse_prior
 from sim.cli import main as cli
-from sim.design import DesignError, factors_of, load_design, round_point
 from sim.errors import InputError, StoreError
-from sim.model import ParkModel
-from sim.params import defaults
-from sim.scenario import ScenarioError, load_scenario, scenario_notes
+from sim.model.params import defaults
+from sim.model.park import ParkModel
+from sim.model.scenario import ScenarioError, load_scenario, scenario_notes
 
 ROOT = Path(__file__).resolve().parents[1]
 BOM = "\ufeff"
@@ -62,7 +62,7 @@ def test_numpy_scalars_are_accepted_and_stored_as_plain_numbers(tiny):
 
 
 def test_park_model_and_run_scenario_take_numpy_values(tiny):
-    from sim.runner import run_scenario
+    from sim.run.runner import run_scenario
 
     model = ParkModel(tiny, seed=np.int64(3), **NUMPY_VALUES)
     assert all(type(v) in (int, float) for v in model.park_scenario.values.values())
@@ -205,7 +205,7 @@ def test_bench_refuses_no_replications_and_an_unwritable_json(tmp_path, capsys):
     assert "--reps" in (err := capsys.readouterr().err) and "1 or more" in err, err
     assert cli(["bench", "--reps", "1", "--config", "tiny", "--json", str(tmp_path)]) == 2
     assert "--json" in capsys.readouterr().err
-    from sim.bench import run_all
+    from sim.run.bench import run_all
 
     with pytest.raises(InputError, match="--reps"):
         run_all(["tiny"], 0)
@@ -219,7 +219,7 @@ def test_runs_says_a_root_that_is_a_file_is_not_a_folder(tmp_path, capsys):
 
 
 def test_workers_beyond_the_usable_cores_are_capped_with_a_note(capsys):
-    from sim.executors import make_executor
+    from sim.run.executors import make_executor
 
     usable = len(os.sched_getaffinity(0))
     with make_executor(usable + 498) as executor:
@@ -235,7 +235,7 @@ def test_a_store_fault_while_validating_is_not_reported_as_bad_input(monkeypatch
     def broken(ref):
         raise StoreError(ref, "cannot read: the disk failed")
 
-    monkeypatch.setattr("sim.scenario.load_scenario", broken)
+    monkeypatch.setattr("sim.model.scenario.load_scenario", broken)
     assert cli(["validate", "baseline"]) == 3
     err = capsys.readouterr().err
     assert "INVALID" not in err and "disk failed" in err, err
@@ -245,7 +245,7 @@ def test_a_full_disk_while_validating_is_not_reported_as_bad_input(monkeypatch, 
     def full(ref):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("sim.scenario.load_scenario", full)
+    monkeypatch.setattr("sim.model.scenario.load_scenario", full)
     with pytest.raises(OSError, match="No space left"):
         cli(["validate", "baseline"])
     assert "INVALID" not in capsys.readouterr().err
@@ -263,12 +263,12 @@ def test_a_store_fault_loading_a_jobs_scenario_is_not_turned_into_a_job_error(mo
 
 def test_a_full_disk_while_comparing_is_a_store_fault_not_bad_input(tmp_path, monkeypatch, capsys):
     fake = SimpleNamespace(status="complete", id="b1", folder=tmp_path, summary_line=lambda: "b1")
-    monkeypatch.setattr("sim.batch.load_batch", lambda ref, root: fake)
+    monkeypatch.setattr("sim.run.batch.load_batch", lambda ref, root: fake)
 
     def full(batches, out, reference=None):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr("sim.compare.compare", full)
+    monkeypatch.setattr("sim.analysis.compare.compare", full)
     assert cli(["compare", "b1", "--out", str(tmp_path / "cmp")]) == 3
     err = capsys.readouterr().err
     assert "No space left on device" in err and "--reference" not in err, err

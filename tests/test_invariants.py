@@ -17,10 +17,10 @@ import pandas as pd
 import pytest
 from conftest import on_tiny
 
-from sim import targets
-from sim.firms import GONE, Enterprise
-from sim.listing import ALLOWED
-from sim.model import ParkModel
+from sim.model import targets
+from sim.model.firms import GONE, Enterprise
+from sim.model.listing import ALLOWED
+from sim.model.park import ParkModel
 
 CAPACITY_TOL_M2 = 1e-6  # floor space is summed in floating point; 1e-6 m2 is far below any real overfill
 MONEY_TOL_REL = 1e-9  # the ledger adds a few thousand terms of ~1e3 m yuan: rounding stays near 1e-12 relative
@@ -93,7 +93,7 @@ def check_talent_employers(m, prev) -> list[str]:
 
 
 def check_listing_moves(m, prev) -> list[str]:
-    """Listing states change only along sim.listing.ALLOWED from one month to the next."""
+    """Listing states change only along sim.model.listing.ALLOWED from one month to the next."""
     old = prev["listing"]
     new = m.firms.view("listing")[: len(old)]
     moved = np.flatnonzero(old != new)
@@ -259,7 +259,7 @@ def test_talent_check_catches_stale_counts(stepped):
 
 
 def test_listing_check_catches_a_backward_move(stepped):
-    from sim.firms import LISTED, NONE
+    from sim.model.firms import LISTED, NONE
 
     prev = snapshot(stepped)
     row = stepped.firms.live()[0]
@@ -288,8 +288,8 @@ def test_non_negative_check_catches_negative_revenue(stepped):
 
 # ------------------------------------------------------------ the typed context
 def test_params_has_exactly_the_declared_inputs_with_their_types():
-    from sim.context import Params
-    from sim.params import PARAMS
+    from sim.model.context import Params
+    from sim.model.params import PARAMS
 
     fields = {f.name: f.type for f in dataclasses.fields(Params)}
     assert set(fields) == set(PARAMS), (
@@ -301,22 +301,22 @@ def test_params_has_exactly_the_declared_inputs_with_their_types():
 
 
 def test_declaration_check_fires_on_a_drift(monkeypatch):
-    import sim.context
-    from sim.params import PARAMS
+    import sim.model.context
+    from sim.model.params import PARAMS
 
     fewer = {k: v for k, v in PARAMS.items() if k != "p_start_per_month"}
-    monkeypatch.setattr(sim.context, "PARAMS", fewer)
+    monkeypatch.setattr(sim.model.context, "PARAMS", fewer)
     with pytest.raises(TypeError, match="undeclared.*p_start_per_month"):
-        sim.context.check_declarations()
+        sim.model.context.check_declarations()
     retyped = {**PARAMS, "reform_months": dataclasses.replace(PARAMS["reform_months"], integer=False)}
-    monkeypatch.setattr(sim.context, "PARAMS", retyped)
+    monkeypatch.setattr(sim.model.context, "PARAMS", retyped)
     with pytest.raises(TypeError, match="reform_months"):
-        sim.context.check_declarations()
+        sim.model.context.check_declarations()
 
 
 def test_params_refuses_missing_and_unknown_inputs():
-    from sim.context import Params
-    from sim.params import defaults
+    from sim.model.context import Params
+    from sim.model.params import defaults
 
     values = defaults()
     assert Params.from_values(values).p_start_per_month == values["p_start_per_month"]
@@ -330,11 +330,11 @@ def test_params_refuses_missing_and_unknown_inputs():
 
 
 def test_park_model_provides_every_member_of_the_context(stepped):
-    from sim.context import ModelContext
+    from sim.model.context import ModelContext
 
     members = set(ModelContext.__annotations__) | {
         k for k, v in vars(ModelContext).items() if callable(v) and not k.startswith("_")
     }
     missing = sorted(k for k in members if not hasattr(stepped, k))
-    assert not missing, f"ParkModel implements sim.context.ModelContext; it lacks {missing}"
+    assert not missing, f"ParkModel implements sim.model.context.ModelContext; it lacks {missing}"
     assert stepped.in_park_rows is None, "the in-park cache is cleared when a month's recording ends"

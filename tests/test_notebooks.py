@@ -24,8 +24,8 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
-from sim.batch import run_batch
-from sim.scenario import load_scenario
+from sim.model.scenario import load_scenario
+from sim.run.batch import run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -203,7 +203,7 @@ def finished_batch(root: Path, batch_id: str, names, finished: str, design=None,
 
 
 def test_latest_batches_picks_finished_scenario_batches(tmp_path):
-    from sim.notebook import latest_batches
+    from sim.analysis.notebook import latest_batches
 
     finished_batch(tmp_path, "old", ["baseline", "financing"], "2026-01-01T00:00:00Z")
     finished_batch(tmp_path, "new", ["baseline", "full_package"], "2026-02-01T00:00:00Z")
@@ -218,7 +218,7 @@ def test_latest_batches_picks_finished_scenario_batches(tmp_path):
 
 
 def test_pick_batches_prefers_ids_then_the_environment(batch, monkeypatch, tmp_path):
-    from sim.notebook import pick_batches
+    from sim.analysis.notebook import pick_batches
 
     monkeypatch.setenv("PARKSIM_BATCHES", f" {batch.folder} ,")
     assert [b.id for b in pick_batches(root=tmp_path)] == [batch.id]
@@ -229,7 +229,7 @@ def test_pick_batches_prefers_ids_then_the_environment(batch, monkeypatch, tmp_p
 
 
 def test_load_comparison_filters_and_checks_names(batch):
-    from sim.notebook import load_comparison
+    from sim.analysis.notebook import load_comparison
 
     cmp = load_comparison([batch], only=["full_package@tiny", "tiny"])
     assert cmp.scenarios == ["tiny", "full_package@tiny"] and cmp.reference == "tiny"
@@ -248,7 +248,7 @@ def diff_row(scenario, measure, kind, mean, low, high, pairs=20) -> dict:
 
 
 def test_difference_caption_reports_only_changes_beyond_chance():
-    from sim.notebook import caption_differences, difference_table
+    from sim.analysis.notebook import caption_differences, difference_table
 
     diffs = pd.DataFrame([
         diff_row("full_package", "listed_companies_2020__exchange_neeq", "p_reach", 0.45, 0.30, 0.60),
@@ -268,7 +268,7 @@ def test_difference_caption_reports_only_changes_beyond_chance():
 
 
 def test_target_matrix_and_caption_state_the_numbers():
-    from sim.notebook import caption_targets, target_matrix
+    from sim.analysis.notebook import caption_targets, target_matrix
 
     table = pd.DataFrame([
         {"scenario": "baseline", "target": "listed_companies_2020", "definition": "exchange", "threshold": 30,
@@ -288,7 +288,7 @@ def test_target_matrix_and_caption_state_the_numbers():
 
 
 def test_load_fitted_names_the_jobs_that_exist(fitted_job, tmp_path):
-    from sim.notebook_calibration import load_fitted, parameter_table
+    from sim.analysis.notebook_calibration import load_fitted, parameter_table
 
     fit = load_fitted(fitted_job)
     assert list(fit.summary["param"]) == ["leads_per_month", "p_register_per_month"]

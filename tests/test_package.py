@@ -22,7 +22,7 @@ import pytest
 
 from sim import __version__, resources
 from sim.errors import InputError
-from sim.scenario import find_scenario, load_scenario
+from sim.model.scenario import find_scenario, load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -11,17 +11,17 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from sim.batch import run_batch
-from sim.compare import paired_differences, zone_table
+from sim.analysis.compare import paired_differences, zone_table
+from sim.analysis.report import FAN_COLUMNS, target_table
+from sim.model.scenario import load_scenario
+from sim.model.targets import TARGETS, column_of
 from sim.plots import save
 from sim.plots.differences import difference_chart, indicator_chart
 from sim.plots.fan import fan_chart
 from sim.plots.labels import stock_goals
 from sim.plots.targets import probability_heatmap, reach_by_scale, target_chart
 from sim.plots.zones import zone_chart
-from sim.report import FAN_COLUMNS, target_table
-from sim.scenario import load_scenario
-from sim.targets import TARGETS, column_of
+from sim.run.batch import run_batch
 
 ROOT = Path(__file__).resolve().parents[1]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -43,8 +43,9 @@ def test_importing_and_drawing_leave_pyplot_and_the_backend_alone():
     code = (
         "import matplotlib, sys; before = matplotlib.get_backend() if 'matplotlib.pyplot' in sys.modules else None\n"
         "import sim.plots, sim.plots.fan, sim.plots.targets, sim.plots.zones, sim.plots.differences\n"
-        "import sim.plots.calibration, sim.plots.sensitivity, sim.calibration.plots, sim.report, sim.compare\n"
-        "import sim.notebook, sim.notebook_calibration, sim.sensitivity_plots\n"
+        "import sim.plots.calibration, sim.plots.sensitivity, sim.calibration.plots\n"
+        "import sim.analysis.report, sim.analysis.compare\n"
+        "import sim.analysis.notebook, sim.analysis.notebook_calibration, sim.plots.sensitivity\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'importing sim.plots must not import pyplot'\n"
         "f = sim.plots.figure(2, 2); f.subplots().plot([0, 1]); sim.plots.save(f, sys.argv[1])\n"
         "assert 'matplotlib.pyplot' not in sys.modules, 'drawing and saving must not need pyplot'\n"

@@ -13,10 +13,10 @@ import pytest
 from conftest import TINY_PATH
 
 from sim.errors import ScenarioError
-from sim.model import ParkModel
-from sim.policies import POLICY_NAMES, build_policies
-from sim.runner import replicate_seeds, run_scenario
-from sim.scenario import load_scenario, month_index
+from sim.model.park import ParkModel
+from sim.model.policies import POLICY_NAMES, build_policies
+from sim.model.scenario import load_scenario, month_index
+from sim.run.runner import replicate_seeds, run_scenario
 
 N_REPS = 6
 ROOT_SEED = 20160701
@@ -165,8 +165,8 @@ def test_a_file_overrides_its_base_windows(tmp_path):
 
 
 def test_timed_policies_survive_the_manifest_and_a_resume(tmp_path, monkeypatch):
-    from sim.batch import load_batch, resume_batch, run_batch
-    from sim.scenario import Scenario
+    from sim.model.scenario import Scenario
+    from sim.run.batch import load_batch, resume_batch, run_batch
 
     timed = strong_listing(tmp_path, end="2017-12")
     assert Scenario.from_dict(timed.to_dict()) == timed, "the manifest's scenario must rebuild the same scenario"

@@ -2,7 +2,7 @@
 
 numpy dispatches exp, log, log1p, expm1, power and tanh to different machine
 code by CPU (AVX-512, AVX2, baseline x86-64, arm64), with different last bits.
-The model computes them with :mod:`sim.portable`, which uses only correctly
+The model computes them with :mod:`sim.model.portable`, which uses only correctly
 rounded IEEE operations. These tests check (1) that no module of ``sim`` calls
 the CPU-dependent functions, (2) that the portable functions are accurate, and
 (3) that the same seeds give identical tables when numpy is told, through
@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from sim import portable
+from sim.model import portable
 
 NUMPY_BANNED = {"exp", "log", "log1p", "expm1", "power", "float_power", "tanh", "log2", "log10", "exp2"}
 NUMPY_BANNED |= {"sinh", "cosh", "sin", "cos", "tan", "arctan", "arcsin", "arccos", "cbrt"}
@@ -57,7 +57,7 @@ def test_no_module_of_sim_calls_cpu_dependent_functions():
             hits = cpu_dependent_calls(path.read_text(encoding="utf-8"))
             if hits:
                 offenders[str(path.relative_to(ROOT))] = hits
-    assert not offenders, f"use sim.portable instead (CPU-independent bits): {offenders}"
+    assert not offenders, f"use sim.model.portable instead (CPU-independent bits): {offenders}"
 
 
 def ulps(got: np.ndarray, ref: np.ndarray) -> float:
@@ -94,9 +94,9 @@ PROBE = """
 import hashlib, json, sys
 import numpy as np
 from numpy._core._multiarray_umath import __cpu_dispatch__, __cpu_features__
-from sim import portable
-from sim.runner import replicate_seeds, run_scenario
-from sim.scenario import load_scenario
+from sim.model import portable
+from sim.run.runner import replicate_seeds, run_scenario
+from sim.model.scenario import load_scenario
 
 h = hashlib.sha256()
 for name in sys.argv[1:]:

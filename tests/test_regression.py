@@ -5,7 +5,7 @@ of tiny.toml over fixed seeds; it is written only by scripts/regen_baseline.py.
 When a model change is meant to move results, rerun that script and commit the
 new file with the change; when it is not, this test has found a regression.
 
-The results are bit-identical on every CPU (sim/portable.py replaces numpy's
+The results are bit-identical on every CPU (sim/model/portable.py replaces numpy's
 CPU-dispatched exp/log/power; tests/test_portable.py runs the same seeds on
 narrower SIMD paths), and the dependencies are pinned in requirements.lock, so
 the stored means are checked at relative 1e-12 (they are written and read as
@@ -50,7 +50,7 @@ def fresh(regen):
 
 
 def test_tiny_inputs_are_those_the_baseline_was_made_from(regen, stored):
-    from sim.scenario import load_scenario
+    from sim.model.scenario import load_scenario
 
     now = regen.inputs_hash(load_scenario(regen.SCENARIO))
     assert now == stored["inputs_hash"], (

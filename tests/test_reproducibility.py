@@ -16,8 +16,8 @@ import pandas as pd
 import pytest
 from conftest import on_tiny
 
-from sim.model import STREAMS, ParkModel
-from sim.runner import replicate_seeds, run_scenario
+from sim.model.park import STREAMS, ParkModel
+from sim.run.runner import replicate_seeds, run_scenario
 
 
 def assert_same_run(a, b):
@@ -105,7 +105,7 @@ def test_a_lever_with_its_mechanism_switched_off_changes_nothing(tiny, why, gate
 # ----------------------------------------------------------------- stream isolation
 # After the first month, the streams of the processes a policy does not act on
 # must have made exactly the draws they make in the baseline. Each entry lists
-# the streams that must be untouched and why (the step order is in sim/model.py).
+# the streams that must be untouched and why (the step order is in sim/model/park.py).
 UNTOUCHED_AFTER_MONTH_1 = {
     # screening draws one number per lead whatever the threshold; leads are drawn before screening
     "eco_threshold": ("init", "arrivals", "screening"),

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import TINY_PATH
 
-from sim.scenario import ScenarioError, load_scenario
+from sim.model.scenario import ScenarioError, load_scenario
 
 
 @dataclass

@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim import sensitivity as sa
-from sim.scenario import ScenarioError
+from sim.analysis import sensitivity as sa
+from sim.model.scenario import ScenarioError
 
 # ---------------------------------------------------------------- Ishigami (known indices)
 ISHIGAMI = {"num_vars": 3, "names": ["x1", "x2", "x3"], "bounds": [[-np.pi, np.pi]] * 3}
@@ -192,7 +192,7 @@ def test_morris_on_tiny_ranks_attraction_above_reserve_support(morris_tiny, caps
 
 
 def test_sensitivity_batch_has_inputs_for_discovery(morris_tiny):
-    from sim.batch import load_batch
+    from sim.run.batch import load_batch
 
     batch = load_batch(morris_tiny[3])
     assert {"attraction_effort_index", "listing_reserve_support"} <= set(batch.outcomes.columns)
@@ -303,8 +303,8 @@ def test_sobol_on_tiny_through_the_cli(morris_tiny, capsys):
 # ---------------------------------------------------------------- failed runs (stand-in model)
 def stand_in(scenario, *, seed, replicate=0):
     """No simulation: signed projects = 100 x attraction effort; fails where told to."""
-    from sim.metrics import REPORTERS
-    from sim.runner import RunResult
+    from sim.model.metrics import REPORTERS
+    from sim.run.runner import RunResult
 
     if scenario["attraction_effort_index"] > 1.9 and replicate in FAIL_REPS:
         raise RuntimeError("stand-in failure")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from conftest import SCENARIO_DIR
 
-from sim.model import ParkModel
-from sim.scenario import load_scenario, month_index, month_label
+from sim.model.park import ParkModel
+from sim.model.scenario import load_scenario, month_index, month_label
 
 SMOKE_SCALE = 0.05  # 5% of the park: a few dozen firms, enough to exercise every process
 STEPS = 3

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.batch import load_batch, resume_batch, run_batch
 from sim.cli import main as cli
 from sim.environment import cpu_signature, signature_text
-from sim.scenario import load_scenario
+from sim.model.scenario import load_scenario
+from sim.run.batch import load_batch, resume_batch, run_batch
 from sim.store import FORMAT_VERSION, StoreError, compact_parts, list_batches, read_log
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -172,7 +172,7 @@ def test_full_disk_stops_with_a_message_and_keeps_what_was_written(tmp_path, mon
 
 
 def _scenarios(design):
-    from sim.design import load_design
+    from sim.analysis.design import load_design
 
     return load_design(design).scenarios(load_scenario(TINY))
 
@@ -191,7 +191,7 @@ def test_runs_lists_batches_with_status(stored, tmp_path, capsys):
 def test_a_second_writer_fails_at_once_naming_the_holder(stored, tmp_path, capsys):
     import socket
 
-    from sim.writer_lock import BatchLock, lock_holder
+    from sim.store.lock import BatchLock, lock_holder
 
     folder = copy_batch(stored, tmp_path)
     sorted((folder / "outcomes").glob("*.parquet"))[-1].unlink()  # one run left to do

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from sim import resources
-from sim.scenario import ScenarioError
+from sim.model.scenario import ScenarioError
 
 COLUMNS = ("date", "series", "frame", "value", "qualifier", "unit", "kind", "confidence", "source", "quote")
 UNITS = {

@@ -3,7 +3,7 @@
 Files of a job under ``calibration/fitted/<job>/``:
 
 * ``params.toml``: a ``[params]`` table of point values (posterior medians for
-  ABC, estimates for MSM), loadable by :func:`sim.scenario.load_fitted`, so a
+  ABC, estimates for MSM), loadable by :func:`sim.model.scenario.load_fitted`, so a
   scenario can say ``fitted_params = "calibration/fitted/<job>/params.toml"``.
 * ``summary.csv``: per parameter the prior, the point value, the 90% interval
   and whether the data identify it.
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.job import Job, Prior
-from sim.scenario import Scenario, load_fitted
+from sim.model.scenario import Scenario, load_fitted
 
 IDENTIFIED_NARROWING = 0.5
 

@@ -10,7 +10,7 @@ MSM), the method and its budget. Example::
     data = "calibration/data/west_taihu_history.csv"
     seed = 1
 
-    [params.leads_per_month]            # only uncertainties of sim.params
+    [params.leads_per_month]            # only uncertainties of sim.model.params
     prior = "uniform"                   # uniform | loguniform | normal (truncated)
     low = 10.0                          # inside the declared range
     high = 60.0
@@ -44,9 +44,9 @@ from scipy import stats
 from sim import resources
 from sim.calibration.data import CONFIDENCE, UNITS, load_history
 from sim.calibration.observe import KINDS_FOR, QUANTITIES, months_needed, unobservable_reason
+from sim.model.params import PARAMS, UNCERTAINTIES
+from sim.model.scenario import Scenario, ScenarioError, load_scenario, month_index
 from sim.numeric import check_number
-from sim.params import PARAMS, UNCERTAINTIES
-from sim.scenario import Scenario, ScenarioError, load_scenario, month_index
 
 TOP_KEYS = (
     "name",

@@ -44,7 +44,7 @@ from sim.calibration.job import Job, JobError
 from sim.calibration.parallel import Pool, check_interrupt, interrupt_point
 from sim.calibration.progress import FitProgress, disabled
 from sim.calibration.simulator import Simulator
-from sim.runner import replicate_seeds
+from sim.run.runner import replicate_seeds
 
 CACHE_NAME = "msm_cache.jsonl"
 Z90 = 1.6448536269514722  # standard normal 95% quantile: a two-sided 90% interval

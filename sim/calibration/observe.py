@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from sim.scenario import month_index
+from sim.model.scenario import month_index
 
 LEVEL, EVENTS = "level", "events"
 KINDS_FOR = {
@@ -45,7 +45,7 @@ class Quantity:
     Attributes:
         series: series name in the data.
         frame: frame in the data.
-        column: monthly reporter column (see :mod:`sim.metrics`).
+        column: monthly reporter column (see :mod:`sim.model.metrics`).
         measure: ``level`` (a stock or a yearly rate) or ``events`` (a ``*_cum`` counter).
         unit: the data unit the quantity is expressed in (``rate`` kinds are ``pct_per_year``).
         to_unit: multiplier from the model's unit to ``unit``.

@@ -14,7 +14,7 @@ import pandas as pd
 
 from sim.calibration.parallel import Pool
 from sim.calibration.simulator import Simulator
-from sim.runner import replicate_seeds
+from sim.run.runner import replicate_seeds
 
 QUANTILES = (0.05, 0.5, 0.95)
 

@@ -1,7 +1,7 @@
 """The simulator every calibration method calls: the history scenario at a parameter value.
 
 :class:`Simulator` is a small picklable object (it travels to process-pool and
-Dask workers) that runs :func:`sim.runner.run_scenario` on the job's scenario
+Dask workers) that runs :func:`sim.run.runner.run_scenario` on the job's scenario
 with the fitted parameters replaced, and measures the job's figures on the run
 (:mod:`sim.calibration.observe`). Seeds are explicit: MSM passes the same child
 seeds for every parameter value (common random numbers); ABC derives a seed
@@ -16,9 +16,9 @@ import numpy as np
 import pandas as pd
 
 from sim.calibration.observe import QUANTITIES, month_position, observable
-from sim.params import UNCERTAINTIES
-from sim.runner import RunResult, run_scenario
-from sim.scenario import Scenario
+from sim.model.params import UNCERTAINTIES
+from sim.model.scenario import Scenario
+from sim.run.runner import RunResult, run_scenario
 
 
 @dataclass
@@ -88,7 +88,7 @@ class Simulator:
 
     def months(self) -> list[str]:
         """Month labels of a run of the scenario."""
-        from sim.scenario import month_index, month_label
+        from sim.model.scenario import month_index, month_label
 
         first, last = month_index(self.scenario.start), month_index(self.scenario.end)
         return [month_label(m) for m in range(first, last + 1)]

@@ -14,8 +14,8 @@ import pandas as pd
 
 from sim.calibration.data import COLUMNS
 from sim.calibration.observe import QUANTITIES, month_position, observable
-from sim.runner import run_scenario
-from sim.scenario import Scenario
+from sim.model.scenario import Scenario
+from sim.run.runner import run_scenario
 
 
 def synthetic_data(

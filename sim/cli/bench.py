@@ -30,8 +30,8 @@ def main(args) -> int:
     import json
     from pathlib import Path
 
-    from sim.bench import check_reps, markdown, run_all
     from sim.errors import InputError
+    from sim.run.bench import check_reps, markdown, run_all
 
     check_reps(args.reps)
     if args.json and (Path(args.json).is_dir() or not Path(args.json).resolve().parent.is_dir()):

@@ -37,10 +37,10 @@ def register(p):
 def main(args) -> int:
     from pathlib import Path
 
-    from sim.batch import load_batch
-    from sim.compare import compare
+    from sim.analysis.compare import compare
     from sim.errors import StoreError
-    from sim.scenario import ScenarioError
+    from sim.model.scenario import ScenarioError
+    from sim.run.batch import load_batch
 
     if args.out:
         _check_out(Path(args.out))  # before reading any batch: a wrong --out is a typo, found at once
@@ -53,7 +53,7 @@ def main(args) -> int:
     _check_out(out)
     try:
         result = compare(batches, out, reference=args.reference)
-    except ValueError as exc:  # sim.compare's "no finished runs" / "unknown reference"; never a disk fault
+    except ValueError as exc:  # sim.analysis.compare's "no finished runs" / "unknown reference"; never a disk fault
         raise ScenarioError(args.batches[0], "--reference" if args.reference else None, str(exc)) from None
     except OSError as exc:  # a full disk or a folder that cannot be written: a store fault (exit 3), not bad input
         why = exc.strerror or str(exc)

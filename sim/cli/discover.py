@@ -59,8 +59,8 @@ def main(args) -> int:
     problem = _check(args)
     if problem:
         return _error(problem)
-    from sim import discovery as sd
-    from sim.batch import load_batch
+    from sim.analysis import discovery as sd
+    from sim.run.batch import load_batch
 
     column = sd.target_column(args.target, args.definition)
     batch = load_batch(args.run, root=args.root)

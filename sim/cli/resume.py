@@ -32,8 +32,8 @@ def register(p):
 
 
 def main(args) -> int:
-    from sim.batch import resume_batch
     from sim.cli.show import print_outcome_summary
+    from sim.run.batch import resume_batch
 
     command = " ".join(["parksim", *sys.argv[1:]])
     batch = resume_batch(

@@ -41,7 +41,7 @@ def main(args) -> int:
     if args.workers < 1:
         print("parksim run: error: --workers must be at least 1", file=sys.stderr)
         return 2
-    from sim.scenario import load_scenario, scenario_notes
+    from sim.model.scenario import load_scenario, scenario_notes
 
     scenarios = [load_scenario(s) for s in args.scenarios]  # validate everything before running anything
     for sc in scenarios:
@@ -54,8 +54,8 @@ def main(args) -> int:
             file=sys.stderr,
         )
         return 2
-    from sim.batch import run_batch
-    from sim.report import fan_chart, format_summary, indicator_table, target_table
+    from sim.analysis.report import fan_chart, format_summary, indicator_table, target_table
+    from sim.run.batch import run_batch
 
     batch = run_batch(
         scenarios, reps=args.reps, seed=args.seed, workers=args.workers, dask=args.dask, out_root=args.out,

@@ -86,8 +86,8 @@ def main(args) -> int:
         return _error("--reps, --workers and --top must be at least 1")
     if args.resume and args.batch_id:
         return _error("give either --resume ID (complete a study) or --id ID (name a new one), not both")
-    from sim import sensitivity as sa
-    from sim.scenario import load_scenario
+    from sim.analysis import sensitivity as sa
+    from sim.model.scenario import load_scenario
 
     n = args.n if args.n is not None else (10 if args.method == "morris" else 64)
     problem = sa.check_n(args.method, n)

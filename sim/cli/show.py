@@ -28,12 +28,12 @@ def register(p):
 def batch_json(batch, n_failures: int | None = None) -> str:
     """A batch as JSON for scripts: id, folder, status, counts, problems, failures and the target summary table.
 
-    ``targets`` holds the rows of :func:`sim.report.target_table` (one per scenario,
+    ``targets`` holds the rows of :func:`sim.analysis.report.target_table` (one per scenario,
     target and definition; NaN as null).
     """
     import json
 
-    from sim.report import target_table
+    from sim.analysis.report import target_table
 
     m = batch.manifest
     ok = batch.outcomes[batch.outcomes["status"] == "ok"]
@@ -61,7 +61,7 @@ def headline_table(outcomes, inputs=()):
 
     import pandas as pd
 
-    from sim.report import target_table
+    from sim.analysis.report import target_table
 
     table = target_table(outcomes)
     if table.empty:
@@ -80,7 +80,7 @@ def headline_table(outcomes, inputs=()):
 
 def print_outcome_summary(batch, headline: bool = False) -> None:
     """Target attainment of a batch: the full table for a few scenarios, else one row per scenario."""
-    from sim.report import format_summary
+    from sim.analysis.report import format_summary
 
     ok = batch.outcomes[batch.outcomes["status"] == "ok"]
     if ok.empty:
@@ -127,7 +127,7 @@ def print_header(batch, n_failures: int = 10) -> None:
 
 
 def main(args) -> int:
-    from sim.batch import load_batch
+    from sim.run.batch import load_batch
 
     batch = load_batch(args.batch, root=args.root)
     if args.json:

@@ -3,7 +3,7 @@
 The design (TOML, see scenarios/designs/) names levers and/or behavioural
 parameters with ranges and a method: a full grid, a Latin hypercube, a Sobol'
 sequence or an explicit CSV table of points. Every name and range is checked
-against sim/params.py before anything runs. Each point is SCENARIO with the
+against sim/model/params.py before anything runs. Each point is SCENARIO with the
 point's inputs; replication i of every point uses the same child seed
 SeedSequence(SEED).spawn(REPS)[i], so differences between points are paired.
 Results go to OUT/<id>/ like 'parksim run'; the outcomes table has one column per
@@ -38,16 +38,16 @@ def register(p):
 
 
 def main(args) -> int:
-    from sim.design import load_design
-    from sim.scenario import ScenarioError, load_scenario
+    from sim.analysis.design import load_design
+    from sim.model.scenario import ScenarioError, load_scenario
 
     if args.reps < 1 or args.workers < 1:
         raise ScenarioError("command line", "--reps/--workers", "must be at least 1")
     base = load_scenario(args.scenario)
     design = load_design(args.design)
     scenarios = design.scenarios(base)  # everything is checked before anything runs
-    from sim.batch import new_batch_id, resume_batch, run_batch
     from sim.cli.show import print_outcome_summary
+    from sim.run.batch import new_batch_id, resume_batch, run_batch
 
     command = " ".join(["parksim", *sys.argv[1:]])
     batch_id = args.resume or args.batch_id or new_batch_id(design.name)

@@ -22,8 +22,8 @@ def register(p):
 
 
 def main(args) -> int:
-    from sim.params import PARAMS
-    from sim.scenario import ScenarioError, load_scenario, scenario_notes
+    from sim.model.params import PARAMS
+    from sim.model.scenario import ScenarioError, load_scenario, scenario_notes
 
     bad = 0
     for ref in args.scenarios:

@@ -1,6 +1,6 @@
 """Paired differences: each scenario minus a reference on the same random numbers.
 
-Both functions take :func:`sim.compare.paired_differences` output (one row per
+Both functions take :func:`sim.analysis.compare.paired_differences` output (one row per
 scenario x measure with ``mean_diff``, ``ci_low``, ``ci_high``, ``kind``,
 ``reference`` and ``pairs``).
 """

@@ -1,6 +1,6 @@
 """Fan charts: median and 90% band over replications, month by month, per scenario, with the plan's targets.
 
-The target lines come from the declared targets (:data:`sim.targets.TARGETS`):
+The target lines come from the declared targets (:data:`sim.model.targets.TARGETS`):
 every stock target draws its threshold on the panel of the monthly column that
 measures it, with a diamond where it falls due.
 """

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.targets import TARGETS, TARGETS_BY_NAME, is_target_column, parse_column
+from sim.model.targets import TARGETS, TARGETS_BY_NAME, is_target_column, parse_column
 
 DEFINITIONS = {
     "signed": "signed",

@@ -1,8 +1,8 @@
-"""Figures of a sensitivity study (:mod:`sim.sensitivity`).
+"""Figures of a sensitivity study (:mod:`sim.analysis.sensitivity`).
 
 Bars of each index with its bootstrap interval per outcome, Morris ``mu_star``
 against ``sigma``, and a heat map of ``mu_star`` over many outcomes. Tables are
-the long index tables of :mod:`sim.sensitivity` (``input``, ``outcome``,
+the long index tables of :mod:`sim.analysis.sensitivity` (``input``, ``outcome``,
 ``measure``, ``index``, ``value``, ``conf``).
 """
 

@@ -1,6 +1,6 @@
 """Target attainment: the probability of reaching each target, per scenario and definition.
 
-Every function takes :func:`sim.report.target_table` output (one row per
+Every function takes :func:`sim.analysis.report.target_table` output (one row per
 scenario x target x definition with ``p_reach``, ``p_low``, ``p_high``).
 """
 

@@ -15,7 +15,8 @@ def zone_chart(zones: pd.DataFrame, title: str = TITLE):
     """Grouped bars: median firms and talent per zone per scenario; whisker 90% band.
 
     Args:
-        zones: :func:`sim.compare.zone_table` output (``scenario``, ``kind``, ``zone``, ``median``, ``q05``, ``q95``).
+        zones: :func:`sim.analysis.compare.zone_table` output
+            (``scenario``, ``kind``, ``zone``, ``median``, ``q05``, ``q95``).
         title: the figure's title.
     """
     scen = list(dict.fromkeys(zones["scenario"]))

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.notebook import fmt_num, project_root
+from sim.analysis.notebook import fmt_num, project_root
 from sim.plots.calibration import words
 
 ENV_JOB = "PARKSIM_CALIBRATION_JOB"
@@ -76,7 +76,7 @@ def _priors(run: dict) -> dict:
 
 def parameter_table(fitted: Fitted) -> pd.DataFrame:
     """Fitted parameters in words: meaning, unit, prior and its source, estimate, 90% interval, narrowing."""
-    from sim.params import PARAMS
+    from sim.model.params import PARAMS
 
     summary, priors = fitted.summary, fitted.priors
     return pd.DataFrame({

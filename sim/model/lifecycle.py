@@ -16,10 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import portable
-from sim.arrivals import count_projects
-from sim.context import ModelContext, Params
-from sim.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
+from sim.model import portable
+from sim.model.arrivals import count_projects
+from sim.model.context import ModelContext, Params
+from sim.model.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
 
 GROWING_REVENUE_MYUAN = 20.0  # operating -> growing above this revenue [judgement]
 MATURE_REVENUE_MYUAN = 500.0  # growing -> mature above this revenue [judgement]

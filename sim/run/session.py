@@ -1,7 +1,7 @@
 """One session of a batch: cut the runs into chunks, run them, store the parts, keep the manifest.
 
-:func:`execute_session` is shared by :func:`sim.batch.run_batch` (session 0) and
-:func:`sim.batch.resume_batch` (each later session). The manifest keeps one entry
+:func:`execute_session` is shared by :func:`sim.run.batch.run_batch` (session 0) and
+:func:`sim.run.batch.resume_batch` (each later session). The manifest keeps one entry
 per run (:func:`apply_run`) and counts derived from them (:func:`refresh_counts`);
 it is rewritten every ``MANIFEST_EVERY_S`` seconds and when the session ends,
 but after a crash the parts, not the manifest, say which runs are done.
@@ -29,7 +29,7 @@ from functools import partial
 
 from sim import environment, store
 from sim.errors import InputError
-from sim.executors import WorkerLost, chunk_tables, lost_chunk, run_chunk
+from sim.run.executors import WorkerLost, chunk_tables, lost_chunk, run_chunk
 from sim.store import StoreError
 
 MANIFEST_EVERY_S = 10.0

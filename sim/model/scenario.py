@@ -4,7 +4,7 @@ A scenario file has top-level keys ``name``, ``label``, ``base`` (another scenar
 file whose values it overrides, found as :mod:`sim.resources` says), ``start`` and
 ``end`` (``"YYYY-MM"``), ``fitted_params`` (a TOML file of fitted parameters, for
 example from calibration) and the tables ``[levers]`` and ``[params]``. Every key
-is checked against the declarations in :mod:`sim.params`; anything unknown, of the
+is checked against the declarations in :mod:`sim.model.params`; anything unknown, of the
 wrong type or out of range raises :class:`ScenarioError` naming the file, the key
 and what is allowed.
 
@@ -16,12 +16,12 @@ date such as ``start = 2016-07-01`` is refused with ``write it as "2016-07"``
 later month than ``start``. A file may begin with a UTF-8 byte-order mark.
 
 A file that names no ``base`` and no ``fitted_params`` (an empty file, say) runs
-the *declared defaults* of :mod:`sim.params`, whose behavioural parameters are
+the *declared defaults* of :mod:`sim.model.params`, whose behavioural parameters are
 not fitted; it does not inherit ``baseline.toml`` (write ``base = "baseline.toml"``).
 ``parksim validate`` says so in a note, and also names the targets a run
 window leaves out (see :func:`scenario_notes`): those come out NaN, not missed.
 
-The optional table ``[policies]`` sets when each policy of :mod:`sim.policies`
+The optional table ``[policies]`` sets when each policy of :mod:`sim.model.policies`
 acts, one sub-table per policy name, with optional ``start`` and ``end``
 (``"YYYY-MM"``, inclusive) and ``enabled`` (``false``: the policy is not built)::
 
@@ -44,8 +44,8 @@ from pathlib import Path
 
 from sim import resources
 from sim.errors import ScenarioError
+from sim.model.params import PARAMS, SECTIONS, defaults
 from sim.numeric import plain_number
-from sim.params import PARAMS, SECTIONS, defaults
 
 TOP_KEYS = ("name", "label", "base", "start", "end", "fitted_params", "levers", "params", "policies")
 POLICY_KEYS = ("start", "end", "enabled")
@@ -243,7 +243,7 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
 
 def _check_policies(path, table) -> dict[str, tuple[str, str, bool]]:
     """Validate a ``[policies]`` table into ``{name: (start, end, enabled)}``."""
-    from sim.policies import POLICY_NAMES
+    from sim.model.policies import POLICY_NAMES
 
     if not isinstance(table, dict):
         raise ScenarioError(path, "policies", "must be a table like [policies.listing_support]")
@@ -314,7 +314,7 @@ def load_scenario(path: str | Path) -> Scenario:
 
 def targets_left_out(scenario: Scenario) -> dict[str, str]:
     """The plan's targets that a run of ``scenario`` cannot evaluate (they come out NaN), each with why."""
-    from sim.targets import TARGETS, YearEnds, measure
+    from sim.model.targets import TARGETS, YearEnds, measure
 
     months = [month_label(m) for m in range(month_index(scenario.start), month_index(scenario.end) + 1)]
     ends = YearEnds(dates=months, column=lambda name: [0.0] * len(months))
@@ -343,7 +343,7 @@ def scenario_notes(scenario: Scenario) -> list[str]:
     if scenario.path and not any(PARAMS[k].kind == "uncertainty" for k in scenario.overrides):
         notes.append(
             "sets no behavioural parameter (no base, no fitted_params): it runs the declared defaults of "
-            'sim.params, which are not fitted; write base = "baseline.toml" to run the baseline with changes'
+            'sim.model.params, which are not fitted; write base = "baseline.toml" to run the baseline with changes'
         )
     left_out = targets_left_out(scenario)
     if left_out:

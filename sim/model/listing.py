@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import portable
-from sim.context import ModelContext
-from sim.firms import (
+from sim.model import portable
+from sim.model.context import ModelContext
+from sim.model.firms import (
     DELISTED,
     GROWING,
     IPO_FILED,

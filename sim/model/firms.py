@@ -23,7 +23,7 @@ import numpy as np
 # lifecycle stages
 SIGNED, REGISTERED, OPERATING, GROWING, MATURE, GONE = range(6)
 STAGES = ("signed", "registered", "operating", "growing", "mature", "gone")
-# listing states (see sim.listing for the transitions)
+# listing states (see sim.model.listing for the transitions)
 NONE, REFORMING, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED, DELISTED = range(8)
 LISTING_STATES = ("none", "reforming", "reformed", "neeq_filed", "neeq", "ipo_filed", "listed", "delisted")
 

@@ -7,11 +7,11 @@ scenario and its seed, so the tables are identical whatever the executor, the
 number of workers, the chunking, or how often the batch was interrupted and
 resumed.
 
-Runs go to workers in chunks sized by measured run time (:class:`sim.session.Chunker`: one
+Runs go to workers in chunks sized by measured run time (:class:`sim.run.session.Chunker`: one
 run per chunk for long runs, many for short ones). Workers send back compact
 arrays (never model objects); the main process turns each finished chunk into
 one Parquet part, written by a background thread while the next runs go on (see
-:mod:`sim.sinks` and :mod:`sim.store`), so memory stays flat and a killed batch loses only the chunks
+:mod:`sim.store.sinks` and :mod:`sim.store`), so memory stays flat and a killed batch loses only the chunks
 in flight (about half a second of work per worker). When every run is done the
 parts are merged into one file per table.
 """
@@ -32,19 +32,19 @@ import pandas as pd
 
 from sim import environment, store
 from sim.errors import ExecutorError
-from sim.executors import (
+from sim.model.scenario import Scenario, ScenarioError
+from sim.run.executors import (
     make_executor,
     monthly_schema,
     outcomes_schema,
 )
-from sim.pool_guard import MAIN_GUARD_HELP
-from sim.repair import clean_folder
-from sim.runner import replicate_seeds
-from sim.scenario import Scenario, ScenarioError
-from sim.session import apply_run, close_session, execute_session, refresh_counts
-from sim.sinks import FolderSink, MemorySink
+from sim.run.pool_guard import MAIN_GUARD_HELP
+from sim.run.runner import replicate_seeds
+from sim.run.session import apply_run, close_session, execute_session, refresh_counts
 from sim.store import DEFAULT_ROOT, StoreError
-from sim.writer_lock import BatchLock
+from sim.store.lock import BatchLock
+from sim.store.repair import clean_folder
+from sim.store.sinks import FolderSink, MemorySink
 
 RunTask = namedtuple("RunTask", "run scenario replicate seed")
 
@@ -260,7 +260,7 @@ def run_batch(
         progress: show a progress bar on stderr.
         extra_manifest: entries added to the manifest (for example the design of a sweep).
         chunk_size: runs per task sent to a worker (default: chosen from runs and workers).
-        run_fn: replacement for :func:`sim.runner.run_scenario` (tests inject faults with it).
+        run_fn: replacement for :func:`sim.run.runner.run_scenario` (tests inject faults with it).
         compact: merge the parts into one file per table once every run is done.
 
     Returns:
@@ -363,10 +363,10 @@ def resume_batch(
 ) -> Batch:
     """Complete an interrupted batch: run what is missing with the batch's own seeds.
 
-    Holds the batch's writer lock (:class:`sim.writer_lock.BatchLock`) from before the
+    Holds the batch's writer lock (:class:`sim.store.lock.BatchLock`) from before the
     first read to the end. Damaged parts and parts that lost their monthly file are
     moved to ``quarantine/`` and their runs run again, runs stored twice keep one copy
-    (:mod:`sim.repair`); the final tables equal those of an uninterrupted batch.
+    (:mod:`sim.store.repair`); the final tables equal those of an uninterrupted batch.
 
     Args:
         folder_or_id: the batch folder or its id under ``root``.

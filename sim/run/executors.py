@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterable, Iterator
 import numpy as np
 
 from sim.errors import ExecutorError, InputError
-from sim.pool_guard import MAIN_GUARD_HELP, main_guard_problem, worker_init
+from sim.run.pool_guard import MAIN_GUARD_HELP, main_guard_problem, worker_init
 
 DASK_CONNECT_TIMEOUT_S = 5.0  # how long to try to reach a scheduler; env PARKSIM_DASK_TIMEOUT_S overrides
 MAX_ATTEMPTS = 3
@@ -83,7 +83,7 @@ def run_chunk(tasks: tuple, run_fn=None) -> dict:
 
     A run that raises is returned as failed with its traceback; the chunk goes on.
     """
-    from sim.runner import run_arrays
+    from sim.run.runner import run_arrays
 
     ocols, rcols = outcome_columns(), reporter_columns()
     runs = []
@@ -132,15 +132,15 @@ def lost_chunk(tasks: tuple, exc: BaseException) -> dict:
 # ---------------------------------------------------------------- tidy tables
 def outcome_columns() -> list[str]:
     """Outcome columns of every run: each target under each definition, then end-state indicators."""
-    from sim.runner import END_INDICATORS
-    from sim.targets import TARGETS
+    from sim.model.targets import TARGETS
+    from sim.run.runner import END_INDICATORS
 
     return [f"{t.name}__{d}" for t in TARGETS for d in t.columns] + [f"end_{k}" for k in END_INDICATORS]
 
 
 def reporter_columns() -> list[str]:
     """Monthly metric columns (the registered reporters, in registration order)."""
-    from sim.metrics import REPORTERS
+    from sim.model.metrics import REPORTERS
 
     return list(REPORTERS)
 
@@ -215,7 +215,7 @@ def pool_context():
     """
     if sys.platform != "win32" and "forkserver" in multiprocessing.get_all_start_methods():
         ctx = multiprocessing.get_context("forkserver")
-        ctx.set_forkserver_preload(["sim.batch", "sim.model"])
+        ctx.set_forkserver_preload(["sim.run.batch", "sim.model.park"])
         return ctx
     return multiprocessing.get_context("spawn")
 

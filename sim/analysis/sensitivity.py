@@ -6,8 +6,8 @@ The pipeline has three steps that samplers, tests and the CLI share:
    bounds): Morris trajectories or Saltelli's extension of a scrambled Sobol'
    sequence;
 2. an evaluation turns the points into one row of outcomes each. For the model,
-   :func:`point_scenarios` makes a :class:`~sim.scenario.Scenario` of each point,
-   :func:`sim.batch.run_batch` runs them with common random numbers and
+   :func:`point_scenarios` makes a :class:`~sim.model.scenario.Scenario` of each point,
+   :func:`sim.run.batch.run_batch` runs them with common random numbers and
    :func:`point_outcomes` averages the replications of each point (the measured
    value of each target, its reach share, and the ``end_*`` indicators);
 3. :func:`analyze` computes the indices of every outcome column into one tidy
@@ -15,7 +15,7 @@ The pipeline has three steps that samplers, tests and the CLI share:
    Sobol ``S1`` and ``ST`` with theirs).
 
 A sensitivity *design file* (``scenarios/designs/sensitivity_*.toml``) names the
-varied inputs with the range syntax of sweep designs (:mod:`sim.design`):
+varied inputs with the range syntax of sweep designs (:mod:`sim.analysis.design`):
 ``[levers]`` / ``[params]`` ranges, optionally on a log scale, and ``[factors.NAME]``
 groups of inputs moved together; see :func:`load_design`. SALib samples a
 position 0..1 per factor; :func:`point_values` maps positions to input values.
@@ -30,11 +30,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.design import DesignError
-from sim.params import PARAMS
-from sim.runner import END_INDICATORS
-from sim.scenario import Scenario, ScenarioError, _read_toml
-from sim.targets import TARGETS, TARGETS_BY_NAME, reached
+from sim.analysis.design import DesignError
+from sim.model.params import PARAMS
+from sim.model.scenario import Scenario, ScenarioError, _read_toml
+from sim.model.targets import TARGETS, TARGETS_BY_NAME, reached
+from sim.run.runner import END_INDICATORS
 
 METHODS = ("morris", "sobol")
 DESIGN_KEYS = ("name", "label", "outcomes", "levers", "params", "factors")
@@ -53,7 +53,7 @@ class SensitivityDesign:
     Attributes:
         path: file it was read from ("" when built in code).
         label: one-line description.
-        factors: the varied dimensions (:class:`sim.design.Factor`): one input with its range,
+        factors: the varied dimensions (:class:`sim.analysis.design.Factor`): one input with its range,
             or several inputs moved together (``[factors.NAME]``), in file order.
         outcomes: outcome columns to analyse (``target__definition`` and ``end_*``).
     """
@@ -119,7 +119,7 @@ def _select_outcomes(path, selectors) -> tuple[str, ...]:
 
 def parse_design(data: dict, path: str | Path = "<design>") -> SensitivityDesign:
     """Check a design read from TOML (see :func:`load_design`)."""
-    from sim.design import factors_of  # the sweep designs' range syntax and checks, shared
+    from sim.analysis.design import factors_of  # the sweep designs' range syntax and checks, shared
 
     for key in data:
         if key in SWEEP_ONLY_KEYS:
@@ -137,7 +137,7 @@ def parse_design(data: dict, path: str | Path = "<design>") -> SensitivityDesign
 def load_design(path: str | Path) -> SensitivityDesign:
     """Read and check a sensitivity design file.
 
-    The file uses the range syntax of sweep designs (:mod:`sim.design`): tables
+    The file uses the range syntax of sweep designs (:mod:`sim.analysis.design`): tables
     ``[levers]`` and ``[params]`` of ``name = [low, high]`` or ``{ low, high, scale = "log" }``,
     and ``[factors.NAME]`` tables of inputs moved together; every range lies inside the
     declared bounds of its input. Optional ``label`` and ``outcomes`` (target names,
@@ -146,7 +146,7 @@ def load_design(path: str | Path) -> SensitivityDesign:
     Raises:
         DesignError: naming the file, the key and what is allowed.
     """
-    from sim.design import find_design
+    from sim.analysis.design import find_design
 
     path = find_design(path)
     return parse_design(_read_toml(path), path)
@@ -191,7 +191,7 @@ def sample(problem: dict, method: str, n: int, seed: int) -> np.ndarray:
 
 def point_values(design: SensitivityDesign, x: np.ndarray) -> list[dict[str, float]]:
     """Input values of each point (positions 0..1 mapped through each factor; whole numbers rounded)."""
-    from sim.design import round_point
+    from sim.analysis.design import round_point
 
     out = []
     for row in np.atleast_2d(x):
@@ -354,7 +354,7 @@ class Study:
         points: per point: scenario name (index), input values, averaged outcomes, ``n_runs``.
         table: the tidy table of indices (see :func:`analyze`), with the input's ``kind``.
         skipped: outcome columns not analysed, with the reason.
-        batch: the :class:`sim.batch.Batch` that holds the runs.
+        batch: the :class:`sim.run.batch.Batch` that holds the runs.
         files: what was written into the batch folder.
     """
 
@@ -446,16 +446,16 @@ def run_study(
     progress: bool = True,
     run_fn=None,
 ) -> Study:
-    """Sample, run every point ``reps`` times through :func:`sim.batch.run_batch`, analyse, write.
+    """Sample, run every point ``reps`` times through :func:`sim.run.batch.run_batch`, analyse, write.
 
     With ``resume`` (a batch id or folder), the stored study is completed instead:
     the same design points are rebuilt and must match the stored ones. ``run_fn``
-    replaces :func:`sim.runner.run_scenario` (tests use a stand-in model).
+    replaces :func:`sim.run.runner.run_scenario` (tests use a stand-in model).
 
     Raises:
         ScenarioError: bad arguments, a resume that does not match, or points with no finished run.
     """
-    from sim.batch import resume_batch, run_batch
+    from sim.run.batch import resume_batch, run_batch
 
     problem_n = check_n(method, n)
     if problem_n:
@@ -494,7 +494,7 @@ def write_study(study: Study, folder: Path) -> list[Path]:
     indices, points = folder / "sensitivity_indices.csv", folder / "sensitivity_points.csv"
     study.table.to_csv(indices, index=False)
     study.points.rename_axis("scenario").to_csv(points)
-    from sim.sensitivity_plots import write_figures
+    from sim.plots.sensitivity import write_figures
 
     figures = write_figures(study.table, study.method, folder) if len(study.table) else []
     note = folder / "sensitivity.json"

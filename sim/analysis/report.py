@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.stats import proportion_ci
-from sim.targets import is_target_column, parse_column, target_of
+from sim.analysis.stats import proportion_ci
+from sim.model.targets import is_target_column, parse_column, target_of
 
 FAN_COLUMNS = (
     ("projects_signed_cum", "technology projects signed since start"),

@@ -8,7 +8,7 @@ the model's state itself, so a lever's whole influence is visible here and in
 the process that reads its ``Effects`` field.
 
 A scenario chooses which policies exist and when they act, with an optional
-table per policy (see :mod:`sim.scenario`)::
+table per policy (see :mod:`sim.model.scenario`)::
 
     [policies.listing_support]
     start = "2017-01"     # first month it acts (default: the run's start)
@@ -29,9 +29,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from sim.context import ModelContext
-from sim.firms import GROWING, MATURE, OPERATING
-from sim.scenario import month_index
+from sim.model.context import ModelContext
+from sim.model.firms import GROWING, MATURE, OPERATING
+from sim.model.scenario import month_index
 
 
 @dataclass
@@ -41,8 +41,8 @@ class Effects:
     ``guidance_fund_new_myuan``, ``guidance_coinvests``, ``supported_rows`` and
     ``support_continues`` carry the two policies that used to change state
     directly: the finance process endows the guidance fund and lets it
-    co-invest (:meth:`sim.finance.Finance.step`), and
-    :func:`sim.lifecycle.support_step` sets the firms' ``supported`` flags.
+    co-invest (:meth:`sim.model.finance.Finance.step`), and
+    :func:`sim.model.lifecycle.support_step` sets the firms' ``supported`` flags.
     """
 
     max_pollution_index: float = 1.0

@@ -10,7 +10,7 @@ A design file is TOML::
     sample_seed = 1                     # lhs, sobol: seed of the sampler's generator
     table = "points.csv"                # table: CSV of points, relative to this file
 
-    [levers]                            # and/or [params]: any input of sim.params
+    [levers]                            # and/or [params]: any input of sim.model.params
     eco_max_pollution_index = { values = [0.35, 0.5, 0.65, 0.85] }
     vc_cluster_index = [0.5, 2.5]       # a range [low, high]
     guidance_fund_myuan = { low = 50.0, high = 5000.0, scale = "log", levels = 4 }
@@ -20,7 +20,7 @@ A design file is TOML::
     high = { finance_supermarket_loans_per_year = 30.0, vc_cluster_index = 2.0 }
     levels = 3                          # or values = [0.0, 0.5, 1.0]
 
-Every name is checked against :mod:`sim.params` (a lever belongs in ``[levers]``,
+Every name is checked against :mod:`sim.model.params` (a lever belongs in ``[levers]``,
 a behavioural parameter or constant in ``[params]``) and every range and value
 against the input's declared ``[low, high]`` (a range is written low first);
 whole-number inputs are rounded. Numbers go through :func:`sim.numeric.check_number`
@@ -41,10 +41,11 @@ from pathlib import Path
 
 import numpy as np
 
-from sim import portable, resources
+from sim import resources
+from sim.model import portable
+from sim.model.params import PARAMS, SECTIONS
+from sim.model.scenario import Scenario, ScenarioError, _read_toml
 from sim.numeric import check_number, number_problem
-from sim.params import PARAMS, SECTIONS
-from sim.scenario import Scenario, ScenarioError, _read_toml
 
 METHODS = ("grid", "lhs", "sobol", "table")
 TOP_KEYS = ("name", "label", "method", "levels", "points", "sample_seed", "table", "levers", "params", "factors")

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from sim import targets
-from sim.scenario import Scenario, load_scenario
+from sim.model import targets
+from sim.model.scenario import Scenario, load_scenario
 
 
 @dataclass
@@ -74,7 +74,7 @@ class RunArrays:
 
     Attributes:
         dates: ``"YYYY-MM"`` of each month.
-        monthly: months x reporters, float, columns in :data:`sim.metrics.REPORTERS` order.
+        monthly: months x reporters, float, columns in :data:`sim.model.metrics.REPORTERS` order.
         outcomes: as :attr:`RunResult.outcomes`.
     """
 
@@ -89,8 +89,8 @@ def run_arrays(scenario: Scenario, seed: np.random.SeedSequence) -> RunArrays:
     Same numbers as :func:`run_scenario` (tested); the monthly values come back as
     one float matrix, which costs a fraction of a DataFrame for short runs.
     """
-    from sim.metrics import REPORTERS
-    from sim.model import ParkModel
+    from sim.model.metrics import REPORTERS
+    from sim.model.park import ParkModel
 
     model = ParkModel(scenario, seed=seed)
     model.run()
@@ -123,7 +123,7 @@ def run_scenario(scenario: Scenario | str, *, seed: int | np.random.SeedSequence
     Returns:
         The monthly table and the outcomes of the run.
     """
-    from sim.model import ParkModel
+    from sim.model.park import ParkModel
 
     if not isinstance(scenario, Scenario):
         scenario = load_scenario(scenario)

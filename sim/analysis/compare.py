@@ -4,7 +4,7 @@
 
 * ``targets.csv`` / ``targets.png``: probability of reaching each target (every
   definition) per scenario or design point, with Wilson 95% intervals
-  (:func:`sim.report.target_table`);
+  (:func:`sim.analysis.report.target_table`);
 * ``fan_charts.png``: median and 90% band over time of the key indicators;
 * ``zones.csv`` / ``zones.png``: where firms and talent are at the end of the run
   (median and 90% band per zone);
@@ -102,9 +102,9 @@ def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
     Returns:
         One row per scenario x measure: mean difference, 95% t interval, number of pairs.
     """
-    from sim.report import target_columns
-    from sim.stats import mean_ci
-    from sim.targets import target_of
+    from sim.analysis.report import target_columns
+    from sim.analysis.stats import mean_ci
+    from sim.model.targets import target_of
 
     tcols = target_columns(outcomes)
     ecols = [c for c in outcomes.columns if c.startswith("end_")]
@@ -137,15 +137,15 @@ def compare(batches, out_dir: str | Path, reference: str | None = None) -> dict:
     """Write the comparison table and figures of ``batches`` into ``out_dir``.
 
     Args:
-        batches: :class:`~sim.batch.Batch` objects (stored or in memory).
+        batches: :class:`~sim.run.batch.Batch` objects (stored or in memory).
         out_dir: folder for the CSV and PNG files (created).
         reference: scenario the paired differences are taken against (default: the first).
 
     Returns:
         Name -> DataFrame for the tables and name -> Path for every file written.
     """
+    from sim.analysis.report import FAN_COLUMNS, target_table
     from sim.plots import save
-    from sim.report import FAN_COLUMNS, target_table
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -3,12 +3,12 @@
 Every process function (arrivals, conversion, talent, finance, growth, listing,
 exits, zones, recording, the policies) receives a :class:`ModelContext` and
 reads the declared inputs through ``ctx.params``, a frozen :class:`Params` with
-one named, typed attribute per declaration in :mod:`sim.params`
+one named, typed attribute per declaration in :mod:`sim.model.params`
 (``ctx.params.p_start_per_month``). The attribute list is written out here so
 that editors and type checkers see it; :func:`check_declarations` (run at
 import, and by the tests) fails when it and the declarations disagree.
 
-:class:`~sim.model.ParkModel` is the one implementation of the context; the
+:class:`~sim.model.park.ParkModel` is the one implementation of the context; the
 protocol names what the processes may touch, so a reader of a process knows
 its inputs without reading the model.
 """
@@ -21,20 +21,20 @@ from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from sim.params import PARAMS
+from sim.model.params import PARAMS
 
 if TYPE_CHECKING:
-    from sim.finance import Finance
-    from sim.firms import FirmTable
-    from sim.metrics import Counters
-    from sim.policies import Effects, Policy
-    from sim.talent import TalentPool
-    from sim.zones import Zones
+    from sim.model.finance import Finance
+    from sim.model.firms import FirmTable
+    from sim.model.metrics import Counters
+    from sim.model.policies import Effects, Policy
+    from sim.model.talent import TalentPool
+    from sim.model.zones import Zones
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Params:
-    """Every declared input of one run, by name (units are in the names; see :mod:`sim.params`).
+    """Every declared input of one run, by name (units are in the names; see :mod:`sim.model.params`).
 
     Whole-number declarations (``integer=True``) are ``int``; the rest ``float``.
     """
@@ -156,24 +156,28 @@ FIELDS: dict[str, dataclasses.Field] = {f.name: f for f in dataclasses.fields(Pa
 
 
 def check_declarations() -> None:
-    """Fail when :class:`Params` and :data:`sim.params.PARAMS` disagree (names or int/float)."""
+    """Fail when :class:`Params` and :data:`sim.model.params.PARAMS` disagree (names or int/float)."""
     extra, absent = set(FIELDS) - set(PARAMS), set(PARAMS) - set(FIELDS)
     if extra or absent:
-        raise TypeError(f"sim.context.Params vs sim.params declarations: undeclared {extra}, missing {absent}")
+        raise TypeError(
+            f"sim.model.context.Params vs sim.model.params declarations: undeclared {extra}, missing {absent}"
+        )
     wrong = [k for k, f in FIELDS.items() if f.type != ("int" if PARAMS[k].integer else "float")]
     if wrong:
-        raise TypeError(f"sim.context.Params attributes typed unlike their declaration (integer=True is int): {wrong}")
+        raise TypeError(
+            f"sim.model.context.Params attributes typed unlike their declaration (integer=True is int): {wrong}"
+        )
 
 
 check_declarations()
 
 
 class ModelContext(Protocol):
-    """The model as the processes see it (implemented by :class:`~sim.model.ParkModel`).
+    """The model as the processes see it (implemented by :class:`~sim.model.park.ParkModel`).
 
     Attributes:
         params: the run's declared inputs.
-        streams: one random generator per process (names in :data:`sim.model.STREAMS`).
+        streams: one random generator per process (names in :data:`sim.model.park.STREAMS`).
         effects: what the policies make of the current month.
         policies: the policies the scenario uses (each knows its active months).
         firms: the firm table (struct of arrays, one row per firm ever created).
@@ -184,12 +188,12 @@ class ModelContext(Protocol):
         month: the current month as an index (``year * 12 + month - 1``).
         start_month: the first simulated month, same units.
         in_park_rows: cache of the rows of firms in the park (registered or
-            later), or None. :func:`sim.metrics.record` sets it when a
+            later), or None. :func:`sim.model.metrics.record` sets it when a
             month's recording starts and sets it back to None when it ends:
             reporters only read the firm table, so the rows stay valid while
             they run. It is invalid as soon as any firm changes stage or
             leaves, so nothing else may rely on it; read it through
-            :func:`sim.metrics.in_park`, which computes the rows when it is None.
+            :func:`sim.model.metrics.in_park`, which computes the rows when it is None.
     """
 
     params: Params

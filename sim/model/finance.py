@@ -27,10 +27,10 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim.context import ModelContext
-from sim.firms import GROWING, LISTED, NEEQ, OPERATING, REGISTERED
-from sim.params import INDUSTRIES
-from sim.zones import FINANCE_CENTRE_ZONE
+from sim.model.context import ModelContext
+from sim.model.firms import GROWING, LISTED, NEEQ, OPERATING, REGISTERED
+from sim.model.params import INDUSTRIES
+from sim.model.zones import FINANCE_CENTRE_ZONE
 
 KINDS = ("vc", "angel", "bank", "guarantee", "guidance")
 DEAL_SHARE = 0.2  # share of private valuation sold in a round [judgement]

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.context import ModelContext
-from sim.firms import (
+from sim.model.context import ModelContext
+from sim.model.firms import (
     GROWING,
     IPO_FILED,
     LISTED,
@@ -27,8 +27,8 @@ from sim.firms import (
     SIGNED,
     is_one_of,
 )
-from sim.listing import valuation_myuan
-from sim.params import INDUSTRIES, ZONES
+from sim.model.listing import valuation_myuan
+from sim.model.params import INDUSTRIES, ZONES
 
 IN_PARK = (REGISTERED, OPERATING, GROWING, MATURE)
 COUNTED_EVENTS = (
@@ -200,7 +200,7 @@ def _revenue(m):
 
 @reporter("high_pollution_firms", "firms")
 def _polluters(m):
-    from sim.arrivals import HIGH_POLLUTION_INDEX
+    from sim.model.arrivals import HIGH_POLLUTION_INDEX
 
     return int((m.firms.pollution_index[in_park(m)] > HIGH_POLLUTION_INDEX).sum())
 
@@ -224,7 +224,7 @@ def record(ctx: ModelContext) -> dict[str, float]:
     """One row of every registered reporter for the current month.
 
     Sets ``ctx.in_park_rows`` for the reporters and clears it afterwards (the
-    cache's invalidation rule, see :class:`~sim.context.ModelContext`).
+    cache's invalidation rule, see :class:`~sim.model.context.ModelContext`).
     """
     ctx.in_park_rows = ctx.firms.in_stage(*IN_PARK)
     try:

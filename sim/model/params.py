@@ -8,7 +8,7 @@ The split follows EMA Workbench's X/L/R/M idea:
 * ``constant``: rules and facts (legal listing gates, unit conversions);
 * ``initial``: the state of the park when a run starts.
 
-Outcomes are declared in :mod:`sim.metrics` and targets in :mod:`sim.targets`.
+Outcomes are declared in :mod:`sim.model.metrics` and targets in :mod:`sim.model.targets`.
 Units are in the names. ``source`` cites ``../shared/data/priors.md`` rows or says
 ``[judgement]`` / ``[assumption]`` when no public figure was found.
 """

@@ -1,17 +1,17 @@
 """Helpers for the results notebooks in ``results/``: choose inputs, build tables, write captions, show figures.
 
 The notebooks only call functions. This module picks finished batches, gathers
-the tables of :mod:`sim.compare` and :mod:`sim.report` once
+the tables of :mod:`sim.analysis.compare` and :mod:`sim.analysis.report` once
 (:func:`load_comparison`), turns them into tables in plain words and writes
 captions from the numbers; :mod:`sim.plots` draws the figures (the same
-functions as the command line) and :mod:`sim.notebook_calibration` reads fitted
+functions as the command line) and :mod:`sim.analysis.notebook_calibration` reads fitted
 calibration jobs. No model logic:
 every number comes from stored results.
 
 Environment variables (so that a notebook runs unchanged in tests and on CI):
 
 * ``PARKSIM_BATCHES=id1,id2``: batch ids or folders for ``compare_scenarios``;
-* ``PARKSIM_CALIBRATION_JOB=name``: fitted job for ``calibration_report`` (:mod:`sim.notebook_calibration`);
+* ``PARKSIM_CALIBRATION_JOB=name``: fitted job for ``calibration_report`` (:mod:`sim.analysis.notebook_calibration`);
 * ``PARKSIM_FIGURES=folder``: also save every figure shown as a PNG there.
 """
 
@@ -25,6 +25,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from sim.model.targets import column_of
 from sim.plots.labels import (  # noqa: F401  (the notebooks' words, also reached as nb.<name>)
     DEFINITIONS,
     INDICATORS,
@@ -36,7 +37,6 @@ from sim.plots.labels import (  # noqa: F401  (the notebooks' words, also reache
     stock_goals,
     target_text,
 )
-from sim.targets import column_of
 
 ENV_BATCHES = "PARKSIM_BATCHES"
 ENV_FIGURES = "PARKSIM_FIGURES"
@@ -61,7 +61,7 @@ def project_root() -> Path:
     for folder in [Path.cwd(), *Path.cwd().parents]:
         if (folder / "pyproject.toml").is_file() and (folder / "sim").is_dir():
             return folder
-    return Path(__file__).resolve().parents[1]
+    return Path(__file__).resolve().parents[2]
 
 
 def latest_batches(root: str | Path, scenarios=()) -> list[str]:
@@ -107,9 +107,9 @@ def pick_batches(ids=(), root: str | Path | None = None, scenarios=()) -> list:
         scenarios: without ids, take per scenario name the latest batch holding it.
 
     Returns:
-        :class:`sim.batch.Batch` objects.
+        :class:`sim.run.batch.Batch` objects.
     """
-    from sim.batch import load_batch
+    from sim.run.batch import load_batch
 
     root = Path(root) if root else project_root() / "results" / "runs"
     chosen = [str(i).strip() for i in ids if str(i).strip()]
@@ -146,8 +146,8 @@ def load_comparison(batches, reference: str | None = None, only=(), max_scenario
     Raises:
         ValueError: no finished runs, an unknown scenario in ``only`` or an unknown reference.
     """
-    from sim.compare import ZONE_COLUMNS, gather, paired_differences, zone_table
-    from sim.report import target_table
+    from sim.analysis.compare import ZONE_COLUMNS, gather, paired_differences, zone_table
+    from sim.analysis.report import target_table
 
     columns = [c for c, _ in FANS] + list(ZONE_COLUMNS)
     outcomes, monthly = gather(batches, columns)
@@ -195,7 +195,7 @@ def target_matrix(table: pd.DataFrame, value: str = "p_reach") -> pd.DataFrame:
     """Wide table: one row per target and definition, one column per scenario.
 
     Args:
-        table: :func:`sim.report.target_table` output.
+        table: :func:`sim.analysis.report.target_table` output.
         value: ``p_reach`` for "probability (95% interval)" cells, ``median`` for "median (90% band)".
     """
     if value == "p_reach":

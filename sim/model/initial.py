@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import portable
-from sim.arrivals import ISRAELI_MIX, POLLUTION_CONCENTRATION, POLLUTION_MEAN
-from sim.context import ModelContext, Params
-from sim.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
-from sim.lifecycle import GROWING_REVENUE_MYUAN, MATURE_REVENUE_MYUAN, margin_of
-from sim.params import INDUSTRIES
-from sim.talent import INITIAL_UNEMPLOYED_SHARE
+from sim.model import portable
+from sim.model.arrivals import ISRAELI_MIX, POLLUTION_CONCENTRATION, POLLUTION_MEAN
+from sim.model.context import ModelContext, Params
+from sim.model.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
+from sim.model.lifecycle import GROWING_REVENUE_MYUAN, MATURE_REVENUE_MYUAN, margin_of
+from sim.model.params import INDUSTRIES
+from sim.model.talent import INITIAL_UNEMPLOYED_SHARE
 
 # Mean revenue of each industry relative to the park mean: graphene output
 # 20 (100m yuan) / 82 firms vs health 28.2 / 400 firms (history rows) [derived];
@@ -154,7 +154,7 @@ def _signed_pipeline(ctx: ModelContext) -> None:
     n = rng.poisson(per_month / (p.p_register_per_month + p.p_drop_signed_per_month))
     if n == 0:
         return
-    from sim.arrivals import INDUSTRY_MIX
+    from sim.model.arrivals import INDUSTRY_MIX
 
     industry = rng.choice(len(INDUSTRIES), n, p=INDUSTRY_MIX)
     zone = ctx.zones.choose(

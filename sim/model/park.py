@@ -4,21 +4,21 @@ Everything the step does lives in its own module; this file only creates the
 state, wires the random streams and calls the processes in a fixed order. The
 model is array-based: agents are rows of struct-of-arrays tables, and each
 process is one vectorised function over all agents of a kind, taking the model
-as a :class:`~sim.context.ModelContext` (docs/ODD.md 2.7 maps each behaviour
+as a :class:`~sim.model.context.ModelContext` (docs/ODD.md 2.7 maps each behaviour
 to its function):
 
-1. policies (each active policy's hook writes this month's :class:`~sim.policies.Effects`),
-   then the one-enterprise-one-policy pick they ask for            (sim.lifecycle)
-2. arrivals: leads, eco screening, signing, zone choice      (sim.arrivals)
-3. conversion: signed -> registered -> operating             (sim.lifecycle)
-4. talent market: leave, arrive, move, hire                  (sim.talent)
-5. finance: VC deals, supermarket loans, cluster growth      (sim.finance)
-6. growth of revenue, staff and floor space                  (sim.lifecycle)
-7. listing pipeline                                          (sim.listing)
-8. leading-enterprise status                                 (sim.lifecycle)
-9. exits, relocations out and between zones                  (sim.lifecycle)
-10. zone update: land, rent, eco quality, wages              (sim.zones)
-11. recording                                                (sim.metrics)
+1. policies (each active policy's hook writes this month's :class:`~sim.model.policies.Effects`),
+   then the one-enterprise-one-policy pick they ask for            (sim.model.lifecycle)
+2. arrivals: leads, eco screening, signing, zone choice      (sim.model.arrivals)
+3. conversion: signed -> registered -> operating             (sim.model.lifecycle)
+4. talent market: leave, arrive, move, hire                  (sim.model.talent)
+5. finance: VC deals, supermarket loans, cluster growth      (sim.model.finance)
+6. growth of revenue, staff and floor space                  (sim.model.lifecycle)
+7. listing pipeline                                          (sim.model.listing)
+8. leading-enterprise status                                 (sim.model.lifecycle)
+9. exits, relocations out and between zones                  (sim.model.lifecycle)
+10. zone update: land, rent, eco quality, wages              (sim.model.zones)
+11. recording                                                (sim.model.metrics)
 """
 
 from __future__ import annotations
@@ -26,16 +26,16 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim import arrivals, lifecycle, listing, metrics, portable
-from sim.context import Params
-from sim.finance import Finance
-from sim.firms import GONE, LISTED, NEEQ, REFORMED, Enterprise, FirmTable
-from sim.initial import build_initial_state
-from sim.params import defaults
-from sim.policies import Effects, build_policies
-from sim.scenario import Scenario, month_index, month_label
-from sim.talent import TalentPool
-from sim.zones import Zones
+from sim.model import arrivals, lifecycle, listing, metrics, portable
+from sim.model.context import Params
+from sim.model.finance import Finance
+from sim.model.firms import GONE, LISTED, NEEQ, REFORMED, Enterprise, FirmTable
+from sim.model.initial import build_initial_state
+from sim.model.params import defaults
+from sim.model.policies import Effects, build_policies
+from sim.model.scenario import Scenario, month_index, month_label
+from sim.model.talent import TalentPool
+from sim.model.zones import Zones
 
 # Named random streams, one per process, so that switching a policy on does not
 # reshuffle unrelated draws. The order is part of the reproducibility contract:
@@ -53,7 +53,7 @@ class ParkModel(mesa.Model):
     """The West Taihu park under one scenario.
 
     Args:
-        scenario: a validated :class:`~sim.scenario.Scenario`.
+        scenario: a validated :class:`~sim.model.scenario.Scenario`.
         seed: an int or a ``numpy.random.SeedSequence`` (a batch passes the
             spawned child of its root seed).
         **values: input overrides, checked like scenario values.
@@ -63,7 +63,7 @@ class ParkModel(mesa.Model):
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
         super().__init__(rng=np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 6))))
         if scenario is None:
-            from sim.scenario import default_scenario
+            from sim.model.scenario import default_scenario
 
             scenario = default_scenario()
         if values:
@@ -84,7 +84,7 @@ class ParkModel(mesa.Model):
         self.policies = build_policies(scenario)
         self.effects = Effects()
         self.records: list[dict] = []
-        self.in_park_rows: np.ndarray | None = None  # recording-time cache, see sim.context.ModelContext
+        self.in_park_rows: np.ndarray | None = None  # recording-time cache, see sim.model.context.ModelContext
         self.agent_steps = 0  # firms + talent agents + investors stepped, for benchmarks
         build_initial_state(self)
         self._initial_industry = np.maximum(np.bincount(self.firms.industry[self.firms.live()], minlength=5), 1)

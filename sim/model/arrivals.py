@@ -5,17 +5,17 @@ attraction effort, a cluster term (industries with more firms in the park draw
 more leads) and the industry mix. Each lead carries a pollution intensity and a
 planned investment; the eco threshold refuses polluting leads, and a share of
 the rest sign. A signed project picks its zone by the location logit and becomes
-an :class:`~sim.firms.Enterprise` in stage ``signed``.
+an :class:`~sim.model.firms.Enterprise` in stage ``signed``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from sim import portable
-from sim.context import ModelContext
-from sim.firms import SIGNED
-from sim.params import INDUSTRIES
+from sim.model import portable
+from sim.model.context import ModelContext
+from sim.model.firms import SIGNED
+from sim.model.params import INDUSTRIES
 
 # Share of domestic leads by industry [judgement from the plan's "4+1" priorities].
 INDUSTRY_MIX = np.array([0.20, 0.30, 0.15, 0.10, 0.25])

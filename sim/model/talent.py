@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim import portable
-from sim.context import ModelContext
+from sim.model import portable
+from sim.model.context import ModelContext
 
 SKILLS = ("technician", "engineer", "researcher")
 SKILL_MIX = np.array([0.5, 0.35, 0.15])  # [judgement]

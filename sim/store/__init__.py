@@ -17,7 +17,7 @@ worker, traceback) that stays out of the tables so that the tables do not depend
 on the executor.
 
 One writer per batch: every writer holds the batch's ``writer.lock``
-(:mod:`sim.writer_lock`) for its whole session; :mod:`sim.repair` mends what a
+(:mod:`sim.store.lock`) for its whole session; :mod:`sim.store.repair` mends what a
 killed writer, a lost file or (before the lock) two writers left behind.
 """
 
@@ -488,7 +488,7 @@ def current_status(manifest: dict, n_done: int, n_failed: int, folder: Path | No
     if n_done >= planned:
         return "complete" if n_failed == 0 else "complete-with-failures"
     if recorded == "running":
-        from sim.writer_lock import LOCK, lock_holder
+        from sim.store.lock import LOCK, lock_holder
 
         if folder is not None and (Path(folder) / LOCK).exists():
             return "running" if lock_holder(folder) is not None else "interrupted"

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.firms import GROWING, MATURE, OPERATING, REGISTERED, SIGNED
-from sim.params import INDUSTRIES, ZONES
+from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED, SIGNED
+from sim.model.params import INDUSTRIES, ZONES
 
 NORTH, CENTRAL, SOUTH = range(3)
 
-# Fit of each industry (rows, sim.params.INDUSTRIES order) to each zone (columns),
+# Fit of each industry (rows, sim.model.params.INDUSTRIES order) to each zone (columns),
 # 0-1, read off the zone roles in the plan [judgement].
 INDUSTRY_AFFINITY = np.array(
     [

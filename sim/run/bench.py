@@ -24,9 +24,9 @@ def measure(config: str, reps: int) -> dict:
     """Run one configuration ``reps`` times in this process and return its figures."""
     import resource
 
-    from sim.model import ParkModel
-    from sim.runner import replicate_seeds
-    from sim.scenario import load_scenario
+    from sim.model.park import ParkModel
+    from sim.model.scenario import load_scenario
+    from sim.run.runner import replicate_seeds
 
     name, values = CONFIGS[config]
     sc = load_scenario(name).with_values(**values) if values else load_scenario(name)
@@ -73,7 +73,7 @@ def run_all(configs: list[str], reps: int) -> list[dict]:
     check_reps(reps)
     out = []
     for config in configs:
-        cmd = [sys.executable, "-m", "sim.bench", config, str(reps)]
+        cmd = [sys.executable, "-m", "sim.run.bench", config, str(reps)]
         res = subprocess.run(cmd, capture_output=True, text=True, check=True)
         out.append(json.loads(res.stdout.strip().splitlines()[-1]))
     return out

@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from sim.params import PARAMS
-from sim.scenario import ScenarioError
-from sim.targets import TARGETS, TARGETS_BY_NAME, column_of, is_target_column, parse_column, target_of
+from sim.model.params import PARAMS
+from sim.model.scenario import ScenarioError
+from sim.model.targets import TARGETS, TARGETS_BY_NAME, column_of, is_target_column, parse_column, target_of
 
 METHODS = ("prim", "cart")
 MASS_MIN = 0.05  # smallest box, as a share of the points (EMA Workbench's default)

@@ -1,0 +1,1 @@
+"""Reading results: statistics, comparisons, designs, sensitivity, discovery, report tables, notebook helpers."""

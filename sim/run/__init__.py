@@ -1,0 +1,1 @@
+"""Running the model: one replication (runner), batch plans and sessions, executors (process pool, Dask), bench."""
