@@ -9,12 +9,11 @@ import pandas as pd
 import pytest
 
 from sim.analysis import discovery as sd
-from sim.analysis.sensitivity import outcome_columns
 from sim.cli import main as cli
 from sim.model.metrics import REPORTERS
 from sim.model.scenario import ScenarioError
 from sim.run.batch import run_batch
-from sim.run.runner import RunResult
+from sim.run.runner import RunResult, outcome_columns
 
 COLUMN = "listed_companies_2020__exchange_neeq"
 # The known answer: the target (30 listed firms) is reached exactly when the listing

@@ -33,8 +33,8 @@ import pandas as pd
 from sim.analysis.design import DesignError
 from sim.model.params import PARAMS
 from sim.model.scenario import Scenario, ScenarioError, _read_toml
-from sim.model.targets import TARGETS, TARGETS_BY_NAME, reached
-from sim.run.runner import END_INDICATORS
+from sim.model.targets import TARGETS, is_target_column, reached, target_of
+from sim.run.runner import END_INDICATORS, outcome_columns
 
 METHODS = ("morris", "sobol")
 DESIGN_KEYS = ("name", "label", "outcomes", "levers", "params", "factors")
@@ -93,12 +93,6 @@ class SensitivityDesign:
 # ---------------------------------------------------------------- design files
 
 
-def outcome_columns() -> list[str]:
-    """Every outcome a sensitivity study can analyse, in table order."""
-    cols = [f"{t.name}__{d}" for t in TARGETS for d in t.columns]
-    return cols + [f"end_{k}" for k in END_INDICATORS]
-
-
 def _select_outcomes(path, selectors) -> tuple[str, ...]:
     allowed = outcome_columns()
     if selectors is None:
@@ -107,7 +101,7 @@ def _select_outcomes(path, selectors) -> tuple[str, ...]:
         raise DesignError(path, "outcomes", "must be a non-empty list of outcome names (strings)")
     chosen = []
     for sel in selectors:
-        match = [c for c in allowed if c == sel or c.split("__")[0] == sel]
+        match = [c for c in allowed if c == sel or (is_target_column(c) and target_of(c).name == sel)]
         if not match:
             names = ", ".join([t.name for t in TARGETS] + [f"end_{k}" for k in END_INDICATORS])
             raise DesignError(
@@ -233,7 +227,7 @@ def point_outcomes(outcomes: pd.DataFrame, names: list[str], columns: list[str])
     ok = ok[ok["scenario"].isin(names)]
     present = [c for c in columns if c in ok.columns]
     means = ok.groupby("scenario")[present].mean()
-    tcols = [c for c in present if c.split("__")[0] in TARGETS_BY_NAME]
+    tcols = [c for c in present if is_target_column(c)]
     hits = pd.DataFrame([reached(r) for r in ok[tcols].to_dict("records")], index=ok.index)
     hits["scenario"] = ok["scenario"]
     shares = hits.groupby("scenario")[tcols].mean().add_suffix(REACH)

@@ -57,6 +57,13 @@ END_INDICATORS = (
 )
 
 
+def outcome_columns() -> list[str]:
+    """Outcome columns of every run: each target under each definition, then the end-state indicators."""
+    from sim.model.targets import all_columns
+
+    return all_columns() + [f"end_{k}" for k in END_INDICATORS]
+
+
 def monthly_frame(records: list[dict]) -> pd.DataFrame:
     """The model's monthly records as a table indexed by ``date``.
 
