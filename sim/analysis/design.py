@@ -206,14 +206,13 @@ def _range_factor(path, key, name, low, high, spec, default_levels, method, link
     return Factor(name, low, high, linked=linked, levels=levels, scale=scale)
 
 
-LINKED_HINT = "needs tables low = { input = value, ... } and high = { ... } with the same inputs"
-
-
 def _linked_factor(at: Place, name, spec, default_levels, method) -> Factor:
     """The factor of one ``[factors.NAME]`` table: inputs moved together from ``low`` to ``high``."""
     path, key = at.path, at.key
     if not isinstance(spec, dict) or not isinstance(spec.get("low"), dict) or not isinstance(spec.get("high"), dict):
-        raise DesignError(path, key, LINKED_HINT)
+        raise DesignError(
+            path, key, "needs tables low = { input = value, ... } and high = { ... } with the same inputs"
+        )
     spec = RANGE_TABLE.check(spec, at)
     if set(spec["low"]) != set(spec["high"]) or not spec["low"]:
         raise DesignError(path, key, "low and high must name the same inputs")
@@ -318,15 +317,6 @@ DESIGN_FILE = Table(
 )
 
 
-def _point_names(path, name: str, given: list[str], n: int) -> tuple[str, ...]:
-    """The points' names: those of the table, else ``<name>-<index>``; unique."""
-    width = max(3, len(str(n - 1)))
-    names = tuple(g or f"{name}-{i:0{width}d}" for i, g in enumerate(given or [""] * n))
-    if len(set(names)) != len(names):
-        raise DesignError(path, "name", "point names must be unique")
-    return names
-
-
 def load_design(path: str | Path) -> Design:
     """Read and check a design file.
 
@@ -351,6 +341,10 @@ def load_design(path: str | Path) -> Design:
         factors = factors_of(path, data, method)
         points = _points_from_factors(path, method, factors, data)
     points = [round_point(p) for p in points]
+    width = max(3, len(str(len(points) - 1)))
+    point_names = tuple(g or f"{name}-{i:0{width}d}" for i, g in enumerate(given_names or [""] * len(points)))
+    if len(set(point_names)) != len(point_names):
+        raise DesignError(path, "name", "point names must be unique")
     return Design(
         name=name,
         label=str(data.get("label", name)),
@@ -358,7 +352,7 @@ def load_design(path: str | Path) -> Design:
         path=str(path),
         factors=tuple(factors),
         points=tuple(points),
-        point_names=_point_names(path, name, given_names, len(points)),
+        point_names=point_names,
         sample_seed=data.get("sample_seed", 0) if method in ("lhs", "sobol") else None,
         inputs=tuple(dict.fromkeys(k for p in points for k in p)),
     )

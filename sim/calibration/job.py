@@ -25,7 +25,7 @@ MSM), the method and its budget. Example::
     rel_sd = {H = 0.1, M = 0.2, L = 0.4}
     min_sd = {firms = 2.0, projects = 2.0, "100m_yuan" = 0.5, pct_per_year = 5.0}
 
-    [abc]                               # or [msm]; see ABC_KEYS / MSM_KEYS
+    [abc]                               # or [msm]; see SETTINGS
     population = 200
 
 Every problem raises :class:`JobError` naming the file, the key and what is allowed.
@@ -53,22 +53,27 @@ DISTANCE_DEFAULTS = {
     "rel_sd": {"H": 0.1, "M": 0.2, "L": 0.4},
     "min_sd": {"firms": 2.0, "projects": 2.0, "teams": 2.0, "km2": 0.5, "100m_yuan": 0.5, "pct_per_year": 5.0},
 }
-ABC_DEFAULTS = {
-    "population": 200,
-    "max_generations": 10,
-    "min_epsilon": 0.0,
-    "min_acceptance_rate": 0.02,
-    "quantile": 0.5,
-    "budget_seconds": 1500.0,
+INF = math.inf
+# Each method setting: (default, low, high), the range inclusive; a whole-number default makes a whole-number setting.
+SETTINGS = {
+    "abc": {
+        "population": (200, 4, 100_000),
+        "max_generations": (10, 1, 1000),
+        "min_epsilon": (0.0, 0, INF),
+        "min_acceptance_rate": (0.02, 0.0, 1.0),
+        "quantile": (0.5, 0.01, 1.0),
+        "budget_seconds": (1500.0, 0, INF),
+    },
+    "msm": {
+        "replications": (16, 2, 10_000),
+        "start_points": (8, 0, INF),
+        "max_evaluations": (120, 1, 100_000),
+        "fd_step": (0.05, 0.001, 0.5),
+        "budget_seconds": (1500.0, 0, INF),
+    },
+    "output": {"predictive_runs": (100, 1, 100_000), "posterior_draws": (200, 1, 100_000)},
 }
-MSM_DEFAULTS = {
-    "replications": 16,
-    "start_points": 8,
-    "max_evaluations": 120,
-    "fd_step": 0.05,
-    "budget_seconds": 1500.0,
-}
-OUTPUT_DEFAULTS = {"predictive_runs": 100, "posterior_draws": 200}
+DEFAULTS = {table: {k: v[0] for k, v in settings.items()} for table, settings in SETTINGS.items()}
 METHODS = ("abc", "msm")
 PRIOR_KINDS = ("uniform", "loguniform", "normal")
 SERIES_HINT = "name at least one series in [[series]] tables"
@@ -163,27 +168,11 @@ def project_root(start: Path) -> Path:
     return resources.project_root(start) or Path.cwd()
 
 
-# Allowed range of each method setting (inclusive); anything not listed must be >= 0.
-SETTING_RANGES = {
-    "population": (4, 100_000),
-    "max_generations": (1, 1000),
-    "quantile": (0.01, 1.0),
-    "min_acceptance_rate": (0.0, 1.0),
-    "replications": (2, 10_000),
-    "max_evaluations": (1, 100_000),
-    "fd_step": (0.001, 0.5),
-    "predictive_runs": (1, 100_000),
-    "posterior_draws": (1, 100_000),
-}
+def _settings_table(settings: dict) -> Table:
+    """The table of one method's settings: each a number in its range."""
+    return Table({k: Number(low, high, integer=isinstance(d, int)) for k, (d, low, high) in settings.items()})
 
 
-def _settings_table(defaults: dict) -> Table:
-    """The table of method settings with these defaults: each a number in its range, whole when its default is."""
-    ranges = {k: SETTING_RANGES.get(k, (0, math.inf)) for k in defaults}
-    return Table({k: Number(*ranges[k], integer=isinstance(v, int)) for k, v in defaults.items()})
-
-
-GRADE_SD = Number(1e-9)
 GRADE_SD = Number(1e-9)  # a standard deviation per confidence grade or unit
 
 
@@ -191,7 +180,6 @@ def _per(names: tuple[str, ...]) -> Table:
     return Table(each=GRADE_SD, names=names, unknown=lambda name: f"unknown; allowed: {', '.join(names)}")
 
 
-SETTINGS = {"abc": ABC_DEFAULTS, "msm": MSM_DEFAULTS, "output": OUTPUT_DEFAULTS}
 SERIES_TABLE = Table({**dict.fromkeys(SERIES_KEYS, Any()), "weight": Number(0.0)}, hint="must be a [[series]] table")
 JOB_FIELDS = {
     "name": Any(),
@@ -203,7 +191,7 @@ JOB_FIELDS = {
     "params": Any(),  # checked by parse_prior, which knows the declarations
     "series": ListOf(SERIES_TABLE, SERIES_HINT),
     "distance": Table({"rel_sd": _per(CONFIDENCE), "min_sd": _per(UNITS)}),
-    **{k: _settings_table(defaults) for k, defaults in SETTINGS.items()},
+    **{k: _settings_table(settings) for k, settings in SETTINGS.items()},
 }
 JOB_FILE = Table(JOB_FIELDS, top=True)
 PRIOR_TABLE = Table(
@@ -404,5 +392,5 @@ def load_job(path: str | Path) -> Job:
         seed=raw.get("seed", 1),
         priors=priors,
         observations=_observations(path, raw, data, scenario),
-        **{k: {**defaults, **raw.get(k, {})} for k, defaults in SETTINGS.items()},
+        **{k: {**defaults, **raw.get(k, {})} for k, defaults in DEFAULTS.items()},
     )
