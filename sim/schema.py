@@ -128,7 +128,7 @@ class Check:
 
 
 @dataclass(frozen=True)
-class Any:
+class Unchecked:
     """A value taken as it is (checked later, where its meaning depends on other keys)."""
 
     def check(self, value, at: Place):

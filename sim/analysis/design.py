@@ -46,7 +46,7 @@ from sim.model import portable
 from sim.model.params import PARAMS
 from sim.model.scenario import Scenario, ScenarioError
 from sim.numeric import check_number, number_problem
-from sim.schema import Any, Check, Choice, Place, Table, input_section, read_toml, validate
+from sim.schema import Check, Choice, Place, Table, Unchecked, input_section, read_toml, validate
 
 METHODS = ("grid", "lhs", "sobol", "table")
 TOP_KEYS = ("name", "label", "method", "levels", "points", "sample_seed", "table", "levers", "params", "factors")
@@ -160,7 +160,7 @@ def _whole(path, key, value, low, what) -> int:
 
 
 RANGE_TABLE = Table(
-    {**dict.fromkeys(RANGE_KEYS, Any()), "scale": Choice(SCALES, "scale")},
+    {**dict.fromkeys(RANGE_KEYS, Unchecked()), "scale": Choice(SCALES, "scale")},
     hint="must be [low, high], { low, high, levels, scale } or { values = [...] }",
 )
 
@@ -309,7 +309,7 @@ def _short_name(name, at: Place) -> str:
 
 DESIGN_FILE = Table(
     {
-        **dict.fromkeys(TOP_KEYS, Any()),  # levels, points, sample_seed and table are checked where they are used
+        **dict.fromkeys(TOP_KEYS, Unchecked()),  # levels, points, sample_seed and table are checked where they are used
         "name": Check(_short_name),
         "method": Choice(METHODS, "method"),
     },

@@ -46,8 +46,9 @@ from sim.calibration.data import CONFIDENCE, UNITS, load_history
 from sim.calibration.observe import KINDS_FOR, QUANTITIES, months_needed, unobservable_reason
 from sim.model.params import PARAMS, UNCERTAINTIES
 from sim.model.scenario import Scenario, ScenarioError, load_scenario, month_index
-from sim.schema import Any, Choice, ListOf, Number, Table, read_toml, validate
+from sim.schema import Choice, ListOf, Number, Table, Unchecked, read_toml, validate
 
+PRIOR_KEYS = ("prior", "low", "high", "mean", "sd", "source")
 SERIES_KEYS = ("series", "frame", "weight", "from", "to", "confidence")
 DISTANCE_DEFAULTS = {
     "rel_sd": {"H": 0.1, "M": 0.2, "L": 0.4},
@@ -173,29 +174,29 @@ def _settings_table(settings: dict) -> Table:
     return Table({k: Number(low, high, integer=isinstance(d, int)) for k, (d, low, high) in settings.items()})
 
 
-GRADE_SD = Number(1e-9)  # a standard deviation per confidence grade or unit
-
-
 def _per(names: tuple[str, ...]) -> Table:
-    return Table(each=GRADE_SD, names=names, unknown=lambda name: f"unknown; allowed: {', '.join(names)}")
+    """A standard deviation (above 0) per confidence grade or unit."""
+    return Table(each=Number(1e-9), names=names, unknown=lambda name: f"unknown; allowed: {', '.join(names)}")
 
 
-SERIES_TABLE = Table({**dict.fromkeys(SERIES_KEYS, Any()), "weight": Number(0.0)}, hint="must be a [[series]] table")
+SERIES_TABLE = Table(
+    {**dict.fromkeys(SERIES_KEYS, Unchecked()), "weight": Number(0.0)}, hint="must be a [[series]] table"
+)
 JOB_FIELDS = {
-    "name": Any(),
-    "label": Any(),
+    "name": Unchecked(),
+    "label": Unchecked(),
     "method": Choice(METHODS, "method"),
-    "scenario": Any(),  # resolved and loaded by _scenario
-    "data": Any(),
+    "scenario": Unchecked(),  # resolved and loaded by _scenario
+    "data": Unchecked(),
     "seed": Number(0, integer=True),
-    "params": Any(),  # checked by parse_prior, which knows the declarations
+    "params": Unchecked(),  # checked by parse_prior, which knows the declarations
     "series": ListOf(SERIES_TABLE, SERIES_HINT),
     "distance": Table({"rel_sd": _per(CONFIDENCE), "min_sd": _per(UNITS)}),
     **{k: _settings_table(settings) for k, settings in SETTINGS.items()},
 }
 JOB_FILE = Table(JOB_FIELDS, top=True)
 PRIOR_TABLE = Table(
-    {"prior": Choice(PRIOR_KINDS, "prior"), **dict.fromkeys(("low", "high", "mean", "sd"), Number()), "source": Any()},
+    {**dict.fromkeys(PRIOR_KEYS, Number()), "prior": Choice(PRIOR_KINDS, "prior"), "source": Unchecked()},
     hint='must be a table like {prior = "uniform", low = 1, high = 2}',
 )
 
