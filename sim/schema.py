@@ -42,11 +42,11 @@ class Place:
 
     def item(self, index: int) -> Place:
         """The place of element ``index`` of this list."""
-        return Place(self.path, f"{self.key}[{index}]", self.error)
+        return Place(self.path, f"{self.key or ''}[{index}]", self.error)
 
-    def fail(self, message: str, key: str | None = ...):
-        """Raise this place's error (at ``key`` instead when given)."""
-        raise self.error(self.path, self.key if key is ... else key, message)
+    def fail(self, message: str):
+        """Raise this place's error: the file, the key and ``message`` (what is allowed)."""
+        raise self.error(self.path, self.key, message)
 
 
 def read_toml(path: Path, error: type[InputError] = InputError, missing: str = "file not found") -> dict:
@@ -81,7 +81,7 @@ class Number:
             at.fail(f"must be at least {self.low:g}, got {value!r}")
         if value > self.high:
             at.fail(f"must be at most {self.high:g}, got {value!r}")
-        return int(value) if self.integer else float(plain_number(value))
+        return int(value) if self.integer else float(value)
 
 
 @dataclass(frozen=True)
