@@ -27,7 +27,8 @@ whole-number inputs are rounded. Numbers go through :func:`sim.numeric.check_num
 (numpy scalars are accepted, NaN and infinity refused). A ``table`` CSV has one
 column per input (and optionally ``name``), one row per point. Problems raise
 :class:`DesignError` naming the file, the key and what is allowed, before
-anything runs; so does an empty file or a range written high first.
+anything runs; so does an empty file or a range written high first. Keys, names
+and numbers are checked by :mod:`sim.schema`, as in scenarios and calibration jobs.
 """
 
 from __future__ import annotations
@@ -307,14 +308,8 @@ def _short_name(name, at: Place) -> str:
     return name
 
 
-DESIGN_FILE = Table(
-    {
-        **dict.fromkeys(TOP_KEYS, Unchecked()),  # levels, points, sample_seed and table are checked where they are used
-        "name": Check(_short_name),
-        "method": Choice(METHODS, "method"),
-    },
-    top=True,
-)
+_AS_WRITTEN = dict.fromkeys(TOP_KEYS, Unchecked())  # levels, points, sample_seed, table: checked where used
+DESIGN_FILE = Table({**_AS_WRITTEN, "name": Check(_short_name), "method": Choice(METHODS, "method")}, top=True)
 
 
 def load_design(path: str | Path) -> Design:

@@ -28,7 +28,8 @@ MSM), the method and its budget. Example::
     [abc]                               # or [msm]; see SETTINGS
     population = 200
 
-Every problem raises :class:`JobError` naming the file, the key and what is allowed.
+The layout is declared in :data:`JOB_FILE` and checked by :mod:`sim.schema`;
+every problem raises :class:`JobError` naming the file, the key and what is allowed.
 """
 
 from __future__ import annotations
