@@ -7,7 +7,8 @@ through :func:`check_number`: any real number is accepted (numpy's included,
 through the standard :mod:`numbers` ABCs, so numpy need not be imported), a
 bool (Python's or numpy's) is refused because ``true`` is almost always a slip,
 NaN and infinity are refused, and the value comes back as a plain Python
-``int`` or ``float`` so that manifests serialise to JSON.
+``int`` or ``float`` so that manifests serialise to JSON. The file schemas of
+:mod:`sim.schema` (``Number``, ``Declared``) use :func:`number_problem` too.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ whole-number inputs are rounded. Numbers go through :func:`sim.numeric.check_num
 (numpy scalars are accepted, NaN and infinity refused). A ``table`` CSV has one
 column per input (and optionally ``name``), one row per point. Problems raise
 :class:`DesignError` naming the file, the key and what is allowed, before
-anything runs; so does an empty file or a range written high first.
+anything runs; so does an empty file or a range written high first. Keys, names
+and numbers are checked by :mod:`sim.schema`, as in scenarios and calibration jobs.
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ import numpy as np
 
 from sim import resources
 from sim.model import portable
-from sim.model.params import PARAMS, SECTIONS
-from sim.model.scenario import Scenario, ScenarioError, _read_toml
+from sim.model.params import PARAMS
+from sim.model.scenario import Scenario, ScenarioError
 from sim.numeric import check_number, number_problem
+from sim.schema import Check, Choice, Place, Table, Unchecked, input_section, read_toml, validate
 
 METHODS = ("grid", "lhs", "sobol", "table")
 TOP_KEYS = ("name", "label", "method", "levels", "points", "sample_seed", "table", "levers", "params", "factors")
@@ -158,29 +160,27 @@ def _whole(path, key, value, low, what) -> int:
     return int(value)
 
 
-def _known(path, section, name) -> None:
-    allowed = SECTIONS[section]
-    if name not in allowed:
-        other = "params" if section == "levers" else "levers"
-        hint = f" (it belongs in [{other}])" if name in SECTIONS[other] else ""
-        raise DesignError(path, f"{section}.{name}", f"unknown {section[:-1]}{hint}; allowed: {', '.join(allowed)}")
+RANGE_TABLE = Table(
+    {**dict.fromkeys(RANGE_KEYS, Unchecked()), "scale": Choice(SCALES, "scale")},
+    hint="must be [low, high], { low, high, levels, scale } or { values = [...] }",
+)
 
 
-def _input_factor(path, section, name, spec, default_levels, method) -> Factor:
-    key = f"{section}.{name}"
-    _known(path, section, name)
+def _grid_only(path, key, method) -> None:
+    if method != "grid":
+        raise DesignError(path, key, f"explicit values need method = 'grid' (this design: {method})")
+
+
+def _input_factor(at: Place, name, spec, default_levels, method) -> Factor:
+    """The factor of one input of ``[levers]`` or ``[params]``: ``[low, high]``, a range table or grid values."""
+    path, key = at.path, at.key
     if isinstance(spec, list):
         if len(spec) != 2:
             raise DesignError(path, key, f"a range is [low, high]; for grid levels write {{ values = {spec} }}")
         spec = {"low": spec[0], "high": spec[1]}
-    if not isinstance(spec, dict):
-        raise DesignError(path, key, "must be [low, high], { low, high, levels, scale } or { values = [...] }")
-    for sub in spec:
-        if sub not in RANGE_KEYS:
-            raise DesignError(path, f"{key}.{sub}", f"unknown key; allowed: {', '.join(RANGE_KEYS)}")
+    spec = RANGE_TABLE.check(spec, at)
     if "values" in spec:
-        if method != "grid":
-            raise DesignError(path, f"{key}.values", f"explicit values need method = 'grid' (this design: {method})")
+        _grid_only(path, f"{key}.values", method)
         values = spec["values"]
         if not isinstance(values, list) or not values:
             raise DesignError(path, f"{key}.values", "must be a non-empty list of numbers")
@@ -199,8 +199,6 @@ def _range_factor(path, key, name, low, high, spec, default_levels, method, link
                 path, key, f"low must be below high: got [{low[k]:g}, {high[k]:g}]; write [{high[k]:g}, {low[k]:g}]"
             )
     scale = spec.get("scale", "linear")
-    if scale not in SCALES:
-        raise DesignError(path, f"{key}.scale", f"got {scale!r}; allowed: {', '.join(SCALES)}")
     if scale == "log" and any(v <= 0 for v in (*low.values(), *high.values())):
         raise DesignError(path, f"{key}.scale", "a log scale needs low and high above 0")
     levels = spec.get("levels", default_levels)
@@ -209,15 +207,14 @@ def _range_factor(path, key, name, low, high, spec, default_levels, method, link
     return Factor(name, low, high, linked=linked, levels=levels, scale=scale)
 
 
-def _linked_factor(path, name, spec, default_levels, method) -> Factor:
-    key = f"factors.{name}"
+def _linked_factor(at: Place, name, spec, default_levels, method) -> Factor:
+    """The factor of one ``[factors.NAME]`` table: inputs moved together from ``low`` to ``high``."""
+    path, key = at.path, at.key
     if not isinstance(spec, dict) or not isinstance(spec.get("low"), dict) or not isinstance(spec.get("high"), dict):
         raise DesignError(
             path, key, "needs tables low = { input = value, ... } and high = { ... } with the same inputs"
         )
-    for sub in spec:
-        if sub not in RANGE_KEYS:
-            raise DesignError(path, f"{key}.{sub}", f"unknown key; allowed: {', '.join(RANGE_KEYS)}")
+    spec = RANGE_TABLE.check(spec, at)
     if set(spec["low"]) != set(spec["high"]) or not spec["low"]:
         raise DesignError(path, key, "low and high must name the same inputs")
     low, high = {}, {}
@@ -227,8 +224,7 @@ def _linked_factor(path, name, spec, default_levels, method) -> Factor:
         low[inp] = _in_range(path, f"{key}.low.{inp}", inp, spec["low"][inp])
         high[inp] = _in_range(path, f"{key}.high.{inp}", inp, spec["high"][inp])
     if "values" in spec:
-        if method != "grid":
-            raise DesignError(path, f"{key}.values", f"explicit values need method = 'grid' (this design: {method})")
+        _grid_only(path, f"{key}.values", method)
         values = spec["values"]
         ok = isinstance(values, list) and values and all(number_problem(v) is None and 0 <= v <= 1 for v in values)
         if not ok:
@@ -300,6 +296,22 @@ def _read_table(path: Path, ref) -> tuple[list[dict], list[str]]:
     return points, point_names
 
 
+EMPTY = (
+    f"the file is empty (or holds only comments): a design needs method = one of {', '.join(METHODS)} "
+    "and the inputs it varies, in [levers], [params] or [factors.NAME] (or table = 'points.csv')"
+)
+
+
+def _short_name(name, at: Place) -> str:
+    if not isinstance(name, str) or not name or "/" in name:
+        at.fail(f"must be a short name without '/', got {name!r}")
+    return name
+
+
+_AS_WRITTEN = dict.fromkeys(TOP_KEYS, Unchecked())  # levels, points, sample_seed, table: checked where used
+DESIGN_FILE = Table({**_AS_WRITTEN, "name": Check(_short_name), "method": Choice(METHODS, "method")}, top=True)
+
+
 def load_design(path: str | Path) -> Design:
     """Read and check a design file.
 
@@ -310,25 +322,13 @@ def load_design(path: str | Path) -> Design:
         DesignError: unknown keys or inputs, ranges outside the declared bounds, bad methods.
     """
     path = find_design(path)
-    data = _read_toml(path)
+    data = read_toml(path, DesignError)
     if not data:
-        raise DesignError(
-            path,
-            None,
-            f"the file is empty (or holds only comments): a design needs method = one of {', '.join(METHODS)} "
-            "and the inputs it varies, in [levers], [params] or [factors.NAME] (or table = 'points.csv')",
-        )
-    for key in data:
-        if key not in TOP_KEYS:
-            raise DesignError(path, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
-    method = data.get("method")
+        raise DesignError(path, None, EMPTY)
+    data = validate(data, DESIGN_FILE, path, error=DesignError)
     if "method" not in data:
         raise DesignError(path, "method", f"missing: say how points are chosen, one of {', '.join(METHODS)}")
-    if method not in METHODS:
-        raise DesignError(path, "method", f"got {method!r}; allowed: {', '.join(METHODS)}")
-    name = data.get("name", path.stem)
-    if not isinstance(name, str) or not name or "/" in name:
-        raise DesignError(path, "name", f"must be a short name without '/', got {name!r}")
+    method, name = data["method"], data.get("name", path.stem)
     factors, given_names = [], []
     if method == "table":
         points, given_names = _read_table(path, data.get("table"))
@@ -353,23 +353,29 @@ def load_design(path: str | Path) -> Design:
     )
 
 
+def _factor_tables(data, method) -> list[tuple[str, Table]]:
+    """The design tables that hold factors, each with its spec (which builds the factors)."""
+    levels = data.get("levels", 3)
+
+    def input_range(param) -> Check:
+        return Check(lambda spec, at: _input_factor(at, param.name, spec, levels, method))
+
+    def linked(spec, at: Place) -> Factor:
+        return _linked_factor(at, at.key.split(".", 1)[1], spec, levels, method)
+
+    specs = [(section, input_section(section, input_range)) for section in ("levers", "params")]
+    return specs + [("factors", Table(each=Check(linked), hint="must be tables like [factors.NAME]"))]
+
+
 def factors_of(path, data, method) -> list[Factor]:
     """The factors of a design table (``[levers]`` and ``[params]`` ranges), checked against the declared bounds.
 
     Raises:
         DesignError: unknown names, ranges outside the bounds, malformed entries (naming ``path`` and the key).
     """
-    levels = data.get("levels", 3)
     factors = []
-    for section in ("levers", "params"):
-        table = data.get(section, {})
-        if not isinstance(table, dict):
-            raise DesignError(path, section, f"must be a table like [{section}]")
-        factors += [_input_factor(path, section, k, v, levels, method) for k, v in table.items()]
-    linked = data.get("factors", {})
-    if not isinstance(linked, dict):
-        raise DesignError(path, "factors", "must be tables like [factors.NAME]")
-    factors += [_linked_factor(path, k, v, levels, method) for k, v in linked.items()]
+    for section, spec in _factor_tables(data, method):
+        factors += validate(data.get(section, {}), spec, path, section, DesignError).values()
     if not factors:
         raise DesignError(path, "levers", "the design varies nothing: add [levers], [params] or [factors.NAME]")
     seen = {}

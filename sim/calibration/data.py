@@ -20,6 +20,7 @@ import pandas as pd
 
 from sim import resources
 from sim.model.scenario import ScenarioError
+from sim.schema import Choice, Place
 
 COLUMNS = ("date", "series", "frame", "value", "qualifier", "unit", "kind", "confidence", "source", "quote")
 UNITS = {
@@ -54,8 +55,7 @@ class DataError(ScenarioError):
     """A data file that cannot be used: names the file, the line/column and the problem."""
 
 
-def _allowed(table: dict) -> str:
-    return ", ".join(table)
+NAMED = {"unit": UNITS, "kind": KINDS, "frame": FRAMES, "qualifier": QUALIFIERS, "confidence": CONFIDENCE}
 
 
 def _check_row(path: Path, line: int, row: dict) -> dict:
@@ -77,15 +77,10 @@ def _check_row(path: Path, line: int, row: dict) -> dict:
         fail("value", f"must be a number, got {row['value']!r}")
     if not math.isfinite(value):
         fail("value", f"must be finite, got {row['value']!r}")
-    for column, table in (
-        ("unit", UNITS),
-        ("kind", KINDS),
-        ("frame", FRAMES),
-        ("qualifier", QUALIFIERS),
-        ("confidence", CONFIDENCE),
-    ):
-        if row[column].strip() not in table:
-            fail(column, f"unknown {column} {row[column]!r}; allowed: {_allowed(table)}")
+    for column, table in NAMED.items():  # the allowed names are checked as in the other input files
+        Choice(tuple(table), column).check(
+            row[column].strip(), Place(path, f"line {line}, column '{column}'", DataError)
+        )
     out = {c: row[c].strip() for c in COLUMNS}
     out.update(value=value, date=day.isoformat(), month=f"{day.year:04d}-{day.month:02d}", line=line)
     return out

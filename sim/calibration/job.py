@@ -25,15 +25,16 @@ MSM), the method and its budget. Example::
     rel_sd = {H = 0.1, M = 0.2, L = 0.4}
     min_sd = {firms = 2.0, projects = 2.0, "100m_yuan" = 0.5, pct_per_year = 5.0}
 
-    [abc]                               # or [msm]; see ABC_KEYS / MSM_KEYS
+    [abc]                               # or [msm]; see SETTINGS
     population = 200
 
-Every problem raises :class:`JobError` naming the file, the key and what is allowed.
+The layout is declared in :data:`JOB_FILE` and checked by :mod:`sim.schema`;
+every problem raises :class:`JobError` naming the file, the key and what is allowed.
 """
 
 from __future__ import annotations
 
-import tomllib
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,46 +47,38 @@ from sim.calibration.data import CONFIDENCE, UNITS, load_history
 from sim.calibration.observe import KINDS_FOR, QUANTITIES, months_needed, unobservable_reason
 from sim.model.params import PARAMS, UNCERTAINTIES
 from sim.model.scenario import Scenario, ScenarioError, load_scenario, month_index
-from sim.numeric import check_number
+from sim.schema import Choice, ListOf, Number, Table, Unchecked, read_toml, validate
 
-TOP_KEYS = (
-    "name",
-    "label",
-    "method",
-    "scenario",
-    "data",
-    "seed",
-    "params",
-    "series",
-    "distance",
-    "abc",
-    "msm",
-    "output",
-)
 PRIOR_KEYS = ("prior", "low", "high", "mean", "sd", "source")
 SERIES_KEYS = ("series", "frame", "weight", "from", "to", "confidence")
 DISTANCE_DEFAULTS = {
     "rel_sd": {"H": 0.1, "M": 0.2, "L": 0.4},
     "min_sd": {"firms": 2.0, "projects": 2.0, "teams": 2.0, "km2": 0.5, "100m_yuan": 0.5, "pct_per_year": 5.0},
 }
-ABC_DEFAULTS = {
-    "population": 200,
-    "max_generations": 10,
-    "min_epsilon": 0.0,
-    "min_acceptance_rate": 0.02,
-    "quantile": 0.5,
-    "budget_seconds": 1500.0,
+INF = math.inf
+# Each method setting: (default, low, high), the range inclusive; a whole-number default makes a whole-number setting.
+SETTINGS = {
+    "abc": {
+        "population": (200, 4, 100_000),
+        "max_generations": (10, 1, 1000),
+        "min_epsilon": (0.0, 0, INF),
+        "min_acceptance_rate": (0.02, 0.0, 1.0),
+        "quantile": (0.5, 0.01, 1.0),
+        "budget_seconds": (1500.0, 0, INF),
+    },
+    "msm": {
+        "replications": (16, 2, 10_000),
+        "start_points": (8, 0, INF),
+        "max_evaluations": (120, 1, 100_000),
+        "fd_step": (0.05, 0.001, 0.5),
+        "budget_seconds": (1500.0, 0, INF),
+    },
+    "output": {"predictive_runs": (100, 1, 100_000), "posterior_draws": (200, 1, 100_000)},
 }
-MSM_DEFAULTS = {
-    "replications": 16,
-    "start_points": 8,
-    "max_evaluations": 120,
-    "fd_step": 0.05,
-    "budget_seconds": 1500.0,
-}
-OUTPUT_DEFAULTS = {"predictive_runs": 100, "posterior_draws": 200}
+DEFAULTS = {table: {k: v[0] for k, v in settings.items()} for table, settings in SETTINGS.items()}
 METHODS = ("abc", "msm")
 PRIOR_KINDS = ("uniform", "loguniform", "normal")
+SERIES_HINT = "name at least one series in [[series]] tables"
 
 
 class JobError(ScenarioError):
@@ -177,90 +170,86 @@ def project_root(start: Path) -> Path:
     return resources.project_root(start) or Path.cwd()
 
 
-def _table(path, data, key, allowed) -> dict:
-    table = data.get(key, {})
-    if not isinstance(table, dict):
-        raise JobError(path, key, "must be a table")
-    for k in table:
-        if k not in allowed:
-            raise JobError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(allowed)}")
-    return table
+def _settings_table(settings: dict) -> Table:
+    """The table of one method's settings: each a number in its range."""
+    return Table({k: Number(low, high, integer=isinstance(d, int)) for k, (d, low, high) in settings.items()})
 
 
-def _number(path, key, value, low=None, integer=False) -> float:
-    value = check_number(path, key, value, error=JobError, integer=integer)
-    if low is not None and value < low:
-        raise JobError(path, key, f"must be at least {low:g}, got {value!r}")
-    return int(value) if integer else float(value)
+def _per(names: tuple[str, ...]) -> Table:
+    """A standard deviation (above 0) per confidence grade or unit."""
+    return Table(each=Number(1e-9), names=names, unknown=lambda name: f"unknown; allowed: {', '.join(names)}")
 
 
-# Allowed range of each method setting (inclusive); anything not listed must be >= 0.
-SETTING_RANGES = {
-    "population": (4, 100_000),
-    "max_generations": (1, 1000),
-    "quantile": (0.01, 1.0),
-    "min_acceptance_rate": (0.0, 1.0),
-    "replications": (2, 10_000),
-    "max_evaluations": (1, 100_000),
-    "fd_step": (0.001, 0.5),
-    "predictive_runs": (1, 100_000),
-    "posterior_draws": (1, 100_000),
+SERIES_TABLE = Table(
+    {**dict.fromkeys(SERIES_KEYS, Unchecked()), "weight": Number(0.0)}, hint="must be a [[series]] table"
+)
+JOB_FIELDS = {
+    "name": Unchecked(),
+    "label": Unchecked(),
+    "method": Choice(METHODS, "method"),
+    "scenario": Unchecked(),  # resolved and loaded by _scenario
+    "data": Unchecked(),
+    "seed": Number(0, integer=True),
+    "params": Unchecked(),  # checked by parse_prior, which knows the declarations
+    "series": ListOf(SERIES_TABLE, SERIES_HINT),
+    "distance": Table({"rel_sd": _per(CONFIDENCE), "min_sd": _per(UNITS)}),
+    **{k: _settings_table(settings) for k, settings in SETTINGS.items()},
 }
+JOB_FILE = Table(JOB_FIELDS, top=True)
+PRIOR_TABLE = Table(
+    {**dict.fromkeys(PRIOR_KEYS, Number()), "prior": Choice(PRIOR_KINDS, "prior"), "source": Unchecked()},
+    hint='must be a table like {prior = "uniform", low = 1, high = 2}',
+)
 
 
-def _settings(path, data, key, defaults) -> dict:
-    table = _table(path, data, key, tuple(defaults))
-    out = dict(defaults)
-    for k, v in table.items():
-        low, high = SETTING_RANGES.get(k, (0, float("inf")))
-        out[k] = _number(path, f"{key}.{k}", v, low=low, integer=isinstance(defaults[k], int))
-        if out[k] > high:
-            raise JobError(path, f"{key}.{k}", f"must be at most {high:g}, got {v!r}")
-    return out
+def _fittable(path, key: str, name: str) -> None:
+    """Refuse ``name`` unless it is an uncertainty of :mod:`sim.model.params` (only those can be fitted)."""
+    if name in UNCERTAINTIES:
+        return
+    if name in PARAMS:
+        kind = PARAMS[name].kind
+        raise JobError(path, key, f"is a {kind} input; only uncertainties can be fitted: {', '.join(UNCERTAINTIES)}")
+    raise JobError(path, key, f"unknown parameter; allowed (uncertainties): {', '.join(UNCERTAINTIES)}")
+
+
+def _prior_range(path, key: str, spec: dict, kind: str, decl) -> tuple[float, float]:
+    """The prior's ``[low, high]``: inside the declared range, low below high (above 0 for loguniform)."""
+    low, high = float(spec.get("low", decl.low)), float(spec.get("high", decl.high))
+    for k, v in (("low", low), ("high", high)):
+        if not decl.low <= v <= decl.high:
+            where = f"the declared range {decl.low:g}..{decl.high:g} ({decl.unit})"
+            raise JobError(path, f"{key}.{k}", f"{v:g} lies outside {where}")
+    if low >= high:
+        raise JobError(path, f"{key}.high", f"must be above low ({low:g}), got {high:g}")
+    if kind == "loguniform" and low <= 0:
+        raise JobError(path, f"{key}.low", f"a loguniform prior needs low > 0, got {low:g}")
+    return low, high
+
+
+def _moments(path, key: str, spec: dict, kind: str, low: float, high: float) -> tuple[float | None, float | None]:
+    """``(mean, sd)`` of a normal prior (inside its range, sd positive); ``(None, None)`` for the others."""
+    if kind != "normal":
+        if "mean" in spec or "sd" in spec:
+            raise JobError(path, key, f"mean and sd belong to normal priors only (this one is {kind})")
+        return None, None
+    if "mean" not in spec or "sd" not in spec:
+        raise JobError(path, key, "a normal prior needs mean and sd")
+    mean, sd = spec["mean"], spec["sd"]
+    if not low <= mean <= high:
+        raise JobError(path, f"{key}.mean", f"{mean:g} lies outside the prior's range {low:g}..{high:g}")
+    if sd <= 0:
+        raise JobError(path, f"{key}.sd", f"must be positive, got {sd:g}")
+    return mean, sd
 
 
 def parse_prior(path, name: str, spec) -> Prior:
     """Validate one ``[params.NAME]`` table against the declaration of ``NAME``."""
     key = f"params.{name}"
-    if name not in UNCERTAINTIES:
-        if name in PARAMS:
-            raise JobError(
-                path,
-                key,
-                f"is a {PARAMS[name].kind} input; only uncertainties can be fitted: {', '.join(UNCERTAINTIES)}",
-            )
-        raise JobError(path, key, f"unknown parameter; allowed (uncertainties): {', '.join(UNCERTAINTIES)}")
-    if not isinstance(spec, dict):
-        raise JobError(path, key, 'must be a table like {prior = "uniform", low = 1, high = 2}')
-    for k in spec:
-        if k not in PRIOR_KEYS:
-            raise JobError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(PRIOR_KEYS)}")
-    decl = UNCERTAINTIES[name]
+    _fittable(path, key, name)
+    spec = validate(spec, PRIOR_TABLE, path, key, JobError)
     kind = spec.get("prior", "uniform")
-    if kind not in PRIOR_KINDS:
-        raise JobError(path, f"{key}.prior", f"unknown prior {kind!r}; allowed: {', '.join(PRIOR_KINDS)}")
-    low = _number(path, f"{key}.low", spec.get("low", decl.low))
-    high = _number(path, f"{key}.high", spec.get("high", decl.high))
-    for k, v in (("low", low), ("high", high)):
-        if not decl.low <= v <= decl.high:
-            raise JobError(
-                path, f"{key}.{k}", f"{v:g} lies outside the declared range {decl.low:g}..{decl.high:g} ({decl.unit})"
-            )
-    if low >= high:
-        raise JobError(path, f"{key}.high", f"must be above low ({low:g}), got {high:g}")
-    if kind == "loguniform" and low <= 0:
-        raise JobError(path, f"{key}.low", f"a loguniform prior needs low > 0, got {low:g}")
-    mean = sd = None
-    if kind == "normal":
-        if "mean" not in spec or "sd" not in spec:
-            raise JobError(path, key, "a normal prior needs mean and sd")
-        mean, sd = _number(path, f"{key}.mean", spec["mean"]), _number(path, f"{key}.sd", spec["sd"])
-        if not low <= mean <= high:
-            raise JobError(path, f"{key}.mean", f"{mean:g} lies outside the prior's range {low:g}..{high:g}")
-        if sd <= 0:
-            raise JobError(path, f"{key}.sd", f"must be positive, got {sd:g}")
-    elif "mean" in spec or "sd" in spec:
-        raise JobError(path, key, f"mean and sd belong to normal priors only (this one is {kind})")
+    low, high = _prior_range(path, key, spec, kind, UNCERTAINTIES[name])
+    mean, sd = _moments(path, key, spec, kind, low, high)
     return Prior(name, kind, low, high, mean, sd, str(spec.get("source", "")))
 
 
@@ -330,43 +319,34 @@ def _sd(rows: pd.DataFrame, dist: dict) -> np.ndarray:
     return np.maximum(rel * rows["value"].abs().to_numpy(float), floor)
 
 
-def _distance(path, data) -> dict:
-    table = _table(path, data, "distance", tuple(DISTANCE_DEFAULTS))
-    out = {k: dict(v) for k, v in DISTANCE_DEFAULTS.items()}
-    for k, allowed in (("rel_sd", CONFIDENCE), ("min_sd", UNITS)):
-        sub = table.get(k, {})
-        if not isinstance(sub, dict):
-            raise JobError(path, f"distance.{k}", "must be a table")
-        for g, v in sub.items():
-            if g not in allowed:
-                raise JobError(path, f"distance.{k}.{g}", f"unknown; allowed: {', '.join(allowed)}")
-            out[k][g] = _number(path, f"distance.{k}.{g}", v, low=1e-9)
-    return out
+def _distance(raw: dict) -> dict:
+    """The checked ``[distance]`` table over its defaults."""
+    given = raw.get("distance", {})
+    return {k: {**v, **given.get(k, {})} for k, v in DISTANCE_DEFAULTS.items()}
 
 
-def _observations(path, data_raw, data: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
-    specs = data_raw.get("series")
-    if not isinstance(specs, list) or not specs:
-        raise JobError(path, "series", "name at least one series in [[series]] tables")
+def _series_rows(path, key, spec, data: pd.DataFrame, frames: dict, scenario: Scenario) -> pd.DataFrame:
+    """The data rows one ``[[series]]`` table selects, checked against the history run, with their weights."""
+    series, frame = _pick_frame(path, key, spec, frames)
+    rows = _select_rows(path, key, spec, data, series, frame).copy()
+    _check_rows(path, key, rows, scenario)
+    weight = spec.get("weight", 1.0)  # 0: checked, not fitted
+    rows["series_weight"] = weight
+    rows["weight"] = weight / len(rows)  # every series counts as a whole, however many figures it has
+    return rows
+
+
+def _observations(path, raw: dict, data: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+    if "series" not in raw:
+        raise JobError(path, "series", SERIES_HINT)
     frames = {s: sorted(g["frame"].unique()) for s, g in data.groupby("series")}
-    dist = _distance(path, data_raw)
-    chosen, seen = [], set()
-    for i, spec in enumerate(specs):
-        key = f"series[{i}]"
-        if not isinstance(spec, dict):
-            raise JobError(path, key, "must be a [[series]] table")
-        for k in spec:
-            if k not in SERIES_KEYS:
-                raise JobError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(SERIES_KEYS)}")
-        series, frame = _pick_frame(path, key, spec, frames)
-        if (series, frame) in seen:
-            raise JobError(path, key, f"{series!r} in frame {frame!r} is named twice")
-        seen.add((series, frame))
-        rows = _select_rows(path, key, spec, data, series, frame).copy()
-        _check_rows(path, key, rows, scenario)
-        weight = _number(path, f"{key}.weight", spec.get("weight", 1.0), low=0.0)  # 0: checked, not fitted
-        rows["series_weight"] = weight
-        rows["weight"] = weight / len(rows)  # every series counts as a whole, however many figures it has
+    chosen, seen, dist = [], set(), _distance(raw)
+    for i, spec in enumerate(raw["series"]):
+        rows = _series_rows(path, f"series[{i}]", spec, data, frames, scenario)
+        pair = (rows.iloc[0]["series"], rows.iloc[0]["frame"])
+        if pair in seen:
+            raise JobError(path, f"series[{i}]", f"{pair[0]!r} in frame {pair[1]!r} is named twice")
+        seen.add(pair)
         rows["sd"] = _sd(rows, dist)
         chosen.append(rows)
     obs = pd.concat(chosen, ignore_index=True)
@@ -394,18 +374,8 @@ def load_job(path: str | Path) -> Job:
             history run cannot measure.
     """
     path = resources.find(path, "job", must_exist=False)
-    if not path.is_file():
-        raise JobError(path, None, f"job file not found; calibration jobs: {', '.join(resources.available('job'))}")
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a UTF-8 BOM is allowed
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise JobError(path, None, f"not valid TOML: {exc}") from None
-    for key in raw:
-        if key not in TOP_KEYS:
-            raise JobError(path, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
-    method = raw.get("method", "abc")
-    if method not in METHODS:
-        raise JobError(path, "method", f"unknown method {method!r}; allowed: {', '.join(METHODS)}")
+    missing = f"job file not found; calibration jobs: {', '.join(resources.available('job'))}"
+    raw = validate(read_toml(path, JobError, missing), JOB_FILE, path, error=JobError)
     params = raw.get("params")
     if not isinstance(params, dict) or not params:
         raise JobError(path, "params", "name at least one parameter to fit in [params.NAME] tables")
@@ -418,13 +388,11 @@ def load_job(path: str | Path) -> Job:
         name=str(raw.get("name", path.stem)),
         label=str(raw.get("label", path.stem)),
         path=str(path),
-        method=method,
+        method=raw.get("method", "abc"),
         scenario=scenario,
         data_path=str(data_path),
-        seed=int(_number(path, "seed", raw.get("seed", 1), low=0, integer=True)),
+        seed=raw.get("seed", 1),
         priors=priors,
         observations=_observations(path, raw, data, scenario),
-        abc=_settings(path, raw, "abc", ABC_DEFAULTS),
-        msm=_settings(path, raw, "msm", MSM_DEFAULTS),
-        output=_settings(path, raw, "output", OUTPUT_DEFAULTS),
+        **{k: {**defaults, **raw.get(k, {})} for k, defaults in DEFAULTS.items()},
     )

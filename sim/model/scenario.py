@@ -3,10 +3,11 @@
 A scenario file has top-level keys ``name``, ``label``, ``base`` (another scenario
 file whose values it overrides, found as :mod:`sim.resources` says), ``start`` and
 ``end`` (``"YYYY-MM"``), ``fitted_params`` (a TOML file of fitted parameters, for
-example from calibration) and the tables ``[levers]`` and ``[params]``. Every key
-is checked against the declarations in :mod:`sim.model.params`; anything unknown, of the
-wrong type or out of range raises :class:`ScenarioError` naming the file, the key
-and what is allowed.
+example from calibration) and the tables ``[levers]`` and ``[params]``. The layout
+is declared in :data:`SCENARIO_FILE` and checked by :mod:`sim.schema` (the layer
+designs and calibration jobs share) against the declarations in :mod:`sim.model.params`;
+anything unknown, of the wrong type or out of range raises :class:`ScenarioError`
+naming the file, the key and what is allowed.
 
 Numbers may be numpy scalars (from EMA Workbench, SALib, ``scipy.stats.qmc``);
 they are checked by :func:`sim.numeric.check_number` and stored as plain Python
@@ -38,16 +39,14 @@ from __future__ import annotations
 
 import datetime
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sim import resources
 from sim.errors import ScenarioError
-from sim.model.params import PARAMS, SECTIONS, defaults
-from sim.numeric import plain_number
+from sim.model.params import PARAMS, defaults
+from sim.schema import Check, Declared, Flag, Place, Table, Text, input_section, read_toml, validate
 
-TOP_KEYS = ("name", "label", "base", "start", "end", "fitted_params", "levers", "params", "policies")
 POLICY_KEYS = ("start", "end", "enabled")
 EARLIEST, LATEST = "2010-01", "2035-12"
 
@@ -173,40 +172,45 @@ def check_window(path, start, end) -> None:
 
 def _check_value(path, key, value) -> int | float:
     """The value of input ``key`` as a plain Python number, or a ScenarioError naming what is allowed."""
-    param = PARAMS.get(key)
-    if param is None:
+    if key not in PARAMS:
         raise ScenarioError(path, key, f"unknown input; allowed: {', '.join(sorted(PARAMS))}")
-    problem = param.check(value)
-    if problem:
-        raise ScenarioError(path, key, problem)
-    return plain_number(value)
+    return Declared(PARAMS[key]).check(value, Place(path, key, ScenarioError))
 
 
 def _read_toml(path: Path) -> dict:
-    """The TOML table of ``path``; a UTF-8 byte-order mark (as some Windows editors write) is allowed."""
-    if not path.is_file():
-        raise ScenarioError(path, None, "file not found")
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ScenarioError(path, None, f"not valid TOML: {exc}") from None
+    """The TOML table of ``path`` (see :func:`sim.schema.read_toml`), refused as a ScenarioError."""
+    return read_toml(path, ScenarioError)
 
 
-def _check_table(path, section, table):
-    allowed = SECTIONS[section]
-    if not isinstance(table, dict):
-        raise ScenarioError(path, section, "must be a table like [levers]")
-    for key, value in table.items():
-        if key not in allowed:
-            other = "params" if section == "levers" else "levers"
-            hint = f" (it belongs in [{other}])" if key in PARAMS else ""
-            raise ScenarioError(
-                path, f"{section}.{key}", f"unknown {section[:-1]}{hint}; allowed: {', '.join(allowed)}"
-            )
-        problem = allowed[key].check(value)
-        if problem:
-            raise ScenarioError(path, f"{section}.{key}", problem)
-    return {key: plain_number(value) for key, value in table.items()}
+def _month(value, at: Place, empty: bool = False) -> str:
+    """A month written ``"YYYY-MM"`` (or ``""`` when ``empty``), checked by :func:`month_index`."""
+    if isinstance(value, datetime.date) or (isinstance(value, str) and (value or not empty)):
+        month_index(value, at.path, at.key)  # a date is refused, saying how to write the month
+    elif not isinstance(value, str):
+        at.fail(f"must be a month written YYYY-MM, got {value!r}")
+    return value
+
+
+def _policy_month(value, at: Place) -> str:
+    return _month(value, at, empty=True)
+
+
+POLICY_TABLE = Table(
+    {"start": Check(_policy_month), "end": Check(_policy_month), "enabled": Flag()},
+    hint=f"must be a table with any of: {', '.join(POLICY_KEYS)}",
+)
+SCENARIO_FILE = Table(
+    {
+        **dict.fromkeys(("name", "label", "base"), Text()),
+        **dict.fromkeys(("start", "end"), Check(_month)),
+        "fitted_params": Text(),
+        "levers": input_section("levers"),
+        "params": input_section("params"),
+        "policies": Check(lambda table, at: _check_policies(at.path, table)),
+    },
+    top=True,
+)
+FITTED_PARAMS = input_section("params")
 
 
 def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
@@ -214,15 +218,7 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
     path = path.resolve()
     if path in seen:
         raise ScenarioError(path, "base", "scenarios inherit from each other in a loop")
-    data = _read_toml(path)
-    for key in data:
-        if key not in TOP_KEYS:
-            raise ScenarioError(path, key, f"unknown key; allowed top-level keys: {', '.join(TOP_KEYS)}")
-    for key in ("name", "label", "base", "start", "end", "fitted_params"):
-        if key in ("start", "end") and isinstance(data.get(key), datetime.date):
-            month_index(data[key], path, key)  # refuses it, saying how to write the month
-        if key in data and not isinstance(data[key], str):
-            raise ScenarioError(path, key, f"must be a string, got {data[key]!r}")
+    data = validate(_read_toml(path), SCENARIO_FILE, path, error=ScenarioError)
     header, values = {}, {}
     if "base" in data:
         base = resources.find(data["base"], "scenario", referrer=path, key="base")
@@ -231,13 +227,11 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
         header.pop("label", None)
     if "fitted_params" in data:
         values.update(load_fitted(resources.find(data["fitted_params"], "fitted", path, "fitted_params"), path))
-    for section in ("levers", "params"):
-        values.update(_check_table(path, section, data.get(section, {})))
-    for key in ("name", "label", "start", "end"):
-        if key in data:
-            header[key] = data[key]
+    values.update(data.get("levers", {}))
+    values.update(data.get("params", {}))
+    header.update({key: data[key] for key in ("name", "label", "start", "end") if key in data})
     if "policies" in data:
-        header["policies"] = {**header.get("policies", {}), **_check_policies(path, data["policies"])}
+        header["policies"] = {**header.get("policies", {}), **data["policies"]}
     return header, values
 
 
@@ -245,28 +239,17 @@ def _check_policies(path, table) -> dict[str, tuple[str, str, bool]]:
     """Validate a ``[policies]`` table into ``{name: (start, end, enabled)}``."""
     from sim.model.policies import POLICY_NAMES
 
-    if not isinstance(table, dict):
-        raise ScenarioError(path, "policies", "must be a table like [policies.listing_support]")
+    spec = Table(
+        dict.fromkeys(POLICY_NAMES, POLICY_TABLE),
+        hint="must be a table like [policies.listing_support]",
+        unknown=lambda name: f"unknown policy; allowed: {', '.join(POLICY_NAMES)}",
+    )
     out = {}
-    for name, spec in table.items():
-        key = f"policies.{name}"
-        if name not in POLICY_NAMES:
-            raise ScenarioError(path, key, f"unknown policy; allowed: {', '.join(POLICY_NAMES)}")
-        if not isinstance(spec, dict):
-            raise ScenarioError(path, key, f"must be a table with any of: {', '.join(POLICY_KEYS)}")
-        for k, v in spec.items():
-            if k not in POLICY_KEYS:
-                raise ScenarioError(path, f"{key}.{k}", f"unknown key; allowed: {', '.join(POLICY_KEYS)}")
-            if k != "enabled" and not isinstance(v, str):
-                raise ScenarioError(path, f"{key}.{k}", f"must be a month written YYYY-MM, got {v!r}")
-        if not isinstance(spec.get("enabled", True), bool):
-            raise ScenarioError(path, f"{key}.enabled", f"must be true or false, got {spec['enabled']!r}")
-        start, end = spec.get("start", ""), spec.get("end", "")
-        first = month_index(start, path, f"{key}.start") if start else None
-        last = month_index(end, path, f"{key}.end") if end else None
-        if first is not None and last is not None and first > last:
-            raise ScenarioError(path, f"{key}.end", f"must not be before start ({start}), got {end!r}")
-        out[name] = (start, end, spec.get("enabled", True))
+    for name, window in validate(table, spec, path, "policies", ScenarioError).items():
+        start, end = window.get("start", ""), window.get("end", "")
+        if start and end and month_index(start) > month_index(end):
+            raise ScenarioError(path, f"policies.{name}.end", f"must not be before start ({start}), got {end!r}")
+        out[name] = (start, end, window.get("enabled", True))
     return out
 
 
@@ -274,11 +257,10 @@ def load_fitted(path: Path, referrer: Path | str = "<scenario>") -> dict[str, fl
     """Read a fitted-parameter TOML (``[params]`` of uncertainties)."""
     if not path.is_file():
         raise ScenarioError(referrer, "fitted_params", f"file not found: {path}")
-    data = _read_toml(path)
-    table = data.get("params")
+    table = _read_toml(path).get("params")
     if not isinstance(table, dict):
         raise ScenarioError(path, "params", "a fitted parameter file needs a [params] table")
-    return _check_table(path, "params", table)
+    return validate(table, FITTED_PARAMS, path, "params", ScenarioError)
 
 
 def load_scenario(path: str | Path) -> Scenario:
