@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from sim.analysis import sensitivity as sa
+from sim.analysis import sensitivity_study as ss
 from sim.model.scenario import ScenarioError
 
 # ---------------------------------------------------------------- Ishigami (known indices)
@@ -325,7 +326,7 @@ def tiny_design(tmp_path):
 def test_points_with_some_failed_replications_use_the_rest(tiny, tiny_design, tmp_path):
     FAIL_REPS.update({1})
     try:
-        study = sa.run_study(tiny, tiny_design, "morris", 3, 2, 7, out_root=tmp_path, batch_id="b", progress=False,
+        study = ss.run_study(tiny, tiny_design, "morris", 3, 2, 7, out_root=tmp_path, batch_id="b", progress=False,
                              run_fn=stand_in)  # fmt: skip
     finally:
         FAIL_REPS.clear()
@@ -342,8 +343,8 @@ def test_points_with_some_failed_replications_use_the_rest(tiny, tiny_design, tm
 def test_points_without_any_run_stop_the_analysis(tiny, tiny_design, tmp_path):
     FAIL_REPS.update({0})
     try:
-        with pytest.raises(sa.StudyIncomplete, match="no successful run"):
-            sa.run_study(tiny, tiny_design, "morris", 3, 1, 7, out_root=tmp_path, batch_id="b", progress=False,
+        with pytest.raises(ss.StudyIncomplete, match="no successful run"):
+            ss.run_study(tiny, tiny_design, "morris", 3, 1, 7, out_root=tmp_path, batch_id="b", progress=False,
                          run_fn=stand_in)  # fmt: skip
     finally:
         FAIL_REPS.clear()

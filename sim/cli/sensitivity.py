@@ -87,6 +87,7 @@ def main(args) -> int:
     if args.resume and args.batch_id:
         return _error("give either --resume ID (complete a study) or --id ID (name a new one), not both")
     from sim.analysis import sensitivity as sa
+    from sim.analysis import sensitivity_study
     from sim.model.scenario import load_scenario
 
     n = args.n if args.n is not None else (10 if args.method == "morris" else 64)
@@ -101,12 +102,12 @@ def main(args) -> int:
     print(f"{args.method}: {len(design.factors)} factors, {points} design points x {args.reps} replications "
           f"= {points * args.reps} runs on {where}", file=sys.stderr)  # fmt: skip
     try:
-        study = sa.run_study(
+        study = sensitivity_study.run_study(
             base, design, args.method, n, args.reps, args.seed, workers=workers, dask=args.dask,
             out_root=args.out, batch_id=args.batch_id, resume=args.resume,
             command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
         )  # fmt: skip
-    except sa.StudyIncomplete as exc:
+    except sensitivity_study.StudyIncomplete as exc:
         print(f"parksim sensitivity: {exc}", file=sys.stderr)
         return 1
     print(sa.format_summary(study.table, args.method, study.skipped, top=args.top))
