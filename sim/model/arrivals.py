@@ -33,9 +33,12 @@ ISRAELI_MIX = np.array([0.05, 0.40, 0.25, 0.0, 0.30])
 CATEGORIES = ("heavy", "light", "clean")
 HEAVY, LIGHT, CLEAN = range(3)
 # Category mix of each industry's leads (rows INDUSTRIES, columns CATEGORIES) [judgement,
-# read off the directory: chemical synthesis of carbon materials and drugs needs a report,
-# device manufacture a report table, software, services, film and tourism at most a
-# registration form; other_tech is a mix of light manufacture and services].
+# read off the directory (MEP Decree 2, 2008: fao.org faolex LEX-FAOC040204 [H]): chemical
+# synthesis of carbon materials and drugs needs a report (chemicals and pharmacy are on the
+# MEP's list of heavy-polluting industries, lexology.com summary [M]; the 2021 directory keeps
+# electronic chemical materials at "report", enviliance.com report_1508 [M]), device
+# manufacture a report table, software, services, film and tourism at most a registration
+# form; other_tech is a mix of light manufacture and services].
 CATEGORY_MIX = np.array(
     [
         [0.50, 0.40, 0.10],  # graphene: chemical production, application products, R&D

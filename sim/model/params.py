@@ -131,10 +131,12 @@ _DECLARED = [
        "new floor space released in the south zone"),
     # -------- outside option and eco categories (issue "a model that earns its answer"): levers
     _p("eco_max_pollution_light_index", L, 1.0, 0.1, 1.0, "index 0-1",
-       "plan: 环保高标准的招商门槛; EIA Law art. 16 (category 2: report table)",
+       "plan: 环保高标准的招商门槛; EIA Law art. 16 and MEP Decree 2 (2008) EIA categories, "
+       "fao.org faolex LEX-FAOC040204 [H]",
        "limit for light-impact leads (EIA report table); clean (registration-form) leads are exempt"),
     _p("rent_index", L, 1.0, 0.3, 3.0, "x base rent",
-       "plan: rent and land are the park's offer",
+       "plan: rent and land are the park's offer; plant rents 18 yuan/m2/month, software park 50 "
+       "(Chengdu Hi-tech Zone 2010, chengduhitech.blogspot.com/2010/11/fdi-in-china.html) [L]",
        "multiplier on every zone's rent (subsidised rent < 1, dearer > 1)"),
     # -------- uncertainties (behavioural parameters)
     _p("leads_per_month", U, 30.0, 5.0, 120.0, "leads/month",
@@ -241,16 +243,19 @@ _DECLARED = [
        "drift added by leading-firm support"),
     # -------- outside option and eco categories: uncertainties
     _p("zone_outside_utility", U, 1.0, 0.0, 4.0, "utility",
-       "[judgement]; priors: signed projects that land 30-51% (Yunnan 2015, Hainan 2016)",
+       "[judgement] set so that about 10% of leads ready to sign go elsewhere; priors: 30-51% of "
+       "signed projects land (invest.yn.gov.cn 2015-10-30; hainan.sina.com.cn 2017-02-22) [M]",
        "utility of the best competing park (the outside alternative of the zone logit)"),
     _p("zone_beta_log_free_floor", U, 0.3, 0.0, 1.0, "utility/log(sites)",
-       "[judgement]; McFadden 1978 size term of aggregated alternatives (1 in theory), UrbanSim",
+       "[judgement] below the theoretical 1 of McFadden 1978 (aggregated alternatives: log size); "
+       "size terms as in UrbanSim location choice (de Bok & van Oort 2011, JTLU 4(1)) [M]",
        "weight of log(free floor / floor needed) in a zone's utility"),
     _p("relocation_out_cost_utility", U, 1.0, 0.0, 4.0, "utility",
        J,
        "moving cost: the outside option must beat a firm's zone by this for the base relocation-out hazard"),
     _p("eco_clean_lead_elasticity", U, 0.5, 0.0, 2.0, "dimensionless",
-       "[judgement]; priors: amenities and environment positive in FDI location (China)",
+       "[judgement] for the size; sign: air pollution deters siting, most for small high-tech firms "
+       "(Cui et al. 2021, Applied Economics 53(45):5221-5241, ideas.repec.org) [M]",
        "clean-category lead rate is multiplied by exp(elasticity * (eco quality - 1))"),
     # -------- constants
     _p("neeq_min_age_months", C, 24, 0, 120, "months",
