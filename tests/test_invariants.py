@@ -190,6 +190,7 @@ def run_cases(tiny):
         (on_tiny("eco_threshold", tiny), 2),
         (on_tiny("listing_support", tiny), 3),
         (no_land, 4),
+        (tiny.with_values(name="tiny_dear", rent_index=2.5), 5),  # many leads and firms lost to the outside
     ]
 
 
@@ -212,6 +213,10 @@ def test_runs_exercise_what_the_invariants_guard(walked):
     no_land = by_name["tiny_no_land"]
     assert no_land.counters.total["leads_lost_no_land"] > 0 or no_land.zones.occupancy.max() > 0.99, (
         "the no-land run was meant to fill a zone to capacity"
+    )
+    dear = by_name["tiny_dear"].counters.total
+    assert dear["leads_lost_outside"] > 0 and dear["relocated_out"] > 0, (
+        "the dear-rent run was meant to lose leads and firms to the outside option"
     )
     logged = set().union(*(m.counters.transitions for m in by_name.values()))
     assert len(logged) >= 6, f"expected most listing transitions to occur in these runs, saw {sorted(logged)}"
