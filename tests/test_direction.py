@@ -24,6 +24,7 @@ import pytest
 from conftest import on_tiny, policy_overrides
 
 from sim.model.arrivals import HIGH_POLLUTION_INDEX
+from sim.model.params import ZONES
 from sim.run.runner import replicate_seeds, run_scenario
 
 N_REPS = 10
@@ -94,17 +95,6 @@ def test_stricter_eco_threshold_admits_no_more_polluters(runs, key):
     )
 
 
-def test_eco_threshold_below_high_pollution_line_admits_none(runs):
-    """Exact rule, no tolerance: with the limit under the high-pollution line no such project signs."""
-    limit = policy_overrides("eco_threshold")["eco_max_pollution_index"]
-    assert limit < HIGH_POLLUTION_INDEX, "precondition: the strict scenario's limit lies under the high-pollution line"
-    policy = runs("eco_threshold")
-    signed = [value(r, "high_pollution_signed_cum") for r in policy]
-    assert signed == [0.0] * len(policy), (
-        f"expected no project above the high-pollution line {HIGH_POLLUTION_INDEX} to sign, got {signed}"
-    )
-
-
 def test_eco_threshold_sweep_is_monotone(runs, tiny):
     """Tightening the limit step by step never lets more polluters sign (means, with the tolerance)."""
     base_limit = tiny["eco_max_pollution_index"]
@@ -160,3 +150,75 @@ CONNECTED = [
 @pytest.mark.parametrize(("policy", "key", "expectation"), CONNECTED, ids=[f"{p}-{k}" for p, k, _ in CONNECTED])
 def test_lever_moves_its_own_process(runs, policy, key, expectation):
     assert_clearly_higher(runs("tiny"), runs(policy), key, expectation)
+
+
+# ------------------------------------------------------------ the park's offer against the outside option
+# (sim.model.zones.Zones.choose with ``outside``, sim.model.lifecycle: landing and relocation out)
+def eco_mean(result) -> float:
+    """Mean eco quality of the three zones in the last month."""
+    return float(np.mean([result.monthly[f"eco_quality_{z}"].iloc[-1] for z in ZONES]))
+
+
+def test_higher_rent_keeps_no_more_firms_in_the_park(runs, tiny):
+    dear = runs("rent_x2", tiny.with_values(rent_index=2.0))
+    assert_not_higher(runs("tiny"), dear, "end_firms_in_park", "doubling the rent to keep no more firms in the park")
+    assert_clearly_higher(runs("tiny"), dear, "leads_lost_outside_cum", "a dearer park to lose more leads outside")
+    assert_not_lower(runs("tiny"), dear, "relocated_out_cum", "a dearer park to lose no fewer firms outside")
+
+
+def test_more_land_lands_no_fewer_leads(runs):
+    base, land = runs("tiny"), runs("land_supply")
+    assert_not_lower(base, land, "projects_registered_cum", "more land supply to land no fewer signed projects")
+    assert_not_lower(base, land, "projects_signed_cum", "more land supply to sign no fewer projects")
+    assert_not_higher(base, land, "leads_lost_outside_cum", "more land supply to lose no more leads outside")
+
+
+def test_talent_and_services_do_not_reduce_talent_or_firms(runs):
+    base, policy = runs("tiny"), runs("talent_services")
+    assert_not_lower(base, policy, "end_talent_people", "a talent subsidy and better services not to reduce talent")
+    assert_not_lower(base, policy, "end_firms_in_park", "better public services not to reduce firms in the park")
+    assert_not_higher(base, policy, "leads_lost_outside_cum", "better services to lose no more leads outside")
+
+
+# ------------------------------------------------------------ eco thresholds by EIA category
+def test_stricter_heavy_threshold_refuses_more_heavy_leads_and_raises_eco_quality(runs):
+    base, strict = runs("tiny"), runs("eco_threshold")
+    assert_clearly_higher(base, strict, "leads_refused_eco_heavy_cum", "a stricter heavy limit to refuse more")
+    b = np.array([eco_mean(r) for r in base])
+    s = np.array([eco_mean(r) for r in strict])
+    # eco quality is a 0-1 index: 0.01 is a generous floor for the noise of a paired difference
+    tol = max(0.01, 2.0 * (s - b).std(ddof=1) / np.sqrt(len(b)))
+    assert (s - b).mean() >= -tol, (
+        f"expected a stricter heavy limit not to lower eco quality: {b.mean():.3f} -> {s.mean():.3f} (tol {tol:.3f})"
+    )
+
+
+def test_heavy_limit_below_high_pollution_line_signs_no_heavy_polluter(runs):
+    """Exact rule: no heavy-category project above the line signs when its limit is under the line."""
+    limit = policy_overrides("eco_threshold")["eco_max_pollution_index"]
+    assert limit < HIGH_POLLUTION_INDEX, "precondition: the strict scenario's heavy limit lies under the line"
+    signed = [value(r, "high_pollution_heavy_signed_cum") for r in runs("eco_threshold")]
+    assert signed == [0.0] * len(signed), f"expected no heavy project above {HIGH_POLLUTION_INDEX} to sign: {signed}"
+
+
+def test_stricter_light_threshold_refuses_no_fewer_light_leads(runs, tiny):
+    strict = runs("light_0.4", tiny.with_values(eco_max_pollution_light_index=0.4))
+    assert_clearly_higher(runs("tiny"), strict, "leads_refused_eco_light_cum", "a light limit to refuse light leads")
+    base = runs("tiny")
+    assert_not_higher(base, strict, "high_pollution_light_signed_cum", "a light limit to admit no more polluters")
+
+
+def test_better_eco_quality_draws_no_fewer_clean_leads(tiny):
+    """Same model, same arrival stream, eco quality set high or low: clean leads do not fall with eco quality."""
+    from sim.model.arrivals import CLEAN, draw_leads
+    from sim.model.park import ParkModel
+
+    counts = {}
+    for eco in (0.5, 1.0):
+        m = ParkModel(tiny, seed=ROOT_SEED)
+        m.zones.eco_quality_index = np.full(3, eco)
+        n = 0
+        for _ in range(240):  # 240 draws of a month's leads, one stream: paired across the two settings
+            n += int((draw_leads(m)["category"] == CLEAN).sum())
+        counts[eco] = n
+    assert counts[1.0] > counts[0.5], f"expected more clean leads in a cleaner park, got {counts}"

@@ -124,7 +124,31 @@ def check_mesa_agents(m, prev) -> list[str]:
     return []
 
 
+def check_exits_and_leads(m, prev) -> list[str]:
+    """Counters are never negative; every gone firm is counted once (closed, relocated out or abandoned)
+    and holds no floor in any zone; leads split into EIA categories and none is both signed and lost."""
+    t, f = m.counters.total, m.firms
+    out = [f"counter {k} = {v}" for k, v in t.items() if v < 0]
+    gone = int((~f.alive[: f.n]).sum())
+    left = t["closed"] + t["relocated_out"] + t["abandoned"]
+    if gone != left:
+        out.append(f"{gone} gone firms but closed + relocated_out + abandoned = {left}")
+    dead = np.flatnonzero(~f.alive[: f.n])
+    held = np.bincount(f.zone[dead], weights=f.floor_m2[dead], minlength=3)
+    if np.any(held != 0):
+        out.append(f"gone firms still hold floor {held} in the zones")
+    if t["leads_heavy"] + t["leads_light"] + t["leads_clean"] != t["leads"]:
+        out.append("leads by EIA category do not add up to all leads")
+    placed = t["leads"] - t["leads_refused_eco"] - t["leads_lost_outside"] - t["leads_lost_no_land"]
+    if t["projects_signed"] > placed:
+        out.append(f"{t['projects_signed']} signed but only {placed} leads were neither refused nor lost")
+    if t["heavy_projects_signed"] + t["light_projects_signed"] + t["clean_projects_signed"] != t["projects_signed"]:
+        out.append("signed projects by EIA category do not add up")
+    return out
+
+
 CHECKS = {
+    "exits_and_leads": check_exits_and_leads,
     "capacity": check_capacity,
     "non_negative": check_non_negative,
     "one_zone_or_gone": check_one_zone,
@@ -166,6 +190,7 @@ def run_cases(tiny):
         (on_tiny("eco_threshold", tiny), 2),
         (on_tiny("listing_support", tiny), 3),
         (no_land, 4),
+        (tiny.with_values(name="tiny_dear", rent_index=2.5), 5),  # many leads and firms lost to the outside
     ]
 
 
@@ -188,6 +213,10 @@ def test_runs_exercise_what_the_invariants_guard(walked):
     no_land = by_name["tiny_no_land"]
     assert no_land.counters.total["leads_lost_no_land"] > 0 or no_land.zones.occupancy.max() > 0.99, (
         "the no-land run was meant to fill a zone to capacity"
+    )
+    dear = by_name["tiny_dear"].counters.total
+    assert dear["leads_lost_outside"] > 0 and dear["relocated_out"] > 0, (
+        "the dear-rent run was meant to lose leads and firms to the outside option"
     )
     logged = set().union(*(m.counters.transitions for m in by_name.values()))
     assert len(logged) >= 6, f"expected most listing transitions to occur in these runs, saw {sorted(logged)}"
@@ -279,6 +308,15 @@ def test_agent_check_catches_a_missing_agent(stepped):
     row = int(stepped.firms.live()[0])
     stepped.agent_of_row.pop(row).remove()
     assert _findings("mesa_agents", stepped)
+
+
+def test_exit_check_catches_an_uncounted_departure_and_a_negative_counter(stepped):
+    row = stepped.firms.live()[0]
+    stepped.firms.alive[row] = False  # gone without being counted
+    assert _findings("exits_and_leads", stepped)
+    stepped.firms.alive[row] = True
+    stepped.counters.total["leads_lost_outside"] = -1.0
+    assert _findings("exits_and_leads", stepped)
 
 
 def test_non_negative_check_catches_negative_revenue(stepped):

@@ -1,11 +1,15 @@
 """Project leads: arrival, screening at the eco threshold, signing and zone choice.
 
-Leads arrive as Poisson counts per industry. The rate is the base rate times the
-attraction effort, a cluster term (industries with more firms in the park draw
-more leads) and the industry mix. Each lead carries a pollution intensity and a
-planned investment; the eco threshold refuses polluting leads, and a share of
-the rest sign. A signed project picks its zone by the location logit and becomes
-an :class:`~sim.model.firms.Enterprise` in stage ``signed``.
+Leads arrive as Poisson counts per industry and environmental-impact category
+(China's EIA categories: heavy, light, clean). The rate is the base rate times
+the attraction effort, a cluster term (industries with more firms in the park
+draw more leads), the industry mix, the industry's category mix and, for clean
+leads, the park's eco quality. Each lead carries a pollution intensity drawn
+for its category and a planned investment; the eco threshold of its category
+refuses polluting leads, and a share of the rest are ready to sign. Such a lead
+weighs the best zone with room against the outside option (a competing park):
+if the zone wins it becomes an :class:`~sim.model.firms.Enterprise` in stage
+``signed``, otherwise it is lost to the outside.
 """
 
 from __future__ import annotations
@@ -16,14 +20,40 @@ from sim.model import portable
 from sim.model.context import ModelContext
 from sim.model.firms import SIGNED
 from sim.model.params import INDUSTRIES
+from sim.model.zones import offer_betas
 
 # Share of domestic leads by industry [judgement from the plan's "4+1" priorities].
 INDUSTRY_MIX = np.array([0.20, 0.30, 0.15, 0.10, 0.25])
 # Industry mix of Israeli projects (medical devices, internet, other tech) [judgement].
 ISRAELI_MIX = np.array([0.05, 0.40, 0.25, 0.0, 0.30])
-# Mean pollution intensity by industry, index 0-1 [judgement: carbon materials are
-# the most polluting of the park's industries, internet and culture the least].
-POLLUTION_MEAN = np.array([0.60, 0.35, 0.08, 0.10, 0.40])
+# Environmental-impact categories of China's EIA law (art. 16) and its classified directory
+# (建设项目环境影响评价分类管理名录, MEP 2008 / 2015 / 2017): heavy impact needs an EIA report
+# (报告书), light impact a report table (报告表), negligible impact only a registration
+# form (登记表, filed, not approved, since the 2016 revision of the law).
+CATEGORIES = ("heavy", "light", "clean")
+HEAVY, LIGHT, CLEAN = range(3)
+# Category mix of each industry's leads (rows INDUSTRIES, columns CATEGORIES) [judgement,
+# read off the directory (MEP Decree 2, 2008: fao.org faolex LEX-FAOC040204 [H]): chemical
+# synthesis of carbon materials and drugs needs a report (chemicals and pharmacy are on the
+# MEP's list of heavy-polluting industries, lexology.com summary [M]; the 2021 directory keeps
+# electronic chemical materials at "report", enviliance.com report_1508 [M]), device
+# manufacture a report table, software, services, film and tourism at most a registration
+# form; other_tech is a mix of light manufacture and services].
+CATEGORY_MIX = np.array(
+    [
+        [0.50, 0.40, 0.10],  # graphene: chemical production, application products, R&D
+        [0.15, 0.55, 0.30],  # health: pharmaceuticals, medical devices, health services
+        [0.00, 0.10, 0.90],  # internet: data centres, software and e-commerce
+        [0.00, 0.20, 0.80],  # culture: studios and tourism works, services
+        [0.20, 0.50, 0.30],  # other_tech
+    ]
+)
+# Mean pollution intensity by category, index 0-1 (1 = the most polluting project the park
+# could see) [judgement: the directory's tiers are ordered by expected impact].
+CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
+# Mean pollution intensity by industry, implied by the two tables above [derived]
+# (graphene about 0.50, internet 0.08; used for the initial firms).
+POLLUTION_MEAN = CATEGORY_MIX @ CATEGORY_POLLUTION_MEAN
 POLLUTION_CONCENTRATION = 6.0  # Beta(a, b) with a + b = 6 [judgement]
 HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports
 INVESTMENT_MEDIAN_MYUAN = 20.0  # median planned investment of a lead [judgement]
@@ -31,32 +61,69 @@ INVESTMENT_SIGMA = 1.2  # log spread of planned investment [judgement]
 CLUSTER_ELASTICITY = 0.3  # lead rate grows with (firms / firms at start) ** 0.3 [judgement]
 
 assert len(INDUSTRY_MIX) == len(INDUSTRIES) and abs(INDUSTRY_MIX.sum() - 1) < 1e-9
+assert CATEGORY_MIX.shape == (len(INDUSTRIES), len(CATEGORIES)) and np.allclose(CATEGORY_MIX.sum(axis=1), 1.0)
+
+
+def park_eco_quality(ctx: ModelContext) -> float:
+    """Eco quality of the park as a lead sees it: the zones' index weighted by their floor space."""
+    z = ctx.zones
+    weight = np.maximum(z.capacity_m2, 0.0)
+    return float((z.eco_quality_index * weight).sum() / max(weight.sum(), 1.0))
+
+
+def category_attraction(ctx: ModelContext) -> np.ndarray:
+    """Lead-rate multiplier per category: clean leads rise with eco quality, ``exp(elasticity * (E - 1))``."""
+    mult = np.ones(len(CATEGORIES))
+    mult[CLEAN] = portable.exp(ctx.params.eco_clean_lead_elasticity * (park_eco_quality(ctx) - 1.0))
+    return mult
 
 
 def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
-    """Draw this month's leads (industry, origin, pollution, investment)."""
+    """Draw this month's leads (industry, EIA category, origin, pollution, investment)."""
     rng, p, fx = ctx.streams["arrivals"], ctx.params, ctx.effects
     base = p.leads_per_month * p.population_scale * fx.lead_rate_mult
-    rates = base * INDUSTRY_MIX * ctx.cluster_factor()
+    rates = (base * INDUSTRY_MIX * ctx.cluster_factor())[:, None] * CATEGORY_MIX * category_attraction(ctx)
     counts = rng.poisson(rates)
     n_isr = rng.poisson(fx.israeli_leads_per_month * p.population_scale)
-    industry = np.concatenate(
-        [np.repeat(np.arange(len(INDUSTRIES)), counts), rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)]
-    )
-    israeli = np.concatenate([np.zeros(counts.sum(), bool), np.ones(n_isr, bool)])
-    m = POLLUTION_MEAN[industry]
+    isr_industry = rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)
+    isr_category = (rng.random(n_isr)[:, None] > CATEGORY_MIX[isr_industry].cumsum(axis=1)).sum(axis=1)
+    pairs = np.repeat(np.arange(counts.size), counts.ravel())
+    industry = np.concatenate([pairs // len(CATEGORIES), isr_industry])
+    category = np.concatenate([pairs % len(CATEGORIES), np.minimum(isr_category, CLEAN)])
+    israeli = np.concatenate([np.zeros(len(pairs), bool), np.ones(n_isr, bool)])
+    m = CATEGORY_POLLUTION_MEAN[category]
     pollution = rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
     median = INVESTMENT_MEDIAN_MYUAN * (1.0 + 4.0 * fx.key_focus_share)
     investment = median * portable.exp(INVESTMENT_SIGMA * rng.standard_normal(len(industry)))
-    return {"industry": industry, "israeli": israeli, "pollution": pollution, "investment": investment}
+    return {
+        "industry": industry,
+        "category": category,
+        "israeli": israeli,
+        "pollution": pollution,
+        "investment": investment,
+    }
+
+
+def pollution_limits(ctx: ModelContext) -> np.ndarray:
+    """Entry limit per EIA category: the heavy and light levers; registration-form projects are exempt."""
+    fx = ctx.effects
+    return np.array([fx.max_pollution_index, fx.max_pollution_light_index, 1.0])
 
 
 def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarray:
-    """Apply the eco threshold and the signing decision; return the new rows."""
-    rng, p, fx = ctx.streams["screening"], ctx.params, ctx.effects
-    admitted = leads["pollution"] <= fx.max_pollution_index
+    """Screen, sign and place this month's leads; return the new rows.
+
+    Each lead faces its EIA category's eco threshold, then the signing draw, then
+    the zone choice against the outside option (a competing park).
+    """
+    rng, p = ctx.streams["screening"], ctx.params
+    category = leads["category"]
+    admitted = leads["pollution"] <= pollution_limits(ctx)[category]
     ctx.counters.add("leads", len(admitted))
     ctx.counters.add("leads_refused_eco", int((~admitted).sum()))
+    for c, name in enumerate(CATEGORIES):
+        ctx.counters.add(f"leads_{name}", int((category == c).sum()))
+        ctx.counters.add(f"leads_refused_eco_{name}", int(((category == c) & ~admitted).sum()))
     signs = admitted & (rng.random(len(admitted)) < p.p_sign_lead)
     if not signs.any():
         return np.empty(0, dtype=int)
@@ -68,13 +135,19 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
         stage,
         sel["israeli"],
         np.full(len(stage), p.min_floor_m2),
-        ctx.location_betas(),
+        offer_betas(ctx),
         ctx.firms,
+        outside=p.zone_outside_utility,
     )
     placed = zone >= 0
-    ctx.counters.add("leads_lost_no_land", int((~placed).sum()))
+    ctx.counters.add("leads_lost_no_land", int((zone == -1).sum()))
+    ctx.counters.add("leads_lost_outside", int((zone == -2).sum()))
     if not placed.any():
         return np.empty(0, dtype=int)
+    for c, name in enumerate(CATEGORIES):
+        won = placed & (sel["category"] == c)
+        ctx.counters.add(f"{name}_projects_signed", int(won.sum()))
+        ctx.counters.add(f"high_pollution_{name}_signed", int((won & (sel["pollution"] > HIGH_POLLUTION_INDEX)).sum()))
     key = sel["investment"][placed] >= p.key_project_investment_myuan
     rows = ctx.add_firms(
         int(placed.sum()),

@@ -59,6 +59,8 @@ class Params:
     land_north_m2_per_year: float
     land_central_m2_per_year: float
     land_south_m2_per_year: float
+    eco_max_pollution_light_index: float
+    rent_index: float
     # -------- uncertainties (behavioural parameters)
     leads_per_month: float
     p_sign_lead: float
@@ -94,6 +96,10 @@ class Params:
     neeq_delist_per_year: float
     listing_subsidy_elasticity: float
     leading_support_growth_per_year: float
+    zone_outside_utility: float
+    zone_beta_log_free_floor: float
+    relocation_out_cost_utility: float
+    eco_clean_lead_elasticity: float
     # -------- constants
     neeq_min_age_months: int
     neeq_filing_months: int

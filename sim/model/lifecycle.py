@@ -3,13 +3,17 @@
 Equations (monthly step, ``dt = 1/12`` year):
 
 * signed -> registered with hazard ``p_register_per_month`` (needs floor space),
-  signed -> abandoned with ``p_drop_signed_per_month``;
+  signed -> abandoned with ``p_drop_signed_per_month * 2 / (1 + exp(gap))``, where
+  ``gap`` is the utility of the project's zone minus the outside utility;
   registered -> operating with ``p_start_per_month``.
 * Growth (Gibrat with drift): ``log R += mu * dt + sigma * sqrt(dt) * eps`` with
   ``mu = drift * stage_factor + boost_funding + boost_support - penalty * (1 - fill)``
   where ``fill`` is the share of wanted staff the firm has hired.
 * Exit hazard (inverted U in age ``a`` years):
   ``h(a) = peak * (a / a_peak) ** k * exp(k * (1 - a / a_peak))`` per year.
+* Relocation out of the park: ``relocation_out_per_year * 2 / (1 + exp(gap + cost))``
+  per year: the base hazard when the outside option beats the firm's zone by the
+  moving cost ``relocation_out_cost_utility``, less when the park's offer is better.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from sim.model import portable
 from sim.model.arrivals import count_projects
 from sim.model.context import ModelContext, Params
 from sim.model.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
+from sim.model.zones import offer_gap
 
 GROWING_REVENUE_MYUAN = 20.0  # operating -> growing above this revenue [judgement]
 MATURE_REVENUE_MYUAN = 500.0  # growing -> mature above this revenue [judgement]
@@ -37,8 +42,9 @@ def conversion_step(ctx: ModelContext) -> None:
     rng, p, firms = ctx.streams["conversion"], ctx.params, ctx.firms
     signed = firms.in_stage(SIGNED)
     u = rng.random(len(signed))
-    drop = signed[u < p.p_drop_signed_per_month]
-    reg = signed[(u >= p.p_drop_signed_per_month) & (u < p.p_drop_signed_per_month + p.p_register_per_month)]
+    h_drop = p.p_drop_signed_per_month * outside_pull(offer_gap(ctx, signed))
+    drop = signed[u < h_drop]
+    reg = signed[(u >= h_drop) & (u < h_drop + p.p_register_per_month)]
     ctx.remove_firms(drop, reason="abandoned")
     reg = _take_floor(ctx, reg, p.min_floor_m2)
     firms.stage[reg] = REGISTERED
@@ -161,13 +167,19 @@ def exit_step(ctx: ModelContext) -> None:
     h = h * np.where(firms.listing[rows] == LISTED, LISTED_EXIT_FACTOR, 1.0)
     h = h * np.where(firms.supported[rows], SUPPORTED_EXIT_FACTOR, 1.0)
     u = rng.random(len(rows))
+    h_out = p.relocation_out_per_year * outside_pull(offer_gap(ctx, rows) + p.relocation_out_cost_utility)
     close = u < h / 12.0
-    leave = ~close & (u < (h + p.relocation_out_per_year) / 12.0)
+    leave = ~close & (u < (h + h_out) / 12.0)
     ctx.remove_firms(rows[close], reason="closed")
     ctx.remove_firms(rows[leave], reason="relocated_out")
     stay = rows[~close & ~leave]
     movers = stay[rng.random(len(stay)) < p.relocation_in_park_per_year / 12.0]
     _relocate(ctx, movers)
+
+
+def outside_pull(gap: np.ndarray) -> np.ndarray:
+    """Hazard multiplier ``2 / (1 + exp(gap))``: 1 at a tie with the outside option, 0-2 as the park leads or trails."""
+    return 2.0 * portable.logistic(-np.asarray(gap, dtype=float))
 
 
 def _relocate(ctx: ModelContext, rows: np.ndarray) -> None:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim.model.arrivals import CATEGORIES
 from sim.model.context import ModelContext
 from sim.model.firms import (
     GROWING,
@@ -60,6 +61,16 @@ COUNTED_EVENTS = (
     "abandoned",
     "talent_arrived",
     "talent_left",
+)
+# Outside option and EIA categories (sim.model.arrivals, sim.model.lifecycle): leads lost to
+# competing parks or for want of land, and leads, refusals and signings by EIA category.
+COUNTED_EVENTS += (
+    "leads_lost_outside",
+    "leads_lost_no_land",
+    *(f"leads_{c}" for c in CATEGORIES),
+    *(f"leads_refused_eco_{c}" for c in CATEGORIES),
+    *(f"{c}_projects_signed" for c in CATEGORIES),
+    *(f"high_pollution_{c}_signed" for c in CATEGORIES),
 )
 
 

@@ -74,7 +74,7 @@ _DECLARED = [
     # -------- levers
     _p("eco_max_pollution_index", L, 0.85, 0.1, 1.0, "index 0-1",
        "plan: 环保高标准的招商门槛",
-       "leads whose pollution intensity exceeds this are refused (1 = no threshold)"),
+       "limit for heavy-impact leads (EIA report form): those above it are refused (1 = no threshold)"),
     _p("attraction_effort_index", L, 1.0, 0.2, 3.0, "x 2016 level",
        "plan: investment attraction",
        "multiplier on the rate of project leads (staff, missions, budget)"),
@@ -129,6 +129,15 @@ _DECLARED = [
     _p("land_south_m2_per_year", L, 30000.0, 0.0, 500000.0, "m2 floor/year",
        J,
        "new floor space released in the south zone"),
+    # -------- outside option and eco categories (issue "a model that earns its answer"): levers
+    _p("eco_max_pollution_light_index", L, 1.0, 0.1, 1.0, "index 0-1",
+       "plan: 环保高标准的招商门槛; EIA Law art. 16 and MEP Decree 2 (2008) EIA categories, "
+       "fao.org faolex LEX-FAOC040204 [H]",
+       "limit for light-impact leads (EIA report table); clean (registration-form) leads are exempt"),
+    _p("rent_index", L, 1.0, 0.3, 3.0, "x base rent",
+       "plan: rent and land are the park's offer; plant rents 18 yuan/m2/month, software park 50 "
+       "(Chengdu Hi-tech Zone 2010, chengduhitech.blogspot.com/2010/11/fdi-in-china.html) [L]",
+       "multiplier on every zone's rent (subsidised rent < 1, dearer > 1)"),
     # -------- uncertainties (behavioural parameters)
     _p("leads_per_month", U, 30.0, 5.0, 120.0, "leads/month",
        "priors: 100-120 tech projects/year common; 200 at the high end",
@@ -232,6 +241,22 @@ _DECLARED = [
     _p("leading_support_growth_per_year", U, 0.08, 0.0, 0.4, "1/year per 10 m yuan",
        J,
        "drift added by leading-firm support"),
+    # -------- outside option and eco categories: uncertainties
+    _p("zone_outside_utility", U, 1.0, 0.0, 4.0, "utility",
+       "[judgement] set so that about 10% of leads ready to sign go elsewhere; priors: 30-51% of "
+       "signed projects land (invest.yn.gov.cn 2015-10-30; hainan.sina.com.cn 2017-02-22) [M]",
+       "utility of the best competing park (the outside alternative of the zone logit)"),
+    _p("zone_beta_log_free_floor", U, 0.3, 0.0, 1.0, "utility/log(sites)",
+       "[judgement] below the theoretical 1 of McFadden 1978 (aggregated alternatives: log size); "
+       "size terms as in UrbanSim location choice (de Bok & van Oort 2011, JTLU 4(1)) [M]",
+       "weight of log(free floor / floor needed) in a zone's utility"),
+    _p("relocation_out_cost_utility", U, 1.0, 0.0, 4.0, "utility",
+       J,
+       "moving cost: the outside option must beat a firm's zone by this for the base relocation-out hazard"),
+    _p("eco_clean_lead_elasticity", U, 0.5, 0.0, 2.0, "dimensionless",
+       "[judgement] for the size; sign: air pollution deters siting, most for small high-tech firms "
+       "(Cui et al. 2021, Applied Economics 53(45):5221-5241, ideas.repec.org) [M]",
+       "clean-category lead rate is multiplied by exp(elasticity * (eco quality - 1))"),
     # -------- constants
     _p("neeq_min_age_months", C, 24, 0, 120, "months",
        "priors: NEEQ entry, 2 years in existence",

@@ -45,7 +45,9 @@ class Effects:
     :func:`sim.model.lifecycle.support_step` sets the firms' ``supported`` flags.
     """
 
-    max_pollution_index: float = 1.0
+    max_pollution_index: float = 1.0  # limit for heavy-impact leads (EIA report form)
+    max_pollution_light_index: float = 1.0  # limit for light-impact leads (EIA report table)
+    rent_mult: float = 1.0  # multiplier on every zone's rent
     lead_rate_mult: float = 1.0
     key_focus_share: float = 0.0
     israeli_leads_per_month: float = 0.0
@@ -93,13 +95,14 @@ class Policy:
 
 
 class EcoThreshold(Policy):
-    """Eco-standard entry threshold: leads above the pollution limit are refused."""
+    """Eco-standard entry threshold by EIA category: leads above their category's limit are refused."""
 
     name = "eco_threshold"
-    levers = ("eco_max_pollution_index",)
+    levers = ("eco_max_pollution_index", "eco_max_pollution_light_index")
 
     def apply(self, ctx: ModelContext, effects):
         effects.max_pollution_index = self.values["eco_max_pollution_index"]
+        effects.max_pollution_light_index = self.values["eco_max_pollution_light_index"]
 
 
 class InvestmentAttraction(Policy):
@@ -193,14 +196,15 @@ class TalentAndServices(Policy):
 
 
 class LandSupply(Policy):
-    """New floor space released in each zone."""
+    """New floor space released in each zone, and the rent the park asks for it."""
 
     name = "land_supply"
-    levers = ("land_north_m2_per_year", "land_central_m2_per_year", "land_south_m2_per_year")
+    levers = ("land_north_m2_per_year", "land_central_m2_per_year", "land_south_m2_per_year", "rent_index")
 
     def apply(self, ctx: ModelContext, effects):
         scale = ctx.params.population_scale
-        effects.land_m2_per_month = np.array([self.values[k] for k in self.levers]) * scale / 12.0
+        effects.land_m2_per_month = np.array([self.values[k] for k in self.levers[:3]]) * scale / 12.0
+        effects.rent_mult = self.values["rent_index"]
 
 
 POLICIES = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model import portable
 from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED, SIGNED
 from sim.model.params import INDUSTRIES, ZONES
 
@@ -43,6 +44,18 @@ POLLUTION_LOAD_WEIGHT = 0.8  # eco quality lost per unit of pollution-weighted o
 FINANCE_CENTRE_ZONE = SOUTH
 
 assert INDUSTRY_AFFINITY.shape == (len(INDUSTRIES), len(ZONES))
+
+
+def offer_betas(ctx) -> tuple[float, ...]:
+    """The location logit's weights including the size term (what a lead or firm weighs against the outside)."""
+    return (*ctx.location_betas(), ctx.params.zone_beta_log_free_floor)
+
+
+def offer_gap(ctx, rows: np.ndarray) -> np.ndarray:
+    """Utility of each firm's current zone minus the outside utility (the park's offer to a firm already placed)."""
+    f, z = ctx.firms, ctx.zones
+    util = z.utility(f.industry[rows], f.stage[rows], f.israeli[rows], ctx.location_betas(), f)
+    return util[np.arange(len(rows)), f.zone[rows]] - ctx.params.zone_outside_utility
 
 
 class Zones:
@@ -79,7 +92,9 @@ class Zones:
         self.services_index = effects.services_index.copy()
         self.recount(firms)
         occ = self.occupancy
-        self.rent_yuan_per_m2_month = BASE_RENT_YUAN_PER_M2_MONTH * (1.0 + RENT_SLOPE * np.maximum(occ - 0.6, 0.0))
+        self.rent_yuan_per_m2_month = (
+            BASE_RENT_YUAN_PER_M2_MONTH * effects.rent_mult * (1.0 + RENT_SLOPE * np.maximum(occ - 0.6, 0.0))
+        )
         rows = firms.live()
         zone = firms.zone[rows]
         ok = zone >= 0
@@ -102,25 +117,9 @@ class Zones:
         np.add.at(counts, (ind[ok], zone[ok]), 1.0)
         return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
 
-    def choose(self, rng, industry, stage, israeli, need_m2, betas, firms, exclude=None) -> np.ndarray:
-        """Multinomial-logit zone choice with capacity limits.
-
-        Args:
-            rng: the location stream.
-            industry: industry index per chooser.
-            stage: lifecycle stage per chooser.
-            israeli: Israeli origin per chooser.
-            need_m2: floor space each chooser needs.
-            betas: (affinity, cluster, services, rent) utility weights.
-            firms: the firm table (for the cluster term).
-            exclude: optional zone per chooser that may not be chosen (current zone).
-
-        Returns:
-            Chosen zone per chooser, or -1 where no zone has room. Choosers are
-            served in order and each choice reserves its floor space, so the
-            zones' free space is never overdrawn.
-        """
-        b_aff, b_cluster, b_services, b_rent = betas
+    def utility(self, industry, stage, israeli, betas, firms) -> np.ndarray:
+        """Systematic utility of each zone for each chooser (choosers x zones), without the size term."""
+        b_aff, b_cluster, b_services, b_rent = betas[:4]
         share = self.industry_share(firms)
         util = (
             b_aff * (INDUSTRY_AFFINITY[industry] + STAGE_AFFINITY[stage])
@@ -129,16 +128,50 @@ class Zones:
             - b_rent * self.rent_yuan_per_m2_month
         )
         util[:, CENTRAL] += np.where(israeli, b_aff * ISRAELI_CENTRAL_BONUS, 0.0)
+        return util
+
+    def choose(self, rng, industry, stage, israeli, need_m2, betas, firms, exclude=None, outside=None) -> np.ndarray:
+        """Multinomial-logit zone choice with capacity limits and, optionally, an outside alternative.
+
+        Args:
+            rng: the location stream.
+            industry: industry index per chooser.
+            stage: lifecycle stage per chooser.
+            israeli: Israeli origin per chooser.
+            need_m2: floor space each chooser needs.
+            betas: (affinity, cluster, services, rent) utility weights, optionally with a
+                fifth, the weight of log free floor (the size term; 0 when absent).
+            firms: the firm table (for the cluster term).
+            exclude: optional zone per chooser that may not be chosen (current zone).
+            outside: utility of the outside alternative (a competing park), or None
+                for a choice inside the park only.
+
+        Returns:
+            Chosen zone per chooser; -1 where no zone has room, -2 where the outside
+            alternative beats every zone with room (``outside`` given). Choosers are
+            served in order and each choice reserves its floor space, so the
+            zones' free space is never overdrawn.
+        """
+        b_size = betas[4] if len(betas) > 4 else 0.0
+        free = self.free_m2.copy()
+        need = np.asarray(need_m2, dtype=float)
+        # size term: log of how many premises of the chooser's size each zone holds (McFadden 1978),
+        # from the free floor when the choice starts
+        sites = np.maximum(free[None, :] / np.maximum(need, 1.0)[:, None], 1.0)
+        util = self.utility(industry, stage, israeli, betas, firms) + b_size * portable.log(sites)
         util = util + rng.gumbel(size=util.shape)
         if exclude is not None:
             util[np.arange(len(util)), exclude] = -np.inf
-        free = self.free_m2.copy()
+        out_util = outside + rng.gumbel(size=len(util)) if outside is not None else np.full(len(util), -np.inf)
         out = np.full(len(util), -1, dtype=np.int8)
         order = np.argsort(-util, axis=1)
         for i in range(len(util)):
             for z in order[i]:
-                if np.isfinite(util[i, z]) and free[z] >= need_m2[i]:
-                    out[i] = z
-                    free[z] -= need_m2[i]
+                if np.isfinite(util[i, z]) and free[z] >= need[i]:
+                    if util[i, z] < out_util[i]:
+                        out[i] = -2
+                    else:
+                        out[i] = z
+                        free[z] -= need[i]
                     break
         return out
