@@ -187,21 +187,12 @@ def run_batch(
         if folder.exists():
             raise ScenarioError(folder, "batch_id", "a batch with this id exists; resume it with 'parksim resume'")
     manifest = new_manifest(plan, batch_id or "in-memory", command, extra)
+    options = {"progress": progress, "run_fn": run_fn, "chunk_size": chunk_size, "command": command}
     with make_executor(workers, dask) as executor, _new_folder(folder):
         sink = FolderSink(folder, 0, compact=compact) if folder is not None else MemorySink()
         todo = list(range(plan.n_runs))
         try:
-            execute_session(
-                plan,
-                manifest,
-                sink,
-                executor,
-                todo,
-                progress=progress,
-                run_fn=run_fn,
-                chunk_size=chunk_size,
-                command=command,
-            )
+            execute_session(plan, manifest, sink, executor, todo, **options)
         except ExecutorError:
             if folder is not None and not store.part_files(folder, "outcomes"):
                 shutil.rmtree(folder, ignore_errors=True)  # no run could start: leave nothing behind
@@ -335,21 +326,12 @@ def _resume_locked(
             file=sys.stderr,
         )
     sink = FolderSink(folder, len(manifest.sessions), compact=compact)
+    options = {"progress": progress, "run_fn": run_fn, "chunk_size": chunk_size, "command": command}
     if not todo:
         close_session(manifest, None, sink, None, 0.0)
         return Batch(manifest, folder)
     with make_executor(workers, dask) as executor:
-        execute_session(
-            plan,
-            manifest,
-            sink,
-            executor,
-            todo,
-            progress=progress,
-            run_fn=run_fn,
-            chunk_size=chunk_size,
-            command=command,
-        )
+        execute_session(plan, manifest, sink, executor, todo, **options)
     return Batch(manifest, folder)
 
 

@@ -49,6 +49,12 @@ def _optional(path, data: dict, key: str, types, where: str = "") -> Any:
 TYPE_NAMES = {int: "a whole number", float: "a number", str: "text", list: "a list", dict: "an object"}
 
 
+def _object(data, path, where: str) -> None:
+    """Raise a StoreError naming the entry when an entry of a list (``runs[3].``) is not an object."""
+    if not isinstance(data, dict):
+        raise StoreError(path, f"must be an object, not {data!r:.60}", where.rstrip("."))
+
+
 def _type_names(types) -> str:
     return " or ".join(TYPE_NAMES.get(t, t.__name__) for t in (types if isinstance(types, tuple) else (types,)))
 
@@ -85,8 +91,7 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data, path, where: str) -> RunRecord:
-        if not isinstance(data, dict):
-            raise StoreError(path, f"must be an object, not {data!r:.60}", where.rstrip("."))
+        _object(data, path, where)
         values = {
             "run": _check(path, data, "run", int, where),
             "scenario": _check(path, data, "scenario", str, where),
@@ -136,8 +141,7 @@ class Session:
 
     @classmethod
     def from_json(cls, data, path, where: str) -> Session:
-        if not isinstance(data, dict):
-            raise StoreError(path, f"must be an object, not {data!r:.60}", where.rstrip("."))
+        _object(data, path, where)
         typed = {"started", "command", *cls.LATER, *cls.LAST}
         values = {k: data[k] for k in typed if k in data}
         values["runs_done"] = _optional(path, data, "runs_done", int, where) or 0
