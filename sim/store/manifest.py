@@ -67,6 +67,11 @@ def _in_order(data: dict, order: list[str]) -> dict:
     return ordered | {k: v for k, v in data.items() if k not in ordered}
 
 
+RUN_REQUIRED = {"run": int, "scenario": str, "replicate": int, "status": str}
+RUN_OPTIONAL = {"spawn_key": str, "attempt": int, "seconds": (int, float)}
+RUN_FIELDS = frozenset({*RUN_REQUIRED, *RUN_OPTIONAL, "worker", "error", "traceback"})
+
+
 @dataclass
 class RunRecord:
     """The manifest's entry for one run (``runs[k]``)."""
@@ -91,20 +96,38 @@ class RunRecord:
 
     @classmethod
     def from_json(cls, data, path, where: str) -> RunRecord:
+        """Check one entry of ``runs`` (cheaply when it is well formed: a batch can have a million runs)."""
+        try:
+            record = cls(data["run"], data["scenario"], data["replicate"], data["status"], data.get("spawn_key"))
+            record.seconds, record.attempt = data.get("seconds"), data.get("attempt")
+            record.worker, record.error, record.traceback = data.get("worker"), data.get("error"), data.get("traceback")
+        except (KeyError, TypeError, AttributeError):
+            record = None
+        if (
+            record is None
+            or type(record.run) is not int
+            or type(record.scenario) is not str
+            or type(record.replicate) is not int
+            or type(record.status) is not str
+            or not (record.spawn_key is None or type(record.spawn_key) is str)
+            or not (record.attempt is None or type(record.attempt) is int)
+            or not (record.seconds is None or type(record.seconds) in (int, float))
+        ):
+            cls._explain(data, path, where)
+        unknown = data.keys() - RUN_FIELDS
+        if unknown:
+            record.extra = {k: v for k, v in data.items() if k in unknown}
+        return record
+
+    @staticmethod
+    def _explain(data, path, where: str) -> None:
+        """Raise the StoreError that names what is wrong with a malformed entry of ``runs``."""
         _object(data, path, where)
-        values = {
-            "run": _check(path, data, "run", int, where),
-            "scenario": _check(path, data, "scenario", str, where),
-            "replicate": _check(path, data, "replicate", int, where),
-            "status": _check(path, data, "status", str, where),
-            "spawn_key": _optional(path, data, "spawn_key", str, where),
-            "attempt": _optional(path, data, "attempt", int, where),
-            "seconds": _optional(path, data, "seconds", (int, float), where),
-        }
-        for key in ("worker", "error", "traceback"):
-            values[key] = data.get(key)
-        known = {f.name for f in fields(cls)}
-        return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+        for key, types in RUN_REQUIRED.items():
+            _check(path, data, key, types, where)
+        for key, types in RUN_OPTIONAL.items():
+            _optional(path, data, key, types, where)
+        raise StoreError(path, "malformed entry", where.rstrip("."))  # not reached: one of the checks fails
 
     def to_json(self) -> dict:
         data = {"run": self.run, "scenario": self.scenario, "replicate": self.replicate}
