@@ -329,3 +329,74 @@ def test_json_output_for_scripts(stored, tmp_path, capsys):
     ran = json.loads(capsys.readouterr().out)  # stdout is exactly one JSON object
     assert ran["id"] == "j" and ran["status"] == "complete" and ran["folder"] == str(out / "j")
     assert ran["targets"] and ran["targets"][0]["scenario"] == "tiny"
+
+
+# ---------------------------------------------------------------- the typed manifest
+def test_manifest_reads_and_writes_back_exactly(stored):
+    from sim.store import Manifest
+
+    data = json.loads((stored.folder / "manifest.json").read_text())
+    manifest = Manifest.from_json(data, stored.folder / "manifest.json")
+    assert manifest.runs[3].status == "ok" and manifest.sessions[0].executor["executor"] == "serial"
+    assert json.dumps(manifest.to_json()) == json.dumps(data), "same keys, same values, same order"
+
+
+def test_an_old_minimal_manifest_reads_and_keeps_what_it_has(tmp_path):
+    from sim.store import Manifest
+
+    old = {
+        "format": "parksim-results", "format_version": 1, "id": "old", "seed": 1, "reps": 1, "status": "complete",
+        "scenarios": [{"name": "a"}], "runs": [{"run": 0, "scenario": "a", "replicate": 0, "status": "ok"}],
+        "design": None, "sensitivity": {"method": "morris"},
+    }  # fmt: skip
+    manifest = Manifest.from_json(old)
+    assert (
+        manifest.environment is None
+        and manifest.sessions == []
+        and manifest.extra == {"sensitivity": old["sensitivity"]}
+    )
+    written = manifest.to_json()
+    assert {k: written[k] for k in old} == old, "entries of an older manifest are kept as they were"
+    assert "environment" not in written and "code" not in written, "absent entries stay absent"
+
+
+@pytest.mark.parametrize(
+    ("change", "key"),
+    [
+        (lambda m: m.pop("reps"), "reps"),
+        (lambda m: m.update(seed="3"), "seed"),
+        (lambda m: m["runs"][1].pop("status"), "runs[1].status"),
+        (lambda m: m["runs"][2].update(run=None), "runs[2].run"),
+        (lambda m: m["sessions"].append([]), "sessions[1]"),
+        (lambda m: m["scenarios"][0].pop("name"), "scenarios[0].name"),
+    ],
+    ids=["missing", "wrong-type", "run-missing", "run-null", "session", "scenario"],
+)
+def test_a_bad_manifest_entry_is_named_with_the_file(stored, tmp_path, change, key):
+    folder = copy_batch(stored, tmp_path)
+    data = json.loads((folder / "manifest.json").read_text())
+    change(data)
+    (folder / "manifest.json").write_text(json.dumps(data))
+    with pytest.raises(StoreError, match=r"manifest\.json: key '" + key.replace("[", r"\[")) as info:
+        load_batch(folder)
+    assert info.value.key == key
+
+
+def test_run_results_and_sessions_change_the_manifest_through_methods():
+    from sim.store import Manifest, RunRecord, Session
+
+    m = Manifest(id="m", seed=1, reps=2, scenarios=[{"name": "a", "inputs": {"x": 1}, "overrides": ["x"]}],
+                 runs=[RunRecord(0, "a", 0, spawn_key="0"), RunRecord(1, "a", 1, spawn_key="1")])  # fmt: skip
+    m.open_session(Session(started="t0", writer={"host": "h", "pid": 1}, runs_planned=2))
+    assert (m.status, m.writer, m.finished) == ("running", {"host": "h", "pid": 1}, None)
+    m.apply_run(0, {"status": "ok", "seconds": 0.5, "attempt": 1, "worker": None})
+    m.apply_run(1, {"status": "failed", "error": "ValueError: x", "traceback": "tb"})
+    m.refresh_counts()
+    assert (
+        m.counts == {"planned": 2, "ok": 1, "failed": 1, "pending": 0} and m.final_status() == "complete-with-failures"
+    )
+    assert m.failures[0]["overrides"] == {"x": 1} and m.failures[0]["error"] == "ValueError: x"
+    assert "worker" not in m.to_json()["runs"][0], "unknown details are left out, as before"
+    m.apply_run(1, {"status": "pending"})
+    assert m.to_json()["runs"][1] == {"run": 1, "scenario": "a", "replicate": 1, "spawn_key": "1", "status": "pending"}
+    assert m.note_cpu_signature("x86 A") and not m.note_cpu_signature("x86 A") and not m.note_cpu_signature(None)

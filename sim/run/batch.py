@@ -7,155 +7,51 @@ scenario and its seed, so the tables are identical whatever the executor, the
 number of workers, the chunking, or how often the batch was interrupted and
 resumed.
 
-Runs go to workers in chunks sized by measured run time (:class:`sim.run.session.Chunker`: one
-run per chunk for long runs, many for short ones). Workers send back compact
-arrays (never model objects); the main process turns each finished chunk into
-one Parquet part, written by a background thread while the next runs go on (see
-:mod:`sim.store.sinks` and :mod:`sim.store`), so memory stays flat and a killed batch loses only the chunks
-in flight (about half a second of work per worker). When every run is done the
-parts are merged into one file per table.
+What runs and the new manifest are :mod:`sim.run.plan`'s; one session of
+running is :mod:`sim.run.session`'s. Runs go to workers in chunks sized by
+measured run time (:class:`sim.run.session.Chunker`: one run per chunk for long
+runs, many for short ones). Workers send back compact arrays (never model
+objects); the main process turns each finished chunk into one Parquet part,
+written by a background thread while the next runs go on (see
+:mod:`sim.store.sinks` and :mod:`sim.store`), so memory stays flat and a killed
+batch loses only the chunks in flight (about half a second of work per worker).
+When every run is done the parts are merged into one file per table.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import sys
-import time
-from collections import namedtuple
 from contextlib import contextmanager
 from functools import cached_property
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
-from sim import environment, store
+from sim import store
 from sim.errors import ExecutorError
 from sim.model.scenario import Scenario, ScenarioError
-from sim.run.executors import (
-    make_executor,
-    monthly_schema,
-    outcomes_schema,
-)
+from sim.run.executors import make_executor, monthly_schema, outcomes_schema
+from sim.run.plan import Plan, RunTask, new_batch_id, new_manifest
 from sim.run.pool_guard import MAIN_GUARD_HELP
-from sim.run.runner import replicate_seeds
-from sim.run.session import apply_run, close_session, execute_session, refresh_counts
+from sim.run.session import close_session, execute_session
 from sim.store import DEFAULT_ROOT, StoreError
 from sim.store.lock import BatchLock
+from sim.store.manifest import Manifest
 from sim.store.repair import clean_folder
 from sim.store.sinks import FolderSink, MemorySink
 
-RunTask = namedtuple("RunTask", "run scenario replicate seed")
-
-
-# ---------------------------------------------------------------- the plan
-class Plan:
-    """What a batch runs: scenarios x replications, with input columns for the outcomes table."""
-
-    def __init__(self, scenarios: list[Scenario], reps: int, seed: int, input_columns: list[str]):
-        self.scenarios, self.reps, self.seed = list(scenarios), int(reps), int(seed)
-        self.input_columns = list(input_columns)
-        self.seeds = replicate_seeds(self.seed, self.reps)
-
-    @classmethod
-    def build(cls, scenarios, reps, seed, design_inputs=()) -> Plan:
-        """Check the arguments of a batch and choose the input columns.
-
-        Raises:
-            ScenarioError: no scenarios, duplicate names, bad reps or seed.
-        """
-        scenarios = list(scenarios)
-        if not scenarios or not all(isinstance(s, Scenario) for s in scenarios):
-            raise ScenarioError("run_batch", "scenarios", "needs a non-empty list of Scenario objects")
-        names = [s.name for s in scenarios]
-        dupes = sorted({n for n in names if names.count(n) > 1})
-        if dupes:
-            raise ScenarioError("run_batch", "scenarios", f"scenario names must be unique; repeated: {dupes}")
-        if isinstance(reps, bool) or not isinstance(reps, (int, np.integer)) or reps < 1:
-            raise ScenarioError("run_batch", "reps", f"must be a whole number >= 1, got {reps!r}")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-            raise ScenarioError("run_batch", "seed", f"must be a whole number in [0, 2**63), got {seed!r}")
-        varying = [k for k, _ in scenarios[0].inputs if len({s[k] for s in scenarios}) > 1]
-        columns = list(dict.fromkeys([*design_inputs, *varying]))
-        return cls(scenarios, reps, seed, columns)
-
-    @classmethod
-    def from_manifest(cls, manifest: dict) -> Plan:
-        """Rebuild the plan of a stored batch (for resume)."""
-        scenarios = [Scenario.from_dict(d) for d in manifest["scenarios"]]
-        return cls(scenarios, manifest["reps"], manifest["seed"], manifest.get("input_columns", []))
-
-    @property
-    def n_runs(self) -> int:
-        return len(self.scenarios) * self.reps
-
-    def task(self, run: int) -> RunTask:
-        return RunTask(run, self.scenarios[run // self.reps], run % self.reps, self.seeds[run % self.reps])
-
-    def spawn_key(self, run: int) -> str:
-        return ",".join(str(k) for k in self.seeds[run % self.reps].spawn_key)
-
-    def run_entries(self) -> list[dict]:
-        return [
-            {
-                "run": k,
-                "scenario": self.scenarios[k // self.reps].name,
-                "replicate": k % self.reps,
-                "spawn_key": self.spawn_key(k),
-                "status": "pending",
-            }
-            for k in range(self.n_runs)
-        ]
-
-
-# ---------------------------------------------------------------- manifest
-def new_batch_id(salt: str = "") -> str:
-    """Timestamp plus a short hash, e.g. ``20261127-183512-ab12cd``."""
-    import hashlib
-
-    salt = f"{salt}{time.time_ns()}{os.getpid()}"
-    return time.strftime("%Y%m%d-%H%M%S") + "-" + hashlib.sha1(salt.encode()).hexdigest()[:6]
-
-
-def new_manifest(plan: Plan, batch_id: str, command: str | None, extra: dict) -> dict:
-    """The manifest of a new batch (runs all pending)."""
-    manifest = {
-        "format": store.FORMAT_NAME,
-        "format_version": store.FORMAT_VERSION,
-        "id": batch_id,
-        "status": "created",
-        "created": store.now_iso(),
-        "updated": store.now_iso(),
-        "finished": None,
-        "command": command,
-        "code": store.code_version(),
-        "environment": environment.describe(),
-        "cpu_signatures": [],
-        "writer": store.writer_identity(),
-        "seed": plan.seed,
-        "reps": plan.reps,
-        "replicates": [
-            {"replicate": i, "entropy": plan.seed, "spawn_key": list(s.spawn_key)} for i, s in enumerate(plan.seeds)
-        ],
-        "scenarios": [s.to_dict() for s in plan.scenarios],
-        "input_columns": plan.input_columns,
-        "tables": {
-            "outcomes": {"folder": "outcomes", "sort": ["run"], "columns": outcomes_schema(plan.input_columns).names},
-            "monthly": {"folder": "monthly", "sort": ["run", "date"], "columns": monthly_schema().names},
-        },
-        "counts": {},
-        "timings": {},
-        "sessions": [],
-        "failures": [],
-        "runs": plan.run_entries(),
-    }
-    clash = sorted(set(extra) & set(manifest))
-    if clash:
-        raise ScenarioError("run_batch", "extra_manifest", f"keys {clash} are reserved by the manifest")
-    manifest.update(extra)
-    refresh_counts(manifest)
-    return manifest
+__all__ = [  # Plan, RunTask, new_batch_id and new_manifest live in sim.run.plan; imported from here too
+    "Batch",
+    "Plan",
+    "RunTask",
+    "load_batch",
+    "new_batch_id",
+    "new_manifest",
+    "refuse_in_worker_bootstrap",
+    "resume_batch",
+    "run_batch",
+]
 
 
 # ---------------------------------------------------------------- results
@@ -165,30 +61,36 @@ class Batch:
     Attributes:
         id: batch id (the folder name).
         folder: the batch folder, or None for an in-memory batch.
-        manifest: the manifest as a dict.
+        record: the manifest, typed (:class:`sim.store.manifest.Manifest`).
+        manifest: the manifest as JSON data, as ``manifest.json`` holds it (read it, do not change it).
         problems: parts that do not count (for example a lost monthly file), by part name.
     """
 
-    def __init__(self, manifest: dict, folder: Path | None = None, memory: MemorySink | None = None):
-        self.manifest, self.folder, self._memory = manifest, folder, memory
+    def __init__(self, record: Manifest, folder: Path | None = None, memory: MemorySink | None = None):
+        self.record, self.folder, self._memory = record, folder, memory
         self.problems: dict[str, str] = {}  # part name -> why it does not count (see store.broken_parts)
+
+    @cached_property
+    def manifest(self) -> dict:
+        """The manifest as JSON data (a read-only view, made once: the batch is finished when you have it)."""
+        return self.record.to_json()
 
     @property
     def id(self) -> str:
-        return self.manifest["id"]
+        return self.record.id
 
     @property
     def status(self) -> str:
-        return self.manifest["status"]
+        return self.record.status
 
     @property
     def failed(self) -> int:
         """Number of failed runs."""
-        return int(self.manifest["counts"]["failed"])
+        return int(self.record.counts["failed"])
 
     @property
     def n_runs(self) -> int:
-        return len(self.manifest["runs"])
+        return len(self.record.runs)
 
     def _table(self, name: str, schema):
         import pyarrow as pa
@@ -207,7 +109,7 @@ class Batch:
     @cached_property
     def outcomes(self) -> pd.DataFrame:
         """One row per finished run (see docs/results_format.md)."""
-        return self._table("outcomes", outcomes_schema(self.manifest.get("input_columns", [])))
+        return self._table("outcomes", outcomes_schema(self.record.input_columns))
 
     @cached_property
     def monthly(self) -> pd.DataFrame:
@@ -216,10 +118,10 @@ class Batch:
 
     def scenario(self, name: str) -> dict:
         """The stored scenario dict of ``name``."""
-        return next(s for s in self.manifest["scenarios"] if s["name"] == name)
+        return next(s for s in self.record.scenarios if s["name"] == name)
 
     def summary_line(self) -> str:
-        c = self.manifest["counts"]
+        c = self.record.counts
         where = f" in {self.folder}" if self.folder else ""
         return (
             f"batch {self.id}: {self.status}; {c['ok']} ok, {c['failed']} failed, {c['pending']} pending "
@@ -285,21 +187,12 @@ def run_batch(
         if folder.exists():
             raise ScenarioError(folder, "batch_id", "a batch with this id exists; resume it with 'parksim resume'")
     manifest = new_manifest(plan, batch_id or "in-memory", command, extra)
+    options = {"progress": progress, "run_fn": run_fn, "chunk_size": chunk_size, "command": command}
     with make_executor(workers, dask) as executor, _new_folder(folder):
         sink = FolderSink(folder, 0, compact=compact) if folder is not None else MemorySink()
         todo = list(range(plan.n_runs))
         try:
-            execute_session(
-                plan,
-                manifest,
-                sink,
-                executor,
-                todo,
-                progress=progress,
-                run_fn=run_fn,
-                chunk_size=chunk_size,
-                command=command,
-            )
+            execute_session(plan, manifest, sink, executor, todo, **options)
         except ExecutorError:
             if folder is not None and not store.part_files(folder, "outcomes"):
                 shutil.rmtree(folder, ignore_errors=True)  # no run could start: leave nothing behind
@@ -405,51 +298,40 @@ def resume_batch(
 def _resume_locked(
     folder, *, workers, dask, progress, command, chunk_size, run_fn, expect_scenarios, expect_reps_seed, compact
 ) -> Batch:
-    manifest = store.read_manifest(folder)
-    if expect_scenarios is not None and not _same_scenarios(manifest["scenarios"], expect_scenarios):
+    manifest = store.load_manifest(folder)
+    if expect_scenarios is not None and not _same_scenarios(manifest.scenarios, expect_scenarios):
         raise ScenarioError(
             folder / store.MANIFEST, "scenarios", "this batch was made from other scenarios or another design"
         )
-    if expect_reps_seed is not None and tuple(expect_reps_seed) != (manifest["reps"], manifest["seed"]):
+    if expect_reps_seed is not None and tuple(expect_reps_seed) != (manifest.reps, manifest.seed):
         raise ScenarioError(
             folder / store.MANIFEST,
             "reps/seed",
-            f"the batch was made with --reps {manifest['reps']} --seed {manifest['seed']}, "
+            f"the batch was made with --reps {manifest.reps} --seed {manifest.seed}, "
             f"not --reps {expect_reps_seed[0]} --seed {expect_reps_seed[1]}",
         )
     for action in clean_folder(folder):
         print(f"parksim: {action}", file=sys.stderr)
     plan = Plan.from_manifest(manifest)
-    done = store.scan_runs(folder)
-    for run in range(plan.n_runs):
-        apply_run(manifest, run, done.get(run, {"status": "pending"}))
+    done = _apply_parts(manifest, folder)
     todo = [k for k in range(plan.n_runs) if k not in done]
-    seen = manifest.setdefault("cpu_signatures", [])  # the parts know, even when the manifest is stale
-    seen.extend(sorted({r["cpu"] for r in done.values() if r.get("cpu")} - set(seen)))
-    stored_commit = manifest.get("code", {}).get("git_commit")
+    for signature in sorted({r["cpu"] for r in done.values() if r.get("cpu")}):  # the parts know, even when
+        manifest.note_cpu_signature(signature)  # the manifest is stale
+    stored_commit = (manifest.code or {}).get("git_commit")
     current = store.code_version()["git_commit"]
     if todo and stored_commit and current and stored_commit != current:
         print(
-            f"parksim: warning: batch {manifest['id']} was started with code {stored_commit[:10]}, "
+            f"parksim: warning: batch {manifest.id} was started with code {stored_commit[:10]}, "
             f"now {current[:10]}; runs made now may differ from the earlier ones",
             file=sys.stderr,
         )
-    sink = FolderSink(folder, len(manifest["sessions"]), compact=compact)
+    sink = FolderSink(folder, len(manifest.sessions), compact=compact)
+    options = {"progress": progress, "run_fn": run_fn, "chunk_size": chunk_size, "command": command}
     if not todo:
-        close_session(manifest, {}, sink, None, 0.0)
+        close_session(manifest, None, sink, None, 0.0)
         return Batch(manifest, folder)
     with make_executor(workers, dask) as executor:
-        execute_session(
-            plan,
-            manifest,
-            sink,
-            executor,
-            todo,
-            progress=progress,
-            run_fn=run_fn,
-            chunk_size=chunk_size,
-            command=command,
-        )
+        execute_session(plan, manifest, sink, executor, todo, **options)
     return Batch(manifest, folder)
 
 
@@ -460,12 +342,18 @@ def load_batch(folder_or_id, root=DEFAULT_ROOT) -> Batch:
         StoreError: missing folder or manifest, corrupt manifest or damaged part.
     """
     folder = store.resolve_folder(folder_or_id, root)
-    manifest = store.read_manifest(folder)
-    done = store.scan_runs(folder)
-    for run in range(len(manifest["runs"])):
-        apply_run(manifest, run, done.get(run, {"status": "pending"}))
-    refresh_counts(manifest)
-    manifest["status"] = store.current_status(manifest, len(done), manifest["counts"]["failed"], folder)
+    manifest = store.load_manifest(folder)
+    done = _apply_parts(manifest, folder)
+    manifest.refresh_counts()
+    manifest.mark(store.current_status(manifest, len(done), manifest.counts["failed"], folder))
     batch = Batch(manifest, folder)
     batch.problems = store.broken_parts(folder)
     return batch
+
+
+def _apply_parts(manifest: Manifest, folder: Path) -> dict[int, dict]:
+    """Set every run's entry from the parts (the authority after a crash); return the committed runs."""
+    done = store.scan_runs(folder)
+    for run in range(len(manifest.runs)):
+        manifest.apply_run(run, done.get(run, {"status": "pending"}))
+    return done

@@ -1,8 +1,8 @@
 """One session of a batch: cut the runs into chunks, run them, store the parts, keep the manifest.
 
 :func:`execute_session` is shared by :func:`sim.run.batch.run_batch` (session 0) and
-:func:`sim.run.batch.resume_batch` (each later session). The manifest keeps one entry
-per run (:func:`apply_run`) and counts derived from them (:func:`refresh_counts`);
+:func:`sim.run.batch.resume_batch` (each later session). The manifest
+(:class:`sim.store.manifest.Manifest`) keeps one entry per run and counts derived from them;
 it is rewritten every ``MANIFEST_EVERY_S`` seconds and when the session ends,
 but after a crash the parts, not the manifest, say which runs are done.
 
@@ -31,6 +31,7 @@ from sim import environment, store
 from sim.errors import InputError
 from sim.run.executors import WorkerLost, chunk_tables, lost_chunk, run_chunk
 from sim.store import StoreError
+from sim.store.manifest import Manifest, Session
 
 MANIFEST_EVERY_S = 10.0
 CHUNK_TARGET_S = 0.5  # aim for chunks of about this much work: see Chunker
@@ -59,51 +60,6 @@ def _run_hooks(limits: dict[str, int], written: int, sink) -> None:
     if written >= limits.get(KILL_AFTER, written + 1):
         os.kill(os.getpid(), signal.SIGKILL)
     raise KeyboardInterrupt(f"{INTERRUPT_AFTER}={limits[INTERRUPT_AFTER]}")
-
-
-def refresh_counts(manifest: dict) -> None:
-    """Recompute counts, failures and timings from the per-run entries."""
-    runs = manifest["runs"]
-    ok = sum(r["status"] == "ok" for r in runs)
-    failed = [r for r in runs if r["status"] == "failed"]
-    manifest["counts"] = {
-        "planned": len(runs),
-        "ok": ok,
-        "failed": len(failed),
-        "pending": len(runs) - ok - len(failed),
-    }
-    by_name = {s["name"]: s for s in manifest["scenarios"]}
-    manifest["failures"] = [
-        {
-            "run": r["run"],
-            "scenario": r["scenario"],
-            "replicate": r["replicate"],
-            "seed": manifest["seed"],
-            "spawn_key": r["spawn_key"],
-            "error": r.get("error"),
-            "traceback": r.get("traceback"),
-            "overrides": {k: by_name[r["scenario"]]["inputs"][k] for k in by_name[r["scenario"]]["overrides"]},
-        }
-        for r in failed
-    ]
-    run_s = sum(r.get("seconds") or 0.0 for r in runs)
-    wall_s = sum(s.get("wall_seconds") or 0.0 for s in manifest["sessions"])
-    manifest["timings"] = {
-        "wall_seconds": round(wall_s, 3),
-        "run_seconds": round(run_s, 3),
-        "runs_per_second": round((ok + len(failed)) / wall_s, 3) if wall_s else None,
-    }
-
-
-def apply_run(manifest: dict, run: int, info: dict) -> None:
-    """Record in the manifest's entry for ``run`` its status and, where known, time, attempt, worker and error."""
-    entry = manifest["runs"][run]
-    entry["status"] = info["status"]
-    for key in ("seconds", "attempt", "worker", "error", "traceback"):
-        if info.get(key) is not None:
-            entry[key] = info[key]
-        else:
-            entry.pop(key, None)
 
 
 class Chunker:
@@ -149,16 +105,13 @@ class Chunker:
             i += size
 
 
-def _note_signature(manifest: dict, signature: str | None) -> None:
+def _note_signature(manifest: Manifest, signature: str | None) -> None:
     """Keep the distinct CPU signatures of the processes that computed runs; warn when a batch mixes them."""
-    seen = manifest.setdefault("cpu_signatures", [])
-    if not signature or signature in seen:
-        return
-    seen.append(signature)
-    if len(seen) > 1:
+    if manifest.note_cpu_signature(signature) and len(manifest.cpu_signatures) > 1:
         print(
-            f"parksim: warning: batch {manifest['id']} mixes CPU signatures ({'; '.join(seen)}); numpy's SIMD "
-            "kernels differ between them, so its runs may differ in the last digits from runs on one machine",
+            f"parksim: warning: batch {manifest.id} mixes CPU signatures ({'; '.join(manifest.cpu_signatures)}); "
+            "numpy's SIMD kernels differ between them, so its runs may differ in the last digits from runs on one "
+            "machine",
             file=sys.stderr,
         )
 
@@ -174,18 +127,16 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
     """Run ``todo`` (run numbers of ``plan``) as one session of the batch: chunks out, parts and manifest in."""
     from tqdm import tqdm
 
-    session = {
-        "started": store.now_iso(),
-        "command": command,
-        **executor.describe(),
-        "writer": store.writer_identity(),
-        "code_commit": store.code_version()["git_commit"],
-        "environment": environment.describe(),
-        "runs_planned": len(todo),
-        "runs_done": 0,
-    }
-    manifest["sessions"].append(session)
-    manifest.update(status="running", writer=session["writer"], finished=None)
+    session = Session(
+        started=store.now_iso(),
+        command=command,
+        executor=executor.describe(),
+        writer=store.writer_identity(),
+        code_commit=store.code_version()["git_commit"],
+        environment=environment.describe(),
+        runs_planned=len(todo),
+    )
+    manifest.open_session(session)
     sink.save_manifest(manifest)
     limits = _hook_limits()
     chunker = Chunker(plan, todo, executor.workers, chunk_size)
@@ -203,16 +154,16 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
                 entry["attempt"] = attempt
             sink.write(outcomes, monthly, log)
             for entry, run in zip(log, result["runs"], strict=True):
-                apply_run(manifest, entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
+                manifest.apply_run(entry["run"], {**entry, "attempt": attempt, "error": run["error"]})
             if attempt > 1:
                 _warn_retried(log, attempt, result)
             _note_signature(manifest, result.get("cpu"))
-            session["runs_done"] += len(log)
+            session.runs_done += len(log)
             bar.update(len(log))
-            _run_hooks(limits, session["runs_done"], sink)
+            _run_hooks(limits, session.runs_done, sink)
             if time.perf_counter() - last > MANIFEST_EVERY_S:
-                session["wall_seconds"] = round(time.perf_counter() - t0, 3)
-                refresh_counts(manifest)
+                session.wall_seconds = round(time.perf_counter() - t0, 3)
+                manifest.refresh_counts()
                 sink.save_manifest(manifest)
                 last = time.perf_counter()
         status = None
@@ -221,13 +172,16 @@ def execute_session(plan, manifest, sink, executor, todo, *, progress, run_fn, c
         raise
     finally:
         bar.close()
-        session.update(executor.describe())  # e.g. pool restarts after lost workers
-        session.update(chunks=len(chunker.sizes), largest_chunk=max(chunker.sizes, default=0))
+        session.executor.update(executor.describe())  # e.g. pool restarts after lost workers
+        session.chunks, session.largest_chunk = len(chunker.sizes), max(chunker.sizes, default=0)
         close_session(manifest, session, sink, status, time.perf_counter() - t0)
 
 
-def close_session(manifest, session, sink, status, wall_s) -> None:
-    """Wait for the writer, record how the session ended, save the manifest, stop the writer."""
+def close_session(manifest: Manifest, session: Session | None, sink, status, wall_s) -> None:
+    """Wait for the writer, record how the session ended, save the manifest, stop the writer.
+
+    ``session`` is None when a resume found nothing to run (no session is recorded).
+    """
     error = None
     try:
         sink.flush()
@@ -235,23 +189,24 @@ def close_session(manifest, session, sink, status, wall_s) -> None:
         status, error = "error", exc
     if status == "error" and sink.folder is not None:  # parts dropped after a failed write are not done
         done = store.scan_runs(sink.folder)
-        for entry in manifest["runs"]:
-            if entry["run"] not in done:
-                apply_run(manifest, entry["run"], {"status": "pending"})
-    session.update(finished=store.now_iso(), wall_seconds=round(wall_s, 3))
-    refresh_counts(manifest)
-    counts = manifest["counts"]
+        for entry in manifest.runs:
+            if entry.run not in done:
+                entry.apply({"status": "pending"})
+    if session is not None:
+        session.finished, session.wall_seconds = store.now_iso(), round(wall_s, 3)
+    manifest.refresh_counts()
     if status is None:
-        status = "complete" if counts["failed"] == 0 else "complete-with-failures"
-        if counts["pending"]:
-            status = "incomplete"
-        manifest["finished"] = store.now_iso()
+        status = manifest.final_status()
+        manifest.finished = store.now_iso()
         if getattr(sink, "compact", False):
             try:
-                session["parts_merged"] = store.compact_parts(sink.folder)
+                merged = store.compact_parts(sink.folder)
             except StoreError as exc:
                 print(f"parksim: warning: parts not merged ({exc}); they stay as they are", file=sys.stderr)
-    manifest["status"] = status
+            else:
+                if session is not None:
+                    session.parts_merged = merged
+    manifest.mark(status)
     try:
         sink.save_manifest(manifest)
     except StoreError:

@@ -15,7 +15,8 @@ import time
 from pathlib import Path
 
 from sim.errors import StoreError
-from sim.store import now_iso, writer_identity
+from sim.store.files import now_iso
+from sim.store.folder import writer_identity
 
 LOCK = "writer.lock"
 LOCK_TRIES = 10  # tries, 20 ms apart, to take the writer lock (outlasts any reader's probe, never a writer)

@@ -13,16 +13,8 @@ import os
 from pathlib import Path
 
 from sim.errors import StoreError
-from sim.store import (
-    COMPACT,
-    LOG_KEY,
-    MONTHLY_ROWS_KEY,
-    delete_parts,
-    expected_monthly_rows,
-    merged_parts,
-    part_files,
-    write_parquet,
-)
+from sim.store.files import COMPACT, LOG_KEY, MONTHLY_ROWS_KEY, write_parquet
+from sim.store.parts import delete_parts, expected_monthly_rows, merged_parts, part_files
 
 
 def clean_folder(folder: Path) -> list[str]:

@@ -12,7 +12,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from sim.store import LOG_KEY, MANIFEST, MONTHLY_ROWS_KEY, PART_COMPRESSION, TABLES, now_iso, write_json, write_parquet
+from sim.store.files import (
+    LOG_KEY,
+    MANIFEST,
+    MONTHLY_ROWS_KEY,
+    PART_COMPRESSION,
+    TABLES,
+    now_iso,
+    write_json,
+    write_parquet,
+)
+from sim.store.manifest import Manifest
 
 
 class MemorySink:
@@ -28,7 +38,7 @@ class MemorySink:
         if monthly is not None:
             self.monthly.append(monthly)
 
-    def save_manifest(self, manifest) -> None:
+    def save_manifest(self, manifest: Manifest) -> None:
         pass
 
     def flush(self) -> None:
@@ -106,7 +116,8 @@ class FolderSink:
         self._queue.put(None)
         self._thread.join()
 
-    def save_manifest(self, manifest) -> None:
+    def save_manifest(self, manifest: Manifest) -> None:
+        """Write the manifest (atomically) once every part handed over is on disk."""
         self.flush()
-        manifest["updated"] = now_iso()
-        write_json(self.folder / MANIFEST, manifest)
+        manifest.updated = now_iso()
+        write_json(self.folder / MANIFEST, manifest.to_json())
