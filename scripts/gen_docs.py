@@ -49,9 +49,20 @@ ODD_PATH = ROOT / "docs" / "ODD.md"
 UNDOCUMENTED = "**undocumented**"
 
 # Modules whose module-level numeric constants are listed under ``code-constants``.
-CONSTANT_MODULES = ("arrivals", "zones", "lifecycle", "talent", "finance", "listing", "initial")
+CONSTANT_MODULES = ("arrivals", "zones", "lifecycle", "talent", "finance", "listing", "markets", "initial")
 # Index enumerations and aliases, not behavioural numbers.
-CONSTANT_SKIP = {"NORTH", "CENTRAL", "SOUTH", "FINANCE_CENTRE_ZONE"}
+CONSTANT_SKIP = {
+    "NORTH",
+    "CENTRAL",
+    "SOUTH",
+    "FINANCE_CENTRE_ZONE",
+    "NO_BOARD",
+    "MAIN",
+    "CHINEXT",
+    "STAR",
+    "BSE",
+    "OVERSEAS",
+}
 
 # ODD section describing each call of ParkModel.step (a new call needs a section).
 SCHEDULE_SECTIONS = {
@@ -105,6 +116,11 @@ FIRM_DOCS = {
     "pre_ipo_listing": "state an IPO filer returns to if rejected (reformed or neeq)",
     "reform_month": "month index when the share reform completed (-1 if none)",
     "listed_month": "month index of exchange listing (-1 if none)",
+    "quoted_month": "month index of NEEQ quotation (-1 if never quoted)",
+    "filed_month": "month index of the latest IPO filing (-1 if none); its board's regime is the filing month's",
+    "board": "board filed for or listed on, index into markets.BOARDS (none, main, chinext, star, bse, "
+    "overseas); none unless ipo_filed or listed",
+    "ps_listed": "market value at listing / revenue at listing, at the end-2018 market level (0 unless listed)",
 }
 TALENT_DOCS = {
     "scale": "people per talent agent (talent_people_per_agent)",

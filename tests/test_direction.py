@@ -222,3 +222,43 @@ def test_better_eco_quality_draws_no_fewer_clean_leads(tiny):
             n += int((draw_leads(m)["category"] == CLEAN).sum())
         counts[eco] = n
     assert counts[1.0] > counts[0.5], f"expected more clean leads in a cleaner park, got {counts}"
+
+
+# ------------------------------------------------------------ capital markets (sim.model.markets)
+def test_lower_approval_rate_gives_no_more_listings_and_no_fewer_rejections(runs, tiny):
+    strict = runs("approval_-0.4", tiny.with_values(name="approval_-0.4", ipo_approval_shift=-0.4))
+    assert_not_higher(runs("tiny"), strict, "exchange_listings_cum", "a lower approval rate to list no more firms")
+    assert_not_lower(runs("tiny"), strict, "ipo_rejections_cum", "a lower approval rate to reject no fewer filings")
+
+
+def test_starting_queue_raises_listings_in_the_first_two_years(runs, tiny):
+    """Firms already queued at the start list in 2016-2017; without a queue nothing can list before 2017."""
+    key = "exchange_listings_cum"
+    none = runs("queue_0", tiny.with_values(name="queue_0", init_ipo_queue=0))
+    full = runs("queue_20", tiny.with_values(name="queue_20", init_ipo_queue=20))
+    early = [[float(r.monthly.loc["2017-12", key]) for r in rs] for rs in (none, full)]
+    assert np.mean(early[1]) > np.mean(early[0]), (
+        f"expected a starting IPO queue to raise listings to 2017-12: {np.mean(early[0])} -> {np.mean(early[1])}"
+    )
+
+
+def test_more_neeq_delisting_leaves_no_more_quoted_firms(runs, tiny):
+    low = runs("neeq_delist_0.25", tiny.with_values(name="neeq_delist_0.25", neeq_delist_scale=0.25))
+    high = runs("neeq_delist_3", tiny.with_values(name="neeq_delist_3", neeq_delist_scale=3.0))
+    assert_not_higher(low, high, "neeq_quoted", "a higher NEEQ delisting rate to leave no more quoted firms")
+    assert_not_lower(low, high, "neeq_delistings_cum", "a higher NEEQ delisting rate to delist no fewer firms")
+
+
+def test_no_overseas_hazard_means_no_overseas_listings(runs, tiny):
+    """Exact rule: with the overseas filing hazard at 0 no firm lists in Hong Kong or the US."""
+    off = runs("overseas_0", tiny.with_values(name="overseas_0", p_overseas_file_per_year=0.0))
+    got = [value(r, "exchange_listings_overseas_cum") for r in off]
+    assert got == [0.0] * len(off), f"expected no overseas listings without the overseas route, got {got}"
+    on = runs("overseas_0.5", tiny.with_values(name="overseas_0.5", p_overseas_file_per_year=0.5))
+    assert_not_lower(off, on, "exchange_listings_overseas_cum", "a higher overseas hazard to list no fewer abroad")
+
+
+def test_no_star_listing_before_the_star_market_opens(runs):
+    """Exact rule: the default runs list nothing on STAR before 2019-07."""
+    early = [float(r.monthly.loc["2019-06", "exchange_listings_star_cum"]) for r in runs("tiny")]
+    assert early == [0.0] * len(early), f"expected no STAR listing before 2019-07, got {early}"

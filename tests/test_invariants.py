@@ -17,9 +17,10 @@ import pandas as pd
 import pytest
 from conftest import on_tiny
 
-from sim.model import targets
-from sim.model.firms import GONE, Enterprise
+from sim.model import markets, targets
+from sim.model.firms import GONE, IPO_FILED, LISTED, NEEQ, Enterprise
 from sim.model.listing import ALLOWED
+from sim.model.metrics import IN_PARK
 from sim.model.park import ParkModel
 
 CAPACITY_TOL_M2 = 1e-6  # floor space is summed in floating point; 1e-6 m2 is far below any real overfill
@@ -107,6 +108,43 @@ def check_transition_log(m, prev) -> list[str]:
     return [f"logged transitions outside ALLOWED: {bad}"] if bad else []
 
 
+def check_boards(m, prev) -> list[str]:
+    """A firm is on at most one board: a board iff ipo_filed or listed; a listed firm keeps its board and value."""
+    f = m.firms
+    board, state = f.view("board"), f.view("listing")
+    out = []
+    if np.any((board < 0) | (board >= len(markets.BOARDS))):
+        out.append(f"board codes outside markets.BOARDS: {np.unique(board)}")
+    on_board = np.isin(state, (IPO_FILED, LISTED))
+    wrong = np.flatnonzero(on_board != (board != markets.NO_BOARD))
+    if len(wrong):
+        r = wrong[0]
+        out.append(f"{len(wrong)} firms' board disagrees with their state, e.g. row {r}: {state[r]}/{board[r]}")
+    if np.any(f.view("ps_listed")[state == LISTED] <= 0):
+        out.append("a listed firm has no market value")
+    k = len(prev["board"])
+    stayed = np.flatnonzero((prev["listing"] == LISTED) & (state[:k] == LISTED))
+    if np.any(prev["board"][stayed] != board[stayed]):
+        out.append("a listed firm changed board")
+    return out
+
+
+def check_listed_stocks(m, prev) -> list[str]:
+    """The listed stocks count listed firms only (delisted firms leave them), and the boards add up."""
+    rec, f = m.records[-1], m.firms
+    rows = f.in_stage(*IN_PARK)
+    listed, quoted = int((f.listing[rows] == LISTED).sum()), int((f.listing[rows] == NEEQ).sum())
+    by_board = sum(rec[f"listed_{b}"] for b in markets.BOARDS[1:])
+    out = []
+    if rec["listed_exchange"] != listed or by_board != listed:
+        out.append(f"listed_exchange {rec['listed_exchange']}, boards sum {by_board}, listed firms {listed}")
+    if rec["listed_exchange_neeq"] != listed + quoted:
+        out.append(f"listed_exchange_neeq {rec['listed_exchange_neeq']} != {listed} listed + {quoted} quoted")
+    if rec["listed_domestic"] + rec["listed_overseas"] != listed:
+        out.append("domestic + overseas listed != listed")
+    return out
+
+
 def check_money(m, prev) -> list[str]:
     """Money conservation of the finance ledger: balance_error() ~ 0."""
     err = m.finance.balance_error()
@@ -154,6 +192,8 @@ CHECKS = {
     "one_zone_or_gone": check_one_zone,
     "talent_employers": check_talent_employers,
     "listing_moves": check_listing_moves,
+    "boards": check_boards,
+    "listed_stocks": check_listed_stocks,
     "transition_log": check_transition_log,
     "money": check_money,
     "mesa_agents": check_mesa_agents,
@@ -162,7 +202,7 @@ CHECKS = {
 
 def snapshot(m) -> dict:
     """What a check needs from the previous month."""
-    return {"listing": m.firms.view("listing").copy()}
+    return {"listing": m.firms.view("listing").copy(), "board": m.firms.view("board").copy()}
 
 
 def walk(scenario, seed: int) -> tuple[dict[str, list[str]], ParkModel]:
@@ -297,6 +337,23 @@ def test_listing_check_catches_a_backward_move(stepped):
     assert _findings("listing_moves", stepped, prev)
     stepped.counters.transitions.add((LISTED, NONE))
     assert _findings("transition_log", stepped)
+
+
+def test_board_checks_catch_a_board_without_a_filing_and_a_board_change(stepped):
+    f = stepped.firms
+    prev = snapshot(stepped)
+    row = f.live()[0]
+    f.board[row] = markets.STAR if f.listing[row] not in (IPO_FILED, LISTED) else markets.NO_BOARD
+    assert _findings("boards", stepped, prev)
+    f.listing[row], f.board[row], f.ps_listed[row] = LISTED, markets.MAIN, 1.0
+    prev = snapshot(stepped)
+    f.board[row] = markets.CHINEXT
+    assert any("changed board" in msg for msg in _findings("boards", stepped, prev))
+
+
+def test_listed_stock_check_catches_a_delisted_firm_still_counted(stepped):
+    stepped.records[-1] = {**stepped.records[-1], "listed_exchange": stepped.records[-1]["listed_exchange"] + 1}
+    assert _findings("listed_stocks", stepped)
 
 
 def test_money_check_catches_a_leak(stepped):

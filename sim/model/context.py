@@ -92,8 +92,6 @@ class Params:
     p_reform_per_year: float
     p_neeq_file_per_year: float
     p_ipo_file_per_year: float
-    ipo_approval_rate: float
-    neeq_delist_per_year: float
     listing_subsidy_elasticity: float
     leading_support_growth_per_year: float
     zone_outside_utility: float
@@ -106,8 +104,6 @@ class Params:
     reform_months: int
     ipo_min_age_months: int
     ipo_min_profit_2y_myuan: float
-    ipo_queue_months_2016: float
-    ipo_queue_months_2019: float
     pe_exchange: float
     ps_exchange_floor: float
     ps_neeq: float
@@ -142,6 +138,30 @@ class Params:
     h1_2016_listings: int
     h1_2016_share_reforms: int
     h1_2016_reserve_firms: int
+
+    # -------- capital markets
+    ipo_approval_shift: float
+    ipo_queue_scale: float
+    neeq_delist_scale: float
+    p_overseas_file_per_year: float
+    overseas_queue_months: float
+    overseas_approval_rate: float
+    mv_log_sigma: float
+    star_open_yyyymm: int
+    chinext_registration_yyyymm: int
+    main_registration_yyyymm: int
+    bse_open_yyyymm: int
+    neeq_innovation_yyyymm: int
+    neeq_select_yyyymm: int
+    ipo_refile_wait_months: int
+    main_min_profit_3y_myuan: float
+    main_min_revenue_3y_myuan: float
+    mv_median_main_bn_yuan: float
+    mv_median_chinext_bn_yuan: float
+    mv_median_star_bn_yuan: float
+    mv_median_bse_bn_yuan: float
+    mv_median_overseas_bn_yuan: float
+    init_ipo_queue: int
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> Params:

@@ -64,7 +64,23 @@ _FIELDS = {
     "pre_ipo_listing": np.int8,
     "reform_month": np.int32,
     "listed_month": np.int32,
+    "quoted_month": np.int32,
+    "filed_month": np.int32,
+    "board": np.int8,
+    "ps_listed": float,
 }
+
+# month columns that read -1 until the event happens
+_UNSET_MONTHS = (
+    "gone_month",
+    "funded_month",
+    "reform_month",
+    "listed_month",
+    "quoted_month",
+    "filed_month",
+    "registered_month",
+    "started_month",
+)
 
 
 class FirmTable:
@@ -96,7 +112,7 @@ class FirmTable:
         rows = np.arange(self.n, self.n + count)
         self.n += count
         self.alive[rows] = True
-        for key in ("gone_month", "funded_month", "reform_month", "listed_month", "registered_month", "started_month"):
+        for key in _UNSET_MONTHS:
             getattr(self, key)[rows] = -1
         for key, value in columns.items():
             getattr(self, key)[rows] = value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model import portable
+from sim.model import listing, portable
 from sim.model.arrivals import ISRAELI_MIX, POLLUTION_CONCENTRATION, POLLUTION_MEAN
 from sim.model.context import ModelContext, Params
 from sim.model.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
@@ -54,6 +54,7 @@ def build_initial_state(ctx: ModelContext) -> None:
         if policy.active(ctx.start_month):
             policy.apply(ctx, ctx.effects)
     ctx.zones.update(firms, ctx.effects, ctx.talent.scale, p.revenue_per_employee_myuan, add_land=False)
+    listing.seed_initial(ctx, rows)  # boards and values of listed firms, the IPO queue (last init draws)
 
 
 def _existing_firms(ctx: ModelContext) -> np.ndarray:

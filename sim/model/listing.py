@@ -4,14 +4,17 @@ States and the only allowed transitions (``ALLOWED``)::
 
     none -> reforming -> reformed -> neeq_filed -> neeq -> delisted
                          reformed -> ipo_filed          neeq -> ipo_filed
-    ipo_filed -> listed      (approved after the queue)
-    ipo_filed -> reformed | neeq   (rejected: back to where it filed from)
+    ipo_filed -> listed      (approved or registered after the queue)
+    ipo_filed -> reformed | neeq   (rejected: back to where it filed from, and
+                                    ``ipo_refile_wait_months`` before it may file again)
 
-Legal gates (``../shared/data/priors.md``): NEEQ needs a joint-stock company at
-least ``neeq_min_age_months`` old; an IPO needs ``ipo_min_age_months`` since
-the firm was founded (a company converted at book value keeps its founding
-date) and two profitable years with at least ``ipo_min_profit_2y_myuan``
-of profit (the ChiNext route). Monthly hazards of taking a step are
+An IPO filer picks one board (``firms.board``): the preferred domestic board
+whose dated listing standards it meets (:func:`sim.model.markets.eligible_boards`),
+or, by a separate hazard, a Hong Kong / US listing. Queue lengths and approval
+rates depend on the board's regime (approval or registration) and the year
+(:mod:`sim.model.markets`). A listed firm's market value is drawn at listing
+from the board's distribution and then moves with its revenue and the A-share
+market level. Monthly hazards of taking a step are
 ``base / 12 * exp(listing_subsidy_elasticity * subsidy) * (vc mult if VC-backed)
 * (1 + reserve_support if on the reserve list)``.
 """
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from sim.model import portable
+from sim.model import markets, portable
 from sim.model.context import ModelContext
 from sim.model.firms import (
     DELISTED,
@@ -50,15 +53,23 @@ ALLOWED = {
     (NEEQ, DELISTED),
 }
 REFORM_MIN_REVENUE_MYUAN = 5.0  # firms below this do not start a share reform [judgement]
-REGISTRATION_REFORM_YEAR = 2019  # STAR market 2019, ChiNext registration 2020 (priors)
+QUEUE_GAMMA_SHAPE = 4.0  # queue length ~ Gamma(4, mean / 4): coefficient of variation 0.5 [judgement]
+RESERVE_APPROVAL_BONUS = 0.1  # approval-rate gain per unit of reserve coaching [judgement]
+MAX_APPROVAL = 0.98  # no board approves every filing [judgement]
+
+
+def expected_value_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
+    """The sponsor's expected market value at filing (m yuan), for the market-value standards."""
+    p, firms = ctx.params, ctx.firms
+    profit = np.maximum(firms.profit_y1_myuan[rows], 0.0)
+    return np.maximum(p.pe_exchange * profit, p.ps_exchange_floor * firms.revenue_myuan[rows])
 
 
 def valuation_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
-    """Market value: P/E (floored by P/S) when listed, P/S on the NEEQ, private P/S otherwise."""
+    """Market value: drawn at listing and moved with revenue and market level; P/S on the NEEQ and privately."""
     p, firms = ctx.params, ctx.firms
     rev = firms.revenue_myuan[rows]
-    profit = np.maximum(firms.profit_y1_myuan[rows], 0.0)
-    listed = np.maximum(p.pe_exchange * profit, p.ps_exchange_floor * rev)
+    listed = firms.ps_listed[rows] * rev * markets.market_level(ctx.month)
     state = firms.listing[rows]
     return np.select([state == LISTED, state == NEEQ], [listed, p.ps_neeq * rev], p.ps_private * rev)
 
@@ -102,30 +113,63 @@ def listing_step(ctx: ModelContext) -> None:
     _finish_timers(ctx, live, state, timer_done)
     age = ctx.month - firms.born_month[live]
     _start_reforms(ctx, live, state)
-    _file_ipos(ctx, live, state, age)
+    _file_ipos(ctx, live, state, age, timer_done)
     _file_neeq(ctx, live, state, age)
     _delist_neeq(ctx, live, state)
 
 
 def _finish_timers(ctx: ModelContext, live: np.ndarray, state: np.ndarray, timer_done: np.ndarray) -> None:
     """Timers that run out: share reform done, NEEQ quotation, IPO decision (approved or back)."""
-    p, firms = ctx.params, ctx.firms
+    firms = ctx.firms
     done = live[(state == REFORMING) & timer_done]
     _move(ctx, done, REFORMED, "share_reforms")
     firms.reform_month[done] = ctx.month
     _pay_subsidy(ctx, done)
     quoted = live[(state == NEEQ_FILED) & timer_done]
     _move(ctx, quoted, NEEQ, "neeq_quotations")
+    firms.quoted_month[quoted] = ctx.month
     _after_listing(ctx, quoted)
     decided = live[(state == IPO_FILED) & timer_done]
-    support = ctx.effects.reserve_support
-    approve = ctx.streams["listing"].random(len(decided)) < min(0.98, p.ipo_approval_rate + 0.1 * support)
-    _move(ctx, decided[approve], LISTED, "exchange_listings")
-    firms.listed_month[decided[approve]] = ctx.month
-    _after_listing(ctx, decided[approve])
+    approve = ctx.streams["listing"].random(len(decided)) < _approval(ctx, decided)
+    _list(ctx, decided[approve])
+    rejected = decided[~approve]
     for back in (REFORMED, NEEQ):
-        rej = decided[~approve & (firms.pre_ipo_listing[decided] == back)]
-        _move(ctx, rej, back, "ipo_rejections")
+        _move(ctx, rejected[firms.pre_ipo_listing[rejected] == back], back, "ipo_rejections")
+    firms.board[rejected] = markets.NO_BOARD
+    firms.listing_timer[rejected] = ctx.params.ipo_refile_wait_months
+
+
+def _approval(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
+    """Probability that each decided filing is approved: board, regime at filing, year of decision."""
+    p, firms = ctx.params, ctx.firms
+    bonus = RESERVE_APPROVAL_BONUS * ctx.effects.reserve_support
+    out = np.empty(len(rows))
+    for i, r in enumerate(rows):
+        board = int(firms.board[r])
+        reg = markets.is_registration(p, board, int(firms.filed_month[r]))
+        out[i] = markets.pass_rate(p, board, reg, ctx.month)
+    return np.clip(out + bonus, 0.0, MAX_APPROVAL)
+
+
+def _list(ctx: ModelContext, rows: np.ndarray) -> None:
+    """Approved filers list: market value drawn from the board's distribution of real listings."""
+    if len(rows) == 0:
+        return
+    _move(ctx, rows, LISTED, "exchange_listings")
+    for b in np.unique(ctx.firms.board[rows]):
+        ctx.counters.add(f"exchange_listings_{markets.BOARDS[b]}", int((ctx.firms.board[rows] == b).sum()))
+    _draw_value(ctx, rows, ctx.streams["listing"])
+    ctx.firms.listed_month[rows] = ctx.month
+    _after_listing(ctx, rows)
+
+
+def _draw_value(ctx: ModelContext, rows: np.ndarray, rng: np.random.Generator) -> None:
+    """Market value at listing, log-normal around the board's median (stored as P/S at the 2018 level)."""
+    p, firms = ctx.params, ctx.firms
+    median = np.array([markets.median_value_myuan(p, int(b)) for b in firms.board[rows]])
+    z = rng.standard_normal(len(rows))
+    value_2018 = median * portable.exp(p.mv_log_sigma * z)
+    firms.ps_listed[rows] = value_2018 / firms.revenue_myuan[rows]  # revenue > 0 (log-normal growth)
 
 
 def _start_reforms(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> None:
@@ -138,20 +182,51 @@ def _start_reforms(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> No
     firms.listing_timer[start] = ctx.params.reform_months
 
 
-def _file_ipos(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.ndarray) -> None:
-    """Reformed or quoted firms past the age and profit gates file for an IPO and join the queue."""
+def board_columns(ctx: ModelContext, rows: np.ndarray) -> dict[str, np.ndarray]:
+    """The per-firm inputs of :func:`sim.model.markets.eligible_boards`."""
+    firms = ctx.firms
+    quoted = firms.listing[rows] == NEEQ
+    return {
+        "p1": firms.profit_y1_myuan[rows],
+        "p2": firms.profit_y2_myuan[rows],
+        "p3": firms.profit_y3_myuan[rows],
+        "revenue": firms.revenue_myuan[rows],
+        "value": expected_value_myuan(ctx, rows),
+        "industry": firms.industry[rows],
+        "neeq_months": np.where(quoted, ctx.month - firms.quoted_month[rows], -1),
+    }
+
+
+def _file_ipos(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.ndarray, timer_done: np.ndarray) -> None:
+    """Reformed or quoted firms past the age gate and a board's standards file and join its queue.
+
+    Domestic filings are drawn first; firms meeting the HKEX standards that did
+    not file at home file abroad with ``p_overseas_file_per_year``.
+    """
     p, firms = ctx.params, ctx.firms
-    profit_ok = (
-        (firms.profit_y1_myuan[live] > 0)
-        & (firms.profit_y2_myuan[live] > 0)
-        & (firms.profit_y1_myuan[live] + firms.profit_y2_myuan[live] >= p.ipo_min_profit_2y_myuan)
-    )
-    ipo_ok = live[is_one_of(state, (REFORMED, NEEQ)) & (age >= p.ipo_min_age_months) & profit_ok]
-    filers = _draw(ctx, ipo_ok, p.p_ipo_file_per_year)
+    can = live[is_one_of(state, (REFORMED, NEEQ)) & (age >= p.ipo_min_age_months) & timer_done]
+    if len(can) == 0:
+        return
+    eligible = markets.eligible_boards(p, ctx.month, board_columns(ctx, can))
+    board = markets.choose_domestic(eligible)
+    home = _draw(ctx, can[board != markets.NO_BOARD], p.p_ipo_file_per_year)
+    firms.board[home] = board[np.searchsorted(can, home)]
+    abroad_ok = can[eligible[markets.OVERSEAS] & ~np.isin(can, home)]
+    abroad = _draw(ctx, abroad_ok, p.p_overseas_file_per_year)
+    firms.board[abroad] = markets.OVERSEAS
+    filers = np.concatenate([home, abroad])
     firms.pre_ipo_listing[filers] = firms.listing[filers]
     _move(ctx, filers, IPO_FILED, "ipo_filings")
-    queue = p.ipo_queue_months_2016 if ctx.month // 12 < REGISTRATION_REFORM_YEAR else p.ipo_queue_months_2019
-    firms.listing_timer[filers] = np.maximum(1, np.round(ctx.streams["listing"].gamma(4.0, queue / 4.0, len(filers))))
+    firms.filed_month[filers] = ctx.month
+    _set_queue(ctx, filers)
+
+
+def _set_queue(ctx: ModelContext, rows: np.ndarray) -> None:
+    """Months to the decision: Gamma around the board's dated mean queue."""
+    p, firms = ctx.params, ctx.firms
+    mean = np.array([markets.queue_months(p, int(b), ctx.month) for b in firms.board[rows]])
+    draw = ctx.streams["listing"].gamma(QUEUE_GAMMA_SHAPE, 1.0, len(rows)) * mean / QUEUE_GAMMA_SHAPE
+    firms.listing_timer[rows] = np.maximum(1, np.round(draw))
 
 
 def _file_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.ndarray) -> None:
@@ -159,16 +234,18 @@ def _file_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.n
     p, firms = ctx.params, ctx.firms
     neeq_ok = live[(state == REFORMED) & (age >= p.neeq_min_age_months)]
     neeq_ok = neeq_ok[firms.listing[neeq_ok] == REFORMED]  # not those that just filed an IPO
-    file_neeq = _draw(ctx, neeq_ok, p.p_neeq_file_per_year)
+    entry = markets.by_year(markets.NEEQ_ENTRY_INDEX_BY_YEAR, ctx.month // 12)
+    file_neeq = _draw(ctx, neeq_ok, p.p_neeq_file_per_year * entry)
     _move(ctx, file_neeq, NEEQ_FILED, "neeq_filings")
     firms.listing_timer[file_neeq] = p.neeq_filing_months
 
 
 def _delist_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> None:
-    """Quoted firms that stayed on the NEEQ this month leave it with ``neeq_delist_per_year``."""
+    """Quoted firms that stayed on the NEEQ this month leave it at the year's delisting rate."""
     firms = ctx.firms
     quoted_now = live[(state == NEEQ) & (firms.listing[live] == NEEQ)]
-    delist = quoted_now[ctx.streams["listing"].random(len(quoted_now)) < ctx.params.neeq_delist_per_year / 12.0]
+    rate = markets.by_year(markets.NEEQ_DELIST_PER_YEAR_BY_YEAR, ctx.month // 12) * ctx.params.neeq_delist_scale
+    delist = quoted_now[ctx.streams["listing"].random(len(quoted_now)) < rate / 12.0]
     _move(ctx, delist, DELISTED, "neeq_delistings")
 
 
@@ -198,3 +275,32 @@ def _after_listing(ctx: ModelContext, rows: np.ndarray) -> None:
     _pay_subsidy(ctx, rows)
     for r, v in zip(rows, valuation_myuan(ctx, rows), strict=True):
         ctx.finance.on_listing(int(r), float(v))
+
+
+def seed_initial(ctx: ModelContext, rows: np.ndarray) -> None:
+    """Boards and values of the firms listed at the start, and the IPO queue at the start.
+
+    Listed firms take their preferred board (ChiNext when none fits their
+    current books). The queue: the ``init_ipo_queue`` largest reformed or quoted
+    firms meeting a board's standards (every IPO listed in the run's first year
+    was filed before it started: queues were 2 years in 2016), each with a
+    remaining wait drawn uniformly over its board's mean queue.
+    """
+    p, firms, rng = ctx.params, ctx.firms, ctx.streams["init"]
+    month = ctx.start_month
+    listed = rows[firms.listing[rows] == LISTED]
+    if len(listed):
+        board = markets.choose_domestic(markets.eligible_boards(p, month, board_columns(ctx, listed)))
+        firms.board[listed] = np.where(board == markets.NO_BOARD, markets.CHINEXT, board)
+        _draw_value(ctx, listed, rng)
+    can = rows[is_one_of(firms.listing[rows], (REFORMED, NEEQ))]
+    board = markets.choose_domestic(markets.eligible_boards(p, month, board_columns(ctx, can)))
+    can, board = can[board != markets.NO_BOARD], board[board != markets.NO_BOARD]
+    order = np.argsort(-firms.revenue_myuan[can], kind="stable")[: round(p.init_ipo_queue * p.population_scale)]
+    queued, board = can[order], board[order]
+    firms.pre_ipo_listing[queued] = firms.listing[queued]
+    firms.listing[queued] = IPO_FILED
+    firms.board[queued] = board
+    firms.filed_month[queued] = month - 1
+    mean = np.array([markets.queue_months(p, int(b), month) for b in board])
+    firms.listing_timer[queued] = np.maximum(1, np.round(rng.random(len(queued)) * mean))

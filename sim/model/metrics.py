@@ -13,6 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from sim.model import markets
 from sim.model.arrivals import CATEGORIES
 from sim.model.context import ModelContext
 from sim.model.firms import (
@@ -52,7 +53,10 @@ COUNTED_EVENTS = (
     "share_reforms",
     "neeq_quotations",
     "exchange_listings",
+    *(f"exchange_listings_{b}" for b in markets.BOARDS[1:]),
     "ipo_filings",
+    "ipo_rejections",
+    "neeq_delistings",
     "reserve_firms_new",
     "vc_deals",
     "loans",
@@ -178,6 +182,39 @@ reporter("listed_exchange", "firms")(lambda m: _listing_count(m, LISTED))
 reporter("listed_exchange_neeq", "firms")(lambda m: _listing_count(m, LISTED, NEEQ))
 
 
+def _on_boards(m, boards) -> np.ndarray:
+    """Rows of firms in the park listed on one of ``boards``."""
+    rows = in_park(m)
+    rows = rows[m.firms.listing[rows] == LISTED]
+    return rows[np.isin(m.firms.board[rows], boards)]
+
+
+for _b, _board in enumerate(markets.BOARDS[1:], start=1):
+    reporter(f"listed_{_board}", "firms")(lambda m, b=_b: len(_on_boards(m, (b,))))
+reporter("listed_domestic", "firms")(lambda m: len(_on_boards(m, markets.DOMESTIC)))
+reporter("listed_domestic_neeq", "firms")(lambda m: len(_on_boards(m, markets.DOMESTIC)) + _listing_count(m, NEEQ))
+
+
+@reporter("neeq_innovation_tier", "firms")
+def _neeq_innovation(m):
+    return int(markets.neeq_tiers(m.params, m.month, _neeq_columns(m))[0].sum())
+
+
+@reporter("neeq_select_tier", "firms")
+def _neeq_select(m):
+    return int(markets.neeq_tiers(m.params, m.month, _neeq_columns(m))[1].sum())
+
+
+def _neeq_columns(m) -> dict[str, np.ndarray]:
+    rows = in_park(m)
+    rows = rows[m.firms.listing[rows] == NEEQ]
+    return {
+        "p1": m.firms.profit_y1_myuan[rows],
+        "p2": m.firms.profit_y2_myuan[rows],
+        "neeq_months": m.month - m.firms.quoted_month[rows],
+    }
+
+
 def _market_value_bn(m, *states):
     rows = in_park(m)
     rows = rows[is_one_of(m.firms.listing[rows], states)]
@@ -186,6 +223,9 @@ def _market_value_bn(m, *states):
 
 reporter("market_value_exchange_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED))
 reporter("market_value_exchange_neeq_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED, NEEQ))
+reporter("market_value_domestic_bn_yuan", "bn yuan")(
+    lambda m: float(valuation_myuan(m, _on_boards(m, markets.DOMESTIC)).sum()) / 1000.0
+)
 
 
 @reporter("graphene_neeq_quoted", "firms")

@@ -1,7 +1,8 @@
 """The plan's targets, declared as data, and their evaluation on a run's monthly table.
 
 "Introduced" can mean signed, registered or started, and "listed" can mean
-exchange-listed only or exchange plus NEEQ: every target is evaluated under
+exchange-listed (domestic boards and Hong Kong / US), domestic exchanges only, or
+either plus NEEQ: every target is evaluated under
 each definition it can have. 2016 targets add the counts of January-June 2016
 (declared as ``h1_2016_*`` initial inputs) to what the run produces from July.
 A target whose date lies outside the run's window evaluates to NaN.
@@ -76,7 +77,12 @@ TARGETS = (
         "firms",
         2020,
         "stock",
-        {"exchange": "listed_exchange", "exchange_neeq": "listed_exchange_neeq"},
+        {
+            "exchange": "listed_exchange",
+            "exchange_neeq": "listed_exchange_neeq",
+            "domestic_exchange": "listed_domestic",
+            "domestic_exchange_neeq": "listed_domestic_neeq",
+        },
     ),
     Target(
         "listed_market_value_2020",
@@ -85,7 +91,11 @@ TARGETS = (
         "bn yuan",
         2020,
         "stock",
-        {"exchange": "market_value_exchange_bn_yuan", "exchange_neeq": "market_value_exchange_neeq_bn_yuan"},
+        {
+            "exchange": "market_value_exchange_bn_yuan",
+            "exchange_neeq": "market_value_exchange_neeq_bn_yuan",
+            "domestic_exchange": "market_value_domestic_bn_yuan",
+        },
     ),
     Target(
         "leading_enterprises_2020",
@@ -132,7 +142,10 @@ TARGETS = (
         "firms",
         2016,
         "year_flow",
-        {"exchange_neeq": ("exchange_listings_cum", "neeq_quotations_cum")},
+        {
+            "exchange_neeq": ("exchange_listings_cum", "neeq_quotations_cum"),
+            "main_board_neeq": ("exchange_listings_main_cum", "neeq_quotations_cum"),
+        },
         "h1_2016_listings",
     ),
     Target(
