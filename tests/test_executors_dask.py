@@ -136,9 +136,14 @@ def test_unreachable_or_malformed_address_fails_fast_and_writes_nothing(tmp_path
     monkeypatch.setenv("PARKSIM_DASK_TIMEOUT_S", "1")
     out = tmp_path / "runs"
     dead = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
-    # an unreachable cluster is an executor fault (exit 4); a malformed address is bad input (exit 2)
-    cases = ((dead, "cannot reach a Dask scheduler", 4), ("127.0.0.1:8786", "tcp://HOST:PORT", 2))
-    for address, message, code in cases:
-        assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--dask", address, "--out", str(out)]) == code
-        assert message in capsys.readouterr().err
+    # an unreachable cluster is an executor fault (exit 4)
+    assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--dask", dead, "--out", str(out)]) == 4
+    assert "cannot reach a Dask scheduler" in capsys.readouterr().err
+    # a malformed address is a usage error, found while parsing (exit 2) by every command that takes --dask
+    for command in (["sweep", str(TINY), "--design", "eco_x_financing"], ["run", str(TINY)], ["calibrate", "JOB"]):
+        with pytest.raises(SystemExit) as info:
+            cli([*command, "--dask", "127.0.0.1:8786", "--out", str(out)])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --dask" in err and "tcp://HOST:PORT" in err, err
     assert not out.exists(), "nothing is written when the cluster cannot be used"

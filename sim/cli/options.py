@@ -58,7 +58,7 @@ def dask_address(text: str) -> str:
     try:
         parse_dask_address(text)
     except InputError as exc:
-        raise argparse.ArgumentTypeError(str(exc.args[0] if exc.args else exc)) from None
+        raise argparse.ArgumentTypeError(exc.reason) from None
     return text.strip()
 
 
@@ -90,9 +90,10 @@ def add_reps(p, default: int, per: str = "scenario") -> None:
     p.add_argument("--reps", type=positive_int, default=default, metavar="N", help=help)
 
 
-def add_seed(p, what: str = "the batch") -> None:
+def add_seed(p) -> None:
     """``--seed S``: the root seed; replication i uses ``SeedSequence(S).spawn(reps)[i]``."""
-    p.add_argument("--seed", type=whole_number, default=2016, metavar="S", help=f"root seed of {what} (default 2016)")
+    help = "root seed: replication i of every scenario or point uses SeedSequence(S).spawn(reps)[i] (default 2016)"
+    p.add_argument("--seed", type=whole_number, default=2016, metavar="S", help=help)
 
 
 def add_out(p) -> None:
