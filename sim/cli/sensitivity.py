@@ -31,20 +31,11 @@ from __future__ import annotations
 import sys
 
 from sim.cli import options
+from sim.run.executor import usable_cores  # light: the count the executors cap --workers at
 
 HELP = "global sensitivity (Morris, Sobol) of the targets to levers and parameters"
 METHODS = ("morris", "sobol")
 MAX_DEFAULT_WORKERS = 16  # beyond this a local pool gains little on one machine; ask for more with --workers
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # no affinity on macOS or Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def default_workers(runs: int) -> int:

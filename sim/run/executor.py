@@ -11,9 +11,18 @@ The executors that leave this process are in :mod:`sim.run.pool` and
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Iterator
 
 MAX_ATTEMPTS = 3
+
+
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):  # no affinity on macOS or Windows
+        return max(1, os.cpu_count() or 1)
 
 
 class WorkerLost(RuntimeError):  # noqa: N818 - it is a result, not only raised

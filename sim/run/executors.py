@@ -14,7 +14,6 @@ computes for a chunk of a batch, and the tables made from it, are in
 
 from __future__ import annotations
 
-import os
 import sys
 
 from sim.errors import InputError
@@ -28,7 +27,7 @@ from sim.run.chunks import (
     run_chunk,
 )
 from sim.run.dask import DASK_CONNECT_TIMEOUT_S, DaskExecutor, parse_dask_address
-from sim.run.executor import MAX_ATTEMPTS, Executor, SerialExecutor, WorkerLost
+from sim.run.executor import MAX_ATTEMPTS, Executor, SerialExecutor, WorkerLost, usable_cores
 from sim.run.pool import PoolExecutor, pool_context
 
 __all__ = [
@@ -49,6 +48,7 @@ __all__ = [
     "pool_context",
     "reporter_columns",
     "run_chunk",
+    "usable_cores",
 ]
 
 
@@ -60,7 +60,7 @@ def make_executor(workers: int = 1, dask: str | None = None) -> Executor:
         raise InputError("--workers", None, f"must be 1 or more, got {workers!r}")
     workers = int(workers)
     # more processes than usable cores only add start-up cost and memory; results do not depend on the count
-    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    usable = usable_cores()
     if workers > usable:
         print(f"parksim: note: --workers {workers} capped at {usable}, the cores this process may use", file=sys.stderr)
         workers = usable
