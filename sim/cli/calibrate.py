@@ -9,7 +9,8 @@ An ABC job stores every finished generation in abc.db and an MSM job every
 evaluation in msm_cache.jsonl: after an interruption, --resume continues.
 A progress bar on stderr shows generations (ABC) or points (MSM) done, time
 used of the budget and an ETA to whichever limit stops the fit; --quiet hides it.
-Exit codes: 0 done, 2 bad job or data, 3 unreadable stored run, 130 interrupted (resumable).
+Exit codes: 0 done, 2 bad job, data or option, 3 unreadable stored run, 4 the pool or Dask cluster
+cannot run the simulations, 130 interrupted (resumable).
 
 example:
   parksim calibrate calibration/jobs/default.toml --workers 2
