@@ -245,11 +245,28 @@ def test_a_resumed_msm_job_gives_the_result_of_an_uninterrupted_one(folder, monk
 
 def test_a_job_gives_the_same_result_on_a_dask_cluster(folder):
     """MSM with common random numbers is deterministic, so the executor must not change its result."""
-    from distributed import LocalCluster
-
     job = load_job(folder / "msm.toml")
     local = calibrate(job, out=folder / "msm_local", log=lambda line: None)["summary"]
-    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
-        on_dask = calibrate(job, out=folder / "msm_dask", dask=cluster.scheduler_address, log=lambda line: None)
+    on_dask = calibrate(job, out=folder / "msm_dask", dask="local:1", log=lambda line: None)  # the batch executor's
     assert on_dask["executor"].startswith("Dask cluster")
     np.testing.assert_array_equal(on_dask["summary"]["estimate"].to_numpy(), local["estimate"].to_numpy())
+
+
+def test_calibrate_on_dask_local_gives_the_generations_of_a_process_pool(folder):
+    """``--dask local:2`` and ``--workers 2`` run the same seeded sampling tasks, so the fit is the same.
+
+    Both use the parallel sampler (one seed per sampling task, drawn from the job's
+    generator); ``--workers 1`` samples sequentially and gives other, equally valid
+    generations, so only parallel executors are compared.
+    """
+    job = folder / "abc_parallel.toml"
+    job.write_text(
+        (folder / "abc.toml").read_text(encoding="utf-8").replace("max_generations = 3", "max_generations = 2")
+    )
+    outs = {}
+    for name, flags in (("pool", ["--workers", "2"]), ("dask", ["--dask", "local:2"])):
+        outs[name] = folder / f"abc_{name}"
+        assert cli(["calibrate", str(job), "--out", str(outs[name]), "--quiet", *flags]) == 0, name
+    same_fit(outs["dask"], outs["pool"])
+    assert json.loads((outs["dask"] / "run.json").read_text())["executor"].startswith("Dask cluster at local:2")
+    assert stored_generations(outs["dask"] / "abc.db") == 2

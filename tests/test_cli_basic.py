@@ -19,7 +19,9 @@ import pytest
 import sim.cli
 
 COMMANDS = sorted(
-    i.name.replace("_", "-") for i in pkgutil.iter_modules(sim.cli.__path__) if not i.name.startswith("_")
+    i.name.replace("_", "-")
+    for i in pkgutil.iter_modules(sim.cli.__path__)
+    if not i.name.startswith("_") and i.name not in sim.cli.NOT_COMMANDS
 )
 HEAVY = ("mesa", "pandas", "matplotlib", "scipy", "pyarrow", "dask", "distributed", "duckdb", "pyabc", "SALib")
 
@@ -86,3 +88,76 @@ def test_building_the_parser_imports_nothing_heavy():
     assert proc.returncode == 0, proc.stderr[-2000:]
     loaded = proc.stdout.strip()
     assert loaded == "", f"building the CLI parser imported {loaded} (via sim/__init__.py or a register())"
+
+
+def _subparsers() -> dict:
+    parser, _ = sim.cli.build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    return dict(sub.choices)
+
+
+def _options(subparser) -> dict:
+    return {flag: action for action in subparser._actions for flag in action.option_strings}
+
+
+SHARED = ("--workers", "--dask", "--root", "--quiet", "--seed")
+
+
+def test_shared_options_have_one_definition_in_every_command():
+    """--workers, --dask, --root, --quiet and --seed read the same (and are checked the same) wherever they appear."""
+    seen: dict = {}
+    for name, sub in _subparsers().items():
+        for flag, action in _options(sub).items():
+            if flag in SHARED:
+                seen.setdefault(flag, {})[name] = (action.type, action.help if flag != "--workers" else None)
+    assert {"run", "sweep", "resume", "sensitivity", "calibrate"} <= set(seen["--workers"]), seen["--workers"]
+    for flag, per_command in seen.items():
+        assert len(set(per_command.values())) == 1, f"{flag} differs between commands: {per_command}"
+
+
+@pytest.mark.parametrize(
+    "command",
+    ["run tiny", "sweep tiny --design x", "resume ID", "sensitivity tiny --method morris --design x", "calibrate JOB"],
+)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["--workers", "0"],
+        ["--workers", "two"],
+        ["--reps", "0"],
+        ["--dask", "host:8786"],
+        ["--workers", "2", "--dask", "local:2"],
+    ],
+)
+def test_bad_executor_options_are_usage_errors_while_parsing(capsys, command, bad):
+    argv = [*command.split(), *bad]
+    if bad[0] == "--reps" and command.split()[0] in ("resume", "calibrate"):
+        pytest.skip("no --reps")
+    with pytest.raises(SystemExit) as info:
+        sim.cli.main(argv)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert f"argument {bad[0]}" in err or f"argument {bad[-2]}" in err, err
+
+
+def test_the_recorded_command_line_is_the_parsed_one_quoted():
+    from sim.cli.options import command_line, positive_int, set_argv
+
+    assert command_line() is None, "outside a parksim command nothing is recorded"
+    set_argv(["run", "my scenario.toml", "--reps", "3"])
+    try:
+        assert command_line() == "parksim run 'my scenario.toml' --reps 3"
+    finally:
+        set_argv(None)
+    assert positive_int("4") == 4
+
+
+def test_parsing_dask_and_workers_imports_nothing_heavy():
+    code = (
+        "import sys; from sim.cli import build_parser; p, _ = build_parser(); "
+        "p.parse_args(['run', 'tiny', '--dask', 'local:2']); p.parse_args(['calibrate', 'J', '--workers', '2']); "
+        f"print(','.join(m for m in {HEAVY!r} if m in sys.modules))"
+    )
+    proc = run([sys.executable, "-c", code])
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "", f"checking the options imported {proc.stdout.strip()}"

@@ -136,9 +136,37 @@ def test_unreachable_or_malformed_address_fails_fast_and_writes_nothing(tmp_path
     monkeypatch.setenv("PARKSIM_DASK_TIMEOUT_S", "1")
     out = tmp_path / "runs"
     dead = f"tcp://127.0.0.1:{free_port()}"  # nothing listens there
-    # an unreachable cluster is an executor fault (exit 4); a malformed address is bad input (exit 2)
-    cases = ((dead, "cannot reach a Dask scheduler", 4), ("127.0.0.1:8786", "tcp://HOST:PORT", 2))
-    for address, message, code in cases:
-        assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--dask", address, "--out", str(out)]) == code
-        assert message in capsys.readouterr().err
+    # an unreachable cluster is an executor fault (exit 4)
+    assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--dask", dead, "--out", str(out)]) == 4
+    assert "cannot reach a Dask scheduler" in capsys.readouterr().err
+    # a malformed address is a usage error, found while parsing (exit 2) by every command that takes --dask
+    for command in (["sweep", str(TINY), "--design", "eco_x_financing"], ["run", str(TINY)], ["calibrate", "JOB"]):
+        with pytest.raises(SystemExit) as info:
+            cli([*command, "--dask", "127.0.0.1:8786", "--out", str(out)])
+        assert info.value.code == 2
+        err = capsys.readouterr().err
+        assert "argument --dask" in err and "tcp://HOST:PORT" in err, err
     assert not out.exists(), "nothing is written when the cluster cannot be used"
+
+
+def square_or_die(x, marker=None):
+    """x squared; with ``marker``, the worker that first sees x = 3 dies (once)."""
+    if marker is not None and x == 3 and not Path(marker).exists():
+        Path(marker).write_text("killed", encoding="utf-8")
+        os.kill(os.getpid(), signal.SIGKILL)
+    return x * x
+
+
+def test_calibration_pool_maps_in_order_on_every_executor(cluster, tmp_path):
+    """Calibration's Pool runs on the batch executors: same ordered results in process, on a pool, on Dask."""
+    from sim.calibration.parallel import Pool
+
+    expected = [x * x for x in range(10)]
+    for kwargs in ({"workers": 1}, {"workers": 2}, {"dask": cluster}, {"dask": "local:1"}):
+        with Pool(**kwargs) as pool:
+            assert pool.map(square_or_die, range(10)) == expected, kwargs
+    with Pool(dask=cluster) as pool:
+        assert pool.describe() == f"Dask cluster at {cluster} (2 cores)"
+    with Pool(workers=2) as pool:  # a dead worker is replaced and its tasks run again, as in a batch
+        assert pool.map(partial(square_or_die, marker=str(tmp_path / "killed")), range(10)) == expected
+        assert pool.executor.restarts == 1

@@ -19,10 +19,15 @@ counted with plain SQLite queries, which create nothing; a file without any
 (cut off before generation 0 was stored, or half-created) is discarded and the
 job starts from the prior.
 
-With ``workers = 1`` a run is reproducible: numpy's global generator, from
-which pyABC draws its proposals, is seeded from the job seed and the
-generation number before each generation (and restored afterwards), so a
-resumed job ends with the generations an uninterrupted one would have.
+A run is reproducible: numpy's global generator, from which pyABC draws its
+proposals, is seeded from the job seed and the generation number before each
+generation (and restored afterwards), so a resumed job ends with the
+generations an uninterrupted one would have. With ``workers = 1`` pyABC's
+sequential sampler draws from it; on a process pool or a Dask cluster the
+sampler draws one seed per sampling task from it
+(:class:`sim.calibration.parallel.SeededMappingSampler`), so every parallel
+executor and worker count gives the same generations, which differ from those
+of ``workers = 1``.
 
 Test hooks (environment variables, see :mod:`sim.calibration.parallel`):
 ``PARKSIM_INTERRUPT_AFTER_GENERATION=k`` raises KeyboardInterrupt right after

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,6 +22,7 @@ from sim.calibration.job import Job, JobError, project_root
 from sim.calibration.parallel import Pool, check_interrupt
 from sim.calibration.predictive import band_table, coverage_table, predictive_runs
 from sim.calibration.simulator import Simulator
+from sim.cli.options import command_line
 
 
 def default_output(job: Job) -> Path:
@@ -153,7 +153,7 @@ def calibrate(
         "job": job.name,
         "job_file": job.path,
         "method": job.method,
-        "command": " ".join(["parksim", *sys.argv[1:]]) if sys.argv and "parksim" in sys.argv[0] else None,
+        "command": command_line(),
         "code_version": _git_revision(Path(__file__).resolve().parent),
         "data": _relative(job.data_path),
         "scenario": job.scenario.to_dict(),

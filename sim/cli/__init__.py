@@ -16,12 +16,13 @@ import sys
 from sim import __version__
 
 EXIT_BAD_INPUT = 2
+NOT_COMMANDS = {"options"}  # helper modules of this package
 
 
 def _commands() -> dict:
     mods = {}
     for info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
-        if not info.name.startswith("_"):
+        if not info.name.startswith("_") and info.name not in NOT_COMMANDS:
             mods[info.name] = importlib.import_module(f"{__name__}.{info.name}")
     return mods
 
@@ -55,8 +56,10 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_module", None):
         parser.print_help()
         return EXIT_BAD_INPUT
+    from sim.cli.options import set_argv
     from sim.errors import ParksimError
 
+    set_argv(sys.argv[1:] if argv is None else argv)  # the command line manifests record
     try:
         return int(args._module.main(args) or 0)
     except ParksimError as exc:
@@ -65,6 +68,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("parksim: interrupted; finished runs are kept.", file=sys.stderr)
         return 130
+    finally:
+        set_argv(None)
 
 
 if __name__ == "__main__":

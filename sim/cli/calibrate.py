@@ -9,12 +9,14 @@ An ABC job stores every finished generation in abc.db and an MSM job every
 evaluation in msm_cache.jsonl: after an interruption, --resume continues.
 A progress bar on stderr shows generations (ABC) or points (MSM) done, time
 used of the budget and an ETA to whichever limit stops the fit; --quiet hides it.
-Exit codes: 0 done, 2 bad job or data, 3 unreadable stored run, 130 interrupted (resumable).
+Exit codes: 0 done, 2 bad job, data or option, 3 unreadable stored run, 4 the pool or Dask cluster
+cannot run the simulations, 130 interrupted (resumable).
 
 example:
   parksim calibrate calibration/jobs/default.toml --workers 2
   parksim calibrate calibration/jobs/default.toml --workers 2 --resume --budget 10m
   parksim calibrate calibration/jobs/default.toml --dask tcp://scheduler:8786
+  parksim calibrate calibration/jobs/default.toml --dask local:2
   parksim calibrate calibration/jobs/default.toml --check
 """
 
@@ -22,6 +24,8 @@ from __future__ import annotations
 
 import re
 import sys
+
+from sim.cli import options
 
 HELP = "fit behavioural parameters to the park's history (ABC-SMC or MSM)"
 
@@ -35,14 +39,12 @@ def _seconds(text: str) -> float:
 
 def register(p):
     p.add_argument("job", metavar="JOB", help="calibration job file (calibration/jobs/*.toml)")
-    where = p.add_mutually_exclusive_group()
-    where.add_argument("--workers", type=int, default=1, metavar="W", help="local worker processes (default 1)")
-    where.add_argument("--dask", metavar="ADDR", help="address of a running Dask scheduler, e.g. tcp://host:8786")
+    options.add_executor(p)
     p.add_argument("--resume", action="store_true", help="continue the stored run of this job")
     p.add_argument("--budget", metavar="TIME", help="time the fit may take: seconds, or 90s / 25m / 1h (default: job)")
     p.add_argument("--out", metavar="DIR", help="output folder (default calibration/fitted/<job>/)")
     p.add_argument("--check", action="store_true", help="validate the job and its data, then stop")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_quiet(p)
 
 
 def main(args) -> int:
@@ -58,9 +60,6 @@ def main(args) -> int:
                 file=sys.stderr,
             )
             return 2
-    if args.workers < 1:
-        print(f"parksim calibrate: error: --workers must be at least 1, got {args.workers}", file=sys.stderr)
-        return 2
     job = load_job(args.job)
     obs = job.observations
     fitted = int((obs["weight"] > 0).sum())

@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli import options
+
 HELP = "compare finished batches: target probabilities, fan charts, zones, paired differences"
 
 
 def register(p):
     p.add_argument("batches", nargs="+", metavar="RUN", help="batch ids (folders under --root) or batch folders")
-    p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
+    options.add_root(p)
     p.add_argument(
         "--out",
         help="folder for the tables and figures (default: compare[-with-OTHER_IDS]/ in the first batch's folder)",

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli import options
+
 HELP = "scenario discovery (PRIM, CART): lever ranges that reach a target"
 METHODS = ("prim", "cart")
 
@@ -37,7 +39,7 @@ def register(p):
     p.add_argument("--method", default="prim", help=f"one of: {', '.join(METHODS)} (default prim)")
     p.add_argument("--min-density", type=float, default=0.8, help="density the chosen box should reach (default 0.8)")
     p.add_argument("--box", type=int, help="choose this box of the trajectory instead (see the printed table)")
-    p.add_argument("--root", default="results/runs", help="where batch ids are looked up (default results/runs)")
+    options.add_root(p)
 
 
 def _error(message: str) -> int:

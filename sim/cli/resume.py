@@ -20,22 +20,23 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli import options
+
 HELP = "complete an interrupted batch with identical results"
 
 
 def register(p):
     p.add_argument("batch", metavar="ID", help="batch id (folder name under --root) or a batch folder")
-    p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    p.add_argument("--dask", metavar="ADDR", help="Dask cluster: tcp://HOST:PORT, or local:N")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_root(p)
+    options.add_executor(p)
+    options.add_quiet(p)
 
 
 def main(args) -> int:
     from sim.cli.show import print_outcome_summary
     from sim.run.batch import resume_batch
 
-    command = " ".join(["parksim", *sys.argv[1:]])
+    command = options.command_line()
     batch = resume_batch(
         args.batch, root=args.root, workers=args.workers, dask=args.dask, progress=not args.quiet, command=command
     )

@@ -18,29 +18,24 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli import options
+
 HELP = "run replications of scenarios and report target attainment"
 
 
 def register(p):
     p.add_argument("scenarios", nargs="+", metavar="SCENARIO", help="scenario files, or names of files in scenarios/")
-    p.add_argument("--reps", type=int, default=20, help="replications per scenario (default 20)")
-    p.add_argument("--seed", type=int, default=2016, help="root seed of the batch (default 2016)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    p.add_argument("--dask", metavar="ADDR", help="run on a Dask cluster: tcp://HOST:PORT, or local:N for a local one")
-    p.add_argument("--out", default="results/runs", help="folder that receives the batch folder (default results/runs)")
-    p.add_argument("--id", dest="batch_id", help="name of the batch folder (default: date-time and a short hash)")
+    options.add_reps(p, default=20)
+    options.add_seed(p)
+    options.add_executor(p)
+    options.add_out(p)
+    options.add_batch_id(p)
     p.add_argument("--no-figure", action="store_true", help="skip the fan chart")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout (id, folder, status, targets)")
+    options.add_quiet(p)
+    options.add_json(p, "one JSON object (id, folder, status, targets)")
 
 
 def main(args) -> int:
-    if args.reps < 1:
-        print("parksim run: error: --reps must be at least 1", file=sys.stderr)
-        return 2
-    if args.workers < 1:
-        print("parksim run: error: --workers must be at least 1", file=sys.stderr)
-        return 2
     from sim.model.scenario import load_scenario, scenario_notes
 
     scenarios = [load_scenario(s) for s in args.scenarios]  # validate everything before running anything
@@ -59,7 +54,7 @@ def main(args) -> int:
 
     batch = run_batch(
         scenarios, reps=args.reps, seed=args.seed, workers=args.workers, dask=args.dask, out_root=args.out,
-        batch_id=args.batch_id, command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
+        batch_id=args.batch_id, command=options.command_line(), progress=not args.quiet,
     )  # fmt: skip
     say = (lambda *a: None) if args.json else print  # with --json, stdout holds only the JSON object
     say(format_summary(batch.outcomes))

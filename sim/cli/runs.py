@@ -12,12 +12,14 @@ examples:
 
 from __future__ import annotations
 
+from sim.cli import options
+
 HELP = "list stored batches with status, size and command"
 
 
 def register(p):
-    p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
-    p.add_argument("--json", action="store_true", help="print the batches as a JSON list on stdout (for scripts)")
+    options.add_root(p)
+    options.add_json(p, "the batches as a JSON list")
 
 
 def main(args) -> int:

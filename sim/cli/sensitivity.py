@@ -30,19 +30,12 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli import options
+from sim.run.executor import usable_cores  # light: the count the executors cap --workers at
+
 HELP = "global sensitivity (Morris, Sobol) of the targets to levers and parameters"
 METHODS = ("morris", "sobol")
 MAX_DEFAULT_WORKERS = 16  # beyond this a local pool gains little on one machine; ask for more with --workers
-
-
-def usable_cores() -> int:
-    """Cores this process may run on (its CPU affinity, which containers and taskset narrow)."""
-    import os
-
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # no affinity on macOS or Windows
-        return max(1, os.cpu_count() or 1)
 
 
 def default_workers(runs: int) -> int:
@@ -59,19 +52,18 @@ def register(p):
     p.add_argument(
         "--n", type=int, help="Morris trajectories (default 10) or Sobol base sample, a power of 2 (default 64)"
     )
-    p.add_argument("--reps", type=int, default=5, help="replications per design point (default 5)")
-    p.add_argument("--seed", type=int, default=2016, help="root seed of the sample and the runs (default 2016)")
-    p.add_argument(
-        "--workers",
-        type=int,
-        help=f"local worker processes (default: the usable cores, at most {MAX_DEFAULT_WORKERS}, at most one per run)",
+    options.add_reps(p, default=5, per="design point")
+    options.add_seed(p)
+    options.add_executor(
+        p, workers_default=None, workers_help=f"default: the usable cores, at most {MAX_DEFAULT_WORKERS}, one per run"
     )
-    p.add_argument("--dask", metavar="ADDR", help="run on a Dask cluster: tcp://HOST:PORT, or local:N for a local one")
-    p.add_argument("--out", default="results/runs", help="folder that receives the batch folder (default results/runs)")
-    p.add_argument("--id", dest="batch_id", help="name of the batch folder (default: date-time and a short hash)")
+    options.add_out(p)
+    options.add_batch_id(p)
     p.add_argument("--resume", metavar="ID", help="complete an interrupted study (same arguments) in batch ID")
-    p.add_argument("--top", type=int, default=3, help="inputs named per outcome in the summary (default 3)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--top", type=options.positive_int, default=3, help="inputs named per outcome in the summary (default 3)"
+    )
+    options.add_quiet(p)
 
 
 def _error(message: str) -> int:
@@ -82,8 +74,6 @@ def _error(message: str) -> int:
 def main(args) -> int:
     if args.method not in METHODS:
         return _error(f"--method {args.method!r} is not allowed; allowed: {', '.join(METHODS)}")
-    if args.reps < 1 or (args.workers is not None and args.workers < 1) or args.top < 1:
-        return _error("--reps, --workers and --top must be at least 1")
     if args.resume and args.batch_id:
         return _error("give either --resume ID (complete a study) or --id ID (name a new one), not both")
     from sim.analysis import sensitivity as sa
@@ -105,7 +95,7 @@ def main(args) -> int:
         study = sensitivity_study.run_study(
             base, design, args.method, n, args.reps, args.seed, workers=workers, dask=args.dask,
             out_root=args.out, batch_id=args.batch_id, resume=args.resume,
-            command=" ".join(["parksim", *sys.argv[1:]]), progress=not args.quiet,
+            command=options.command_line(), progress=not args.quiet,
         )  # fmt: skip
     except sensitivity_study.StudyIncomplete as exc:
         print(f"parksim sensitivity: {exc}", file=sys.stderr)

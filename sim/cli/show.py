@@ -14,15 +14,17 @@ examples:
 
 from __future__ import annotations
 
+from sim.cli import options
+
 HELP = "summarise one batch (status, failures, target attainment)"
 MAX_FULL_SCENARIOS = 4  # above this, one compact row per scenario
 
 
 def register(p):
     p.add_argument("batch", metavar="ID", help="batch id (folder name under --root) or a batch folder")
-    p.add_argument("--root", default="results/runs", help="folder of batch folders (default results/runs)")
+    options.add_root(p)
     p.add_argument("--failures", type=int, default=10, metavar="N", help="failed runs to list (default 10)")
-    p.add_argument("--json", action="store_true", help="print one JSON object on stdout instead (for scripts)")
+    options.add_json(p, "one JSON object")
 
 
 def batch_json(batch, n_failures: int | None = None) -> str:

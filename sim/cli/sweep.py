@@ -21,35 +21,34 @@ from __future__ import annotations
 
 import sys
 
+from sim.cli import options
+
 HELP = "run a lever/parameter design (grid, LHS, Sobol, CSV table) with replications"
 
 
 def register(p):
     p.add_argument("scenario", metavar="SCENARIO", help="base scenario file, or a name in scenarios/")
     p.add_argument("--design", required=True, metavar="FILE", help="design TOML, or a name in scenarios/designs/")
-    p.add_argument("--reps", type=int, default=10, help="replications per design point (default 10)")
-    p.add_argument("--seed", type=int, default=2016, help="root seed (default 2016)")
-    p.add_argument("--workers", type=int, default=1, help="local worker processes (default 1)")
-    p.add_argument("--dask", metavar="ADDR", help="Dask cluster: tcp://HOST:PORT, or local:N")
-    p.add_argument("--out", default="results/runs", help="folder of batch folders (default results/runs)")
-    p.add_argument("--id", dest="batch_id", help="name of the batch folder (default: date-time and a short hash)")
+    options.add_reps(p, default=10, per="design point")
+    options.add_seed(p)
+    options.add_executor(p)
+    options.add_out(p)
+    options.add_batch_id(p)
     p.add_argument("--resume", metavar="ID", help="complete the interrupted sweep ID instead of starting a new one")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    options.add_quiet(p)
 
 
 def main(args) -> int:
     from sim.analysis.design import load_design
-    from sim.model.scenario import ScenarioError, load_scenario
+    from sim.model.scenario import load_scenario
 
-    if args.reps < 1 or args.workers < 1:
-        raise ScenarioError("command line", "--reps/--workers", "must be at least 1")
     base = load_scenario(args.scenario)
     design = load_design(args.design)
     scenarios = design.scenarios(base)  # everything is checked before anything runs
     from sim.cli.show import print_outcome_summary
     from sim.run.batch import new_batch_id, resume_batch, run_batch
 
-    command = " ".join(["parksim", *sys.argv[1:]])
+    command = options.command_line()
     batch_id = args.resume or args.batch_id or new_batch_id(design.name)
     print(f"sweep: {design.name} ({design.method}, {len(scenarios)} points x {args.reps} reps) on {base.name}")
     try:
