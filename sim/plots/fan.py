@@ -87,14 +87,17 @@ def fan_chart(monthly: pd.DataFrame, columns, group: str = "scenario", ncols: in
         if col in goals:
             target_line(ax, goals[col][0], goals[col][1], x)
         _style(ax, panel_title)
-    return _finish(fig, axes, f"{title}; {_reps(monthly, group)} replications per scenario", len(names))
+    return _finish(fig, axes, f"{title}; {_reps(monthly, group)} replications per scenario", names)
 
 
-def _finish(fig, axes, title: str, n_names: int):
+def _finish(fig, axes, title: str, names: list):
     handles, labels = axes.flat[0].get_legend_handles_labels()
     pairs = sorted(zip(handles, labels, strict=True), key=lambda p: -p[0].get_zorder())  # baseline, package, others
     handles, labels = [h for h, _ in pairs], [lab for _, lab in pairs]
-    note = " (bands: baseline and full package only)" if n_names > MAX_BANDS else ""
+    banded = [n for n, (_, _, band) in scenario_styles(names).items() if band]
+    note = (
+        "" if len(banded) == len(names) else f" (bands: {' and '.join(banded)} only)" if banded else " (medians only)"
+    )
     legend_below(fig, handles, labels, ncol=3, fontsize=9)
     return finish(fig, title + note, legend_inches=0.3 + 0.24 * np.ceil(len(labels) / 3), fontsize=10)
 
@@ -150,7 +153,7 @@ def target_fans(monthly: pd.DataFrame, group: str = "scenario", labels=None, h1:
         _style(ax, panel_title)
         ax.set_ylim(bottom=0)
     title = "The plan's headline targets (line: median replication; band or whisker: 90% of replications)"
-    return _finish(fig, axes, f"{title}; {_reps(monthly, group)} replications per scenario", len(names))
+    return _finish(fig, axes, f"{title}; {_reps(monthly, group)} replications per scenario", names)
 
 
 def _yearly_panel(ax, years: pd.DataFrame, group: str, styles: dict, labels: dict) -> None:
