@@ -219,9 +219,7 @@ def format_glance(
         for _, r in table.iterrows():
             first_row, previous = r["target"] != previous, r["target"]  # the label heads a target's first row
             lines = textwrap.wrap(r["label"], LABEL_W) if first_row else [""]
-            words = READING_WORDS.get(r["definition"], r["definition"]) + (
-                "*" if all_definitions and r["plan_reading"] else ""
-            )
+            words = _reading(r["target"], r["definition"], all_definitions)
             cells = "".join(f" {_pct(r[c]):>{CELL_W}}" for c in chunk)
             out.append(f"  {lines[0]:<{LABEL_W}} {words:<{READING_W}}{cells}")
             out.extend(f"    {more}" for more in lines[1:])
@@ -235,6 +233,11 @@ def format_glance(
     if not all_definitions:
         out.append("  Other readings (registered, started; exchange only; firms in the park): --all-definitions.")
     return "\n".join(out)
+
+
+def _reading(target: str, definition: str, marked: bool) -> str:
+    """Short words for a definition, ``*`` after the plan's reading when every reading is shown."""
+    return READING_WORDS.get(definition, definition) + ("*" if marked and plan_reading(target) == definition else "")
 
 
 def _fmt_band(median: float, q05: float, q95: float, counts: bool = True) -> str:
@@ -284,9 +287,8 @@ def format_detail(
             lines = textwrap.wrap(target.text, LABEL_W)
             p = f"{_pct(r.p_reach)} [{_pct(r.p_low)[:-1]}-{_pct(r.p_high)}]"
             band = f"{_fmt_band(r.median, r.q05, r.q95, 'yuan' not in target.unit)} {_unit(target)}"
-            out.append(
-                f"  {lines[0]:<{LABEL_W}} {READING_WORDS.get(r.definition, r.definition):<{READING_W}} {p:<17} {band}"
-            )
+            words = _reading(r.target, r.definition, all_definitions)
+            out.append(f"  {lines[0]:<{LABEL_W}} {words:<{READING_W}} {p:<17} {band}")
             out.extend(f"    {more}" for more in lines[1:])
         ind = it[it[group] == name]
         words = "; ".join(
