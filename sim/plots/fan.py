@@ -96,7 +96,11 @@ def _finish(fig, axes, title: str, names: list):
     handles, labels = [h for h, _ in pairs], [lab for _, lab in pairs]
     banded = [n for n, (_, _, band) in scenario_styles(names).items() if band]
     note = (
-        "" if len(banded) == len(names) else f" (bands: {' and '.join(banded)} only)" if banded else " (medians only)"
+        ""
+        if len(banded) == len(names)
+        else f" (bands: {' and '.join(n.replace('_', ' ') for n in banded)} only)"
+        if banded
+        else " (medians only)"
     )
     legend_below(fig, handles, labels, ncol=3, fontsize=9)
     return finish(fig, title + note, legend_inches=0.3 + 0.24 * np.ceil(len(labels) / 3), fontsize=10)
