@@ -79,7 +79,7 @@ def test_compare_cli(root, tmp_path, capsys):
     out = tmp_path / "cmp"
     assert cli(["compare", "A", "--root", str(root), "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "P(reach) [95% Wilson interval]" in text and "paired change in P(reach) vs tiny" in text
+    assert "P(reach) [95% Wilson interval]" in text and "paired change in P(reach) vs [1] tiny" in text
     assert (out / "fan_charts.png").exists() and (out / "paired_differences.csv").exists()
     assert cli(["compare", "A", "--root", str(root), "--out", str(out), "--reference", "nope"]) == 2
     assert "tiny_same" in capsys.readouterr().err, "the error lists the scenarios to choose from"
@@ -102,3 +102,30 @@ def test_intervals_match_the_textbook_formulas():
     assert (mean[0], lo[0], hi[0]) == pytest.approx((7 / 3, 7 / 3 - half, 7 / 3 + half))
     assert (mean[1], lo[1], hi[1]) == (0.0, 0.0, 0.0), "identical differences: zero-width interval"
     assert mean[2] == 5.0 and np.isnan(lo[2]) and np.isnan(hi[2]), "one pair: a mean but no interval"
+
+
+def test_compare_output_fits_120_columns_and_names_sweep_points_by_lever_values(root, tmp_path, capsys):
+    assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--reps", "1", "--seed", "3",
+                "--out", str(root), "--id", "S", "--quiet"]) == 0  # fmt: skip
+    capsys.readouterr()
+    assert cli(["compare", "S", "--root", str(root), "--out", str(tmp_path / "sw")]) == 0
+    text = capsys.readouterr().out
+    wide = [line for line in text.splitlines() if len(line) > 120]
+    assert not wide, f"compare prints lines wider than 120 columns: {wide[:2]}"
+    assert "[12] eco_x_financing-011: eco_max_pollution_index 0.85" in text, "point names carry their lever values"
+    assert "[1] eco_x_financing-000: eco_max_pollution_index 0.35, finance_supermarket_loans_per_year 7.5" in text
+    assert "[12]" in text.split("paired change", 1)[1], "the paired table numbers its columns like the first"
+
+
+def test_difference_chart_title_is_clear_of_the_column_labels(root, tmp_path):
+    from sim.plots.differences import difference_chart
+
+    diffs = paired_differences(load_batch("A", root=root).outcomes, "tiny")
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    fig = difference_chart(diffs)
+    renderer = FigureCanvasAgg(fig).get_renderer()
+    fig.draw(renderer)
+    title = fig._suptitle.get_window_extent(renderer)
+    labels = [t.get_window_extent(renderer) for t in fig.axes[0].get_xticklabels() if t.get_text()]
+    assert labels and all(label.y1 <= title.y0 for label in labels), "title and scenario labels must not overlap"

@@ -302,3 +302,60 @@ def test_load_fitted_names_the_jobs_that_exist(fitted_job, tmp_path):
     (tmp_path / "done" / "run.json").write_text("{}")
     with pytest.raises(FileNotFoundError, match=r"missing run\.json.*finished jobs under .*: done"):
         load_fitted("half", root=tmp_path)
+
+
+# ---------------------------------------------------------------- what the notebooks say and draw
+def test_charts_name_scenarios_by_their_labels(batch):
+    import sim.analysis.notebook as nb
+
+    cmp = nb.load_comparison([batch])
+    label = load_scenario(TINY).label  # the three tiny variants share it: the name is added to tell them apart
+    assert cmp.labels["tiny"] == f"{label} (tiny)" and cmp.labels["financing@tiny"] == f"{label} (financing@tiny)"
+    assert len(set(cmp.labels.values())) == len(cmp.labels), "labels are made unique"
+    shown = cmp.labelled(cmp.differences)
+    assert set(shown["scenario"]) <= set(cmp.labels.values()) and set(shown["reference"]) == {cmp.labels["tiny"]}
+    assert set(cmp.differences["scenario"]) <= set(cmp.labels), "the tables themselves keep the names"
+
+
+def test_narrowing_is_worded_narrower_or_wider():
+    from sim.plots.calibration import narrowing_words
+
+    assert narrowing_words(0.62) == "interval 62% narrower than the prior's"
+    assert narrowing_words(-0.21) == "interval 21% wider than the prior's", "a negative narrowing is a wider interval"
+    assert "0% narrower" not in narrowing_words(-0.04)
+
+
+def test_calibration_panels_are_titled_by_parameter_meaning_and_count_bands_stop_at_zero():
+    from sim.calibration.job import Prior
+    from sim.model.params import PARAMS
+    from sim.plots.calibration import predictive, prior_posterior
+
+    prior = Prior("leads_per_month", "uniform", 10.0, 60.0)
+    summary = pd.DataFrame([{
+        "param": prior.name, "estimate": 30.0, "q05": 5.0, "q95": 59.0, "prior_q05": 12.5, "prior_q95": 57.5,
+        "narrowing": -0.2, "identified": False,
+    }])  # fmt: skip
+    fig = prior_posterior(summary, [prior], cov=np.array([[4.0]]))
+    title = fig.axes[0].get_title()
+    assert PARAMS["leads_per_month"].doc[1:20] in title and "20% wider" in title, title
+    months = [f"2016-{m:02d}" for m in range(1, 13)]
+    bands = pd.DataFrame({"series": "graphene_neeq", "frame": "park", "kind": "stock", "month": months,
+                          "q05": np.full(12, -1.5), "q50": np.ones(12), "q95": np.full(12, 3.0)})  # fmt: skip
+    coverage = pd.DataFrame([{"series": "graphene_neeq", "frame": "park", "kind": "stock", "date": "2016-12-31",
+                              "value": 1.0, "sd": 2.0, "qualifier": "", "covered": True, "fitted": True,
+                              "unit": "firms"}])  # fmt: skip
+    ax = predictive(bands, coverage).axes[0]
+    lowest = min(v[1] for c in ax.collections for p in c.get_paths() for v in p.vertices)
+    assert lowest >= 0, f"a band or whisker of a count goes below zero ({lowest})"
+
+
+def test_report_header_shows_project_paths_not_the_fitting_machine(tmp_path):
+    import sim.analysis.notebook_calibration as nc
+
+    run = {"job": "default", "job_file": "/some/machine/checkout/calibration/jobs/default.toml", "method": "abc",
+           "data": "/work/elsewhere/calibration/data/west_taihu_history.csv"}  # fmt: skip
+    fitted = nc.Fitted(nc.project_root() / "calibration" / "fitted" / "default", run, pd.DataFrame(), None,
+                       pd.DataFrame(), pd.DataFrame(), {})  # fmt: skip
+    text = nc.caption_fit(fitted)
+    assert "`calibration/data/west_taihu_history.csv`" in text and "`calibration/jobs/default.toml`" in text, text
+    assert "/work/" not in text and "/some/" not in text, "no absolute path of another machine in the header"

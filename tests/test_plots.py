@@ -130,3 +130,39 @@ def test_calibration_figures_take_the_fitted_tables(tmp_path):
     }
     for name, fig in figures.items():
         assert written(fig, tmp_path / f"{name}.png").startswith(PNG_MAGIC), name
+
+
+def test_target_fans_show_the_headline_targets_baseline_on_top_and_n(batch, tmp_path):
+    from sim.plots.fan import target_fans
+
+    monthly = batch.monthly.assign(scenario=batch.monthly["scenario"].map({"tiny": "baseline"}).fillna("full_package"))
+    labels = {"baseline": "Status quo", "full_package": "Full package"}
+    fig = target_fans(monthly, labels=labels, h1={"baseline": 80.0, "full_package": 80.0})
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    for goal in (
+        "target: 200 every year",
+        "target: 1000 by end 2020",
+        "target: 30 by end 2020",
+        "target: 100 by end 2020",
+    ):
+        assert goal in texts, f"the fan chart must show {goal!r}"
+    assert "2 replications per scenario" in fig._suptitle.get_text()
+    cumulative = fig.axes[1]
+    lines = {line.get_label(): line for line in cumulative.get_lines()}
+    assert lines["Status quo"].get_zorder() > lines["Full package"].get_zorder(), "baseline drawn on top"
+    assert lines["Status quo"].get_color() != lines["Full package"].get_color()
+    assert lines["Status quo"].get_ydata()[0] >= 80, "the 2016-2020 count includes the January-June record"
+    assert [t.get_text() for t in fig.legends[0].get_texts()][:2] == ["Status quo", "Full package"]
+    assert written(fig, tmp_path / "targets.png").startswith(PNG_MAGIC)
+
+
+def test_many_scenarios_keep_bands_only_for_baseline_and_full_package():
+    from sim.plots.fan import scenario_styles
+
+    names = ["baseline", *[f"s{k}" for k in range(8)], "full_package"]
+    styles = scenario_styles(names)
+    assert [n for n, (_, _, band) in styles.items() if band] == ["baseline", "full_package"]
+    assert styles["baseline"][1] == max(z for _, z, _ in styles.values())
+    assert len({c for c, _, _ in styles.values()}) == len(names), "distinct colours"
+    few = scenario_styles(["baseline", "financing", "full_package"])
+    assert all(band for _, _, band in few.values())

@@ -132,6 +132,98 @@ def paired_differences(outcomes: pd.DataFrame, reference: str) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def scenario_words(batches) -> dict[str, str]:
+    """Scenario name (as the comparison spells it) -> words: a design point's lever values, else its label."""
+    out = {}
+    for batch, mapping in _labelled(batches):
+        design = batch.manifest.get("design") or {}
+        points = {p["name"]: {k: v for k, v in p.items() if k != "name"} for p in design.get("points", [])}
+        for s in batch.manifest["scenarios"]:
+            point = points.get(s["name"])
+            words = ", ".join(f"{k} {v:g}" for k, v in point.items()) if point else s.get("label") or s["name"]
+            out[mapping[s["name"]]] = words
+    return out
+
+
+# ---------------------------------------------------------------- text
+WIDTH = 120  # the printed tables fit a terminal this wide
+
+
+def wide_text(cells: pd.DataFrame, row_title: str, width: int = WIDTH, numbers=None) -> list[str]:
+    """Lines of a table of strings, columns headed ``[k]`` (``numbers``, default 1, 2, ...), split to fit ``width``."""
+    numbers = list(numbers or range(1, cells.shape[1] + 1))
+    label_w = max([len(row_title), *(len(str(r)) for r in cells.index)])
+    cell_w = max([2 + len(str(max(numbers, default=1))), *(len(str(v)) for v in cells.to_numpy().ravel())])
+    per = max(1, (width - 2 - label_w) // (cell_w + 2))
+    lines = []
+    for first in range(0, cells.shape[1], per):
+        block = cells.iloc[:, first : first + per]
+        head = "".join(f"  {f'[{k}]':>{cell_w}}" for k in numbers[first : first + per])
+        lines.append(f"  {row_title:<{label_w}}{head}")
+        for label, row in block.iterrows():
+            lines.append(f"  {str(label):<{label_w}}" + "".join(f"  {str(v):>{cell_w}}" for v in row))
+    return lines
+
+
+def legend_text(names, words: dict, width: int = WIDTH) -> list[str]:
+    """``[k] name: words`` per column, wrapped to ``width``."""
+    import textwrap
+
+    lines = []
+    for k, name in enumerate(names, 1):
+        text = f"[{k}] {name}: {words.get(name, name)}" if words.get(name, name) != name else f"[{k}] {name}"
+        lines += textwrap.wrap(text, width, initial_indent="  ", subsequent_indent="        ")
+    return lines
+
+
+def _pp(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else f"{100 * x:+.0f}"
+
+
+def format_comparison(result: dict, width: int = WIDTH) -> str:
+    """P(reach) with its interval per target, definition and scenario, then paired changes, within ``width``."""
+    from sim.analysis.report import READING_WORDS
+
+    t = result["targets"]
+    names = list(dict.fromkeys(t["scenario"]))
+    t = t.assign(
+        row=[f"{a} [{READING_WORDS.get(d, d)}]" for a, d in zip(t["target"], t["definition"], strict=True)],
+        cell=[
+            "n/a" if not np.isfinite(p) else f"{100 * p:.0f}% [{100 * lo:.0f}-{100 * hi:.0f}]"
+            for p, lo, hi in zip(t["p_reach"], t["p_low"], t["p_high"], strict=True)
+        ],
+    )
+    cells = t.pivot(index="row", columns="scenario", values="cell").reindex(
+        index=list(dict.fromkeys(t["row"])), columns=names
+    )
+    out = ["P(reach) [95% Wilson interval], per scenario or design point:"]
+    out += wide_text(cells, "target [definition]", width)
+    out += legend_text(names, result.get("words", {}), width)
+    diffs = result["paired_differences"]
+    if not diffs.empty:
+        from sim.model.targets import parse_column
+
+        sub = diffs[diffs["kind"] == "p_reach"]
+        rows = [f"{a} [{READING_WORDS.get(d, d)}]" for a, d in map(parse_column, sub["measure"])]
+        sub = sub.assign(
+            row=rows,
+            cell=[
+                f"{_pp(m)} [{_pp(lo)},{_pp(hi)}]"
+                for m, lo, hi in zip(sub.mean_diff, sub.ci_low, sub.ci_high, strict=True)
+            ],
+        )
+        others, ref = list(dict.fromkeys(sub["scenario"])), sub["reference"].iloc[0]
+        cells = sub.pivot(index="row", columns="scenario", values="cell").reindex(
+            index=list(dict.fromkeys(rows)), columns=others
+        )
+        out.append(
+            f"\npaired change in P(reach) vs [{names.index(ref) + 1}] {ref}, percentage points"
+            " (same seeds, 95% t interval):"
+        )
+        out += wide_text(cells, "target [definition]", width, [names.index(n) + 1 for n in others])
+    return "\n".join(out)
+
+
 # ---------------------------------------------------------------- the whole comparison
 def compare(batches, out_dir: str | Path, reference: str | None = None) -> dict:
     """Write the comparison table and figures of ``batches`` into ``out_dir``.
@@ -167,6 +259,7 @@ def compare(batches, out_dir: str | Path, reference: str | None = None) -> dict:
     for name, fig in _figures(result, monthly, fans).items():
         files[f"{name}.png"] = save(fig, out / f"{name}.png", dpi=DPI)
     result["files"] = files
+    result["words"] = scenario_words(batches)
     return result
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 
@@ -131,6 +131,11 @@ class Comparison:
     reference: str
     scenarios: list
     dropped: list
+    labels: dict = field(default_factory=dict)  # scenario name -> human label (unique), for the charts
+
+    def labelled(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its ``scenario`` and ``reference`` columns in labels instead of names (a copy)."""
+        return labelled(frame, self.labels)
 
 
 def load_comparison(batches, reference: str | None = None, only=(), max_scenarios: int = MAX_SCENARIOS) -> Comparison:
@@ -166,8 +171,30 @@ def load_comparison(batches, reference: str | None = None, only=(), max_scenario
         raise ValueError(f"reference {reference!r} is not among the scenarios: {', '.join(kept)}")
     diffs = paired_differences(outcomes, reference) if len(kept) > 1 else pd.DataFrame()
     return Comparison(
-        batches, outcomes, monthly, target_table(outcomes), zone_table(monthly), diffs, reference, kept, dropped
-    )
+        batches, outcomes, monthly, target_table(outcomes), zone_table(monthly), diffs, reference, kept, dropped,
+        scenario_labels(batches, kept),
+    )  # fmt: skip
+
+
+def scenario_labels(batches, names) -> dict:
+    """Scenario name (as the comparison spells it, ``<id>:`` prefix and all) -> its label, made unique."""
+    found = {}
+    for b in batches:
+        for s in b.manifest["scenarios"]:
+            for key in (s["name"], f"{b.id}:{s['name']}"):
+                found.setdefault(key, s.get("label") or s["name"])
+    labels = {n: found.get(n, n) for n in names}
+    repeated = {v for v in labels.values() if list(labels.values()).count(v) > 1}
+    return {n: f"{v} ({n})" if v in repeated else v for n, v in labels.items()}
+
+
+def labelled(frame: pd.DataFrame, labels: dict) -> pd.DataFrame:
+    """``frame`` with ``scenario`` / ``reference`` columns mapped to ``labels`` (names without a label stay)."""
+    out = frame.copy()
+    for col in ("scenario", "reference"):
+        if col in out:
+            out[col] = out[col].map(lambda n: labels.get(n, n))
+    return out
 
 
 # ---------------------------------------------------------------- labels and display

@@ -21,9 +21,10 @@ import numpy as np
 import pandas as pd
 
 from sim.analysis.notebook import fmt_num, project_root
-from sim.plots.calibration import words
+from sim.plots.calibration import narrowing_words, words
 
 ENV_JOB = "PARKSIM_CALIBRATION_JOB"
+TOP_FOLDERS = ("calibration", "scenarios", "results", "docs", "sim")  # where a project path starts
 NEEDED = ("run.json", "summary.csv", "predictive.csv", "predictive_bands.csv")
 
 
@@ -87,7 +88,7 @@ def parameter_table(fitted: Fitted) -> pd.DataFrame:
         "prior source": summary["param"].map(lambda p: getattr(priors.get(p), "source", "")),
         "estimate": summary["estimate"].map(lambda v: f"{v:.4g}"),
         "90% interval": [f"{a:.4g} to {b:.4g}" for a, b in zip(summary["q05"], summary["q95"], strict=True)],
-        "narrowed by": summary["narrowing"].map(lambda v: f"{max(v, 0):.0%}"),
+        "90% interval vs prior": summary["narrowing"].map(lambda v: narrowing_words(v).removeprefix("interval ")),
         "identified": summary["identified"].map({True: "yes", False: "no (prior-dominated)"}),
     }).set_index("parameter")  # fmt: skip
 
@@ -109,8 +110,21 @@ def predictive_table(coverage: pd.DataFrame) -> pd.DataFrame:
 
 
 def _relative(path: str | Path) -> str:
-    path, root = Path(path).resolve(), project_root().resolve()
-    return str(path.relative_to(root) if path.is_relative_to(root) else path)
+    """``path`` relative to the project, never an absolute path of the machine that fitted the job.
+
+    A path into another checkout keeps its part from the project's top folders on
+    (``/elsewhere/calibration/data/x.csv`` -> ``calibration/data/x.csv``); anything else keeps only its name.
+    """
+    path, root = Path(path), project_root().resolve()
+    if not path.is_absolute():
+        return path.as_posix()
+    if path.resolve().is_relative_to(root):
+        return path.resolve().relative_to(root).as_posix()
+    parts = path.parts
+    for i, part in enumerate(parts):
+        if part in TOP_FOLDERS and (root / Path(*parts[i:])).exists():
+            return Path(*parts[i:]).as_posix()
+    return path.name
 
 
 def caption_fit(fitted: Fitted) -> str:
@@ -118,7 +132,8 @@ def caption_fit(fitted: Fitted) -> str:
     r = fitted.run
     method = {"abc": "ABC-SMC (pyABC)", "msm": "the method of simulated moments"}.get(r.get("method"), r.get("method"))
     return "\n".join([
-        f"- job **{r.get('job')}** (`{r.get('job_file')}`), fitted by {method} to `{_relative(r.get('data', '?'))}`",
+        f"- job **{r.get('job')}** (`{_relative(r.get('job_file', '?'))}`), fitted by {method} "
+        f"to `{_relative(r.get('data', '?'))}`",
         f"- {r.get('simulations', '?')} simulations in {r.get('seconds_total', '?')} s on {r.get('executor', '?')}; "
         f"stopped because: {r.get('stop_reason', '?')}",
         f"- code version {r.get('code_version', '?')}, seed {r.get('seed', '?')}, started {r.get('started', '?')}",

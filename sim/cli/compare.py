@@ -8,7 +8,10 @@ graphene firms; fan_charts.png), where firms and talent are by zone at the end
 (zones.csv, zones.png), and paired differences against a reference scenario,
 run by run on the same replicate seeds (common random numbers) with 95%
 intervals (paired_differences.csv, paired_differences.png). Scenario names
-that occur in several batches are prefixed with their batch id. Files go to
+that occur in several batches are prefixed with their batch id. The printed
+tables number the scenarios or design points [1], [2], ... and name each below
+(a design point by its lever values); they fit 120 columns, split in as many
+tables as that takes. Files go to
 --out, by default to compare/ (or compare-with-OTHER_IDS/) inside the first
 batch's folder.
 
@@ -79,18 +82,6 @@ def _check_out(out) -> None:
 
 
 def _print(result) -> None:
-    targets = result["targets"]
-    wide = targets.assign(cell=targets.apply(lambda r: f"{r.p_reach:.2f} [{r.p_low:.2f},{r.p_high:.2f}]", axis=1))
-    wide = wide.pivot(index=["target", "definition"], columns="scenario", values="cell")
-    rows = list(dict.fromkeys(zip(targets["target"], targets["definition"], strict=True)))
-    wide = wide.reindex(index=rows, columns=list(dict.fromkeys(targets["scenario"])))
-    print("P(reach) [95% Wilson interval]")
-    print(wide.to_string(line_width=200))
-    diffs = result["paired_differences"]
-    if not diffs.empty:
-        sub = diffs[diffs["kind"] == "p_reach"]
-        cell = sub.apply(lambda r: f"{r.mean_diff:+.2f} [{r.ci_low:+.2f},{r.ci_high:+.2f}]", axis=1)
-        table = sub.assign(cell=cell).pivot(index="measure", columns="scenario", values="cell")
-        table = table.reindex(index=list(dict.fromkeys(sub["measure"])), columns=list(dict.fromkeys(sub["scenario"])))
-        print(f"\npaired change in P(reach) vs {sub['reference'].iloc[0]} (same seeds, 95% t interval)")
-        print(table.to_string(line_width=200))
+    from sim.analysis.compare import format_comparison
+
+    print(format_comparison(result))

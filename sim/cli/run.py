@@ -4,13 +4,18 @@ Replication i of every scenario uses the same child seed
 SeedSequence(SEED).spawn(REPS)[i] (common random numbers), so scenarios differ
 only by policy. Results go to results/runs/<id>/: manifest.json, Parquet tables
 (monthly series, one row of outcomes per run), summary CSVs and a fan chart PNG.
-At the end a table per scenario gives the probability of reaching each target
-(95% Wilson interval) under every definition, and medians with 90% bands.
+At the end a compact table gives the probability of reaching each target under
+the plan's reading of it (rows) for every scenario (columns); then, per
+scenario, the probability with its 95% Wilson interval and the median and 90%
+band of what is measured. --all-definitions reports every definition of each
+target (projects signed / registered / started; exchange only / exchange +
+NEEQ; ...).
 
 examples:
   parksim run baseline --reps 20
   parksim run baseline listing_support full_package --reps 100 --seed 2016 --workers 2
   parksim run scenarios/financing.toml --reps 50 --dask tcp://127.0.0.1:8786
+  parksim run baseline full_package --reps 40 --all-definitions
   parksim run baseline --reps 20 --quiet --json > batch.json
 """
 
@@ -31,6 +36,9 @@ def register(p):
     options.add_out(p)
     options.add_batch_id(p)
     p.add_argument("--no-figure", action="store_true", help="skip the fan chart")
+    p.add_argument(
+        "--all-definitions", action="store_true", help="report every definition of each target, not only the plan's"
+    )
     options.add_quiet(p)
     options.add_json(p, "one JSON object (id, folder, status, targets)")
 
@@ -57,13 +65,14 @@ def main(args) -> int:
         batch_id=args.batch_id, command=options.command_line(), progress=not args.quiet,
     )  # fmt: skip
     say = (lambda *a: None) if args.json else print  # with --json, stdout holds only the JSON object
-    say(format_summary(batch.outcomes))
+    labels = {s.name: s.label for s in scenarios}
+    say(format_summary(batch.outcomes, labels, all_definitions=getattr(args, "all_definitions", False)))
     folder = batch.folder
     if folder is not None:
         target_table(batch.outcomes).to_csv(folder / "summary_targets.csv", index=False)
         indicator_table(batch.outcomes).to_csv(folder / "summary_indicators.csv", index=False)
         if not args.no_figure:
-            png = fan_chart(batch.monthly, folder / "fan_chart.png")
+            png = fan_chart(batch.monthly, folder / "fan_chart.png", scenarios)
             say(f"\nfigure: {png}")
         say(f"results: {folder}")
     if args.json:

@@ -9,6 +9,7 @@ point, and medians with 90% bands of the end-of-run indicators.
 examples:
   parksim show 20261127-183512-ab12cd
   parksim show results/runs/20261127-183512-ab12cd --failures 50
+  parksim show 20261127-183512-ab12cd --all-definitions
   parksim show 20261127-183512-ab12cd --json
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 from sim.cli import options
 
 HELP = "summarise one batch (status, failures, target attainment)"
-MAX_FULL_SCENARIOS = 4  # above this, one compact row per scenario
+MAX_FULL_SCENARIOS = 4  # above this, only the compact table (the detail with --all-definitions)
 
 
 def register(p):
@@ -25,6 +26,9 @@ def register(p):
     options.add_root(p)
     p.add_argument("--failures", type=int, default=10, metavar="N", help="failed runs to list (default 10)")
     options.add_json(p, "one JSON object")
+    p.add_argument(
+        "--all-definitions", action="store_true", help="report every definition of each target, not only the plan's"
+    )
 
 
 def batch_json(batch, n_failures: int | None = None) -> str:
@@ -80,28 +84,37 @@ def headline_table(outcomes, inputs=()):
     return wide
 
 
-def print_outcome_summary(batch, headline: bool = False) -> None:
-    """Target attainment of a batch: the full table for a few scenarios, else one row per scenario."""
-    from sim.analysis.report import format_summary
+def print_outcome_summary(batch, headline: bool = False, all_definitions: bool = False) -> None:
+    """Target attainment of a batch: the compact table across scenarios, then the detail for a few scenarios.
+
+    A sweep (``headline``) prints one column per design point with its lever values instead.
+    """
+    from sim.analysis.report import format_detail, format_glance
 
     ok = batch.outcomes[batch.outcomes["status"] == "ok"]
     if ok.empty:
         print("no finished runs to summarise")
         return
-    if not headline and ok["scenario"].nunique() <= MAX_FULL_SCENARIOS:
-        print(format_summary(ok))
+    if not headline:
+        labels = {s["name"]: s.get("label", s["name"]) for s in batch.manifest.get("scenarios", [])}
+        print(format_glance(ok, labels, all_definitions=all_definitions))
+        if all_definitions or ok["scenario"].nunique() <= MAX_FULL_SCENARIOS:
+            print(format_detail(ok, labels, all_definitions=all_definitions))
         return
     wide = headline_table(ok, batch.manifest.get("input_columns", []))
     print(wide.to_string(float_format=lambda x: f"{x:.3g}", line_width=160))
 
 
 def print_header(batch, n_failures: int = 10) -> None:
+    import textwrap
+
     m = batch.manifest
     code = m.get("code", {})
     commit = (code.get("git_commit") or "no git")[:10] + (" (uncommitted changes)" if code.get("git_dirty") else "")
     t = m.get("timings", {})
     print(batch.summary_line())
-    print(f"  command:  {m.get('command') or '(from Python)'}")
+    command = textwrap.wrap(m.get("command") or "(from Python)", 108, break_on_hyphens=False) or [""]
+    print("\n".join(["  command:  " + command[0], *("            " + c for c in command[1:])]))
     print(f"  created:  {m.get('created')}  finished: {m.get('finished') or '-'}")
     print(f"  code:     parksim {code.get('version')} at {commit}; format v{m['format_version']}")
     print(f"  seeds:    root {m['seed']}, {m['reps']} replications x {len(m['scenarios'])} scenarios (common seeds)")
@@ -136,5 +149,5 @@ def main(args) -> int:
         print(batch_json(batch, args.failures))
         return 1 if batch.failed else 0
     print_header(batch, args.failures)
-    print_outcome_summary(batch)
+    print_outcome_summary(batch, all_definitions=getattr(args, "all_definitions", False))
     return 1 if batch.failed else 0

@@ -16,6 +16,7 @@ The tables are those of :mod:`sim.calibration.fitted` (``summary.csv``,
 from __future__ import annotations
 
 import math
+import textwrap
 
 import matplotlib.dates as mdates
 import numpy as np
@@ -45,6 +46,21 @@ def words(code: str) -> str:
     if code in WORDS:
         return WORDS[code]
     return " ".join(TOKENS.get(part, part) for part in str(code).split("_"))
+
+
+def param_label(name: str, width: int = 52) -> str:
+    """A parameter in words: its declared one-line meaning, shortened to ``width`` (the name when undeclared)."""
+    from sim.model.params import PARAMS
+
+    doc = getattr(PARAMS.get(name), "doc", "") or name
+    return textwrap.shorten(doc[:1].upper() + doc[1:], width, placeholder="...")
+
+
+def narrowing_words(narrowing: float) -> str:
+    """``0.62`` -> "interval 62% narrower than the prior's"; a negative value is a wider interval."""
+    if narrowing is None or not np.isfinite(narrowing):
+        return "interval width vs the prior's unknown"
+    return f"interval {abs(narrowing):.0%} {'narrower' if narrowing >= 0 else 'wider'} than the prior's"
 
 
 def prior_posterior(summary: pd.DataFrame, priors, draws=None, weights=None, cov=None, ncols: int = 3):
@@ -92,7 +108,8 @@ def _posterior_panel(ax, r, prior, draws, weights, sd: float | None) -> None:
     ax.plot([r.prior_q05, r.prior_q95], [0.94, 0.94], color="0.45", linewidth=4, transform=top, label="prior 90%")
     ax.plot([r.q05, r.q95], [0.87, 0.87], color="C1", linewidth=4, transform=top, label="posterior 90%")
     verdict = "identified" if r.identified else "not identified"
-    ax.set_title(f"{r.param}\n{verdict}: interval {max(r.narrowing, 0):.0%} narrower than the prior's", fontsize=9)
+    ax.set_title(f"{param_label(r.param)}\n{verdict}: {narrowing_words(r.narrowing)}", fontsize=9)
+    ax.set_xlabel(r.param, fontsize=7, color="0.35")  # the name a job file or scenario uses
     ax.set_yticks([])
     ax.tick_params(axis="x", labelsize=8)
 
@@ -124,14 +141,18 @@ def _rows(table: pd.DataFrame, key: tuple) -> pd.DataFrame:
 
 def _predictive_panel(ax, band: pd.DataFrame, obs: pd.DataFrame, key: tuple) -> None:
     t = pd.to_datetime(band["month"])
-    ax.fill_between(t, band["q05"], band["q95"], color="C0", alpha=0.25, linewidth=0)
+    # counts (firms, projects) and amounts cannot be negative: their bands and whiskers stop at zero instead of
+    # promising negative firms; growth rates can be negative and are left alone
+    floor = 0.0 if key[2] != "rate" else -np.inf
+    ax.fill_between(t, band["q05"].clip(lower=floor), band["q95"], color="C0", alpha=0.25, linewidth=0)
     ax.plot(t, band["q50"], color="C0", linewidth=1.2)
     for r in obs.itertuples():
         colour, when = ("k" if r.covered else "red"), pd.Timestamp(r.date)
         if r.qualifier == "gt":
             ax.plot(when, r.value, marker="^", color=colour, ms=7, linestyle="none")
         else:
-            ax.errorbar(when, r.value, yerr=r.sd, fmt="o", color=colour, ms=4, capsize=2)
+            low = min(r.sd, max(r.value - floor, 0.0)) if np.isfinite(r.sd) else r.sd
+            ax.errorbar(when, r.value, yerr=[[low], [r.sd]], fmt="o", color=colour, ms=4, capsize=2)
     unit = obs["unit"].iloc[0] if len(obs) else ""
     check = "" if obs["fitted"].all() else "; check only, not fitted"
     ax.set_title(f"{words(key[0])}\n{words(key[1])}, {words(key[2])}{check}", fontsize=9)

@@ -32,16 +32,14 @@ def difference_chart(diffs: pd.DataFrame):
         ax.text(c, r, _cell(m, low[r, c], high[r, c]), ha="center", va="center", fontsize=8,
                 color="white" if abs(np.nan_to_num(m)) > 0.6 else "k")  # fmt: skip
     ax.set_yticks(np.arange(len(rows)), rows, fontsize=8)
-    ax.set_xticks(np.arange(len(scen)), scen, rotation=30, ha="right", fontsize=8)
+    ax.set_xticks(np.arange(len(scen)), scen, rotation=30, ha="left", rotation_mode="anchor", fontsize=8)
     ax.xaxis.tick_top()
-    ax.tick_params(axis="x", labelrotation=30)
     bar = fig.colorbar(image, ax=ax, fraction=0.04, pad=0.02)
     bar.set_label("change in the chance of reaching (percentage points)", fontsize=8)
     ref, pairs = sub["reference"].iloc[0], int(sub["pairs"].min())
-    ax.set_title(f"Change in the chance of reaching each target vs {ref} (same random numbers, {pairs} pairs)\n"
-                 "numbers: percentage points; * = the 95% interval excludes zero", fontsize=9)  # fmt: skip
-    fig.tight_layout()
-    return fig
+    # a figure title, not the axes' one: tight_layout then keeps it clear of the column labels on top
+    return finish(fig, f"Change in the chance of reaching each target vs {ref} (same random numbers, {pairs} pairs)\n"
+                  "numbers: percentage points; * = the 95% interval excludes zero", fontsize=9)  # fmt: skip
 
 
 def _cell(mean: float, low: float, high: float) -> str:

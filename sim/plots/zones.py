@@ -35,5 +35,7 @@ def zone_chart(zones: pd.DataFrame, title: str = TITLE):
         ax.grid(axis="y", alpha=0.35)
         ax.yaxis.set_major_formatter(lambda v, _: f"{v:,.0f}")
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    legend_below(fig, handles, labels)
-    return finish(fig, title, legend_inches=(0.08 + 0.05 * (len(labels) > 5)) * fig.get_figheight(), top=0.97)
+    ncol = 5 if max(map(len, labels), default=0) <= 24 else 3  # long scenario labels: fewer columns, more rows
+    legend_below(fig, handles, labels, ncol=ncol)
+    rows = int(np.ceil(len(labels) / ncol))
+    return finish(fig, title, legend_inches=0.25 + 0.2 * rows, top=0.97)
