@@ -105,11 +105,13 @@ def Paired(view: data.View):
         with solara.Row():
             solara.Select(label="Scenario", value=first, values=names)
             solara.Select(label="minus the reference", value=second, values=names)
-        if first.value not in names or second.value not in names or first.value == second.value:
+        chosen_a = first.value if first.value in names else names[-1]  # other batches chosen: back to defaults
+        chosen_b = second.value if second.value in names else names[0]
+        if chosen_a == chosen_b:
             solara.Info("Pick two different scenarios.")
             return
         by_label = dict(zip(names, keys, strict=True))
-        a, b = by_label[first.value], by_label[second.value]
+        a, b = by_label[chosen_a], by_label[chosen_b]
         table = data.paired_table(view.outcomes, view.labels, a, b)
         if table.empty:
             solara.Info("These scenarios share no seeds (they come from batches with different seeds).")
