@@ -250,6 +250,9 @@ def test_dashboard_in_a_browser(server, store, tmp_path):
             page.get_by_text(f"Scenarios shown: Tiny park for tests (15% scale); {POLICY_LABEL}").first
         ).to_be_visible(timeout=long)
         expect(page.locator("img").first).to_be_visible(timeout=long)
+        expect(page.get_by_text("The park as a place")).to_be_visible(timeout=long)
+        expect(page.get_by_text("Month: 2020-12")).to_be_visible(timeout=long)  # the slider starts at the last month
+        expect(page.get_by_text(re.compile(r"^Paired differences"))).to_be_visible(timeout=long)
 
         # an out-of-range lever is refused with the CLI's message, and nothing runs
         subsidy = page.get_by_label(re.compile(r"^Listing subsidy"))
