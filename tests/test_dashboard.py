@@ -194,6 +194,31 @@ def test_cli_refuses_a_bad_port_and_has_help():
     assert ok.value.code == 0
 
 
+def test_page_renders_the_charts_of_a_ticked_batch(store):
+    """The Solara page without a browser: ticking the batch draws the charts (a fast check of the UI code)."""
+    import ipyvuetify as v
+    import ipywidgets
+    import solara
+
+    from sim.dashboard import app
+
+    app.root.value, app.base_ref.value = str(store), str(TINY)
+    try:
+        _, rc = solara.render(app.Page(), handle_error=False)
+        (box,) = [w for w in rc.find(v.Checkbox).widgets if "tinypair" in w.label]
+        box.v_model = True
+        assert app.chosen.value == ["tinypair"]
+        rc.find(ipywidgets.Image).assert_not_empty()
+        assert len(rc.find(ipywidgets.Image).widgets) == 4, "targets, fan charts, paired differences, zone map"
+        app.lever_values.value = {"listing_subsidy_myuan": 99.0}  # as typed in its box (the browser test types)
+        (run,) = [w for w in rc.find(v.Btn).widgets if str(w.children[0]).startswith("Run ")]
+        run.click()
+        assert "must be between 0 and 10" in app.input_error.value
+        assert app.input_error.value.startswith("parksim: error:")
+    finally:
+        app.chosen.value, app.input_error.value, app.lever_values.value = [], "", {}
+
+
 # ---------------------------------------------------------------- in a real browser
 def _free_port() -> int:
     with socket.socket() as s:

@@ -152,7 +152,9 @@ def package_run(base: str, values: dict, n: int, folder_root: str) -> dict:
 
     def work():
         try:
-            data.launch(base, values, n, folder_root, batch_id=batch_id)
+            batch = data.launch(base, values, n, folder_root, batch_id=batch_id)
+            if batch.failed:  # as 'parksim run' reports it; the finished runs are stored and shown
+                outcome["failed"] = f"{batch.failed} of {batch.n_runs} runs failed; see 'parksim show {batch_id}'"
         except Exception as exc:  # noqa: BLE001 - shown to the user as the CLI would print it
             outcome["error"] = error_text(exc)
 
@@ -230,6 +232,8 @@ def TryPackage():
             else:
                 text = f"Stored batch {result['id']} ({result['planned']} runs) under {root.value}; shown above."
                 solara.Success(text, classes=["parksim-run-done"])
+                if "failed" in result:
+                    solara.Warning(f"parksim: {result['failed']}", classes=["parksim-run-error"])
 
 
 def _load(ids: list[str], folder_root: str) -> tuple[data.View | None, str]:
