@@ -12,15 +12,11 @@ import os
 import threading
 from pathlib import Path
 
-import matplotlib
+import solara  # figures come from sim.plots (matplotlib Figures without pyplot), so no backend is chosen
 
-matplotlib.use("Agg")
-
-import solara  # noqa: E402
-
-from sim.dashboard import data  # noqa: E402
-from sim.dashboard.server import BASE_ENV, REPS_ENV, ROOT_ENV  # noqa: E402
-from sim.errors import InputError, ParksimError  # noqa: E402
+from sim.dashboard import data
+from sim.dashboard.server import BASE_ENV, REPS_ENV, ROOT_ENV
+from sim.errors import InputError, ParksimError
 
 POLL_SECONDS = 0.5
 

@@ -388,10 +388,20 @@ def lever_specs(base=None) -> list[LeverSpec]:
     out = []
     for name, p in LEVERS.items():
         default = float(base[name]) if base is not None else float(p.default)
-        step = 1.0 if p.integer else float(10 ** np.floor(np.log10((p.high - p.low) / 100)))
+        step = 1.0 if p.integer else _slider_step(p.high - p.low)
         out.append(LeverSpec(name, LEVER_LABELS.get(name, name.replace("_", " ")), p.unit, float(p.low),
                              float(p.high), default, step, p.integer, p.doc))  # fmt: skip
     return out
+
+
+def _slider_step(span: float) -> float:
+    """The power of ten at or below a hundredth of ``span`` (found by steps: no transcendental calls in sim/)."""
+    step = 1.0
+    while step > span / 100:
+        step /= 10
+    while step * 10 <= span / 100:
+        step *= 10
+    return step
 
 
 def package_scenario(base, values: dict[str, float]):
