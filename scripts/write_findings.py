@@ -31,7 +31,7 @@ from findings_text import (  # noqa: E402  (sibling module, not a package)
     reproduce_section,
 )
 
-from sim import discovery as sd  # noqa: E402
+from sim.analysis import discovery as sd  # noqa: E402
 from sim.analysis.compare import paired_differences  # noqa: E402
 from sim.analysis.report import target_table  # noqa: E402
 from sim.model.targets import TARGETS, all_columns, column_of, parse_column, target_of  # noqa: E402
