@@ -128,6 +128,13 @@ def add_json(p, what: str) -> None:
     p.add_argument("--json", action="store_true", help=f"print {what} on stdout instead (for scripts)")
 
 
+def add_all_definitions(p) -> None:
+    """``--all-definitions``: report every definition of each target, not only the plan's reading."""
+    p.add_argument(
+        "--all-definitions", action="store_true", help="report every definition of each target, not only the plan's"
+    )
+
+
 # ---------------------------------------------------------------- the command line of manifests
 def set_argv(argv: list[str] | None) -> None:
     """Remember the arguments of the command being run (``sim.cli.main`` calls it; None when it ends)."""

@@ -36,9 +36,7 @@ def register(p):
     options.add_out(p)
     options.add_batch_id(p)
     p.add_argument("--no-figure", action="store_true", help="skip the fan chart")
-    p.add_argument(
-        "--all-definitions", action="store_true", help="report every definition of each target, not only the plan's"
-    )
+    options.add_all_definitions(p)
     options.add_quiet(p)
     options.add_json(p, "one JSON object (id, folder, status, targets)")
 

@@ -26,9 +26,7 @@ def register(p):
     options.add_root(p)
     p.add_argument("--failures", type=int, default=10, metavar="N", help="failed runs to list (default 10)")
     options.add_json(p, "one JSON object")
-    p.add_argument(
-        "--all-definitions", action="store_true", help="report every definition of each target, not only the plan's"
-    )
+    options.add_all_definitions(p)
 
 
 def batch_json(batch, n_failures: int | None = None) -> str:
