@@ -115,24 +115,29 @@ def test_shared_options_have_one_definition_in_every_command():
         assert len(set(per_command.values())) == 1, f"{flag} differs between commands: {per_command}"
 
 
+BATCH_COMMANDS = [
+    "run tiny",
+    "sweep tiny --design x",
+    "resume ID",
+    "sensitivity tiny --method morris --design x",
+    "calibrate JOB",
+]
+BAD_OPTIONS = [
+    ["--workers", "0"],
+    ["--workers", "two"],
+    ["--reps", "0"],
+    ["--dask", "host:8786"],
+    ["--workers", "2", "--dask", "local:2"],
+]
+NO_REPS = ("resume", "calibrate")  # these take their replications from the batch or the job
+
+
 @pytest.mark.parametrize(
-    "command",
-    ["run tiny", "sweep tiny --design x", "resume ID", "sensitivity tiny --method morris --design x", "calibrate JOB"],
-)
-@pytest.mark.parametrize(
-    "bad",
-    [
-        ["--workers", "0"],
-        ["--workers", "two"],
-        ["--reps", "0"],
-        ["--dask", "host:8786"],
-        ["--workers", "2", "--dask", "local:2"],
-    ],
+    ("command", "bad"),
+    [(c, b) for c in BATCH_COMMANDS for b in BAD_OPTIONS if not (b[0] == "--reps" and c.split()[0] in NO_REPS)],
 )
 def test_bad_executor_options_are_usage_errors_while_parsing(capsys, command, bad):
     argv = [*command.split(), *bad]
-    if bad[0] == "--reps" and command.split()[0] in ("resume", "calibrate"):
-        pytest.skip("no --reps")
     with pytest.raises(SystemExit) as info:
         sim.cli.main(argv)
     assert info.value.code == 2
