@@ -28,6 +28,7 @@ from findings_plots import LEVELS, label, plot_morris, plot_probabilities, plot_
 from findings_text import (  # noqa: E402  (sibling module, not a package)
     MECHANISMS,
     caveats_section,
+    changes_section,
     reproduce_section,
 )
 
@@ -338,7 +339,8 @@ def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | N
     now = sum(g.get((c, REFERENCE), 0) >= 0.5 for c in cols)
     pkg = sum(g.get((c, PACKAGE), 0) >= 0.5 for c in cols)
     lines = [f"The plan's {len(TARGETS)} targets have {len(cols)} readings (\"introduced\" and \"listed\" can be "
-             f"read several ways). Under the calibrated model, **{now} of the {len(cols)} readings are more likely "
+             "read several ways). Under the model at its fitted parameters (fitted before the latest "
+             f"mechanisms: see below), **{now} of the {len(cols)} readings are more likely "
              f"than not under the status quo, and {pkg} under the plan's full package.**", ""]  # fmt: skip
     for t in TARGETS:
         cells = []
@@ -386,6 +388,7 @@ def build(args) -> str:
     diffs = paired_differences(b["scenarios"].outcomes, REFERENCE) if b["scenarios"] else None
     rank = lever_ranking(morris_indices(b["morris"])) if b["morris"] else None
     doc += summary(q1, best, diffs, rank)
+    doc += changes_section()
     doc += _intro(b, q1)
     doc += _section_q1(q1, img, args)
     doc += _section_q2(b["morris"], img, args)
