@@ -104,6 +104,7 @@ def test_intervals_match_the_textbook_formulas():
     assert mean[2] == 5.0 and np.isnan(lo[2]) and np.isnan(hi[2]), "one pair: a mean but no interval"
 
 
+@pytest.mark.slow  # runs a sweep through the command line
 def test_compare_output_fits_120_columns_and_names_sweep_points_by_lever_values(root, tmp_path, capsys):
     assert cli(["sweep", str(TINY), "--design", "eco_x_financing", "--reps", "1", "--seed", "3",
                 "--out", str(root), "--id", "S", "--quiet"]) == 0  # fmt: skip

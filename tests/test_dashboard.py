@@ -194,6 +194,7 @@ def test_cli_refuses_a_bad_port_and_has_help():
     assert ok.value.code == 0
 
 
+@pytest.mark.slow  # renders the whole page
 def test_page_renders_the_charts_of_a_ticked_batch(store):
     """The Solara page without a browser: ticking the batch draws the charts (a fast check of the UI code)."""
     import ipyvuetify as v

@@ -231,6 +231,7 @@ def test_lower_approval_rate_gives_no_more_listings_and_no_fewer_rejections(runs
     assert_not_lower(runs("tiny"), strict, "ipo_rejections_cum", "a lower approval rate to reject no fewer filings")
 
 
+@pytest.mark.slow  # paired full-window runs of the listing rules
 def test_starting_queue_raises_listings_in_the_first_two_years(runs, tiny):
     """Firms already queued at the start list in 2016-2017; without a queue nothing can list before 2017."""
     key = "exchange_listings_cum"
@@ -242,6 +243,7 @@ def test_starting_queue_raises_listings_in_the_first_two_years(runs, tiny):
     )
 
 
+@pytest.mark.slow  # paired full-window runs of the listing rules
 def test_more_neeq_delisting_leaves_no_more_quoted_firms(runs, tiny):
     low = runs("neeq_delist_0.25", tiny.with_values(name="neeq_delist_0.25", neeq_delist_scale=0.25))
     high = runs("neeq_delist_3", tiny.with_values(name="neeq_delist_3", neeq_delist_scale=3.0))
@@ -249,6 +251,7 @@ def test_more_neeq_delisting_leaves_no_more_quoted_firms(runs, tiny):
     assert_not_lower(low, high, "neeq_delistings_cum", "a higher NEEQ delisting rate to delist no fewer firms")
 
 
+@pytest.mark.slow  # paired full-window runs of the listing rules
 def test_no_overseas_hazard_means_no_overseas_listings(runs, tiny):
     """Exact rule: with the overseas filing hazard at 0 no firm lists in Hong Kong or the US."""
     off = runs("overseas_0", tiny.with_values(name="overseas_0", p_overseas_file_per_year=0.0))

@@ -56,6 +56,7 @@ def data(sweep):
 
 
 @pytest.mark.parametrize("method", ["prim", "cart"])
+@pytest.mark.slow  # PRIM and CART on a synthetic sweep
 def test_discovery_recovers_the_known_box(data, method):
     x, y, points = data
     assert set(x.columns) == {"listing_subsidy_myuan", "listing_reserve_support", "vc_cluster_index"}

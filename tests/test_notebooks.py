@@ -287,6 +287,7 @@ def test_target_matrix_and_caption_state_the_numbers():
     assert "±15 points" in text, "the widest interval is (94.8% - 64%) / 2"
 
 
+@pytest.mark.slow  # needs a fitted job (a small calibration)
 def test_load_fitted_names_the_jobs_that_exist(fitted_job, tmp_path):
     from sim.analysis.notebook_calibration import load_fitted, parameter_table
 

@@ -141,7 +141,12 @@ def probe(disabled: list[str]) -> dict:
 
 
 @pytest.mark.skipif(not simd_variants(), reason="this CPU runs numpy's baseline code only: no narrower path to compare")
-@pytest.mark.parametrize("variant", [v[0] for v in simd_variants()] or ["none"])
+@pytest.mark.parametrize(
+    "variant",
+    # the widest-path variant stays in the fast tier; baseline-only (a second subprocess pair) is slow
+    [pytest.param(v[0], marks=pytest.mark.slow) if v[0] == "baseline only" else v[0] for v in simd_variants()]
+    or ["none"],
+)
 def test_same_seeds_give_identical_tables_on_narrower_simd_paths(variant):
     disabled = dict(simd_variants())[variant]
     here, there = probe([]), probe(disabled)
