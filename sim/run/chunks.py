@@ -68,11 +68,10 @@ def lost_chunk(tasks: tuple, exc: BaseException) -> dict:
 
 
 def outcome_columns() -> list[str]:
-    """Outcome columns of every run: each target under each definition, then end-state indicators."""
-    from sim.model.targets import TARGETS
-    from sim.run.runner import END_INDICATORS
+    """Outcome columns of every run (:func:`sim.run.runner.outcome_columns`; kept importable from here)."""
+    from sim.run.runner import outcome_columns as columns
 
-    return [f"{t.name}__{d}" for t in TARGETS for d in t.columns] + [f"end_{k}" for k in END_INDICATORS]
+    return columns()
 
 
 def reporter_columns() -> list[str]:
