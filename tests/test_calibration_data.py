@@ -8,12 +8,40 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from sim.calibration.data import COLUMNS, DataError, load_history
+from sim.calibration.data import (
+    COLUMNS,
+    HISTORY_CUTOFF,
+    PATTERN_COLUMNS,
+    PATTERNS,
+    DataError,
+    load_history,
+    load_patterns,
+)
 from sim.calibration.distance import Discrepancy
 from sim.calibration.observe import QUANTITIES, Quantity, observable, unobservable_reason
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "calibration" / "data" / "west_taihu_history.csv"
+PATTERN_FILE = ROOT / "calibration" / "data" / "patterns.csv"
+# Series added to the record (issue 12) that no model quantity measures yet, with the reason. The
+# integrator moves these into sim/calibration/observe.py UNOBSERVABLE (or maps them to a Quantity)
+# and deletes them here; until then the test below accepts them.
+AWAITING_OBSERVE = {
+    ("business_revenue", "park"): "dated 2011, before any history run",
+    ("industrial_sales", "park"): "dated 2011, before any history run; the model has no traditional industry",
+    ("fixed_investment", "park"): "dated 2011, before any history run",
+    ("registered_foreign_capital", "park"): "dated 2011; the model has no foreign-capital account",
+    ("paid_in_foreign_capital", "park"): "dated 2011; the model has no foreign-capital account",
+    ("services_value_added_growth_2006_2017", "park"): "average over 2006-2017; the model has no service sector",
+    ("fixed_investment_since_2006", "park"): "counts from 2006, eight years before the history can start",
+    ("registered_foreign_capital_since_2006", "park"): "counts from 2006; the model has no foreign-capital account",
+    ("paid_in_foreign_capital_since_2006", "park"): "counts from 2006; the model has no foreign-capital account",
+    ("graphene_firms_materials", "park"): "the model has no split of graphene firms into materials and applications",
+    ("graphene_firms_applications", "park"): "the model has no split of graphene firms into materials and applications",
+    ("graphene_ipo_listed", "park"): "measurable as graphene firms newly LISTED in the month; no Quantity declared yet",
+    ("medical_bio_firms", "health_park"): "a narrower count (devices and biomedicine) than the model's health firms",
+    ("health_key_project_investment", "health_park"): "dated 2012, before any history run; one project's investment",
+}
 GOOD_ROW = "2016-12-31,graphene_firms,graphene_park,82,eq,firms,stock,H,http://example.org,quote"
 
 
@@ -64,9 +92,85 @@ def test_every_series_of_the_record_is_either_measured_or_explained():
     measured = 0
     for series, frame in data[["series", "frame"]].drop_duplicates().itertuples(index=False):
         reason = unobservable_reason(series, frame)
-        assert (series, frame) in QUANTITIES or (reason and "no model quantity" not in reason), (series, frame)
+        explained = (reason and "no model quantity" not in reason) or (series, frame) in AWAITING_OBSERVE
+        assert (series, frame) in QUANTITIES or explained, (series, frame)
         measured += reason is None
     assert measured >= 12, "the graphene, China-Israel and health series must be measurable"
+    pairs = set(data[["series", "frame"]].itertuples(index=False, name=None))
+    assert set(AWAITING_OBSERVE) <= pairs, "an awaiting entry names a series the record does not hold"
+
+
+def test_no_row_of_the_park_record_is_dated_after_2017():
+    data = load_history(DATA, cutoff=HISTORY_CUTOFF)  # raises on a later row
+    assert HISTORY_CUTOFF.isoformat() == "2017-12-31"
+    assert max(data["date"]) <= "2017-12-31" and max(data["month"]) <= "2017-12"
+    assert len(data) >= 44, "the record has the rows added for issue 12"
+
+
+def test_every_row_has_an_address_and_a_quote():
+    data = load_history(DATA)
+    assert data["source"].str.match(r"https?://\S+$").all(), data.loc[~data["source"].str.match(r"https?://")]
+    assert (data["quote"].str.len() >= 3).all()
+    assert set(data["confidence"]) <= {"H", "M", "L"}
+
+
+def test_a_row_after_the_cutoff_is_refused_with_its_line(tmp_path):
+    late = "2018-01-31,graphene_firms,graphene_park,90,eq,firms,stock,H,http://example.org,quote"
+    path = write(tmp_path, ",".join(COLUMNS), GOOD_ROW, late)
+    assert len(load_history(path)) == 2  # without a cut-off (synthetic data may run later)
+    with pytest.raises(DataError, match="line 3, column 'date'.*2018-01-31 is after 2017-12-31"):
+        load_history(path, cutoff=HISTORY_CUTOFF)
+
+
+def test_the_patterns_file_is_well_formed_and_covers_each_pattern_family():
+    pats = load_patterns(PATTERN_FILE)
+    assert list(pats.columns[: len(PATTERN_COLUMNS)]) == list(PATTERN_COLUMNS)
+    assert {"exit_hazard_by_age", "firm_size_tail", "landing_share", "neeq_boom", "ipo_approval_rate"} <= set(
+        pats["pattern"]
+    )
+    assert set(pats["pattern"]) <= set(PATTERNS)
+    assert ((pats["low"] <= pats["value"]) & (pats["value"] <= pats["high"])).all()
+    assert pats["source"].str.match(r"https?://\S+$").all()
+    assert pats["year"].between(1990, 2025).all()
+
+
+def test_the_sourced_patterns_say_what_they_are_documented_to_say():
+    pats = load_patterns(PATTERN_FILE).set_index("statistic")["value"]
+    # SAIC 2013: exit hazard rises over the first three years (inverted U), peak at age 3
+    assert pats["hazard_age_1"] < pats["hazard_age_2"] < pats["hazard_age_3"]
+    assert pats["hazard_min_age_4_to_7"] <= pats["hazard_age_3"] and pats["peak_age"] == 3
+    assert pats["share_aged_under_5"] + pats["share_aged_5_to_10"] + pats["share_aged_over_10"] == pytest.approx(1.0)
+    # the NEEQ boom then contraction: more quoted firms in March 2017 than in 2016 or after 2019
+    assert pats["quoted_firms_2016_08_19"] < pats["quoted_firms_2017_03_31"] > pats["quoted_firms_2019_11_30"]
+    assert pats["quoted_firms_2020_12_31"] / pats["quoted_firms_2017_03_31"] == pytest.approx(
+        pats["ratio_2020_end_to_2017_march"], abs=0.001
+    )
+    # IPO approvals fell after the new examination committee (Oct 2017)
+    assert pats["approval_rate_2017_10_17_to_11_29"] < pats["approval_rate_2017_q1_q3"]
+
+
+PATTERN_HEADER = ",".join(PATTERN_COLUMNS)
+GOOD_PATTERN = "landing_share,registered,0.5,0.4,0.6,share,China,2016,http://example.org,M,q"
+
+
+@pytest.mark.parametrize(
+    "row, line_col, needle",
+    [
+        ("landing_share,s2,0.7,0.4,0.6,share,China,2016,http://e.org,M,q", "line 3, column 'value'", "low..high"),
+        ("landing_share,s2,1.5,0.4,1.6,share,China,2016,http://e.org,M,q", "line 3, column 'high'", "0..1"),
+        ("luck,s2,0.5,0.4,0.6,share,China,2016,http://e.org,M,q", "line 3, column 'pattern'", "neeq_boom"),
+        ("landing_share,s2,0.5,0.4,0.6,percent,China,2016,http://e.org,M,q", "line 3, column 'unit'", "share"),
+        ("landing_share,s2,0.5,0.4,0.6,share,China,2016,a friend,M,q", "line 3, column 'source'", "address"),
+        ("landing_share,s2,0.5,0.4,0.6,share,China,soon,http://e.org,M,q", "line 3, column 'year'", "YYYY"),
+        ("landing_share,s2,0.5,0.4,0.6,share,China,2016,http://e.org,M,", "line 3, column 'quote'", "empty"),
+        (GOOD_PATTERN, "line 3", "duplicates line 2"),
+    ],
+)
+def test_a_bad_pattern_row_is_named_with_its_line_and_column(tmp_path, row, line_col, needle):
+    path = write(tmp_path, PATTERN_HEADER, GOOD_PATTERN, row)
+    with pytest.raises(DataError) as err:
+        load_patterns(path)
+    assert str(path) in str(err.value) and line_col in str(err.value) and needle in str(err.value)
 
 
 def _monthly(values, cum):

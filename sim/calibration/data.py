@@ -29,6 +29,7 @@ UNITS = {
     "teams": "talent teams (count)",
     "km2": "square kilometres",
     "100m_yuan": "100 m yuan (亿元) = 0.1 bn yuan",
+    "100m_usd": "100 m US dollars (亿美元), foreign capital as published",
     "pct_per_year": "per cent per year",
 }
 KINDS = {
@@ -49,6 +50,9 @@ FRAMES = {
 QUALIFIERS = {"eq": "the value as stated", "gt": "more than the value (a lower bound)"}
 CONFIDENCE = {"H": "official, dated", "M": "copy or inferred date", "L": "weak"}
 DEFAULT_DATA = resources.default_data()  # calibration/data/west_taihu_history.csv, from a checkout or the wheel
+DEFAULT_PATTERNS = DEFAULT_DATA.with_name("patterns.csv")
+# The park's record stops here: later park figures are a hidden validation set and never enter the data.
+HISTORY_CUTOFF = date(2017, 12, 31)
 
 
 class DataError(ScenarioError):
@@ -86,11 +90,13 @@ def _check_row(path: Path, line: int, row: dict) -> dict:
     return out
 
 
-def load_history(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
+def load_history(path: str | Path = DEFAULT_DATA, cutoff: date | None = None) -> pd.DataFrame:
     """Read and validate a historical data file.
 
     Args:
         path: the CSV file (columns as in :data:`COLUMNS`; extra columns are kept).
+        cutoff: if given, a row dated after this day is refused (the park's
+            record uses :data:`HISTORY_CUTOFF`; synthetic files may run later).
 
     Returns:
         One row per figure with the file's columns plus ``month`` (``YYYY-MM`` of
@@ -98,7 +104,8 @@ def load_history(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
 
     Raises:
         DataError: a missing column, an empty cell, an unknown unit, kind, frame,
-            qualifier or confidence grade, a bad date or value, or a duplicate row.
+            qualifier or confidence grade, a bad date or value, a duplicate row,
+            or a row dated after ``cutoff``.
     """
     path = Path(path)
     if not path.is_file():
@@ -112,6 +119,15 @@ def load_history(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
                 path, "line 1 (header)", f"missing column(s) {', '.join(missing)}; needed: {', '.join(COLUMNS)}"
             )
         rows = [_check_row(path, i + 2, r) for i, r in enumerate(reader)]
+    if cutoff is not None:
+        for r in rows:
+            if date.fromisoformat(r["date"]) > cutoff:
+                raise DataError(
+                    path,
+                    f"line {r['line']}, column 'date'",
+                    f"{r['date']} is after {cutoff.isoformat()}; figures after the cut-off are a validation set "
+                    "and must not enter the data",
+                )
     seen: dict[tuple, int] = {}
     for r in rows:
         key = (r["date"], r["series"], r["frame"])
@@ -128,3 +144,100 @@ def load_history(path: str | Path = DEFAULT_DATA) -> pd.DataFrame:
 def series_frames(data: pd.DataFrame) -> dict[str, list[str]]:
     """Series name -> the frames it is reported in (sorted)."""
     return {s: sorted(g["frame"].unique()) for s, g in data.groupby("series")}
+
+
+# ---------------------------------------------------------------- patterns (pattern-oriented calibration)
+PATTERN_COLUMNS = (
+    "pattern", "statistic", "value", "low", "high", "unit", "scope", "year", "source", "confidence", "quote"
+)  # fmt: skip
+PATTERN_UNITS = {
+    "per_year": "a yearly rate (fraction per year)",
+    "share": "a fraction between 0 and 1",
+    "years": "years",
+    "days": "days",
+    "firms": "firms (count)",
+    "exponent": "a power-law exponent of the complementary CDF (Zipf = 1)",
+}
+PATTERNS = {
+    "exit_hazard_by_age": "yearly exit hazard of firms by age in years since registration",
+    "exit_age_distribution": "age at exit of the firms that exit",
+    "stock_age_distribution": "age structure of the firms alive",
+    "overall_exit_rate": "exits in a year over firms alive",
+    "firm_size_tail": "Pareto/Zipf exponent of the upper tail of firm size",
+    "landing_share": "share of signed investment projects that register, start or perform",
+    "neeq_boom": "growth of the national NEEQ market (quoted firms, new quotations)",
+    "neeq_contraction": "contraction of the national NEEQ market after 2017 (delistings, quoted firms)",
+    "neeq_regional": "NEEQ quotations of a city or region around the park",
+    "ipo_approval_rate": "share of reviewed A-share IPO applications approved; approvals per year",
+    "ipo_queue": "A-share IPO queue: waiting time and length",
+}
+_SHARE_UNITS = ("share", "per_year")
+
+
+def _check_pattern(path: Path, line: int, row: dict) -> dict:
+    def fail(column: str, message: str):
+        raise DataError(path, f"line {line}, column '{column}'", message)
+
+    for column in PATTERN_COLUMNS:
+        if row.get(column) is None or not str(row[column]).strip():
+            fail(column, "is empty; every pattern needs a value here")
+    out = {c: row[c].strip() for c in PATTERN_COLUMNS}
+    for column in ("value", "low", "high"):
+        try:
+            out[column] = float(row[column])
+        except ValueError:
+            fail(column, f"must be a number, got {row[column]!r}")
+        if not math.isfinite(out[column]):
+            fail(column, f"must be finite, got {row[column]!r}")
+    if not out["low"] <= out["value"] <= out["high"]:
+        fail("value", f"must lie within low..high, got {out['low']:g} <= {out['value']:g} <= {out['high']:g} false")
+    try:
+        out["year"] = int(row["year"])
+    except ValueError:
+        fail("year", f"must be a year written YYYY, got {row['year']!r}")
+    for column, table in (("pattern", PATTERNS), ("unit", PATTERN_UNITS), ("confidence", CONFIDENCE)):
+        Choice(tuple(table), column).check(out[column], Place(path, f"line {line}, column '{column}'", DataError))
+    if out["unit"] in _SHARE_UNITS and not 0.0 <= out["low"] <= out["high"] <= 1.0:
+        fail("high", f"a {out['unit']} must lie in 0..1, got {out['low']:g}..{out['high']:g}")
+    if not out["source"].startswith(("http://", "https://")):
+        fail("source", f"must be the address the figure was read at, got {out['source']!r}")
+    out["line"] = line
+    return out
+
+
+def load_patterns(path: str | Path = DEFAULT_PATTERNS) -> pd.DataFrame:
+    """Read and validate the patterns file (``calibration/data/patterns.csv``).
+
+    One row per published statistic a run must reproduce together with the
+    series (exit hazard by age, size-distribution tail, landing share of signed
+    projects, the NEEQ boom and contraction, IPO approval rates). Each has a
+    value, a plausible range ``low..high`` (the spread a distance uses), a unit,
+    the scope (country, population) and year it describes, and its source.
+
+    Raises:
+        DataError: a missing column, an empty cell, an unknown pattern, unit or
+            grade, a value outside its range, a share outside 0..1, a source
+            that is not an address, or a duplicate (pattern, statistic).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(path, None, "patterns file not found")
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = [c for c in PATTERN_COLUMNS if c not in (reader.fieldnames or [])]
+        if missing:
+            raise DataError(
+                path, "line 1 (header)", f"missing column(s) {', '.join(missing)}; needed: {', '.join(PATTERN_COLUMNS)}"
+            )
+        rows = [_check_pattern(path, i + 2, r) for i, r in enumerate(reader)]
+    seen: dict[tuple, int] = {}
+    for r in rows:
+        key = (r["pattern"], r["statistic"])
+        if key in seen:
+            raise DataError(
+                path, f"line {r['line']}", f"duplicates line {seen[key]} (same pattern and statistic {key})"
+            )
+        seen[key] = r["line"]
+    if not rows:
+        raise DataError(path, None, "the file has a header but no rows")
+    return pd.DataFrame(rows)
