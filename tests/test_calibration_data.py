@@ -39,6 +39,7 @@ AWAITING_OBSERVE = {
     ("graphene_firms_materials", "park"): "the model has no split of graphene firms into materials and applications",
     ("graphene_firms_applications", "park"): "the model has no split of graphene firms into materials and applications",
     ("graphene_ipo_listed", "park"): "measurable as graphene firms newly LISTED in the month; no Quantity declared yet",
+    ("ipo_listed", "park"): "measurable as park firms newly LISTED in the month; no Quantity declared yet",
     ("medical_bio_firms", "health_park"): "a narrower count (devices and biomedicine) than the model's health firms",
     ("health_key_project_investment", "health_park"): "dated 2012, before any history run; one project's investment",
 }
