@@ -146,6 +146,9 @@ def test_the_sourced_patterns_say_what_they_are_documented_to_say():
     assert pats["quoted_firms_2020_12_31"] / pats["quoted_firms_2017_03_31"] == pytest.approx(
         pats["ratio_2020_end_to_2017_march"], abs=0.001
     )
+    # NEEQ delistings rose year on year from 2015 to 2018 while new quotations fell after 2016
+    delist = [pats[f"delistings_{y}"] for y in ("2015", "2016", "2017", "2018_to_12_27")]
+    assert delist == sorted(delist) and pats["new_quotations_2017"] < pats["new_quotations_2016"]
     # IPO approvals fell after the new examination committee (Oct 2017)
     assert pats["approval_rate_2017_10_17_to_11_29"] < pats["approval_rate_2017_q1_q3"]
 
