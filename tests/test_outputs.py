@@ -169,8 +169,7 @@ def test_reach_three_is_read_as_a_level_and_as_a_flow():
     assert "level" in level.text and "flow" in flow.text
     monthly = _records("2014-01")
     # a park with 5 listed firms at the end of 2016 but no listing during 2016
-    monthly.loc[:, "listed_exchange_neeq"] = 5.0
-    monthly.loc[:, "listed_main_neeq"] = 4.0
+    monthly.loc[:, "listed_exchange"] = 3.0  # of which 2 on the main board (the default stock of 2)
     for c in ("exchange_listings_cum", "neeq_quotations_cum", "exchange_listings_main_cum"):
         monthly.loc[:, c] = 1.0
     values = targets.evaluate(monthly, "2016-07", INPUTS)
