@@ -185,3 +185,25 @@ def test_the_level_reading_on_a_run_is_the_december_2016_stock(runs):
         m = r.monthly
         assert r.outcomes["listings_2016_level__exchange_neeq"] == m.loc["2016-12", "listed_exchange_neeq"]
         assert r.outcomes["listings_2016_level__main_board_neeq"] == m.loc["2016-12", "listed_main_neeq"]
+
+
+def test_a_run_whose_records_start_in_2014_counts_2016_itself_whatever_the_assumed_first_half():
+    """A stand-in for a run forked from the 2014-01 history: the h1_2016_* inputs change nothing."""
+    import dataclasses
+
+    tiny = load_scenario(ROOT / "scenarios" / "tiny.toml")
+    early = dataclasses.replace(tiny, start="2014-01", end="2016-12")
+    low = run_scenario(early.with_values(h1_2016_listings=0, h1_2016_tech_projects=0), seed=5)
+    high = run_scenario(early.with_values(h1_2016_listings=50, h1_2016_tech_projects=900), seed=5)
+    assert low.monthly.index[0] == "2014-01"
+    for key in ("listings_2016__exchange_neeq", "graphene_new_2016__signed", "share_reforms_2016__completed"):
+        assert low.outcomes[key] == high.outcomes[key], key
+    m = low.monthly
+    projects = m.loc["2016-12", "projects_signed_cum"] - m.loc["2015-12", "projects_signed_cum"]
+    assert low.outcomes["tech_projects_2016_2020__signed"] != low.outcomes["tech_projects_2016_2020__signed"]  # NaN
+    assert m.loc["2016-12", "projects_signed_ytd"] == projects
+    listings = (
+        m.loc["2016-12", ["exchange_listings_cum", "neeq_quotations_cum"]].sum()
+        - m.loc["2015-12", ["exchange_listings_cum", "neeq_quotations_cum"]].sum()
+    )
+    assert low.outcomes["listings_2016__exchange_neeq"] == listings
