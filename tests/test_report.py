@@ -69,6 +69,15 @@ def test_summary_prints_the_compact_table_first_with_labels_units_and_notes(batc
     assert "== [1] Status quo on the tiny park (baseline, 3 replications)" in detail
     assert "bn yuan" in detail and "projects (worst year)" in detail, "goals and measures carry units"
     assert "projects signed since the start" in detail and "January-June 2016" in detail
+    assert "hindcast" in glance and "hindcast" in detail, "2016 results are marked as a hindcast"
+    assert "assumed h1_2016_*" in " ".join(glance.split()), "the cold-start first half-year is named an assumption"
+
+
+def test_reach_three_listed_has_a_flow_and_a_level_reading_both_labelled():
+    flow, level = TARGETS_BY_NAME["listings_2016"], TARGETS_BY_NAME["listings_2016_level"]
+    assert (flow.how, level.how) == ("year_flow", "stock")
+    assert report.plan_reading("listings_2016_level") == report.plan_reading("listings_2016") == "exchange_neeq"
+    assert "main_board_neeq" in level.columns and report._reading("listings_2016_level", "main_board_neeq", False)
 
 
 def test_every_line_fits_120_columns_with_ten_scenarios_and_every_definition():

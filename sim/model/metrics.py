@@ -31,6 +31,7 @@ from sim.model.firms import (
 )
 from sim.model.listing import valuation_myuan
 from sim.model.params import INDUSTRIES, ZONES
+from sim.model.units import MONTHS_PER_YEAR, YUAN_PER_MYUAN
 
 IN_PARK = (REGISTERED, OPERATING, GROWING, MATURE)
 COUNTED_EVENTS = (
@@ -84,6 +85,12 @@ class Counters:
     def __init__(self):
         self.total: dict[str, float] = defaultdict(float)
         self.transitions: set[tuple[int, int]] = set()
+        # totals at the end of the last recorded December: the base of the year-to-date reporters
+        self.year_base: dict[str, float] = {}
+
+    def year_to_date(self, name: str) -> float:
+        """Events of kind ``name`` since January of the current year (or since the run's start, if later)."""
+        return self.total[name] - self.year_base.get(name, 0.0)
 
     def add(self, name: str, n: float) -> None:
         """Count ``n`` events of kind ``name``."""
@@ -271,6 +278,56 @@ def _vc_capital(m):
     return m.finance.vc_capital()
 
 
+# -------- outputs a validator needs (issue 11, item 9)
+# Frames: the figures the park publishes count firms in one of four frames; each maps to a
+# reporter of the model (docs/ODD.md 7.12). The model has no sub-park boundaries, so the
+# graphene park is the graphene industry, the China-Israel park the Israeli firms and the
+# health park the health industry, all counted in the park (registered or later).
+FRAMES = {
+    "whole_park": "firms_in_park",
+    "graphene_park": "graphene_firms",
+    "china_israel_park": "israeli_firms",
+    "health_park": "health_firms",
+}
+# Year-to-date event counts (``*_ytd``): the December row of a year is that year's flow;
+# the first year of a run counts from the run's first month.
+YEAR_FLOW_EVENTS = (
+    "projects_signed",
+    "projects_registered",
+    "projects_started",
+    "graphene_projects_signed",
+    "israeli_projects_signed",
+    "neeq_quotations",
+    "exchange_listings",
+    *(f"exchange_listings_{b}" for b in markets.BOARDS[1:]),
+)
+for _frame, _column in FRAMES.items():
+    reporter(f"frame_{_frame}_firms", "firms")(REPORTERS[_column])
+for _event in YEAR_FLOW_EVENTS:
+    reporter(f"{_event}_ytd", "events this year")(lambda m, e=_event: m.counters.year_to_date(e))
+reporter("exchange_listings_domestic_ytd", "events this year")(
+    lambda m: sum(m.counters.year_to_date(f"exchange_listings_{markets.BOARDS[b]}") for b in markets.DOMESTIC)
+)
+reporter("exchange_listings_domestic_cum", "events since start")(
+    lambda m: sum(m.counters.total[f"exchange_listings_{markets.BOARDS[b]}"] for b in markets.DOMESTIC)
+)
+reporter("listed_main_neeq", "firms")(lambda m: len(_on_boards(m, (markets.MAIN,))) + _listing_count(m, NEEQ))
+
+
+@reporter("occupied_floor_m2", "m2")
+def _occupied_floor(m):
+    return float(m.zones.occupied_m2.sum())
+
+
+@reporter("revenue_yuan_per_m2", "yuan/m2/year")
+def _revenue_per_m2(m):
+    """Industrial output per m2 of land: revenue of firms in the park / floor space they occupy (NaN without floor)."""
+    floor = float(m.zones.occupied_m2.sum())
+    if floor <= 0.0:
+        return float("nan")
+    return float(m.firms.revenue_myuan[in_park(m)].sum()) * YUAN_PER_MYUAN / floor
+
+
 def record(ctx: ModelContext) -> dict[str, float]:
     """One row of every registered reporter for the current month.
 
@@ -282,3 +339,5 @@ def record(ctx: ModelContext) -> dict[str, float]:
         return {name: fn(ctx) for name, fn in REPORTERS.items()}
     finally:
         ctx.in_park_rows = None
+        if ctx.month % MONTHS_PER_YEAR == MONTHS_PER_YEAR - 1:  # December: next year's counts start here
+            ctx.counters.year_base = dict(ctx.counters.total)

@@ -3,9 +3,14 @@
 "Introduced" can mean signed, registered or started, and "listed" can mean
 exchange-listed (domestic boards and Hong Kong / US), domestic exchanges only, or
 either plus NEEQ: every target is evaluated under
-each definition it can have. 2016 targets add the counts of January-June 2016
-(declared as ``h1_2016_*`` initial inputs) to what the run produces from July.
-A target whose date lies outside the run's window evaluates to NaN.
+each definition it can have. Yearly flows are counted from the run's own monthly
+records: a run whose records cover January 2016 (one forked from the 2014-01
+history) counts all of 2016 from them. Only when the records start after
+January 2016 (a cold start in 2016-07) are the declared January-June 2016
+counts (``h1_2016_*`` initial inputs, an ``[assumption]``) added to the 2016
+flow. "Reach 3 listed" is read both as a flow (listings during 2016) and as a
+level (the stock at December 2016). A target whose date lies outside the
+records evaluates to NaN.
 """
 
 from __future__ import annotations
@@ -137,7 +142,7 @@ TARGETS = (
     ),
     Target(
         "listings_2016",
-        "3 main-board or NEEQ listings in 2016",
+        "3 main-board or NEEQ listings in 2016 (read as a flow: listings during 2016)",
         3,
         "firms",
         2016,
@@ -147,6 +152,17 @@ TARGETS = (
             "main_board_neeq": ("exchange_listings_main_cum", "neeq_quotations_cum"),
         },
         "h1_2016_listings",
+    ),
+    Target(
+        "listings_2016_level",
+        "main-board or NEEQ listed firms reach 3 in 2016 (read as a level: the stock in December 2016)",
+        3,
+        "firms",
+        2016,
+        "stock",
+        # sums of reporters (not listed_exchange_neeq itself), so that each monthly column keeps one stock goal
+        # (sim.plots.labels.stock_goals: listed_exchange_neeq carries the 30-by-2020 goal)
+        {"exchange_neeq": ("listed_exchange", "neeq_quoted"), "main_board_neeq": ("listed_main", "neeq_quoted")},
     ),
     Target(
         "share_reforms_2016",
@@ -229,8 +245,10 @@ class YearEnds:
         if monthly is not None:
             dates, column = monthly.index, lambda name: monthly[name].to_numpy()
         self._column = column
-        self._rows = {int(d[:4]): i for i, d in enumerate(map(str, dates)) if d.endswith("-12")}
+        labels = [str(d) for d in dates]
+        self._rows = {int(d[:4]): i for i, d in enumerate(labels) if d.endswith("-12")}
         self._arrays: dict[str, np.ndarray] = {}
+        self.first = labels[0] if labels else None  # "YYYY-MM" of the first record: where cumulative counts start
 
     def value(self, column, year: int) -> float:
         """``column`` (a reporter, or a tuple of reporters summed) in December of ``year``; NaN when not simulated."""
@@ -245,16 +263,32 @@ class YearEnds:
         return float(total)
 
 
+def h1_assumed(ends: YearEnds, start: str) -> bool:
+    """Whether 2016 flows need the declared January-June 2016 counts: the records start after 2016-01.
+
+    ``start`` (the scenario's policy start) stands in for the first record only when ``ends``
+    does not know its dates. A run forked from the 2014-01 history records 2016-01 itself.
+    """
+    first = ends.first or start
+    return "2016-01" < first <= "2016-12"
+
+
 def year_flow(ends: YearEnds, column, year: int, start: str, h1: float) -> float:
-    """Events during ``year`` from a cumulative-since-start reporter (plus January-June 2016 when due)."""
+    """Events during ``year`` from a cumulative-since-the-first-record reporter.
+
+    The flow is the December value less the previous December's; in the year of the
+    first record it is the December value itself (the count starts with the records).
+    For 2016, when the records start after January 2016 (:func:`h1_assumed`), ``h1``
+    (the declared January-June count) is added.
+    """
     end = ends.value(column, year)
     if np.isnan(end):
         return end
-    first_year = int(start[:4])
+    first_year = int((ends.first or start)[:4])
     if year < first_year:
         return float("nan")
     before = 0.0 if year == first_year else ends.value(column, year - 1)
-    h1_applies = year == first_year == 2016 and start > "2016-01"
+    h1_applies = year == 2016 and h1_assumed(ends, start)
     return end - before + (h1 if h1_applies else 0.0)
 
 

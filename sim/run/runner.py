@@ -54,6 +54,23 @@ END_INDICATORS = (
     "vc_deals_cum",
     "high_pollution_firms",
     "revenue_bn_yuan",
+    # -------- outputs a validator needs (issue 11, item 9; sim.model.metrics)
+    "health_firms",
+    "listed_domestic",
+    "listed_overseas",
+    "listed_domestic_neeq",
+    "listed_main_neeq",
+    "neeq_quoted",
+    "exchange_listings_cum",
+    "exchange_listings_domestic_cum",
+    "exchange_listings_overseas_cum",
+    "neeq_quotations_cum",
+    "projects_registered_cum",
+    "projects_started_cum",
+    "graphene_revenue_bn_yuan",
+    "talent_employed",
+    "occupied_floor_m2",
+    "revenue_yuan_per_m2",
 )
 
 
