@@ -271,6 +271,9 @@ def _vc_capital(m):
     return m.finance.vc_capital()
 
 
+from sim.model import costs  # noqa: E402  (registers the policy_cost_* reporters last; issue 11, lever costs)
+
+
 def record(ctx: ModelContext) -> dict[str, float]:
     """One row of every registered reporter for the current month.
 
@@ -278,6 +281,7 @@ def record(ctx: ModelContext) -> dict[str, float]:
     cache's invalidation rule, see :class:`~sim.model.context.ModelContext`).
     """
     ctx.in_park_rows = ctx.firms.in_stage(*IN_PARK)
+    costs.account(ctx)  # book this month's policy spending before the policy_cost_* reporters read it
     try:
         return {name: fn(ctx) for name, fn in REPORTERS.items()}
     finally:
