@@ -54,6 +54,7 @@ END_INDICATORS = (
     "vc_deals_cum",
     "high_pollution_firms",
     "revenue_bn_yuan",
+    "policy_cost_myuan",  # what the levers spent (sim.model.costs, issue 11)
 )
 
 
