@@ -44,6 +44,7 @@ from sim.model.firms import (
 )
 from sim.model.units import MONTHS_PER_YEAR
 
+SHOW_BAD = 3  # illegal transitions quoted in the assertion message (display only)
 ALLOWED = {
     (NONE, REFORMING),
     (REFORMING, REFORMED),
@@ -78,7 +79,7 @@ def _move(ctx: ModelContext, rows: np.ndarray, new_state: int, event: str | None
     firms = ctx.firms
     old = firms.listing[rows]
     bad = [(int(o), new_state) for o in old if (int(o), new_state) not in ALLOWED]
-    assert not bad, f"illegal listing transition(s) {bad[:3]}"
+    assert not bad, f"illegal listing transition(s) {bad[:SHOW_BAD]}"
     firms.listing[rows] = new_state
     if event:
         ctx.counters.add(event, len(rows))

@@ -24,6 +24,7 @@ YYYYMM_PER_YEAR = 100  # a yyyymm date is year * 100 + month (definition)
 # the firm table keeps one revenue], so it compares this many times the current revenue.
 MAIN_REVENUE_TEST_YEARS = 3.0
 
+# Board codes (definition): index into BOARDS
 BOARDS = ("none", "main", "chinext", "star", "bse", "overseas")
 NO_BOARD, MAIN, CHINEXT, STAR, BSE, OVERSEAS = range(6)
 DOMESTIC = (MAIN, CHINEXT, STAR, BSE)

@@ -32,6 +32,7 @@ import numpy as np
 from sim.model import portable
 from sim.model.context import ModelContext
 from sim.model.firms import GROWING, MATURE, OPERATING
+from sim.model.params import ZONES
 from sim.model.scenario import month_index
 from sim.model.units import MONTHS_PER_YEAR
 
@@ -69,8 +70,8 @@ class Effects:
     supported_rows: np.ndarray | None = None  # firms supported from this month on (None: keep the current pick)
     support_continues: bool = False  # False: nobody is supported this month
     talent_subsidy_kyuan_per_month: float = 0.0
-    services_index: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    land_m2_per_month: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    services_index: np.ndarray = field(default_factory=lambda: np.zeros(len(ZONES)))
+    land_m2_per_month: np.ndarray = field(default_factory=lambda: np.zeros(len(ZONES)))
     # the levers' spending drivers this month, read only by sim.model.costs (issue 11)
     attraction_effort_index: float = 0.0
     israeli_planned_per_month: float = 0.0
@@ -220,7 +221,9 @@ class LandSupply(Policy):
 
     def apply(self, ctx: ModelContext, effects):
         scale = ctx.params.population_scale
-        effects.land_m2_per_month = np.array([self.values[k] for k in self.levers[:3]]) * scale / MONTHS_PER_YEAR
+        effects.land_m2_per_month = (
+            np.array([self.values[k] for k in self.levers[: len(ZONES)]]) * scale / MONTHS_PER_YEAR
+        )
         effects.rent_mult = self.values["rent_index"]
 
 
