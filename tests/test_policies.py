@@ -239,3 +239,13 @@ def test_attraction_effort_has_diminishing_returns(tiny):
         mults.append(fx.lead_rate_mult)
     assert mults[0] < mults[1] < mults[2], "more effort, more leads"
     assert mults[1] - mults[0] > mults[2] - mults[1], "each extra unit of effort brings fewer leads"
+
+
+def test_deep_design_covers_every_deep_uncertainty_at_its_declared_range():
+    from sim.analysis import sensitivity as sa
+    from sim.model.params import DEEP
+
+    design = sa.load_design("sensitivity_deep")
+    assert {f.name for f in design.factors} == set(DEEP), "the deep-uncertainty design sweeps every deep input"
+    for f in design.factors:
+        assert (f.low[f.name], f.high[f.name]) == (DEEP[f.name].low, DEEP[f.name].high), f.name
