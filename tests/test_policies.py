@@ -249,3 +249,13 @@ def test_deep_design_covers_every_deep_uncertainty_at_its_declared_range():
     assert {f.name for f in design.factors} == set(DEEP), "the deep-uncertainty design sweeps every deep input"
     for f in design.factors:
         assert (f.low[f.name], f.high[f.name]) == (DEEP[f.name].low, DEEP[f.name].high), f.name
+
+
+def test_deep_inputs_are_scenario_params_but_never_fitted():
+    from sim.calibration.job import JobError, _fittable
+    from sim.model.params import DEEP, SECTIONS, UNCERTAINTIES
+
+    assert DEEP and set(DEEP) <= set(SECTIONS["params"]), "deep inputs are set in a scenario's [params]"
+    assert not set(DEEP) & set(UNCERTAINTIES)
+    with pytest.raises(JobError, match="deep input; only uncertainties can be fitted"):
+        _fittable("job.toml", "fit.listing_subsidy_elasticity", "listing_subsidy_elasticity")
