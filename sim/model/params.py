@@ -503,7 +503,9 @@ _DECLARED = [
        "[assumption] running public services of one zone at full index",
        "public-services budget per unit of a zone's services index"),
     _p("land_cost_myuan_per_m2", C, 0.003, 0.0005, 0.01, "m yuan per m2 developed",
-       "[assumption] about 3,000 yuan/m2 for standard plant and office floor incl. land servicing",
+       "[assumption] about 3,000 yuan/m2 developed; standard plant sold at 2,300-3,200 yuan/m2 (Chengdu "
+       "Hi-tech Zone 2010, chengduhitech.blogspot.com/2010/11/fdi-in-china.html) [L]; NBS average "
+       "construction cost of completed buildings 4,087 yuan/m2 in 2022 (statista.com/statistics/243347) [M]",
        "cost of each m2 of floor space the park develops"),
     _p("talent_subsidy_months", C, 12, 1, 60, "months",
        "[assumption] 人才导入计划 subsidies are paid for the first year after arrival",
