@@ -8,7 +8,7 @@ A generated section sits between two marker comments::
 
 Everything outside the markers is hand-written and left untouched. Sections:
 
-* ``params:lever|uncertainty|constant|initial``: ``sim.model.params.markdown_table(kind)``;
+* ``params:lever|uncertainty|deep|constant|initial``: ``sim.model.params.markdown_table(kind)``;
 * ``params:priors``: the prior of every uncertainty (``sim.model.params.UNCERTAINTIES``);
 * ``policies``: which policy class reads which levers (``sim.model.policies.POLICIES``);
 * ``schedule``: the calls of ``ParkModel.step`` in order, with the ODD section of each;
@@ -384,6 +384,7 @@ def reporters_section() -> str:
 SECTIONS = {
     "params:lever": lambda: params_section("lever"),
     "params:uncertainty": lambda: params_section("uncertainty"),
+    "params:deep": lambda: params_section("deep"),
     "params:constant": lambda: params_section("constant"),
     "params:initial": lambda: params_section("initial"),
     "params:priors": priors_section,

@@ -7,12 +7,15 @@ model and run one listing month, so that a rule and its use are tested together.
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
 from sim.model import listing, markets
 from sim.model.firms import IPO_FILED, LISTED, NEEQ, REFORMED
 from sim.model.markets import yyyymm_to_month as ym
+from sim.model.params import PARAMS
 from sim.model.park import ParkModel
 
 
@@ -162,3 +165,57 @@ def test_starting_queue_holds_eligible_firms_on_a_board(tiny):
     assert len(queued) > 0, "expected some reformed or quoted firm to meet a board's standards at the start"
     assert (m.firms.board[queued] != markets.NO_BOARD).all()
     assert (m.firms.listing_timer[queued] >= 1).all()
+
+
+# -------- lever effects declared as deep uncertainties (issue 11)
+def with_params(m, **values):
+    """The model with some declared parameters changed (Params is frozen)."""
+    m.params = dataclasses.replace(m.params, **values)
+    return m
+
+
+def test_reserve_approval_bonus_raises_approval_up_to_the_ceiling(model):
+    rows = make_firms(model, 4, revenue_myuan=150.0)
+    model.firms.board[rows], model.firms.filed_month[rows] = markets.MAIN, model.month - 20
+    model.effects.reserve_support = 1.0
+    decl = PARAMS["reserve_approval_bonus"]
+    assert decl.kind == "deep"
+    low = listing._approval(with_params(model, reserve_approval_bonus=decl.low), rows)
+    high = listing._approval(with_params(model, reserve_approval_bonus=decl.high), rows)
+    assert np.all(high > low), "more coaching effect, higher approval"
+    ceiling = listing._approval(with_params(model, reserve_approval_bonus=decl.high, max_ipo_approval=0.9), rows)
+    assert np.all(ceiling <= 0.9), "max_ipo_approval caps every board"
+
+
+def test_listing_hazard_rises_with_the_deep_effects(model):
+    rows = make_firms(model, 4, revenue_myuan=150.0)
+    model.firms.reserve[rows] = True
+    model.effects.listing_subsidy_myuan, model.effects.reserve_support = 2.0, 1.0
+    for name in ("listing_subsidy_elasticity", "reserve_hazard_gain"):
+        decl = PARAMS[name]
+        assert decl.kind == "deep"
+        low = listing._hazard(with_params(model, **{name: decl.low}), rows, 0.3)
+        high = listing._hazard(with_params(model, **{name: decl.high}), rows, 0.3)
+        assert np.all(high > low), name
+
+
+@pytest.mark.parametrize(
+    ("name", "levers"),
+    [
+        ("listing_subsidy_elasticity", {"listing_subsidy_myuan": 3.0}),
+        ("reserve_hazard_gain", {"listing_reserve_support": 1.0}),
+    ],
+)
+def test_deep_listing_effects_raise_share_reforms(tiny, name, levers):
+    """Paired seeds, the effect at its low vs high end: more listing steps started at the high end."""
+    decl, diffs = PARAMS[name], []
+    for seed in np.random.SeedSequence(20160701).spawn(8):
+        n = []
+        for value in (decl.low, decl.high):
+            m = ParkModel(tiny.with_values(end="2018-06", **{name: value}, **levers), seed=seed)
+            m.run()
+            t = m.counters.total
+            n.append(t["share_reforms_started"] + t["neeq_filings"] + t["ipo_filings"])
+        diffs.append(n[1] - n[0])
+    d = np.array(diffs, dtype=float)
+    assert d.mean() > max(0.5, 2 * d.std(ddof=1) / np.sqrt(len(d))), f"{name}: {d.mean():+.1f}"

@@ -13,6 +13,7 @@ import pytest
 from conftest import TINY_PATH
 
 from sim.errors import ScenarioError
+from sim.model.params import PARAMS
 from sim.model.park import ParkModel
 from sim.model.policies import POLICY_NAMES, build_policies
 from sim.model.scenario import load_scenario, month_index
@@ -179,3 +180,82 @@ def test_timed_policies_survive_the_manifest_and_a_resume(tmp_path, monkeypatch)
     resumed = load_batch("t", root=tmp_path / "b")
     cols = [c for c in whole.outcomes.columns if c not in ("batch",)]
     assert resumed.outcomes[cols].equals(whole.outcomes[cols]), "a resumed timed batch must keep its policy windows"
+
+
+# -------- lever effects declared as deep uncertainties (issue 11): low vs high end, paired seeds
+DEEP_REPS = 8
+DEEP_WINDOW = {"end": "2018-06"}  # two years: many events, about 0.3 s a run
+
+
+def revenue_myuan(model) -> float:
+    """Revenue of the firms in the park at the end of a run (m yuan/year)."""
+    return float(model.firms.revenue_myuan[model.firms.live()].sum())
+
+
+def deep_difference(tiny, name: str, counter, **levers) -> tuple[float, float]:
+    """Mean and standard error over paired seeds of ``counter`` at ``name``'s high end minus its low end."""
+    decl = PARAMS[name]
+    diffs = []
+    for seed in replicate_seeds(ROOT_SEED, DEEP_REPS):
+        totals = []
+        for value in (decl.low, decl.high):
+            model = ParkModel(tiny.with_values(**{name: value}, **levers, **DEEP_WINDOW), seed=seed)
+            model.run()
+            totals.append(counter(model) if callable(counter) else model.counters.total[counter])
+        diffs.append(totals[1] - totals[0])
+    d = np.array(diffs, dtype=float)
+    return d.mean(), d.std(ddof=1) / np.sqrt(len(d))
+
+
+@pytest.mark.parametrize(
+    ("name", "counter", "sign", "levers"),
+    [
+        ("attraction_effort_elasticity", "leads", 1, {"attraction_effort_index": 3.0}),
+        ("attraction_effort_elasticity", "leads", -1, {"attraction_effort_index": 0.3}),
+        ("key_focus_lead_loss", "leads", -1, {"key_project_focus_share": 1.0}),
+        ("israel_lead_yield", "israeli_projects_signed", 1, {"israel_projects_per_year": 60.0}),
+        ("vc_cluster_elasticity", "vc_deals", 1, {"vc_cluster_index": 3.0}),
+        ("leading_support_growth_per_year", revenue_myuan, 1, {"leading_support_firms": 50}),
+    ],
+)
+def test_deep_lever_effect_moves_its_outcome(tiny, name, counter, sign, levers):
+    assert PARAMS[name].kind == "deep"
+    mean, se = deep_difference(tiny, name, counter, **levers)
+    assert sign * mean > max(0.5, 2 * se), (
+        f"{name} low -> high should move {counter} by sign {sign}: {mean:+.1f} (SE {se:.1f})"
+    )
+
+
+def test_attraction_effort_has_diminishing_returns(tiny):
+    """Leads per unit of effort fall as effort rises when the elasticity is below 1."""
+    from sim.model.policies import Effects, InvestmentAttraction
+
+    mults = []
+    for effort in (1.0, 2.0, 3.0):
+        sc = tiny.with_values(attraction_effort_index=effort, attraction_effort_elasticity=0.5)
+        model = ParkModel(sc, seed=1)
+        fx = Effects()
+        InvestmentAttraction(sc).apply(model, fx)
+        mults.append(fx.lead_rate_mult)
+    assert mults[0] < mults[1] < mults[2], "more effort, more leads"
+    assert mults[1] - mults[0] > mults[2] - mults[1], "each extra unit of effort brings fewer leads"
+
+
+def test_deep_design_covers_every_deep_uncertainty_at_its_declared_range():
+    from sim.analysis import sensitivity as sa
+    from sim.model.params import DEEP
+
+    design = sa.load_design("sensitivity_deep")
+    assert {f.name for f in design.factors} == set(DEEP), "the deep-uncertainty design sweeps every deep input"
+    for f in design.factors:
+        assert (f.low[f.name], f.high[f.name]) == (DEEP[f.name].low, DEEP[f.name].high), f.name
+
+
+def test_deep_inputs_are_scenario_params_but_never_fitted():
+    from sim.calibration.job import JobError, _fittable
+    from sim.model.params import DEEP, SECTIONS, UNCERTAINTIES
+
+    assert DEEP and set(DEEP) <= set(SECTIONS["params"]), "deep inputs are set in a scenario's [params]"
+    assert not set(DEEP) & set(UNCERTAINTIES)
+    with pytest.raises(JobError, match="deep input; only uncertainties can be fitted"):
+        _fittable("job.toml", "fit.listing_subsidy_elasticity", "listing_subsidy_elasticity")

@@ -92,8 +92,6 @@ class Params:
     p_reform_per_year: float
     p_neeq_file_per_year: float
     p_ipo_file_per_year: float
-    listing_subsidy_elasticity: float
-    leading_support_growth_per_year: float
     zone_outside_utility: float
     zone_beta_log_free_floor: float
     relocation_out_cost_utility: float
@@ -162,6 +160,27 @@ class Params:
     mv_median_bse_bn_yuan: float
     mv_median_overseas_bn_yuan: float
     init_ipo_queue: int
+    # -------- lever effects and lever costs (issue 11)
+    attraction_effort_elasticity: float
+    key_focus_lead_loss: float
+    israel_lead_yield: float
+    vc_cluster_elasticity: float
+    listing_subsidy_elasticity: float
+    reserve_hazard_gain: float
+    reserve_approval_bonus: float
+    leading_support_growth_per_year: float
+    reform_min_revenue_myuan: float
+    ipo_queue_gamma_shape: float
+    max_ipo_approval: float
+    attraction_cost_myuan_per_index_year: float
+    israel_cost_myuan_per_lead: float
+    supermarket_cost_share_of_loan: float
+    vc_cluster_cost_myuan_per_index_year: float
+    reserve_coaching_cost_myuan_per_index_year: float
+    services_cost_myuan_per_index_year: float
+    land_cost_myuan_per_m2: float
+    talent_subsidy_months: int
+    guidance_fund_cost_share: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> Params:

@@ -16,7 +16,10 @@ rates depend on the board's regime (approval or registration) and the year
 from the board's distribution and then moves with its revenue and the A-share
 market level. Monthly hazards of taking a step are
 ``base / 12 * exp(listing_subsidy_elasticity * subsidy) * (vc mult if VC-backed)
-* (1 + reserve_support if on the reserve list)``.
+* (1 + reserve_hazard_gain * reserve_support if on the reserve list)``; the two
+lever effects (``listing_subsidy_elasticity``, ``reserve_hazard_gain``, and
+``reserve_approval_bonus`` on approval) are deep uncertainties (kind ``deep`` in
+:mod:`sim.model.params`).
 """
 
 from __future__ import annotations
@@ -39,7 +42,9 @@ from sim.model.firms import (
     REFORMING,
     is_one_of,
 )
+from sim.model.units import MONTHS_PER_YEAR
 
+SHOW_BAD = 3  # illegal transitions quoted in the assertion message (display only)
 ALLOWED = {
     (NONE, REFORMING),
     (REFORMING, REFORMED),
@@ -52,10 +57,6 @@ ALLOWED = {
     (IPO_FILED, NEEQ),
     (NEEQ, DELISTED),
 }
-REFORM_MIN_REVENUE_MYUAN = 5.0  # firms below this do not start a share reform [judgement]
-QUEUE_GAMMA_SHAPE = 4.0  # queue length ~ Gamma(4, mean / 4): coefficient of variation 0.5 [judgement]
-RESERVE_APPROVAL_BONUS = 0.1  # approval-rate gain per unit of reserve coaching [judgement]
-MAX_APPROVAL = 0.98  # no board approves every filing [judgement]
 
 
 def expected_value_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
@@ -78,7 +79,7 @@ def _move(ctx: ModelContext, rows: np.ndarray, new_state: int, event: str | None
     firms = ctx.firms
     old = firms.listing[rows]
     bad = [(int(o), new_state) for o in old if (int(o), new_state) not in ALLOWED]
-    assert not bad, f"illegal listing transition(s) {bad[:3]}"
+    assert not bad, f"illegal listing transition(s) {bad[:SHOW_BAD]}"
     firms.listing[rows] = new_state
     if event:
         ctx.counters.add(event, len(rows))
@@ -87,9 +88,9 @@ def _move(ctx: ModelContext, rows: np.ndarray, new_state: int, event: str | None
 
 def _hazard(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.ndarray:
     p, firms, fx = ctx.params, ctx.firms, ctx.effects
-    h = base_per_year / 12.0 * portable.exp(p.listing_subsidy_elasticity * fx.listing_subsidy_myuan)
+    h = base_per_year / MONTHS_PER_YEAR * portable.exp(p.listing_subsidy_elasticity * fx.listing_subsidy_myuan)
     h = h * np.where(firms.vc_backed[rows], p.vc_listing_hazard_mult, 1.0)
-    return h * np.where(firms.reserve[rows], 1.0 + fx.reserve_support, 1.0)
+    return h * np.where(firms.reserve[rows], 1.0 + p.reserve_hazard_gain * fx.reserve_support, 1.0)
 
 
 def _draw(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.ndarray:
@@ -142,13 +143,13 @@ def _finish_timers(ctx: ModelContext, live: np.ndarray, state: np.ndarray, timer
 def _approval(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
     """Probability that each decided filing is approved: board, regime at filing, year of decision."""
     p, firms = ctx.params, ctx.firms
-    bonus = RESERVE_APPROVAL_BONUS * ctx.effects.reserve_support
+    bonus = p.reserve_approval_bonus * ctx.effects.reserve_support
     out = np.empty(len(rows))
     for i, r in enumerate(rows):
         board = int(firms.board[r])
         reg = markets.is_registration(p, board, int(firms.filed_month[r]))
         out[i] = markets.pass_rate(p, board, reg, ctx.month)
-    return np.clip(out + bonus, 0.0, MAX_APPROVAL)
+    return np.clip(out + bonus, 0.0, p.max_ipo_approval)
 
 
 def _list(ctx: ModelContext, rows: np.ndarray) -> None:
@@ -176,7 +177,7 @@ def _start_reforms(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> No
     """Operating firms above the reform revenue start a share reform."""
     firms = ctx.firms
     stage_ok = is_one_of(firms.stage[live], (OPERATING, GROWING, MATURE))
-    can_reform = live[(state == NONE) & stage_ok & (firms.revenue_myuan[live] >= REFORM_MIN_REVENUE_MYUAN)]
+    can_reform = live[(state == NONE) & stage_ok & (firms.revenue_myuan[live] >= ctx.params.reform_min_revenue_myuan)]
     start = _draw(ctx, can_reform, ctx.params.p_reform_per_year)
     _move(ctx, start, REFORMING, "share_reforms_started")
     firms.listing_timer[start] = ctx.params.reform_months
@@ -225,7 +226,8 @@ def _set_queue(ctx: ModelContext, rows: np.ndarray) -> None:
     """Months to the decision: Gamma around the board's dated mean queue."""
     p, firms = ctx.params, ctx.firms
     mean = np.array([markets.queue_months(p, int(b), ctx.month) for b in firms.board[rows]])
-    draw = ctx.streams["listing"].gamma(QUEUE_GAMMA_SHAPE, 1.0, len(rows)) * mean / QUEUE_GAMMA_SHAPE
+    shape = p.ipo_queue_gamma_shape
+    draw = ctx.streams["listing"].gamma(shape, 1.0, len(rows)) * mean / shape
     firms.listing_timer[rows] = np.maximum(1, np.round(draw))
 
 
@@ -234,7 +236,7 @@ def _file_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.n
     p, firms = ctx.params, ctx.firms
     neeq_ok = live[(state == REFORMED) & (age >= p.neeq_min_age_months)]
     neeq_ok = neeq_ok[firms.listing[neeq_ok] == REFORMED]  # not those that just filed an IPO
-    entry = markets.by_year(markets.NEEQ_ENTRY_INDEX_BY_YEAR, ctx.month // 12)
+    entry = markets.by_year(markets.NEEQ_ENTRY_INDEX_BY_YEAR, ctx.month // MONTHS_PER_YEAR)
     file_neeq = _draw(ctx, neeq_ok, p.p_neeq_file_per_year * entry)
     _move(ctx, file_neeq, NEEQ_FILED, "neeq_filings")
     firms.listing_timer[file_neeq] = p.neeq_filing_months
@@ -244,8 +246,11 @@ def _delist_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> None
     """Quoted firms that stayed on the NEEQ this month leave it at the year's delisting rate."""
     firms = ctx.firms
     quoted_now = live[(state == NEEQ) & (firms.listing[live] == NEEQ)]
-    rate = markets.by_year(markets.NEEQ_DELIST_PER_YEAR_BY_YEAR, ctx.month // 12) * ctx.params.neeq_delist_scale
-    delist = quoted_now[ctx.streams["listing"].random(len(quoted_now)) < rate / 12.0]
+    rate = (
+        markets.by_year(markets.NEEQ_DELIST_PER_YEAR_BY_YEAR, ctx.month // MONTHS_PER_YEAR)
+        * ctx.params.neeq_delist_scale
+    )
+    delist = quoted_now[ctx.streams["listing"].random(len(quoted_now)) < rate / MONTHS_PER_YEAR]
     _move(ctx, delist, DELISTED, "neeq_delistings")
 
 

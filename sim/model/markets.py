@@ -17,6 +17,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.units import MONTHS_PER_YEAR, MYUAN_PER_BNYUAN
+
+YYYYMM_PER_YEAR = 100  # a yyyymm date is year * 100 + month (definition)
+# The main board's 3-year revenue test is met by 3 book years at the current revenue [assumption:
+# the firm table keeps one revenue], so it compares this many times the current revenue.
+MAIN_REVENUE_TEST_YEARS = 3.0
+
+# Board codes (definition): index into BOARDS
 BOARDS = ("none", "main", "chinext", "star", "bse", "overseas")
 NO_BOARD, MAIN, CHINEXT, STAR, BSE, OVERSEAS = range(6)
 DOMESTIC = (MAIN, CHINEXT, STAR, BSE)
@@ -119,9 +127,9 @@ HK_18A_MIN_VALUE_MYUAN = 1350.0
 
 def yyyymm_to_month(value: int) -> int:
     """A ``yyyymm`` date (201907) as the model's month index (``year * 12 + month - 1``)."""
-    year, month = divmod(int(value), 100)
-    assert 1 <= month <= 12, f"not a yyyymm date: {value}"
-    return year * 12 + month - 1
+    year, month = divmod(int(value), YYYYMM_PER_YEAR)
+    assert 1 <= month <= MONTHS_PER_YEAR, f"not a yyyymm date: {value}"
+    return year * MONTHS_PER_YEAR + month - 1
 
 
 def by_year(table: dict[int, float], year: int) -> float:
@@ -132,7 +140,7 @@ def by_year(table: dict[int, float], year: int) -> float:
 
 def market_level(month: int) -> float:
     """A-share market level of the month's year relative to end-2018 (CSI 300)."""
-    return by_year(MARKET_LEVEL_BY_YEAR, month // 12)
+    return by_year(MARKET_LEVEL_BY_YEAR, month // MONTHS_PER_YEAR)
 
 
 def median_value_myuan(p, board: int) -> float:
@@ -144,7 +152,7 @@ def median_value_myuan(p, board: int) -> float:
         BSE: p.mv_median_bse_bn_yuan,
         OVERSEAS: p.mv_median_overseas_bn_yuan,
     }[board]
-    return bn * 1000.0
+    return bn * MYUAN_PER_BNYUAN
 
 
 def is_registration(p, board: int, month: int) -> bool:
@@ -170,7 +178,7 @@ def queue_months(p, board: int, month: int) -> float:
     if board == OVERSEAS:
         return p.overseas_queue_months
     table = REGISTRATION_QUEUE_MONTHS_BY_YEAR if is_registration(p, board, month) else APPROVAL_QUEUE_MONTHS_BY_YEAR
-    return by_year(table, month // 12) * p.ipo_queue_scale
+    return by_year(table, month // MONTHS_PER_YEAR) * p.ipo_queue_scale
 
 
 def pass_rate(p, board: int, registration: bool, month: int) -> float:
@@ -178,7 +186,7 @@ def pass_rate(p, board: int, registration: bool, month: int) -> float:
     if board == OVERSEAS:
         return p.overseas_approval_rate
     table = REGISTRATION_PASS_RATE_BY_YEAR if registration else APPROVAL_RATE_BY_YEAR
-    return by_year(table, month // 12) + p.ipo_approval_shift
+    return by_year(table, month // MONTHS_PER_YEAR) + p.ipo_approval_shift
 
 
 def eligible_boards(p, month: int, cols: dict[str, np.ndarray]) -> dict[int, np.ndarray]:
@@ -199,11 +207,13 @@ def eligible_boards(p, month: int, cols: dict[str, np.ndarray]) -> dict[int, np.
             three_pos
             & (p1 + p2 + p3 >= MAIN_REG_MIN_PROFIT_3Y_MYUAN)
             & (p1 >= MAIN_REG_MIN_PROFIT_1Y_MYUAN)
-            & (3.0 * rev >= MAIN_REG_MIN_REVENUE_3Y_MYUAN)
+            & (MAIN_REVENUE_TEST_YEARS * rev >= MAIN_REG_MIN_REVENUE_3Y_MYUAN)
         )
     else:  # IPO measures (approval): 3 profitable years above the declared profit and revenue gates
         out[MAIN] = (
-            three_pos & (p1 + p2 + p3 >= p.main_min_profit_3y_myuan) & (3.0 * rev >= p.main_min_revenue_3y_myuan)
+            three_pos
+            & (p1 + p2 + p3 >= p.main_min_profit_3y_myuan)
+            & (MAIN_REVENUE_TEST_YEARS * rev >= p.main_min_revenue_3y_myuan)
         )
     if month >= yyyymm_to_month(p.chinext_registration_yyyymm):
         out[CHINEXT] = (two_pos & (p1 + p2 >= CHINEXT_REG_MIN_PROFIT_2Y_MYUAN)) | (

@@ -328,6 +328,9 @@ def _revenue_per_m2(m):
     return float(m.firms.revenue_myuan[in_park(m)].sum()) * YUAN_PER_MYUAN / floor
 
 
+from sim.model import costs  # noqa: E402  (registers the policy_cost_* reporters last; issue 11, lever costs)
+
+
 def record(ctx: ModelContext) -> dict[str, float]:
     """One row of every registered reporter for the current month.
 
@@ -335,6 +338,7 @@ def record(ctx: ModelContext) -> dict[str, float]:
     cache's invalidation rule, see :class:`~sim.model.context.ModelContext`).
     """
     ctx.in_park_rows = ctx.firms.in_stage(*IN_PARK)
+    costs.account(ctx)  # book this month's policy spending before the policy_cost_* reporters read it
     try:
         return {name: fn(ctx) for name, fn in REPORTERS.items()}
     finally:

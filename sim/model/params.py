@@ -5,7 +5,11 @@ The split follows EMA Workbench's X/L/R/M idea:
 * ``lever``: what the park's policy controls (scenario ``[levers]`` table);
 * ``uncertainty``: behavioural parameters we do not know well, each with a range
   and a prior, the things calibration fits and sweeps explore;
-* ``constant``: rules and facts (legal listing gates, unit conversions);
+* ``deep``: effects of the levers for which no empirical estimate exists (deep
+  uncertainty in EMA Workbench's sense): a wide range that sweeps, sensitivity
+  samples and scenario discovery explore, but no prior worth fitting;
+  calibration never fits them (they are not identified by the park's history);
+* ``constant``: rules and facts (legal listing gates, unit conversions, costs);
 * ``initial``: the state of the park when a run starts.
 
 Outcomes are declared in :mod:`sim.model.metrics` and targets in :mod:`sim.model.targets`.
@@ -29,7 +33,7 @@ class Param:
 
     Attributes:
         name: key used in scenario files, designs and calibration jobs.
-        kind: ``lever``, ``uncertainty``, ``constant`` or ``initial``.
+        kind: ``lever``, ``uncertainty``, ``deep``, ``constant`` or ``initial``.
         default: value used when a scenario does not set it.
         low: smallest allowed value (inclusive).
         high: largest allowed value (inclusive).
@@ -66,7 +70,9 @@ def _p(name, kind, default, low, high, unit, source, doc, prior=("uniform",), in
     return Param(name, kind, default, low, high, unit, source, doc, prior, integer)
 
 
-L, U, C, INIT = "lever", "uncertainty", "constant", "initial"
+L, U, D, C, INIT = "lever", "uncertainty", "deep", "constant", "initial"
+KINDS = (L, U, D, C, INIT)
+DEEP_TAG = "[deep uncertainty]"
 J = "[judgement]"
 # The January-June 2016 counts of the 2016 flow targets (sim.model.targets): no public monthly record of
 # the park's 2016 signings, listings or reforms was found, so a cold-start run (records from 2016-07)
@@ -237,12 +243,6 @@ _DECLARED = [
     _p("p_ipo_file_per_year", U, 0.25, 0.02, 1.0, "1/year",
        J,
        "hazard an IPO-eligible firm files"),
-    _p("listing_subsidy_elasticity", U, 0.3, 0.0, 1.5, "1/(m yuan)",
-       J,
-       "log-hazard change per m yuan of listing subsidy"),
-    _p("leading_support_growth_per_year", U, 0.08, 0.0, 0.4, "1/year per 10 m yuan",
-       J,
-       "drift added by leading-firm support"),
     # -------- outside option and eco categories: uncertainties
     _p("zone_outside_utility", U, 1.0, 0.0, 4.0, "utility",
        "[judgement] set so that about 10% of leads ready to sign go elsewhere; priors: 30-51% of "
@@ -446,15 +446,92 @@ _DECLARED = [
        "[assumption] Changzhou 2020: 26 city-wide in IPO filing or coaching (priors)",
        "firms already in the IPO queue at the start (the largest eligible reformed or quoted firms)",
        integer=True),
+    # -------- lever effects and lever costs (issue 11)
+    # Lever effects without an empirical estimate: kind "deep", wide ranges to sweep, never fitted.
+    _p("attraction_effort_elasticity", D, 0.7, 0.3, 1.0, "dimensionless",
+       "[deep uncertainty] diminishing returns (< 1): staff and missions reach the best prospects "
+       "first; sign only: investment promotion agencies raise FDI in China (Ni 2016, Economics "
+       "Bulletin 36(3):1325-1336, waseda.pure.elsevier.com) [L]; 1 = proportional (the old model)",
+       "lead rate is multiplied by attraction_effort_index ** elasticity"),
+    _p("key_focus_lead_loss", D, 0.5, 0.0, 0.9, "share of leads at full focus",
+       "[deep uncertainty] no estimate of how many ordinary leads a key-project drive displaces",
+       "lead rate is multiplied by 1 - loss * key_project_focus_share"),
+    _p("israel_lead_yield", D, 1.0, 0.3, 1.0, "leads/planned lead",
+       "[deep uncertainty] the plan's 12/year from 6 signed in Q1 2016 (history); how many planned "
+       "China-Israel leads reach the park is unknown",
+       "share of the planned Israeli project leads that reach the park"),
+    _p("vc_cluster_elasticity", D, 1.0, 0.3, 1.5, "dimensionless",
+       "[deep uncertainty] VC supply raises deal flow, no park-level elasticity found; "
+       "priors: about 14% of incubated firms ever funded",
+       "deal rate and investor entry are multiplied by vc_cluster_index ** elasticity"),
+    _p("listing_subsidy_elasticity", D, 0.3, 0.0, 1.5, "1/(m yuan)",
+       "[deep uncertainty] sign: local governments subsidise IPO candidates to win scarce IPO "
+       "quotas (Wang, Yang, Liu & Li 2015, Management World, jtp.cnki.net GLSJ201509013) [M]; "
+       "no estimate of the hazard response to the subsidy's size",
+       "log-hazard change of share reform, NEEQ filing and IPO filing per m yuan of listing subsidy"),
+    _p("reserve_hazard_gain", D, 1.0, 0.0, 3.0, "x per unit coaching",
+       "[deep uncertainty] coaching of pre-IPO reserve firms is standard local policy "
+       "(Shapingba reserve, cqspb.gov.cn 2022-12-30) [L]; no effect size",
+       "listing hazards of reserve firms are multiplied by 1 + gain * listing_reserve_support"),
+    _p("reserve_approval_bonus", D, 0.1, 0.0, 0.2, "probability per unit coaching",
+       "[deep uncertainty] no estimate of coaching's effect on approval",
+       "approval-rate gain per unit of reserve coaching"),
+    _p("leading_support_growth_per_year", D, 0.08, 0.0, 0.4, "1/year per 10 m yuan",
+       "[deep uncertainty] 一企一策 support; no estimate of its growth effect",
+       "drift added by leading-firm support"),
+    # Listing-pipeline rules without a published value (judgements made explicit, sweepable).
+    _p("reform_min_revenue_myuan", C, 5.0, 0.0, 50.0, "m yuan/year",
+       J,
+       "firms below this revenue do not start a share reform"),
+    _p("ipo_queue_gamma_shape", C, 4.0, 1.0, 20.0, "dimensionless",
+       "[judgement] Gamma(shape, mean/shape) queue: shape 4 = coefficient of variation 0.5",
+       "shape of the distribution of months from IPO filing to the decision"),
+    _p("max_ipo_approval", C, 0.98, 0.5, 1.0, "probability",
+       J,
+       "ceiling on any board's approval probability (no board approves every filing)"),
+    # Lever costs (m yuan; paid by the park's budget). Accounting in sim.model.costs.
+    _p("attraction_cost_myuan_per_index_year", C, 20.0, 1.0, 200.0, "m yuan per index-unit per year",
+       "[assumption] investment-attraction bureau staff, missions and events at the 2016 level",
+       "attraction budget per unit of attraction_effort_index"),
+    _p("israel_cost_myuan_per_lead", C, 0.5, 0.0, 10.0, "m yuan/planned lead",
+       "[assumption] China-Israel centre operation and missions per planned project",
+       "cost of each planned Israeli project lead"),
+    _p("supermarket_cost_share_of_loan", C, 0.04, 0.0, 0.3, "m yuan per m yuan lent",
+       "[assumption] interest subsidy (about 2 points) plus expected guarantee losses (about 2%) "
+       "of a brokered SME loan",
+       "cost to the park of each m yuan brokered by the finance supermarket"),
+    _p("vc_cluster_cost_myuan_per_index_year", C, 10.0, 0.0, 200.0, "m yuan per index-unit per year",
+       "[assumption] finance centre rent-free space, events and staff at the 2016 level",
+       "VC-cluster budget per unit of vc_cluster_index"),
+    _p("reserve_coaching_cost_myuan_per_index_year", C, 3.0, 0.0, 50.0, "m yuan per index-unit per year",
+       "[assumption] coaching fees paid for listing-reserve firms; local rules rebate 20% of "
+       "sponsor fees up to 2 m yuan (Wenzhou, asiatimes.com 2018-10) [L]",
+       "coaching budget per unit of listing_reserve_support"),
+    _p("services_cost_myuan_per_index_year", C, 30.0, 0.0, 500.0, "m yuan per index-unit per zone per year",
+       "[assumption] running public services of one zone at full index",
+       "public-services budget per unit of a zone's services index"),
+    _p("land_cost_myuan_per_m2", C, 0.003, 0.0005, 0.01, "m yuan per m2 developed",
+       "[assumption] about 3,000 yuan/m2 developed; standard plant sold at 2,300-3,200 yuan/m2 (Chengdu "
+       "Hi-tech Zone 2010, chengduhitech.blogspot.com/2010/11/fdi-in-china.html) [L]; NBS average "
+       "construction cost of completed buildings 4,087 yuan/m2 in 2022 (statista.com/statistics/243347) [M]",
+       "cost of each m2 of floor space the park develops"),
+    _p("talent_subsidy_months", C, 12, 1, 60, "months",
+       "[assumption] 人才导入计划 subsidies are paid for the first year after arrival",
+       "months a newly arrived person receives the talent subsidy", integer=True),
+    _p("guidance_fund_cost_share", C, 1.0, 0.0, 1.0, "m yuan per m yuan committed",
+       "[assumption] the committed capital counts as spent (returns not netted)",
+       "share of the guidance fund's committed capital counted as cost"),
 ]
 # fmt: on
 
 PARAMS: dict[str, Param] = {p.name: p for p in _DECLARED}
 LEVERS = {k: p for k, p in PARAMS.items() if p.kind == L}
 UNCERTAINTIES = {k: p for k, p in PARAMS.items() if p.kind == U}
+DEEP = {k: p for k, p in PARAMS.items() if p.kind == D}
 CONSTANTS = {k: p for k, p in PARAMS.items() if p.kind == C}
 INITIAL = {k: p for k, p in PARAMS.items() if p.kind == INIT}
-SECTIONS = {"levers": LEVERS, "params": {**UNCERTAINTIES, **CONSTANTS, **INITIAL}}
+SECTIONS = {"levers": LEVERS, "params": {**UNCERTAINTIES, **DEEP, **CONSTANTS, **INITIAL}}
+assert all(p.kind in KINDS for p in _DECLARED), "unknown declared kind"
 
 
 def defaults() -> dict[str, float]:

@@ -29,9 +29,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from sim.model import portable
 from sim.model.context import ModelContext
 from sim.model.firms import GROWING, MATURE, OPERATING
+from sim.model.params import ZONES
 from sim.model.scenario import month_index
+from sim.model.units import MONTHS_PER_YEAR
+
+YUAN_PER_KYUAN = 1000.0  # yuan per thousand yuan (definition)
+SUPPORT_MYUAN_UNIT = 10.0  # leading_support_growth_per_year is declared per 10 m yuan/firm/year (its unit)
 
 
 @dataclass
@@ -60,11 +66,16 @@ class Effects:
     listing_subsidy_myuan: float = 0.0
     reserve_support: float = 0.0
     support_growth_per_year: float = 0.0
+    support_myuan_per_firm_year: float = 0.0  # spending per supported firm (sim.model.costs)
     supported_rows: np.ndarray | None = None  # firms supported from this month on (None: keep the current pick)
     support_continues: bool = False  # False: nobody is supported this month
     talent_subsidy_kyuan_per_month: float = 0.0
-    services_index: np.ndarray = field(default_factory=lambda: np.zeros(3))
-    land_m2_per_month: np.ndarray = field(default_factory=lambda: np.zeros(3))
+    services_index: np.ndarray = field(default_factory=lambda: np.zeros(len(ZONES)))
+    land_m2_per_month: np.ndarray = field(default_factory=lambda: np.zeros(len(ZONES)))
+    # the levers' spending drivers this month, read only by sim.model.costs (issue 11)
+    attraction_effort_index: float = 0.0
+    israeli_planned_per_month: float = 0.0
+    vc_cluster_index: float = 0.0
 
 
 class Policy:
@@ -112,9 +123,11 @@ class InvestmentAttraction(Policy):
     levers = ("attraction_effort_index", "key_project_focus_share")
 
     def apply(self, ctx: ModelContext, effects):
-        focus = self.values["key_project_focus_share"]
-        effects.lead_rate_mult = self.values["attraction_effort_index"] * (1.0 - 0.5 * focus)
+        p, focus = ctx.params, self.values["key_project_focus_share"]
+        effort = portable.power(self.values["attraction_effort_index"], p.attraction_effort_elasticity)
+        effects.lead_rate_mult = effort * (1.0 - p.key_focus_lead_loss * focus)
         effects.key_focus_share = focus
+        effects.attraction_effort_index = self.values["attraction_effort_index"]
 
 
 class ChinaIsrael(Policy):
@@ -124,7 +137,9 @@ class ChinaIsrael(Policy):
     levers = ("israel_projects_per_year",)
 
     def apply(self, ctx: ModelContext, effects):
-        effects.israeli_leads_per_month = self.values["israel_projects_per_year"] / 12.0
+        planned = self.values["israel_projects_per_year"] / MONTHS_PER_YEAR
+        effects.israeli_planned_per_month = planned
+        effects.israeli_leads_per_month = planned * ctx.params.israel_lead_yield
 
 
 class Financing(Policy):
@@ -140,10 +155,12 @@ class Financing(Policy):
 
     def apply(self, ctx: ModelContext, effects):
         v = self.values
-        effects.loans_per_month = v["finance_supermarket_loans_per_year"] / 12.0
+        effects.loans_per_month = v["finance_supermarket_loans_per_year"] / MONTHS_PER_YEAR
         effects.loan_myuan = v["finance_supermarket_loan_myuan"]
-        effects.deal_rate_mult = v["vc_cluster_index"]
-        effects.investor_entry_mult = v["vc_cluster_index"]
+        cluster = portable.power(v["vc_cluster_index"], ctx.params.vc_cluster_elasticity)
+        effects.deal_rate_mult = cluster
+        effects.investor_entry_mult = cluster
+        effects.vc_cluster_index = v["vc_cluster_index"]
         effects.guidance_coinvests = True
         if ctx.month == self.first_month and v["guidance_fund_myuan"] > 0:
             effects.guidance_fund_new_myuan = v["guidance_fund_myuan"]
@@ -173,9 +190,10 @@ class LeadingEnterprises(Policy):
     def apply(self, ctx: ModelContext, effects):
         n = int(self.values["leading_support_firms"])
         per_firm = self.values["leading_support_myuan_per_year"]
-        effects.support_growth_per_year = ctx.params.leading_support_growth_per_year * per_firm / 10.0
+        effects.support_growth_per_year = ctx.params.leading_support_growth_per_year * per_firm / SUPPORT_MYUAN_UNIT
+        effects.support_myuan_per_firm_year = per_firm
         effects.support_continues = True
-        if n == 0 or (ctx.month != self.first_month and ctx.month % 12 != 0):
+        if n == 0 or (ctx.month != self.first_month and ctx.month % MONTHS_PER_YEAR != 0):
             return
         rows = self.eligible(ctx)
         effects.supported_rows = rows[np.argsort(-ctx.firms.revenue_myuan[rows], kind="stable")[:n]]
@@ -189,7 +207,7 @@ class TalentAndServices(Policy):
 
     def apply(self, ctx: ModelContext, effects):
         v = self.values
-        effects.talent_subsidy_kyuan_per_month = v["talent_subsidy_yuan_per_month"] / 1000.0
+        effects.talent_subsidy_kyuan_per_month = v["talent_subsidy_yuan_per_month"] / YUAN_PER_KYUAN
         effects.services_index = np.array(
             [v["services_north_index"], v["services_central_index"], v["services_south_index"]]
         )
@@ -203,7 +221,9 @@ class LandSupply(Policy):
 
     def apply(self, ctx: ModelContext, effects):
         scale = ctx.params.population_scale
-        effects.land_m2_per_month = np.array([self.values[k] for k in self.levers[:3]]) * scale / 12.0
+        effects.land_m2_per_month = (
+            np.array([self.values[k] for k in self.levers[: len(ZONES)]]) * scale / MONTHS_PER_YEAR
+        )
         effects.rent_mult = self.values["rent_index"]
 
 

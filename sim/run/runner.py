@@ -71,6 +71,7 @@ END_INDICATORS = (
     "talent_employed",
     "occupied_floor_m2",
     "revenue_yuan_per_m2",
+    "policy_cost_myuan",  # what the levers spent (sim.model.costs, issue 11)
 )
 
 
