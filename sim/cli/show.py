@@ -103,6 +103,26 @@ def print_outcome_summary(batch, headline: bool = False, all_definitions: bool =
     print(wide.to_string(float_format=lambda x: f"{x:.3g}", line_width=160))
 
 
+def print_uncertainty(batch, say=print) -> None:
+    """How the batch treated parameter uncertainty and, for a posterior batch, P(target) and the variance split."""
+    from sim.analysis.uncertainty import describe_posterior, format_split, target_probabilities, variance_split
+
+    say("\n" + describe_posterior(batch.posterior))
+    ok = batch.outcomes[batch.outcomes["status"] == "ok"]
+    if batch.posterior is None or ok.empty:
+        return
+    k = int(batch.posterior.get("seeds_per_draw", 1))
+    if k > 1:
+        table = target_probabilities(ok, k)
+        say("P(target) with parameter uncertainty (95% Wilson interval at the effective number of replications):")
+        for r in table.itertuples():
+            say(f"  {r.scenario}: {r.target} [{r.definition}] {r.p_reach:.2f} ({r.p_low:.2f}-{r.p_high:.2f}), "
+                f"n_eff {r.n_eff:.0f} of {r.n}")  # fmt: skip
+        say(format_split(variance_split(ok, k)))
+    else:
+        say("variance split: needs --seeds-per-draw K >= 2 (one seed per draw cannot tell the parts apart)")
+
+
 def print_header(batch, n_failures: int = 10) -> None:
     import textwrap
 
@@ -148,4 +168,5 @@ def main(args) -> int:
         return 1 if batch.failed else 0
     print_header(batch, args.failures)
     print_outcome_summary(batch, all_definitions=getattr(args, "all_definitions", False))
+    print_uncertainty(batch)
     return 1 if batch.failed else 0

@@ -5,7 +5,9 @@ parameters with ranges and a method: a full grid, a Latin hypercube, a Sobol'
 sequence or an explicit CSV table of points. Every name and range is checked
 against sim/model/params.py before anything runs. Each point is SCENARIO with the
 point's inputs; replication i of every point uses the same child seed
-SeedSequence(SEED).spawn(REPS)[i], so differences between points are paired.
+SeedSequence(SEED).spawn(REPS)[i] and, unless --at-point, the same posterior draw
+of the fitted parameters (never of a design input), so differences between
+points are paired.
 Results go to OUT/<id>/ like 'parksim run'; the outcomes table has one column per
 varied input. A killed sweep is completed with --resume ID (same SCENARIO,
 design, --reps and --seed), giving the tables an uninterrupted sweep gives.
@@ -31,6 +33,7 @@ def register(p):
     p.add_argument("--design", required=True, metavar="FILE", help="design TOML, or a name in scenarios/designs/")
     options.add_reps(p, default=10, per="design point")
     options.add_seed(p)
+    options.add_posterior(p)
     options.add_executor(p)
     options.add_out(p)
     options.add_batch_id(p)
@@ -62,11 +65,15 @@ def main(args) -> int:
                 scenarios, reps=args.reps, seed=args.seed, workers=args.workers, dask=args.dask, out_root=args.out,
                 batch_id=batch_id, command=command, progress=not args.quiet,
                 extra_manifest={"design": design.to_dict(), "base_scenario": base.to_dict()},
+                posterior=not args.at_point, seeds_per_draw=args.seeds_per_draw,
             )  # fmt: skip
     except KeyboardInterrupt:
         print(f"parksim sweep: complete it with 'parksim resume {batch_id} --root {args.out}'", file=sys.stderr)
         raise
     print_outcome_summary(batch, headline=True)
+    from sim.analysis.uncertainty import describe_posterior
+
+    print(describe_posterior(batch.posterior))
     print(batch.summary_line())
     if batch.failed:
         print(f"parksim sweep: {batch.failed} run(s) failed; see 'parksim show {batch.id}'", file=sys.stderr)
