@@ -168,17 +168,22 @@ def describe_posterior(record: dict | None) -> str:
     if record is None:
         return "parameters: every run at its scenario's point values (--at-point, or a batch without a posterior)"
     k = record.get("seeds_per_draw", 1)
-    lines = []
+    said: dict[str, list[str]] = {}  # what is said -> the scenarios it is said of (a sweep has many points)
     for name, entry in record.get("scenarios", {}).items():
         if entry["source"] is None:
-            lines.append(f"  {name}: at its point ({entry['note']})")
+            said.setdefault(f"at its point ({entry['note']})", []).append(name)
             continue
         source = record["sources"][entry["source"]]
         kept = f"; kept as set: {', '.join(entry['kept'])}" if entry["kept"] else ""
-        lines.append(
-            f"  {name}: {len(set(source['draws']))} posterior draws of {source['n_draws']} from {entry['source']} "
+        text = (
+            f"{len(set(source['draws']))} posterior draws of {source['n_draws']} from {entry['source']} "
             f"({len(entry['params'])} parameters{kept})"
         )
+        said.setdefault(text, []).append(name)
+    lines = []
+    for text, names in said.items():
+        who = names[0] if len(names) == 1 else f"{names[0]} and {len(names) - 1} more"
+        lines.append(f"  {who}: {text}")
     how = (
         "each replication is a fresh (draw, seed) pair, so Wilson intervals over replications include "
         "parameter uncertainty"

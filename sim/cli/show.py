@@ -55,8 +55,21 @@ def batch_json(batch, n_failures: int | None = None) -> str:
         "problems": getattr(batch, "problems", {}),
         "failures": failures,
         "targets": targets,
+        "posterior": _posterior_json(batch.posterior),
     }
     return json.dumps(data, indent=1)
+
+
+def _posterior_json(record):
+    """How a batch treated parameter uncertainty, for ``--json``: None at the point; else K and per scenario
+    the posterior file and its draw index per replication (None for a scenario run at its point)."""
+    if record is None:
+        return None
+    draws = {
+        name: None if e["source"] is None else {"file": e["source"], "draws": record["sources"][e["source"]]["draws"]}
+        for name, e in record["scenarios"].items()
+    }
+    return {"seeds_per_draw": record["seeds_per_draw"], "scenarios": draws}
 
 
 def headline_table(outcomes, inputs=()):

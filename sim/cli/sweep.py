@@ -54,6 +54,8 @@ def main(args) -> int:
     command = options.command_line()
     batch_id = args.resume or args.batch_id or new_batch_id(design.name)
     print(f"sweep: {design.name} ({design.method}, {len(scenarios)} points x {args.reps} reps) on {base.name}")
+    if args.resume and not _same_posterior_mode(args):
+        return 2
     try:
         if args.resume:
             batch = resume_batch(
@@ -79,3 +81,21 @@ def main(args) -> int:
         print(f"parksim sweep: {batch.failed} run(s) failed; see 'parksim show {batch.id}'", file=sys.stderr)
         return 1
     return 0
+
+
+def _same_posterior_mode(args) -> bool:
+    """A resumed sweep keeps the parameter treatment it started with: say so when the options differ."""
+    from sim import store
+
+    stored = store.load_manifest(store.resolve_folder(args.resume, args.out)).extra.get("posterior")
+    asked = None if args.at_point else args.seeds_per_draw
+    had = None if stored is None else stored.get("seeds_per_draw", 1)
+    if asked == had:
+        return True
+    how = lambda k: "--at-point" if k is None else f"the posterior with --seeds-per-draw {k}"  # noqa: E731
+    print(
+        f"parksim sweep: error: --resume {args.resume}: the sweep was made with {how(had)}, not {how(asked)}; "
+        "give the same options",
+        file=sys.stderr,
+    )
+    return False
