@@ -88,9 +88,7 @@ def _indicators(outcomes: pd.DataFrame, columns=None) -> list[str]:
     return [c for c in outcomes.columns if c.startswith("end_") or is_target_column(c)]
 
 
-def variance_split(
-    outcomes: pd.DataFrame, seeds_per_draw: int, columns=None, group: str = "scenario"
-) -> pd.DataFrame:
+def variance_split(outcomes: pd.DataFrame, seeds_per_draw: int, columns=None, group: str = "scenario") -> pd.DataFrame:
     """Variance split of every end indicator and target indicator, per scenario (see the module docstring).
 
     Args:

@@ -61,8 +61,11 @@ def batch_json(batch, n_failures: int | None = None) -> str:
 
 
 def _posterior_json(record):
-    """How a batch treated parameter uncertainty, for ``--json``: None at the point; else K and per scenario
-    the posterior file and its draw index per replication (None for a scenario run at its point)."""
+    """How a batch treated parameter uncertainty, for ``--json``.
+
+    None at the point; else K and, per scenario, the posterior file and the draw index of each
+    replication (None for a scenario run at its point).
+    """
     if record is None:
         return None
     draws = {

@@ -198,7 +198,8 @@ def posterior_of(scenario: Scenario) -> tuple[Path | None, Path | None, str]:
         return None, None, "names no fitted_params: it runs at its point values"
     draws = fitted.parent / POSTERIOR_FILE
     if not draws.is_file():
-        return None, fitted, f"its fitted parameters have no posterior draws ({draws} is missing): it runs at the fitted point"
+        why = f"its fitted parameters have no posterior draws ({draws} is missing): it runs at the fitted point"
+        return None, fitted, why
     return draws, fitted, ""
 
 
