@@ -30,6 +30,21 @@ moments, which allows unequal group sizes (Searle, Casella & McCulloch 1992,
 It needs at least two groups and at least two replications in some group; with
 ``K = 1`` the two parts cannot be told apart (every group has one run), and the
 split is NaN while the total variance is still given.
+
+*Deep uncertainty* (:func:`deep_split`, for EMA Workbench results of
+:func:`sim.ema.ema_model`: an experiments x replications array per outcome).
+The experiments sample deep uncertainties and levers; every experiment reuses
+the same (draw, seed) pairs, so experiments and replications are crossed, and
+the two-way random-effects ANOVA without replication gives the deep part
+unbiased under these common random numbers (``R`` replications, ``E``
+experiments)::
+
+    MS_exp = R sum_e (ybar_e. - ybar)^2 / (E - 1)
+    MS_res = sum_ei (y_ei - ybar_e. - ybar_.i + ybar)^2 / ((E - 1)(R - 1))
+    deep part = max(0, (MS_exp - MS_res) / R)
+
+The rest, ``E_e Var(Y | e)``, is split into parameter and stochastic parts by
+averaging the within-experiment split above over the experiments.
 """
 
 from __future__ import annotations
@@ -189,3 +204,36 @@ def describe_posterior(record: dict | None) -> str:
         else f"{k} seeds per draw; P(target) intervals use the effective number of replications"
     )
     return "\n".join([f"parameters: sampled from the fitted posterior ({how})", *lines])
+
+
+def deep_split(values, seeds_per_draw: int = 1) -> dict[str, float]:
+    """Deep, parameter and stochastic variance of one outcome of an EMA study (module docstring).
+
+    Args:
+        values: experiments x replications (``outcomes[name]`` of ``perform_experiments``); no NaN.
+        seeds_per_draw: replications per posterior draw (the model's ``seeds_per_draw``).
+
+    Returns:
+        ``deep_var``, ``within_var`` (parameter plus stochastic), ``parameter_var``, ``stochastic_var``
+        (NaN with one seed per draw) and ``deep_share``.
+    """
+    y = np.asarray(values, float)
+    n_exp, n_rep = y.shape
+    out = {"deep_var": np.nan, "within_var": np.nan, "parameter_var": np.nan, "stochastic_var": np.nan}
+    out["deep_share"] = np.nan
+    if n_exp < 2 or n_rep < 2:
+        return out
+    row, col, grand = y.mean(axis=1), y.mean(axis=0), y.mean()
+    ms_exp = n_rep * float(((row - grand) ** 2).sum()) / (n_exp - 1)
+    resid = y - row[:, None] - col[None, :] + grand
+    ms_res = float((resid**2).sum()) / ((n_exp - 1) * (n_rep - 1))
+    deep = max(0.0, (ms_exp - ms_res) / n_rep)
+    groups = np.arange(n_rep) // int(seeds_per_draw)
+    splits = [split_one(y[e], groups) for e in range(n_exp)]
+    within = float(np.mean([s["total_var"] for s in splits]))
+    param = float(np.mean([s["parameter_var"] for s in splits]))
+    stoch = float(np.mean([s["stochastic_var"] for s in splits]))
+    total = deep + within
+    out.update(deep_var=deep, within_var=within, parameter_var=param, stochastic_var=stoch)
+    out["deep_share"] = deep / total if total > 0 else np.nan
+    return out
