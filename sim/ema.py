@@ -18,7 +18,9 @@
   paired and every result is reproducible from (experiment inputs, replicate).
 
 EMA Workbench stores replicated outcomes as arrays of shape
-``(experiments, replications)``.
+``(experiments, replications)``; :func:`sim.analysis.uncertainty.deep_split`
+splits their variance into deep (between experiments), parameter (between
+posterior draws) and stochastic parts.
 
 Example::
 

@@ -193,3 +193,5 @@ def test_cli_run_and_show_report_parameter_uncertainty(tmp_path, capsys):
     assert load_batch("post", root=out).posterior["seeds_per_draw"] == 2
     assert load_batch("point", root=out).posterior is None
     assert load_fitted(FITTED / "params.toml")  # the fitted files this relies on are present
+    assert cli([*args, "--id", "both", "--at-point"]) == 2, "--seeds-per-draw with --at-point is refused"
+    assert "give one or the other" in capsys.readouterr().err

@@ -153,6 +153,20 @@ def add_posterior(p) -> None:
     )
 
 
+def posterior_conflict(args, command: str) -> bool:
+    """Say so on stderr (and return True) when ``--seeds-per-draw`` is given with ``--at-point``."""
+    if args.at_point and args.seeds_per_draw > 1:
+        import sys
+
+        print(
+            f"parksim {command}: error: --seeds-per-draw {args.seeds_per_draw} needs posterior draws; "
+            "--at-point runs at the fitted point (give one or the other)",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
 # ---------------------------------------------------------------- the command line of manifests
 def set_argv(argv: list[str] | None) -> None:
     """Remember the arguments of the command being run (``sim.cli.main`` calls it; None when it ends)."""

@@ -55,6 +55,8 @@ def register(p):
 def main(args) -> int:
     from sim.model.scenario import load_scenario, scenario_notes
 
+    if options.posterior_conflict(args, "run"):
+        return 2
     scenarios = [load_scenario(s) for s in args.scenarios]  # validate everything before running anything
     for sc in scenarios:
         for note in scenario_notes(sc):

@@ -45,6 +45,8 @@ def main(args) -> int:
     from sim.analysis.design import load_design
     from sim.model.scenario import load_scenario
 
+    if options.posterior_conflict(args, "sweep"):
+        return 2
     base = load_scenario(args.scenario)
     design = load_design(args.design)
     scenarios = design.scenarios(base)  # everything is checked before anything runs
