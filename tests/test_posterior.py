@@ -188,7 +188,8 @@ def test_cli_run_and_show_report_parameter_uncertainty(tmp_path, capsys):
     assert "sampled from the fitted posterior" in text and "variance split" in text
     assert cli(["show", "post", "--root", str(out)]) == 0
     assert "parameter = between posterior draws" in capsys.readouterr().out
-    assert cli([*args[:-2], "--out", str(out), "--id", "point", "--at-point"]) == 0
+    point = ["run", str(short), "--reps", "2", "--no-figure", "--quiet", "--out", str(out), "--at-point"]
+    assert cli([*point, "--id", "point"]) == 0
     assert "at its scenario's point" in capsys.readouterr().out
     assert load_batch("post", root=out).posterior["seeds_per_draw"] == 2
     assert load_batch("point", root=out).posterior is None
