@@ -119,6 +119,14 @@ def test_pool_and_folder_batches_match_and_a_run_reproduces_alone(reference, tmp
     assert int(row["draw"]) == stored.record.runs[k].extra["draw"]
 
 
+@pytest.mark.slow  # starts a local Dask cluster: about 20 s
+def test_dask_gives_the_serial_posterior_tables(reference):
+    on_dask = run_batch(short_pair(), reps=REPS, seed=SEED, dask="local:2", out_root=None, progress=False,
+                        posterior=True)  # fmt: skip
+    pd.testing.assert_frame_equal(reference.outcomes, on_dask.outcomes)
+    pd.testing.assert_frame_equal(reference.monthly, on_dask.monthly)
+
+
 def test_interrupted_posterior_batch_resumes_to_the_same_tables(reference, tmp_path, monkeypatch):
     monkeypatch.setenv("PARKSIM_INTERRUPT_AFTER_RUN", "3")
     with pytest.raises(KeyboardInterrupt):
