@@ -135,6 +135,38 @@ def add_all_definitions(p) -> None:
     )
 
 
+def add_posterior(p) -> None:
+    """``--at-point`` and ``--seeds-per-draw K``: parameter uncertainty of a batch (issue 12 item 5)."""
+    p.add_argument(
+        "--at-point",
+        action="store_true",
+        help="run every replication at the fitted point values (today's behaviour) instead of pairing "
+        "replication i with posterior draw i of the scenario's fitted_params",
+    )
+    p.add_argument(
+        "--seeds-per-draw",
+        type=positive_int,
+        default=1,
+        metavar="K",
+        help="replications (seeds) that share one posterior draw (default 1: every replication a fresh "
+        "(draw, seed) pair); K > 1 splits each indicator's variance into parameter and stochastic parts",
+    )
+
+
+def posterior_conflict(args, command: str) -> bool:
+    """Say so on stderr (and return True) when ``--seeds-per-draw`` is given with ``--at-point``."""
+    if args.at_point and args.seeds_per_draw > 1:
+        import sys
+
+        print(
+            f"parksim {command}: error: --seeds-per-draw {args.seeds_per_draw} needs posterior draws; "
+            "--at-point runs at the fitted point (give one or the other)",
+            file=sys.stderr,
+        )
+        return True
+    return False
+
+
 # ---------------------------------------------------------------- the command line of manifests
 def set_argv(argv: list[str] | None) -> None:
     """Remember the arguments of the command being run (``sim.cli.main`` calls it; None when it ends)."""

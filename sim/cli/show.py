@@ -55,8 +55,24 @@ def batch_json(batch, n_failures: int | None = None) -> str:
         "problems": getattr(batch, "problems", {}),
         "failures": failures,
         "targets": targets,
+        "posterior": _posterior_json(batch.posterior),
     }
     return json.dumps(data, indent=1)
+
+
+def _posterior_json(record):
+    """How a batch treated parameter uncertainty, for ``--json``.
+
+    None at the point; else K and, per scenario, the posterior file and the draw index of each
+    replication (None for a scenario run at its point).
+    """
+    if record is None:
+        return None
+    draws = {
+        name: None if e["source"] is None else {"file": e["source"], "draws": record["sources"][e["source"]]["draws"]}
+        for name, e in record["scenarios"].items()
+    }
+    return {"seeds_per_draw": record["seeds_per_draw"], "scenarios": draws}
 
 
 def headline_table(outcomes, inputs=()):
@@ -101,6 +117,26 @@ def print_outcome_summary(batch, headline: bool = False, all_definitions: bool =
         return
     wide = headline_table(ok, batch.manifest.get("input_columns", []))
     print(wide.to_string(float_format=lambda x: f"{x:.3g}", line_width=160))
+
+
+def print_uncertainty(batch, say=print) -> None:
+    """How the batch treated parameter uncertainty and, for a posterior batch, P(target) and the variance split."""
+    from sim.analysis.uncertainty import describe_posterior, format_split, target_probabilities, variance_split
+
+    say("\n" + describe_posterior(batch.posterior))
+    ok = batch.outcomes[batch.outcomes["status"] == "ok"]
+    if batch.posterior is None or ok.empty:
+        return
+    k = int(batch.posterior.get("seeds_per_draw", 1))
+    if k > 1:
+        table = target_probabilities(ok, k)
+        say("P(target) with parameter uncertainty (95% Wilson interval at the effective number of replications):")
+        for r in table.itertuples():
+            say(f"  {r.scenario}: {r.target} [{r.definition}] {r.p_reach:.2f} ({r.p_low:.2f}-{r.p_high:.2f}), "
+                f"n_eff {r.n_eff:.0f} of {r.n}")  # fmt: skip
+        say(format_split(variance_split(ok, k)))
+    else:
+        say("variance split: needs --seeds-per-draw K >= 2 (one seed per draw cannot tell the parts apart)")
 
 
 def print_header(batch, n_failures: int = 10) -> None:
@@ -148,4 +184,5 @@ def main(args) -> int:
         return 1 if batch.failed else 0
     print_header(batch, args.failures)
     print_outcome_summary(batch, all_definitions=getattr(args, "all_definitions", False))
+    print_uncertainty(batch)
     return 1 if batch.failed else 0

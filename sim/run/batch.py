@@ -108,8 +108,21 @@ class Batch:
 
     @cached_property
     def outcomes(self) -> pd.DataFrame:
-        """One row per finished run (see docs/results_format.md)."""
-        return self._table("outcomes", outcomes_schema(self.record.input_columns))
+        """One row per finished run (see docs/results_format.md).
+
+        A posterior batch adds the column ``draw``: the posterior draw index of each run
+        (from the manifest; -1 for a scenario that ran at its point).
+        """
+        table = self._table("outcomes", outcomes_schema(self.record.input_columns))
+        if self.posterior is not None:
+            draws = {r.run: r.extra.get("draw", -1) for r in self.record.runs}
+            table["draw"] = table["run"].map(draws).fillna(-1).astype("int64")
+        return table
+
+    @property
+    def posterior(self) -> dict | None:
+        """What a posterior batch drew (see :func:`sim.run.plan.posterior_record`); None for a batch at the point."""
+        return self.record.extra.get("posterior")
 
     @cached_property
     def monthly(self) -> pd.DataFrame:
@@ -147,6 +160,8 @@ def run_batch(
     chunk_size=None,
     run_fn=None,
     compact=True,
+    posterior=False,
+    seeds_per_draw=1,
 ) -> Batch:
     """Run every scenario ``reps`` times with common random numbers and store the results.
 
@@ -164,6 +179,12 @@ def run_batch(
         chunk_size: runs per task sent to a worker (default: chosen from runs and workers).
         run_fn: replacement for :func:`sim.run.runner.run_scenario` (tests inject faults with it).
         compact: merge the parts into one file per table once every run is done.
+        posterior: sample the fitted posterior: replication ``i`` of every scenario takes the same
+            posterior draw ``d_i`` of its fitted parameters (see :mod:`sim.run.plan`), recorded in the
+            manifest and in each run's entry; a scenario without posterior draws runs at its point.
+            False (the default of this function; ``parksim run --at-point``): every run at its point.
+        seeds_per_draw: replications that share one draw (consecutive replications; see
+            :mod:`sim.analysis.uncertainty` for the variance split this allows).
 
     Returns:
         The batch; failed runs are recorded in ``batch.outcomes`` and counted in ``batch.failed``.
@@ -177,7 +198,8 @@ def run_batch(
     """
     refuse_in_worker_bootstrap("run_batch")
     extra = dict(extra_manifest or {})
-    plan = Plan.build(scenarios, reps, seed, (extra.get("design") or {}).get("inputs", ()))
+    design_inputs = (extra.get("design") or {}).get("inputs", ())
+    plan = Plan.build(scenarios, reps, seed, design_inputs, posterior=posterior, seeds_per_draw=seeds_per_draw)
     folder = None
     if out_root is not None:
         batch_id = batch_id or new_batch_id(str([s.name for s in plan.scenarios]))
