@@ -90,7 +90,19 @@ def serial(sweep_scenarios):
 
 def test_sweep_on_a_dask_cluster_gives_the_serial_tables(cluster, sweep_scenarios, serial, tmp_path):
     design, _ = sweep_scenarios
-    args = ["sweep", str(TINY), "--design", str(design), "--reps", "3", "--dask", cluster, "--out", str(tmp_path)]
+    args = [
+        "sweep",
+        str(TINY),
+        "--design",
+        str(design),
+        "--reps",
+        "3",
+        "--dask",
+        cluster,
+        "--out",
+        str(tmp_path),
+        "--at-point",
+    ]
     assert cli([*args, "--id", "d", "--quiet"]) == 0
     batch = load_batch("d", root=tmp_path)
     pd.testing.assert_frame_equal(batch.outcomes, serial.outcomes)
