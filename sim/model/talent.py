@@ -39,7 +39,7 @@ import numpy as np
 
 from sim.model import portable
 from sim.model.context import ModelContext
-from sim.model.params import INDUSTRIES, PARAMS
+from sim.model.params import INDUSTRIES, PARAMS, ZONES
 from sim.model.units import MONTHS_PER_YEAR
 
 SKILLS = ("general", "rd")
@@ -223,6 +223,9 @@ class TalentPool:
         quits = looking[employed[looking]]
         ctx.counters.add("talent_quits", len(quits) * self.scale)
         ctx.counters.add("talent_left", int(leaves.sum()) * self.scale)
+        by_zone = np.bincount(self.zone[leaves], minlength=3) * self.scale
+        for z, name in enumerate(ZONES):
+            ctx.counters.add(f"talent_left_{name}", int(by_zone[z]))
         self.employer[quits] = -1
         self.keep(~leaves)
 
