@@ -199,7 +199,7 @@ def test_rd_shortage_slows_rd_heavy_industries_more(tiny):
     health (r 0.4) lose more growth than culture (r 0.1); on average over firms too.
     """
     m = ParkModel(tiny, seed=4)
-    m.talent.step(m)  # matches the initial staff's skills to the firms' needs
+    m.step()  # the first talent step matches the initial staff's skills to the firms' needs
     t, rows, p = m.talent, m.firms.live(), m.params
     t.employer[t.skill == RD] = -1
     t.recount(m.firms)

@@ -459,7 +459,7 @@ _DECLARED = [
     _p("talent_housing_outside_kyuan_per_month", U, 2.6, 0.8, 5.0, "1000 yuan/person/month",
        "Suzhou / Changzhou new-home price ratio about 1.6 (rkjuzjv.cn 2022-05-14) [derived], L",
        "housing cost of the outside option (jobs in the Yangtze delta's dearer cities)"),
-    _p("talent_subsidy_months", L, 36, 0, 120, "months",
+    _p("talent_subsidy_months", C, 36, 0, 120, "months",
        "[assumption] Chinese city talent housing subsidies are typically paid for up to 3 years "
        "(priors: Chen & Li 2022, housing subsidies work best)",
        "months after arrival during which a newcomer is paid the talent subsidy; then it stops",

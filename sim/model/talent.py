@@ -51,7 +51,15 @@ INITIAL_UNEMPLOYED_SHARE = PARAMS["talent_initial_unemployed_share"].default
 
 def rd_share(params) -> np.ndarray:
     """Share of R&D staff each industry needs (sim.model.params.INDUSTRIES order)."""
-    return np.array([getattr(params, f"talent_rd_share_{name}") for name in INDUSTRIES])
+    shares = (
+        params.talent_rd_share_graphene,
+        params.talent_rd_share_health,
+        params.talent_rd_share_internet,
+        params.talent_rd_share_culture,
+        params.talent_rd_share_other_tech,
+    )
+    assert len(shares) == len(INDUSTRIES)
+    return np.array(shares)
 
 
 def housing_kyuan(params) -> np.ndarray:
@@ -80,7 +88,6 @@ class TalentPool:
         self.employer = np.zeros(0, np.int64)
         self.arrived_month = np.zeros(0, np.int32)
         self.subsidy_kyuan = np.zeros(0)
-        self._skills_matched = False
 
     def __len__(self) -> int:
         return len(self.zone)
@@ -90,7 +97,7 @@ class TalentPool:
         return len(self.zone) * self.scale
 
     def add(self, rng, zone: np.ndarray, employer: np.ndarray, month: int, subsidy_kyuan: float, skill=None) -> None:
-        """Append new talent rows (skill general unless given; see :meth:`_match_initial_skills`)."""
+        """Append new talent rows (skill general unless given; the first step matches the initial staff's)."""
         n = len(zone)
         skill = np.zeros(n, np.int8) if skill is None else np.asarray(skill, np.int8)
         self.zone = np.concatenate([self.zone, zone.astype(np.int8)])
@@ -165,7 +172,7 @@ class TalentPool:
     def step(self, ctx: ModelContext) -> None:
         """Turnover, arrivals, moves and hiring of one month."""
         rng, firms = ctx.streams["talent"], ctx.firms
-        if not self._skills_matched:
+        if ctx.month == ctx.start_month:
             self._match_initial_skills(ctx)
         self.recount(firms)
         rows = firms.live()
@@ -184,7 +191,6 @@ class TalentPool:
 
     def _match_initial_skills(self, ctx: ModelContext) -> None:
         """Give each initially employed firm its industry's R&D share of staff, the idle pool the arrival mix."""
-        self._skills_matched = True
         emp = np.flatnonzero(self.employer >= 0)
         if len(emp):
             order = emp[np.argsort(self.employer[emp], kind="stable")]

@@ -81,15 +81,11 @@ class Zones:
     """State of the three zones (arrays indexed by zone)."""
 
     def __init__(self, capacity_m2: np.ndarray, params=None):
-        v = _zone_values(params)
-        self.base_rent = np.array([v[k] for k in ZONE_PARAMS[:3]])
-        self.rent_slope = v["zone_rent_slope"]
-        self.rent_knee = v["zone_rent_occupancy_knee"]
-        self.pollution_load_weight = v["zone_pollution_load_weight"]
-        self.israeli_central_bonus = v["zone_israeli_central_bonus"]
+        self.inputs = _zone_values(params)
+        self.base_rent_yuan_per_m2_month = np.array([self.inputs[k] for k in ZONE_PARAMS[:3]])
         self.capacity_m2 = np.asarray(capacity_m2, dtype=float)
         self.occupied_m2 = np.zeros(3)
-        self.rent_yuan_per_m2_month = self.base_rent.copy()
+        self.rent_yuan_per_m2_month = self.base_rent_yuan_per_m2_month.copy()
         self.services_index = np.zeros(3)
         self.eco_quality_index = np.ones(3)
         self.wage_index = np.ones(3)
@@ -115,17 +111,20 @@ class Zones:
         if add_land:
             self.capacity_m2 = self.capacity_m2 + effects.land_m2_per_month
         self.services_index = effects.services_index.copy()
+        v = self.inputs
         self.recount(firms)
         occ = self.occupancy
         self.rent_yuan_per_m2_month = (
-            self.base_rent * effects.rent_mult * (1.0 + self.rent_slope * np.maximum(occ - self.rent_knee, 0.0))
+            self.base_rent_yuan_per_m2_month
+            * effects.rent_mult
+            * (1.0 + v["zone_rent_slope"] * np.maximum(occ - v["zone_rent_occupancy_knee"], 0.0))
         )
         rows = firms.live()
         zone = firms.zone[rows]
         ok = zone >= 0
         load = np.bincount(zone[ok], weights=(firms.pollution_index[rows] * firms.floor_m2[rows])[ok], minlength=3)
         self.eco_quality_index = np.clip(
-            1.0 - self.pollution_load_weight * load / np.maximum(self.capacity_m2, 1.0), 0.0, 1.0
+            1.0 - v["zone_pollution_load_weight"] * load / np.maximum(self.capacity_m2, 1.0), 0.0, 1.0
         )
         people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=3)
         revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=3)
@@ -152,7 +151,7 @@ class Zones:
             + b_services * self.services_index
             - b_rent * self.rent_yuan_per_m2_month
         )
-        util[:, CENTRAL] += np.where(israeli, b_aff * self.israeli_central_bonus, 0.0)
+        util[:, CENTRAL] += np.where(israeli, b_aff * self.inputs["zone_israeli_central_bonus"], 0.0)
         return util
 
     def choose(self, rng, industry, stage, israeli, need_m2, betas, firms, exclude=None, outside=None) -> np.ndarray:
