@@ -213,3 +213,15 @@ def test_rd_shortage_slows_rd_heavy_industries_more(tiny):
     heavy = fill[np.isin(ind, [INDUSTRIES.index("graphene"), INDUSTRIES.index("health")])].mean()
     light = fill[ind == INDUSTRIES.index("culture")].mean()
     assert heavy < light - 0.1, f"R&D-heavy fill {heavy:.2f} vs culture {light:.2f}"
+
+
+# -------- housing cost
+
+
+@pytest.mark.slow
+def test_housing_cost_pushes_talent_out_of_the_zone(tiny):
+    """Dearer central housing: fewer people in the central zone, more of them leave the park."""
+    low = _runs(tiny.with_values(talent_housing_central_kyuan_per_month=0.6), n=2 * N_PAIRS)
+    high = _runs(tiny.with_values(talent_housing_central_kyuan_per_month=3.5), n=2 * N_PAIRS)
+    _assert_down(low, high, "central_talent")
+    _assert_up(low, high, "central_exit_rate")
