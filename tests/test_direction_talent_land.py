@@ -8,6 +8,13 @@ differences, so a reversed or disconnected mechanism fails. The levers are set
 far apart (inside their declared ranges) so that the effects are many SE large
 on 8 pairs; each test runs 16 tiny replications (about 0.25-0.7 s each on a shared
 machine), so the paired ones are marked slow.
+
+Measured with these seeds (paired mean difference / SE): subsidy 0 -> 4000
+yuan/month: arrivals z 11, mean fill z 9, employed person-years z 9.5; central
+services 0 -> 1 (16 pairs): central talent z 5.8, central firms z 9.6, central
+exit rate z -3.6; land 0 -> 650k m2/year: firms z 26, leads lost for want of land
+z -5.6; central housing 0.6 -> 3.5 (16 pairs): central talent z -19, central exit
+rate z 6.
 """
 
 from __future__ import annotations
