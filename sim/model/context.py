@@ -179,8 +179,34 @@ class Params:
     reserve_coaching_cost_myuan_per_index_year: float
     services_cost_myuan_per_index_year: float
     land_cost_myuan_per_m2: float
-    talent_subsidy_months: int
     guidance_fund_cost_share: float
+
+    # -------- talent that can bind (issue 11)
+    talent_outside_utility: float
+    talent_beta_vacancy: float
+    talent_housing_north_kyuan_per_month: float
+    talent_housing_central_kyuan_per_month: float
+    talent_housing_south_kyuan_per_month: float
+    talent_housing_outside_kyuan_per_month: float
+    talent_subsidy_months: int
+    talent_unemployed_leave_factor: float
+    talent_unemployed_move_per_month: float
+    talent_initial_unemployed_share: float
+    talent_arrival_rd_share: float
+    talent_rd_share_graphene: float
+    talent_rd_share_health: float
+    talent_rd_share_internet: float
+    talent_rd_share_culture: float
+    talent_rd_share_other_tech: float
+    talent_rd_shortfall_weight: float
+    talent_wage_index_floor: float
+    zone_rent_north_yuan_per_m2_month: float
+    zone_rent_central_yuan_per_m2_month: float
+    zone_rent_south_yuan_per_m2_month: float
+    zone_rent_slope: float
+    zone_rent_occupancy_knee: float
+    zone_pollution_load_weight: float
+    zone_israeli_central_bonus: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> Params:

@@ -1,22 +1,36 @@
 """Talent: super-individuals held as numpy arrays.
 
 Each row stands for ``talent_people_per_agent`` people of one skill class
-(0 technician, 1 engineer, 2 researcher) in one zone, employed by one firm row
-or unemployed (-1). Rows are updated as arrays: the population is tens of
+(0 general staff, 1 R&D / high-skill staff) in one zone, employed by one firm
+row or unemployed (-1). Rows are updated as arrays: the population is tens of
 thousands of people, and stepping that many Mesa agents one by one would cost
 80-170x more (measured on this machine, see the brief).
 
-Zone utility of talent (per zone ``z``)::
+Zone utility of talent (per zone ``z``; docs/ODD.md 7.3)::
 
-    V_z = b_wage * log(wage_z) + b_services * (services_z + eco_z) / 2
-          + b_subsidy * subsidy_kyuan * 0.5 ** (months_since_arrival / half_life)
-          + log(1 + vacancies_z / 10)
+    V_z   = b_wage * log(max(wage_z, floor)) + b_services * (services_z + eco_z) / 2
+            + b_vacancy * vacancies_z / (staff_z + vacancies_z)
+            + b_money * (subsidy_paid - housing_z)
+    V_out = talent_outside_utility - b_money * housing_outside
 
-Arrivals choose among the three zones and an outside option (``V = 0``) by a
-multinomial logit; people leave with hazard ``leave * 2 / (1 + exp(V_z))``
-(three times higher while unemployed), and with probability 0.1 a month an
-unemployed person reconsiders the zone, drawing it by the same logit over the
-three zones [judgement].
+``b_money`` is ``talent_beta_subsidy`` (utility per 1000 yuan a month): the
+subsidy and the housing cost are money in the same unit, so the subsidy offsets
+housing one for one. A newcomer is paid the subsidy in force at arrival for
+``talent_subsidy_months`` months, its pull fading with half-life
+``talent_subsidy_half_life_months``; then it stops.
+
+Turnover: each month an employed person quits with probability
+``talent_leave_per_year / 12`` (the published turnover rate); a quitter leaves
+the park with the binary-logit probability ``logistic(V_out - V_z)`` and
+otherwise joins the zone's unemployed. An unemployed person gives up the search
+with ``talent_unemployed_leave_factor`` times that hazard and then leaves by the
+same logit. Lookers choose among the three zones and the outside option by a
+multinomial logit. With probability ``talent_unemployed_move_per_month`` an
+unemployed person reconsiders the zone.
+
+Firms want staff for their revenue, a share ``talent_rd_share_<industry>`` of it
+R&D staff; each class is hired from its own pool. :meth:`TalentPool.fill` turns
+the two shortfalls into the effective fill that growth reads.
 """
 
 from __future__ import annotations
@@ -25,12 +39,43 @@ import numpy as np
 
 from sim.model import portable
 from sim.model.context import ModelContext
+from sim.model.params import INDUSTRIES, PARAMS, ZONES
+from sim.model.units import MONTHS_PER_YEAR
 
-SKILLS = ("technician", "engineer", "researcher")
-SKILL_MIX = np.array([0.5, 0.35, 0.15])  # [judgement]
-UNEMPLOYED_LEAVE_FACTOR = 3.0  # [judgement]
-UNEMPLOYED_MOVE_PER_MONTH = 0.1  # [judgement]
-INITIAL_UNEMPLOYED_SHARE = 0.05  # [judgement]
+SKILLS = ("general", "rd")
+GENERAL, RD = 0, 1
+# Kept for sim.model.initial, which reads it as a module constant: the declared default.
+# Once initial.py reads ctx.params.talent_initial_unemployed_share a scenario can change it.
+INITIAL_UNEMPLOYED_SHARE = PARAMS["talent_initial_unemployed_share"].default
+
+
+def rd_share(params) -> np.ndarray:
+    """Share of R&D staff each industry needs (sim.model.params.INDUSTRIES order)."""
+    shares = (
+        params.talent_rd_share_graphene,
+        params.talent_rd_share_health,
+        params.talent_rd_share_internet,
+        params.talent_rd_share_culture,
+        params.talent_rd_share_other_tech,
+    )
+    assert len(shares) == len(INDUSTRIES)
+    return np.array(shares)
+
+
+def housing_kyuan(params) -> np.ndarray:
+    """Housing cost by zone (north, central, south), 1000 yuan/person/month."""
+    return np.array(
+        [
+            params.talent_housing_north_kyuan_per_month,
+            params.talent_housing_central_kyuan_per_month,
+            params.talent_housing_south_kyuan_per_month,
+        ]
+    )
+
+
+def outside_utility(params) -> float:
+    """Utility of the outside option: a job outside the park, with its housing cost."""
+    return params.talent_outside_utility - params.talent_beta_subsidy * params.talent_housing_outside_kyuan_per_month
 
 
 class TalentPool:
@@ -51,11 +96,12 @@ class TalentPool:
         """People represented (rows times scale)."""
         return len(self.zone) * self.scale
 
-    def add(self, rng, zone: np.ndarray, employer: np.ndarray, month: int, subsidy_kyuan: float) -> None:
-        """Append new talent rows."""
+    def add(self, rng, zone: np.ndarray, employer: np.ndarray, month: int, subsidy_kyuan: float, skill=None) -> None:
+        """Append new talent rows (skill general unless given; the first step matches the initial staff's)."""
         n = len(zone)
+        skill = np.zeros(n, np.int8) if skill is None else np.asarray(skill, np.int8)
         self.zone = np.concatenate([self.zone, zone.astype(np.int8)])
-        self.skill = np.concatenate([self.skill, rng.choice(3, n, p=SKILL_MIX).astype(np.int8)])
+        self.skill = np.concatenate([self.skill, skill])
         self.employer = np.concatenate([self.employer, employer.astype(np.int64)])
         self.arrived_month = np.concatenate([self.arrived_month, np.full(n, month, np.int32)])
         self.subsidy_kyuan = np.concatenate([self.subsidy_kyuan, np.full(n, subsidy_kyuan)])
@@ -83,95 +129,158 @@ class TalentPool:
             staff = np.minimum(staff, firms.floor_m2[rows] / p.m2_per_employee)
         return np.ceil(staff / self.scale).astype(np.int64)
 
+    def wanted_by_skill(self, ctx: ModelContext, rows: np.ndarray, within_floor: bool = True) -> np.ndarray:
+        """Agents wanted per firm and class (firms x 2): R&D is the industry's share, rounded."""
+        want = self.wanted_agents(ctx, rows, within_floor)
+        rd = np.minimum(np.rint(want * rd_share(ctx.params)[ctx.firms.industry[rows]]).astype(np.int64), want)
+        return np.stack([want - rd, rd], axis=1)
+
+    def have_by_skill(self, ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
+        """Agents employed per firm and class (firms x 2)."""
+        n = ctx.firms.n
+        emp = self.employer >= 0
+        counts = np.bincount(self.employer[emp] * 2 + self.skill[emp], minlength=2 * n)[: 2 * n].reshape(n, 2)
+        return counts[rows]
+
     def fill(self, ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
-        """Share of the staff its revenue needs that each firm has (1 when it needs none).
+        """Effective staffing of each firm, 0-1, as growth reads it (1 when it needs nobody).
 
-        A firm short of floor space cannot hire the staff it needs, so land
-        shortage shows up here as a growth penalty, like a shortage of talent.
+        ``1 - [(1 - r) * short_general + r * w * short_rd]`` (floored at 0), with
+        ``r`` the industry's R&D share, ``w`` = ``talent_rd_shortfall_weight`` and
+        ``short_k`` the unfilled share of class ``k``: an R&D shortage costs more
+        growth, and more so in R&D-heavy industries. A firm short of floor space
+        cannot hire the staff it needs, so land shortage shows up here as well.
         """
-        want = self.wanted_agents(ctx, rows, within_floor=False)
-        have = ctx.firms.talent_agents[rows]
-        return np.where(want > 0, np.minimum(have / np.maximum(want, 1), 1.0), 1.0)
+        want = self.wanted_by_skill(ctx, rows, within_floor=False)
+        have = self.have_by_skill(ctx, rows)
+        short = np.where(want > 0, 1.0 - np.minimum(have / np.maximum(want, 1), 1.0), 0.0)
+        r = rd_share(ctx.params)[ctx.firms.industry[rows]]
+        lost = (1.0 - r) * short[:, GENERAL] + r * ctx.params.talent_rd_shortfall_weight * short[:, RD]
+        return np.maximum(1.0 - lost, 0.0)
 
-    def utility(self, ctx: ModelContext, subsidy_kyuan: np.ndarray, vacancies: np.ndarray) -> np.ndarray:
+    def utility(self, ctx: ModelContext, subsidy_kyuan: np.ndarray, vacancy_rate: np.ndarray) -> np.ndarray:
         """Zone utility (see module docstring); broadcasting over rows of subsidy."""
         p, z = ctx.params, ctx.zones
         base = (
-            p.talent_beta_wage * portable.log(np.maximum(z.wage_index, 0.05))
+            p.talent_beta_wage * portable.log(np.maximum(z.wage_index, p.talent_wage_index_floor))
             + p.talent_beta_services * (z.services_index + z.eco_quality_index) / 2.0
-            + portable.log1p(vacancies / 10.0)
+            + p.talent_beta_vacancy * vacancy_rate
+            - p.talent_beta_subsidy * housing_kyuan(p)
         )
         return base + p.talent_beta_subsidy * subsidy_kyuan[..., None]
 
     def step(self, ctx: ModelContext) -> None:
-        """Arrivals, departures, moves and hiring of one month."""
+        """Turnover, arrivals, moves and hiring of one month."""
         rng, firms = ctx.streams["talent"], ctx.firms
+        if ctx.month == ctx.start_month:
+            self._match_initial_skills(ctx)
         self.recount(firms)
         rows = firms.live()
-        vac_firm = np.maximum(self.wanted_agents(ctx, rows) - firms.talent_agents[rows], 0)
-        vacancies = np.bincount(firms.zone[rows], weights=vac_firm * self.scale, minlength=3)
-        self._leave(ctx, rng, vacancies)
-        self._arrive(ctx, rng, vacancies)
-        self._move(ctx, rng, vacancies)
+        want = self.wanted_agents(ctx, rows)
+        vac_firm = np.maximum(want - firms.talent_agents[rows], 0)
+        zone = firms.zone[rows]
+        vacancies = np.bincount(zone, weights=vac_firm, minlength=3)
+        staff = np.bincount(zone, weights=np.minimum(firms.talent_agents[rows], want), minlength=3)
+        vacancy_rate = vacancies / np.maximum(staff + vacancies, 1.0)
+        self._leave(ctx, rng, vacancy_rate)
+        self._arrive(ctx, rng, vacancy_rate)
+        self._move(ctx, rng, vacancy_rate)
         self._fire_excess(ctx, rows)
         self._hire(ctx, rng, rows)
         self.recount(firms)
 
-    def _fading_subsidy(self, ctx: ModelContext) -> np.ndarray:
-        months = ctx.month - self.arrived_month
-        return self.subsidy_kyuan * portable.power(0.5, months / ctx.params.talent_subsidy_half_life_months)
+    def _match_initial_skills(self, ctx: ModelContext) -> None:
+        """Give each initially employed firm its industry's R&D share of staff, the idle pool the arrival mix."""
+        emp = np.flatnonzero(self.employer >= 0)
+        if len(emp):
+            order = emp[np.argsort(self.employer[emp], kind="stable")]
+            firm = self.employer[order]
+            rank = np.arange(len(order)) - np.searchsorted(firm, firm, side="left")
+            size = np.bincount(firm, minlength=ctx.firms.n)[firm]
+            n_rd = np.rint(size * rd_share(ctx.params)[ctx.firms.industry[firm]])
+            self.skill[order] = np.where(rank < n_rd, RD, GENERAL)
+        idle = np.flatnonzero(self.employer < 0)
+        if len(idle):
+            draw = ctx.streams["talent"].random(len(idle)) < ctx.params.talent_arrival_rd_share
+            self.skill[idle] = np.where(draw, RD, GENERAL)
 
-    def _leave(self, ctx: ModelContext, rng, vacancies) -> None:
+    def paid_subsidy(self, ctx: ModelContext) -> np.ndarray:
+        """Subsidy each row is paid now (1000 yuan/month), its pull fading; zero after talent_subsidy_months."""
+        months = ctx.month - self.arrived_month
+        p = ctx.params
+        fade = portable.power(0.5, months / p.talent_subsidy_half_life_months)
+        return np.where(months < p.talent_subsidy_months, self.subsidy_kyuan * fade, 0.0)
+
+    def _exit_probability(self, ctx: ModelContext, idx: np.ndarray, vacancy_rate) -> np.ndarray:
+        """Probability that rows ``idx``, once looking, leave the park rather than stay in their zone."""
+        v = self.utility(ctx, self.paid_subsidy(ctx)[idx], vacancy_rate)[np.arange(len(idx)), self.zone[idx]]
+        return portable.logistic(outside_utility(ctx.params) - v)
+
+    def _leave(self, ctx: ModelContext, rng, vacancy_rate) -> None:
         if not len(self):
             return
-        v = self.utility(ctx, self._fading_subsidy(ctx), vacancies)[np.arange(len(self)), self.zone]
-        h = ctx.params.talent_leave_per_year / 12.0 * 2.0 / (1.0 + portable.exp(v))
-        h = h * np.where(self.employer < 0, UNEMPLOYED_LEAVE_FACTOR, 1.0)
-        stays = rng.random(len(self)) >= h
-        ctx.counters.add("talent_left", int((~stays).sum()) * self.scale)
-        self.keep(stays)
+        p = ctx.params
+        quit_h = p.talent_leave_per_year / MONTHS_PER_YEAR
+        employed = self.employer >= 0
+        hazard = np.where(employed, quit_h, quit_h * p.talent_unemployed_leave_factor)
+        looking = np.flatnonzero(rng.random(len(self)) < hazard)
+        leaves = np.zeros(len(self), bool)
+        leaves[looking] = rng.random(len(looking)) < self._exit_probability(ctx, looking, vacancy_rate)
+        quits = looking[employed[looking]]
+        ctx.counters.add("talent_quits", len(quits) * self.scale)
+        ctx.counters.add("talent_left", int(leaves.sum()) * self.scale)
+        by_zone = np.bincount(self.zone[leaves], minlength=3) * self.scale
+        for z, name in enumerate(ZONES):
+            ctx.counters.add(f"talent_left_{name}", int(by_zone[z]))
+        self.employer[quits] = -1
+        self.keep(~leaves)
 
-    def _arrive(self, ctx: ModelContext, rng, vacancies) -> None:
+    def _arrive(self, ctx: ModelContext, rng, vacancy_rate) -> None:
         p = ctx.params
         lookers = rng.poisson(p.talent_inflow_per_month * p.population_scale / self.scale)
         if lookers == 0:
             return
-        subsidy = ctx.effects.talent_subsidy_kyuan_per_month
-        v = self.utility(ctx, np.array([subsidy]), vacancies)[0]
-        expv = portable.exp(np.concatenate([[0.0], v]))
+        subsidy = ctx.effects.talent_subsidy_kyuan_per_month if p.talent_subsidy_months > 0 else 0.0
+        v = self.utility(ctx, np.array([subsidy]), vacancy_rate)[0]
+        expv = portable.exp(np.concatenate([[outside_utility(p)], v]))
         counts = rng.multinomial(lookers, expv / expv.sum())[1:]
         zone = np.repeat(np.arange(3), counts)
-        self.add(rng, zone, np.full(len(zone), -1), ctx.month, subsidy)
+        skill = np.where(rng.random(len(zone)) < p.talent_arrival_rd_share, RD, GENERAL)
+        self.add(rng, zone, np.full(len(zone), -1), ctx.month, subsidy, skill=skill)
         ctx.counters.add("talent_arrived", len(zone) * self.scale)
 
-    def _move(self, ctx: ModelContext, rng, vacancies) -> None:
-        idle = np.flatnonzero((self.employer < 0) & (rng.random(len(self)) < UNEMPLOYED_MOVE_PER_MONTH))
+    def _move(self, ctx: ModelContext, rng, vacancy_rate) -> None:
+        move = rng.random(len(self)) < ctx.params.talent_unemployed_move_per_month
+        idle = np.flatnonzero((self.employer < 0) & move)
         if len(idle):
-            v = self.utility(ctx, self._fading_subsidy(ctx)[idle], vacancies)
+            v = self.utility(ctx, self.paid_subsidy(ctx)[idle], vacancy_rate)
             self.zone[idle] = np.argmax(v + rng.gumbel(size=v.shape), axis=1)
 
     def _fire_excess(self, ctx: ModelContext, rows) -> None:
-        """Firms that shrank let their surplus staff go."""
-        want = np.zeros(ctx.firms.n, np.int64)
-        want[rows] = self.wanted_agents(ctx, rows)
+        """Firms that shrank let their surplus staff of each class go."""
+        want = np.zeros((ctx.firms.n, 2), np.int64)
+        want[rows] = self.wanted_by_skill(ctx, rows)
         emp = np.flatnonzero(self.employer >= 0)
         if not len(emp):
             return
-        order = emp[np.argsort(self.employer[emp], kind="stable")]
-        firm = self.employer[order]
-        rank = np.arange(len(order)) - np.searchsorted(firm, firm, side="left")
-        fired = order[rank >= want[firm]]
+        key = self.employer[emp] * 2 + self.skill[emp]
+        order = emp[np.argsort(key, kind="stable")]
+        key = key[np.argsort(key, kind="stable")]
+        rank = np.arange(len(order)) - np.searchsorted(key, key, side="left")
+        fired = order[rank >= want.reshape(-1)[key]]
+        ctx.counters.add("talent_laid_off", len(fired) * self.scale)
         self.employer[fired] = -1
 
     def _hire(self, ctx: ModelContext, rng, rows) -> None:
-        """Match unemployed talent to vacancies in the same zone, in random order."""
+        """Match unemployed talent to vacancies of their class in the same zone, in random order."""
         firms = ctx.firms
-        self.recount(firms)
-        vac = np.maximum(self.wanted_agents(ctx, rows) - firms.talent_agents[rows], 0)
+        vac = np.maximum(self.wanted_by_skill(ctx, rows) - self.have_by_skill(ctx, rows), 0)
+        zone = firms.zone[rows]
         for z in range(3):
-            in_zone = firms.zone[rows] == z
-            slots = np.repeat(rows[in_zone], vac[in_zone])
-            idle = np.flatnonzero((self.employer < 0) & (self.zone == z))
-            k = min(len(slots), len(idle))
-            if k:
-                self.employer[rng.permutation(idle)[:k]] = rng.permutation(slots)[:k]
+            in_zone = zone == z
+            for k in (GENERAL, RD):
+                slots = np.repeat(rows[in_zone], vac[in_zone, k])
+                idle = np.flatnonzero((self.employer < 0) & (self.zone == z) & (self.skill == k))
+                n = min(len(slots), len(idle))
+                if n:
+                    self.employer[rng.permutation(idle)[:n]] = rng.permutation(slots)[:n]

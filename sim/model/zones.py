@@ -15,7 +15,7 @@ import numpy as np
 
 from sim.model import portable
 from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED, SIGNED
-from sim.model.params import INDUSTRIES, ZONES
+from sim.model.params import INDUSTRIES, PARAMS, ZONES
 
 NORTH, CENTRAL, SOUTH = range(3)
 
@@ -37,13 +37,32 @@ for _stage in (SIGNED, REGISTERED, OPERATING):
     STAGE_AFFINITY[_stage] = (0.0, 0.4, 0.0)
 for _stage in (GROWING, MATURE):
     STAGE_AFFINITY[_stage] = (0.4, 0.0, 0.2)
-ISRAELI_CENTRAL_BONUS = 0.8  # the China-Israel park is in the central zone [plan]
-BASE_RENT_YUAN_PER_M2_MONTH = np.array([18.0, 30.0, 40.0])  # [judgement], Changzhou industrial rents
-RENT_SLOPE = 2.0  # rent rises this much (relative) per unit of occupancy above 0.6 [judgement]
-POLLUTION_LOAD_WEIGHT = 0.8  # eco quality lost per unit of pollution-weighted occupancy [judgement]
-FINANCE_CENTRE_ZONE = SOUTH
+FINANCE_CENTRE_ZONE = SOUTH  # the finance centre is in the south zone [plan]
 
 assert INDUSTRY_AFFINITY.shape == (len(INDUSTRIES), len(ZONES))
+
+# Declared inputs the zones read (sim.model.params); their defaults stand in while no params are given.
+ZONE_PARAMS = (
+    "zone_rent_north_yuan_per_m2_month",
+    "zone_rent_central_yuan_per_m2_month",
+    "zone_rent_south_yuan_per_m2_month",
+    "zone_rent_slope",
+    "zone_rent_occupancy_knee",
+    "zone_pollution_load_weight",
+    "zone_israeli_central_bonus",
+)
+
+
+def _zone_values(params) -> dict[str, float]:
+    """The zone inputs from ``params`` (a Params), or their declared defaults when it is None."""
+    if params is None:
+        return {k: PARAMS[k].default for k in ZONE_PARAMS}
+    return {k: getattr(params, k) for k in ZONE_PARAMS}
+
+
+# Kept for readers of the module constant: the declared defaults (north, central, south).
+BASE_RENT_YUAN_PER_M2_MONTH = np.array([PARAMS[k].default for k in ZONE_PARAMS[:3]])
+ISRAELI_CENTRAL_BONUS = PARAMS["zone_israeli_central_bonus"].default
 
 
 def offer_betas(ctx) -> tuple[float, ...]:
@@ -61,10 +80,12 @@ def offer_gap(ctx, rows: np.ndarray) -> np.ndarray:
 class Zones:
     """State of the three zones (arrays indexed by zone)."""
 
-    def __init__(self, capacity_m2: np.ndarray):
+    def __init__(self, capacity_m2: np.ndarray, params=None):
+        self.inputs = _zone_values(params)
+        self.base_rent_yuan_per_m2_month = np.array([self.inputs[k] for k in ZONE_PARAMS[:3]])
         self.capacity_m2 = np.asarray(capacity_m2, dtype=float)
         self.occupied_m2 = np.zeros(3)
-        self.rent_yuan_per_m2_month = BASE_RENT_YUAN_PER_M2_MONTH.copy()
+        self.rent_yuan_per_m2_month = self.base_rent_yuan_per_m2_month.copy()
         self.services_index = np.zeros(3)
         self.eco_quality_index = np.ones(3)
         self.wage_index = np.ones(3)
@@ -90,17 +111,20 @@ class Zones:
         if add_land:
             self.capacity_m2 = self.capacity_m2 + effects.land_m2_per_month
         self.services_index = effects.services_index.copy()
+        v = self.inputs
         self.recount(firms)
         occ = self.occupancy
         self.rent_yuan_per_m2_month = (
-            BASE_RENT_YUAN_PER_M2_MONTH * effects.rent_mult * (1.0 + RENT_SLOPE * np.maximum(occ - 0.6, 0.0))
+            self.base_rent_yuan_per_m2_month
+            * effects.rent_mult
+            * (1.0 + v["zone_rent_slope"] * np.maximum(occ - v["zone_rent_occupancy_knee"], 0.0))
         )
         rows = firms.live()
         zone = firms.zone[rows]
         ok = zone >= 0
         load = np.bincount(zone[ok], weights=(firms.pollution_index[rows] * firms.floor_m2[rows])[ok], minlength=3)
         self.eco_quality_index = np.clip(
-            1.0 - POLLUTION_LOAD_WEIGHT * load / np.maximum(self.capacity_m2, 1.0), 0.0, 1.0
+            1.0 - v["zone_pollution_load_weight"] * load / np.maximum(self.capacity_m2, 1.0), 0.0, 1.0
         )
         people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=3)
         revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=3)
@@ -127,7 +151,7 @@ class Zones:
             + b_services * self.services_index
             - b_rent * self.rent_yuan_per_m2_month
         )
-        util[:, CENTRAL] += np.where(israeli, b_aff * ISRAELI_CENTRAL_BONUS, 0.0)
+        util[:, CENTRAL] += np.where(israeli, b_aff * self.inputs["zone_israeli_central_bonus"], 0.0)
         return util
 
     def choose(self, rng, industry, stage, israeli, need_m2, betas, firms, exclude=None, outside=None) -> np.ndarray:
