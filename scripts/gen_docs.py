@@ -125,7 +125,7 @@ FIRM_DOCS = {
 TALENT_DOCS = {
     "scale": "people per talent agent (talent_people_per_agent)",
     "zone": "zone of residence and work, per agent",
-    "skill": "skill class 0 technician, 1 engineer, 2 researcher (drawn, not used by any process)",
+    "skill": "skill class 0 general, 1 R&D (firms need their industry's R&D share; an R&D shortfall weighs more in growth)",
     "employer": "firm row of the employer, -1 when unemployed",
     "arrived_month": "month index of arrival in the park",
     "subsidy_kyuan": "talent subsidy on arrival (1000 yuan/month); its pull fades with time since arrival",
@@ -143,6 +143,8 @@ ZONE_DOCS = {
     "services_index": "public services, index 0-1 (the services_* levers)",
     "eco_quality_index": "eco quality, index 0-1, falls with the pollution load",
     "wage_index": "wage level: revenue per employed person relative to 0.6 m yuan",
+    "inputs": "declared zone inputs (base rents, rent slope and knee, pollution load weight, Israeli bonus)",
+    "base_rent_yuan_per_m2_month": "base rent by zone (yuan/m2/month) before occupancy and rent_index",
 }
 FINANCE_DOCS = {
     "ctx": "the model context it works in (sim.model.context.ModelContext)",
