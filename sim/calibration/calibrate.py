@@ -178,6 +178,8 @@ def calibrate(
         "failed_predictive_runs": int(np.all(np.isnan(figures), axis=1).sum()),
     }
     (out / "run.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    if info.get("fit_throughput"):
+        log(f"fit throughput: {Throughput.line(info['fit_throughput'])}")
     log(
         f"{manifest['figures_covered']}/{manifest['figures']} figures inside the 90% predictive band; "
         f"{seconds:.0f} s in all; files in {out}"
