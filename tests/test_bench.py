@@ -63,3 +63,14 @@ def test_bench_cli_writes_json_and_refuses_a_bad_ref(tmp_path, capsys):
     assert cli(["bench", "--config", "tiny", "--reps", "1", "--quiet", "--json", str(path)]) == 0
     doc = json.loads(path.read_text())
     assert doc["configs"]["tiny"]["new"]["cpu_s_per_month"] > 0 and doc["against"] is None
+
+
+@pytest.mark.slow  # four fresh processes, each a batch (tiny and baseline on 1 and 2 workers)
+def test_batch_mode_reports_runs_per_second_and_the_speed_up():
+    doc = bench.run_batch_bench(reps=1, repeats=1)
+    res = doc["results"]
+    for length in ("short", "long"):
+        one, two = res[f"{length} x1"]["new"], res[f"{length} x2"]["new"]
+        assert one["runs_per_s"] > 0 and two["runs_per_s"] > 0, (one, two)
+        assert res[f"{length} speed-up 1->2"]["new"] == pytest.approx(two["runs_per_s"] / one["runs_per_s"])
+    assert "speed-up 1->2" in bench.batch_markdown(doc)
