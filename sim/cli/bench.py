@@ -22,6 +22,7 @@ HELP = "measure CPU per simulated month, firm-months per second and peak memory 
 
 
 def register(p):
+    from sim.cli import options
     from sim.run.bench import CONFIGS
 
     p.add_argument("--reps", type=int, default=5, help="fresh processes per figure (default 5; --batch: repeats)")
@@ -36,7 +37,7 @@ def register(p):
     p.add_argument("--batch", action="store_true", help="instead: batch runs per second on 1 and 2 workers")
     p.add_argument("--batch-reps", type=int, default=20, help="replications per batch with --batch (default 20)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
-    p.add_argument("--quiet", action="store_true", help="no line per measurement on stderr")
+    options.add_quiet(p)  # progress here: one line per measurement on stderr
 
 
 def main(args) -> int:
