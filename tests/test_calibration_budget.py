@@ -9,6 +9,7 @@ generous upper bound.
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -109,6 +110,9 @@ def test_abc_stops_within_a_generation_when_the_budget_runs_out_and_says_where(f
     assert 0.0 <= tp["share_outside_simulator"] <= 1.0 and tp["seconds_inside_simulator"] > 0
     assert result["simulations_per_second"] == tp["simulations_per_second"]
     assert result["predictive_throughput"]["simulations"] == 2
+    manifest = json.loads((folder / "abc_out" / "run.json").read_text(encoding="utf-8"))
+    assert manifest["stop_reason"] == reason and manifest["fit_throughput"]["simulations"] == tp["simulations"]
+    assert manifest["share_outside_simulator"] == tp["share_outside_simulator"]
 
 
 def test_abc_with_a_budget_too_small_for_generation_0_stops_quickly_and_says_why(folder):
