@@ -140,3 +140,16 @@ def test_msm_stops_within_its_search_when_the_budget_runs_out(folder, monkeypatc
     assert out.points == 3 + 4, "the point cut off is not stored"
     assert sum(1 for _ in (folder / "msm_cut" / "msm_cache.jsonl").open()) == 3 + 4
     assert out.throughput["simulations"] > 0
+
+
+def test_the_progress_bar_and_the_throughput_figures_count_worker_reports():
+    tp = progress.Throughput(workers=2)
+    bar = progress.FitProgress("ABC", "generation", (3, "max_generations"), budget=1e6, enabled=False)
+    bar.watch_throughput(tp)
+    assert "sims/s" not in bar.text(), "no simulation yet: no rate"
+    tp.remote, tp.remote_calls = 0.5, 4  # what workers report through TimedPool
+    fig = tp.figures()
+    assert fig["simulations"] == 4 and fig["seconds_inside_simulator"] == pytest.approx(0.5, abs=1e-3)
+    assert 0.0 <= fig["share_outside_simulator"] <= 1.0
+    assert "sims/s" in bar.text()
+    assert "4 simulations" in progress.Throughput.line(fig) and "outside the simulator" in progress.Throughput.line(fig)

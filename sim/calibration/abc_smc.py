@@ -272,6 +272,7 @@ def run_abc(
     limit = (int(job.abc["max_generations"]), "max_generations")
     bar = FitProgress("ABC", "generation", limit, budget, done=finished_generations(db)) if progress else disabled()
     tp = Throughput(pool.workers)
+    bar.watch_throughput(tp)
     with bar:
         reason = _generations_loop(job, db, TimedPool(pool, tp), budget, bar, log, tp)
         with bar.external():

@@ -251,6 +251,7 @@ def run_msm(
     limit = (1 + int(job.msm["start_points"]) + int(job.msm["max_evaluations"]) + 2 * k, "max_evaluations")
     with FitProgress("MSM", "point", limit, budget) if progress else disabled() as bar:
         obj = Objective(job, out, pool, resume, budget, log, bar)
+        bar.watch_throughput(obj.throughput)
         u0 = np.array([(float(p.ppf(0.5)) - p.low) / (p.high - p.low) for p in job.priors])
         obj.set_weights(u0)
         with bar.external():

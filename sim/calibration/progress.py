@@ -50,6 +50,7 @@ class FitProgress:
         self.t0, self.step_seconds, self.detail = time.perf_counter(), [], ""
         self.last_step_at = self.t0
         self.counter, self.counter_of = None, 0
+        self.throughput = None
         self._lock, self._stop, self._bar, self._thread = threading.Lock(), threading.Event(), None, None
         if not enabled:
             return
@@ -75,6 +76,10 @@ class FitProgress:
     def watch(self, counter, of: int) -> None:
         """Show the running counts of ``counter`` (a :class:`~sim.calibration.parallel.SimCounter`) against ``of``."""
         self.counter, self.counter_of = counter, int(of)
+
+    def watch_throughput(self, throughput) -> None:
+        """Show the simulations per second of ``throughput`` (a :class:`Throughput`)."""
+        self.throughput = throughput
 
     @contextmanager
     def external(self):
@@ -117,6 +122,10 @@ class FitProgress:
             sims, accepted = self.counter.read()
             accepted = min(accepted, self.counter_of)  # parallel workers overshoot; pyABC keeps the first
             parts.append(f"sampling: {accepted}/{self.counter_of} accepted of {sims} sims")
+        if self.throughput is not None:
+            fig = self.throughput.figures()
+            if fig["simulations"] and fig["simulations_per_second"]:
+                parts.append(f"{fig['simulations_per_second']:.2f} sims/s")
         eta, binding = self.eta()
         parts.append(f"{clock(self.elapsed())} of {clock(self.budget)} budget")
         if eta is None:
