@@ -14,6 +14,10 @@ parksim's side also writes every run to Parquet as it finishes (results/ format)
 mesa.batch_run switches the global multiprocessing start method to "spawn"; it runs in
 its own process here, so it cannot affect the other configurations.
 
+For the standard figures (runs/s on 1 and 2 workers and the 1 -> 2 speed-up, short and
+long runs, optionally against a git ref side by side) use ``parksim bench --batch``
+(sim/run/bench.py); this script is the wider study against mesa.batch_run and Dask.
+
 usage:
   python benchmarks/bench_batch.py                 # 200 baseline replications, 3 repeats
   python benchmarks/bench_batch.py --reps 20 --repeats 1   # a quick look

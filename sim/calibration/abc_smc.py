@@ -8,7 +8,15 @@ half-way is sampled again). Epsilon is the ``quantile`` of the previous
 population's distances (pyABC's ``QuantileEpsilon``); the distance is
 :class:`sim.calibration.distance.Discrepancy`. The loop stops at
 ``max_generations``, at ``min_epsilon``, when the acceptance rate falls below
-``min_acceptance_rate``, or before a generation that would overrun the budget.
+``min_acceptance_rate``, before a generation that would overrun the budget, or
+*within* a generation when the budget runs out: pyABC's ``max_walltime`` is only
+checked between generations, so the simulator itself carries the deadline
+(:class:`sim.calibration.progress.TimedSimulator`) and a simulation asked for
+after it stops the sampler (on every worker, within one simulation each). The
+generation cut off is not stored (``--resume`` samples it again); the fit is the
+last finished generation, and the stop reason says where it stopped
+("budget: stopped in generation N after S s"). A budget too small to finish
+generation 0 leaves no population: the job says so and exits with code 2.
 
 Safe at any interruption: pyABC stores a population with its particles in one
 transaction, so a population row is a finished generation. A new history is
@@ -48,10 +56,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from sim.calibration import progress as _progress
 from sim.calibration.distance import Discrepancy
 from sim.calibration.job import Job, JobError
 from sim.calibration.parallel import Pool, SimCounter, abc_sampler, check_interrupt, interrupt_point
-from sim.calibration.progress import FitProgress, disabled
+from sim.calibration.progress import BudgetReached, FitProgress, Throughput, TimedPool, TimedSimulator, disabled
 from sim.calibration.simulator import Simulator
 from sim.errors import StoreError
 
@@ -69,6 +78,7 @@ class AbcOutcome:
     generations: pd.DataFrame
     stop_reason: str
     seconds: float
+    throughput: dict | None = None
 
 
 def _quiet_pyabc() -> None:
@@ -261,10 +271,20 @@ def run_abc(
     budget = float(job.abc["budget_seconds"] if budget is None else budget)
     limit = (int(job.abc["max_generations"]), "max_generations")
     bar = FitProgress("ABC", "generation", limit, budget, done=finished_generations(db)) if progress else disabled()
+    tp = Throughput(pool.workers)
+    bar.watch_throughput(tp)
     with bar:
-        reason = _generations_loop(job, db, pool, budget, bar, log)
+        reason = _generations_loop(job, db, TimedPool(pool, tp), budget, bar, log, tp)
         with bar.external():
             log(f"stopped: {reason}")
+            log(f"sampling: {Throughput.line(tp.figures())}")
+    if finished_generations(db) == 0:
+        raise JobError(
+            db,
+            None,
+            f"{reason}; no generation finished, so there is no population to report: "
+            "run again with --resume and a larger --budget",
+        )
     from pyabc import History
 
     h = History(_url(db))
@@ -275,12 +295,14 @@ def run_abc(
         generations=_generations(db),
         stop_reason=reason,
         seconds=bar.elapsed(),
+        throughput=tp.figures(),
     )
 
 
-def _generations_loop(job: Job, db: Path, pool: Pool, budget: float, bar: FitProgress, log) -> str:
+def _generations_loop(job: Job, db: Path, pool, budget: float, bar: FitProgress, log, tp: Throughput) -> str:
     """Sample generations until a stop rule holds; returns the reason."""
-    sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
+    deadline = _progress.now() + budget
+    sim = TimedSimulator(Simulator(job.scenario, job.observations, job.param_names, job.seed), deadline)
     counter = SimCounter()
     bar.watch(counter, int(job.abc["population"]))
     t0, last_seconds = time.perf_counter(), 0.0
@@ -297,8 +319,15 @@ def _generations_loop(job: Job, db: Path, pool: Pool, budget: float, bar: FitPro
             abc.load(_url(db), _run_id(db))
         remaining = max(budget - (time.perf_counter() - t0), 1.0)
         max_eval_rate = float(job.abc["min_acceptance_rate"])
-        with _seeded(job, len(done)):
-            abc.run(max_nr_populations=1, min_acceptance_rate=max_eval_rate, max_walltime=_td(remaining))
+        try:
+            with _seeded(job, len(done)):
+                abc.run(max_nr_populations=1, min_acceptance_rate=max_eval_rate, max_walltime=_td(remaining))
+        except BudgetReached:
+            spent = time.perf_counter() - t0
+            return (
+                f"budget: stopped in generation {len(done)} after {spent:.0f} s of {budget:.0f} s "
+                f"(the generation cut off is not stored; --resume samples it again)"
+            )
         check_interrupt()
         now = _stored(db)
         last_seconds = time.perf_counter() - started
@@ -311,6 +340,7 @@ def _generations_loop(job: Job, db: Path, pool: Pool, budget: float, bar: FitPro
                 f"generation {int(g['t'])}: epsilon {g['epsilon']:.4g}, accepted {int(g['particles'])}/"
                 f"{int(g['samples'])} ({rate:.1%}), {last_seconds:.0f} s"
             )
+            log(f"  {Throughput.line(tp.figures())}")
         bar.step(last_seconds, f"last: epsilon {g['epsilon']:.3g}, acceptance {rate:.0%}")
         interrupt_point("generation", int(g["t"]))
 

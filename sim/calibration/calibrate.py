@@ -21,6 +21,7 @@ from sim.calibration.fitted import abc_summary, resample, write_params_toml
 from sim.calibration.job import Job, JobError, project_root
 from sim.calibration.parallel import Pool, check_interrupt
 from sim.calibration.predictive import band_table, coverage_table, predictive_runs
+from sim.calibration.progress import Throughput, TimedPool, TimedSimulator
 from sim.calibration.simulator import Simulator
 from sim.cli.options import command_line
 
@@ -87,6 +88,8 @@ def _fit_abc(job, out, pool, resume, budget, log, progress):
     plots.abc_schedule(out / "abc_schedule.png", res.generations)
     sims = int(res.generations["simulations"].sum()) + int(job.abc["population"])
     info = {"stop_reason": res.stop_reason, "fit_seconds": res.seconds, "simulations": sims}
+    if res.throughput:
+        info["fit_throughput"] = res.throughput
     return summary, draws, info, {"particles": res.particles, "weights": res.weights}
 
 
@@ -100,6 +103,8 @@ def _fit_msm(job, out, pool, resume, budget, log, progress):
     plots.msm_trace(out / "msm_trace.png", res.evaluations)
     sims = res.points * int(job.msm["replications"])
     info = {"stop_reason": res.stop_reason, "fit_seconds": res.seconds, "objective": res.objective, "simulations": sims}
+    if res.throughput:
+        info["fit_throughput"] = res.throughput
     return summary, draws, info, {"cov": res.cov}
 
 
@@ -143,7 +148,9 @@ def calibrate(
         n_pp = int(job.output["predictive_runs"])
         log(f"posterior predictive check: {n_pp} runs")
         sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
-        figures, traj = predictive_runs(sim, draws, n_pp, job.seed + 1, pool)
+        tp = Throughput(pool.workers)
+        figures, traj = predictive_runs(TimedSimulator(sim), draws, n_pp, job.seed + 1, TimedPool(pool, tp))
+        info["predictive_throughput"] = tp.figures()
         where = pool.describe()
     coverage = coverage_table(job.observations, figures)
     bands = band_table(sim.months(), traj)
@@ -163,12 +170,16 @@ def calibrate(
         "started": started.isoformat(timespec="seconds"),
         "seconds_total": round(seconds, 1),
         **{k: (round(v, 4) if isinstance(v, float) else v) for k, v in info.items()},
+        "simulations_per_second": (info.get("fit_throughput") or {}).get("simulations_per_second"),
+        "share_outside_simulator": (info.get("fit_throughput") or {}).get("share_outside_simulator"),
         "figures": len(coverage),
         "figures_covered": int(coverage["covered"].sum()),
         "not_covered": coverage.loc[~coverage["covered"], "obs"].tolist(),
         "failed_predictive_runs": int(np.all(np.isnan(figures), axis=1).sum()),
     }
     (out / "run.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    if info.get("fit_throughput"):
+        log(f"fit throughput: {Throughput.line(info['fit_throughput'])}")
     log(
         f"{manifest['figures_covered']}/{manifest['figures']} figures inside the 90% predictive band; "
         f"{seconds:.0f} s in all; files in {out}"

@@ -22,7 +22,13 @@ figures do not depend (a zero column of ``G``) gets an infinite standard error.
 
 Every evaluation is appended to ``msm_cache.jsonl``; ``--resume`` replays the
 (deterministic) search from it without re-simulating. A line cut off by a kill
-is skipped. Test hook (see :mod:`sim.calibration.parallel`):
+is skipped.
+
+Budget: checked before every point, and within one (the simulator carries the
+deadline, :class:`sim.calibration.progress.TimedSimulator`): a point whose
+replications are cut off by the budget is not stored, and the search ends with
+the best point evaluated so far. The first point (the weighting matrix) and the
+Jacobian's points always run. Test hook (see :mod:`sim.calibration.parallel`):
 ``PARKSIM_INTERRUPT_AFTER_EVALUATION=k`` raises KeyboardInterrupt right after
 the ``k``-th point is stored in the cache.
 """
@@ -39,10 +45,11 @@ import pandas as pd
 from scipy import optimize
 from scipy.stats import qmc
 
+from sim.calibration import progress as _progress
 from sim.calibration.distance import Discrepancy
 from sim.calibration.job import Job, JobError
 from sim.calibration.parallel import Pool, check_interrupt, interrupt_point
-from sim.calibration.progress import FitProgress, disabled
+from sim.calibration.progress import BudgetReached, FitProgress, Throughput, TimedPool, TimedSimulator, disabled
 from sim.calibration.simulator import Simulator
 from sim.run.runner import replicate_seeds
 
@@ -67,14 +74,18 @@ class MsmOutcome:
     evaluations: pd.DataFrame
     stop_reason: str
     seconds: float
+    throughput: dict | None = None
 
 
 class Objective:
     """``J(u)`` on the unit box, with a cache of simulated figures per point."""
 
     def __init__(self, job: Job, out: Path, pool: Pool, resume: bool, budget: float, log, bar: FitProgress):
-        self.job, self.pool, self.log, self.bar = job, pool, log, bar
-        self.sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
+        self.job, self.log, self.bar = job, log, bar
+        self.throughput = Throughput(pool.workers)
+        self.pool = TimedPool(pool, self.throughput)
+        self.deadline = _progress.now() + budget
+        self.sim = TimedSimulator(Simulator(job.scenario, job.observations, job.param_names, job.seed))
         self.disc = Discrepancy.from_observations(job.observations)
         self.seeds = replicate_seeds(job.seed, int(job.msm["replications"]))
         self.lo = np.array([p.low for p in job.priors])
@@ -120,7 +131,12 @@ class Objective:
             if self.W is not None and time.perf_counter() - self.t0 > self.budget:
                 raise BudgetExhausted  # the first point (weighting matrix) always runs
             started, theta = time.perf_counter(), self.theta(np.array(key))
-            sims = np.array(self.pool.map(self.sim.figures_task, [(theta, s) for s in self.seeds]))
+            bounded = self.W is not None and np.isfinite(self.budget)
+            self.sim.deadline = self.deadline if bounded else None
+            try:
+                sims = np.array(self.pool.map(self.sim.figures_task, [(theta, s) for s in self.seeds]))
+            except BudgetReached:
+                raise BudgetExhausted from None  # this point's replications were cut off: not stored
             self.cache[key] = sims
             with self.cache_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps({"u": list(key), "figures": sims.tolist()}) + "\n")
@@ -235,6 +251,7 @@ def run_msm(
     limit = (1 + int(job.msm["start_points"]) + int(job.msm["max_evaluations"]) + 2 * k, "max_evaluations")
     with FitProgress("MSM", "point", limit, budget) if progress else disabled() as bar:
         obj = Objective(job, out, pool, resume, budget, log, bar)
+        bar.watch_throughput(obj.throughput)
         u0 = np.array([(float(p.ppf(0.5)) - p.low) / (p.high - p.low) for p in job.priors])
         obj.set_weights(u0)
         with bar.external():
@@ -242,6 +259,7 @@ def run_msm(
         u_hat, reason = _search(obj, u0)
         with bar.external():
             log(f"search stopped ({reason}); {len(obj.cache)} points simulated x {len(obj.seeds)} replications")
+            log(f"sampling: {Throughput.line(obj.throughput.figures())}")
         obj.budget = np.inf  # the standard errors need their few extra points whatever the budget
         G = _jacobian(obj, u_hat)
         cov = sandwich(G, obj.W, obj.omega(u_hat))
@@ -256,6 +274,7 @@ def run_msm(
         evaluations=pd.DataFrame(obj.trace),
         stop_reason=reason,
         seconds=time.perf_counter() - obj.t0,
+        throughput=obj.throughput.figures(),
     )
 
 

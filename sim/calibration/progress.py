@@ -50,6 +50,7 @@ class FitProgress:
         self.t0, self.step_seconds, self.detail = time.perf_counter(), [], ""
         self.last_step_at = self.t0
         self.counter, self.counter_of = None, 0
+        self.throughput = None
         self._lock, self._stop, self._bar, self._thread = threading.Lock(), threading.Event(), None, None
         if not enabled:
             return
@@ -75,6 +76,10 @@ class FitProgress:
     def watch(self, counter, of: int) -> None:
         """Show the running counts of ``counter`` (a :class:`~sim.calibration.parallel.SimCounter`) against ``of``."""
         self.counter, self.counter_of = counter, int(of)
+
+    def watch_throughput(self, throughput) -> None:
+        """Show the simulations per second of ``throughput`` (a :class:`Throughput`)."""
+        self.throughput = throughput
 
     @contextmanager
     def external(self):
@@ -117,6 +122,10 @@ class FitProgress:
             sims, accepted = self.counter.read()
             accepted = min(accepted, self.counter_of)  # parallel workers overshoot; pyABC keeps the first
             parts.append(f"sampling: {accepted}/{self.counter_of} accepted of {sims} sims")
+        if self.throughput is not None:
+            fig = self.throughput.figures()
+            if fig["simulations"] and fig["simulations_per_second"]:
+                parts.append(f"{fig['simulations_per_second']:.2f} sims/s")
         eta, binding = self.eta()
         parts.append(f"{clock(self.elapsed())} of {clock(self.budget)} budget")
         if eta is None:
@@ -157,3 +166,140 @@ class FitProgress:
 def disabled() -> FitProgress:
     """A progress object that draws nothing (library calls, ``--quiet``)."""
     return FitProgress("", "step", (1, "limit"), 1.0, enabled=False)
+
+
+# ---------------------------------------------------------------------- budget and throughput
+# Seconds spent inside model runs by this process, and their number (the simulator adds to them; a
+# worker reports its part with each task's result).
+_INSIDE = [0.0, 0]
+now = time.time  # the budget's clock: absolute, so that worker processes on this machine share a deadline
+
+
+class BudgetReached(Exception):  # noqa: N818 - a stop, not an error
+    """The fit's time budget ran out while a generation was being sampled."""
+
+
+class TimedSimulator:
+    """A :class:`~sim.calibration.simulator.Simulator` that times its model runs and honours a deadline.
+
+    Every call adds its seconds to this process's clock of time inside the
+    simulator (read by :class:`Throughput`, in this process or through
+    :class:`TimedPool` from workers). With ``deadline`` (seconds on :data:`now`'s
+    clock), a simulation asked for after it raises :class:`BudgetReached` instead
+    of running: the sampler stops within one simulation per worker of the budget.
+    Picklable, like the simulator it wraps.
+    """
+
+    def __init__(self, sim, deadline: float | None = None):
+        self.sim, self.deadline = sim, deadline
+
+    def _timed(self, fn, *args):
+        if self.deadline is not None and now() >= self.deadline:
+            raise BudgetReached
+        t0 = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            _INSIDE[0] += time.perf_counter() - t0
+            _INSIDE[1] += 1
+
+    def __call__(self, theta: dict) -> dict:
+        return self._timed(self.sim, theta)
+
+    def figures_task(self, task: tuple):
+        return self._timed(self.sim.figures_task, task)
+
+    def trajectories_task(self, task: tuple):
+        return self._timed(self.sim.trajectories_task, task)
+
+    def __getattr__(self, name):  # months(), trajectory_keys(), scenario, ...: the wrapped simulator's
+        if name == "sim":
+            raise AttributeError(name)
+        return getattr(self.sim, name)
+
+
+class _Timed:
+    """Runs ``fn`` in a worker and returns ``(result, seconds the worker spent inside the simulator)``."""
+
+    def __init__(self, fn):
+        self.fn = fn
+
+    def __call__(self, task):
+        seconds, calls = _INSIDE
+        result = self.fn(task)
+        return result, (_INSIDE[0] - seconds, _INSIDE[1] - calls)
+
+
+class TimedPool:
+    """A :class:`~sim.calibration.parallel.Pool` whose ``map`` collects the workers' time inside the simulator.
+
+    In this process (one worker) the simulator's clock is this process's own and
+    nothing needs collecting; on a process pool or a Dask cluster each task
+    reports its share with its result.
+    """
+
+    def __init__(self, pool, throughput: Throughput):
+        self._pool, self._tp = pool, throughput
+
+    def map(self, fn, tasks, each=None) -> list:
+        if not self._pool.distributed:
+            return self._pool.map(fn, tasks, each)
+
+        def unwrap(pair):
+            self._tp.remote += pair[1][0]
+            self._tp.remote_calls += pair[1][1]
+            if each is not None:
+                each(pair[0])
+
+        pairs = self._pool.map(_Timed(fn), tasks, each=unwrap)
+        return [result for result, _ in pairs]
+
+    def __getattr__(self, name):
+        if name == "_pool":
+            raise AttributeError(name)
+        return getattr(self._pool, name)
+
+
+class Throughput:
+    """Simulations per second and the share of worker time spent outside the simulator.
+
+    ``inside`` is the time the simulator's runs took, summed over the workers;
+    the capacity is wall time x workers; the rest (sampler, distances, pyABC's
+    database, pool round trips, idle workers) is "outside".
+    """
+
+    def __init__(self, workers: int):
+        self.workers, self.t0 = max(int(workers), 1), time.perf_counter()
+        self.local0, self.remote, self.remote_calls = tuple(_INSIDE), 0.0, 0
+
+    def inside(self) -> float:
+        return (_INSIDE[0] - self.local0[0]) + self.remote
+
+    def simulations(self) -> int:
+        """Model runs so far (cut-off generations and the predictive check included)."""
+        return (_INSIDE[1] - self.local0[1]) + self.remote_calls
+
+    def figures(self, simulations: int | None = None) -> dict:
+        """The figures so far; ``simulations`` defaults to the runs counted by the timed simulator."""
+        simulations = self.simulations() if simulations is None else simulations
+        wall = time.perf_counter() - self.t0
+        capacity = wall * self.workers
+        inside = self.inside()
+        return {
+            "simulations": int(simulations),
+            "wall_seconds": round(wall, 3),
+            "workers": self.workers,
+            "simulations_per_second": round(simulations / wall, 3) if wall > 0 else None,
+            "seconds_inside_simulator": round(inside, 3),
+            "share_outside_simulator": round(max(1.0 - inside / capacity, 0.0), 4) if capacity > 0 else None,
+        }
+
+    @staticmethod
+    def line(fig: dict) -> str:
+        share = fig["share_outside_simulator"]
+        rate = fig["simulations_per_second"]
+        return (
+            f"{fig['simulations']} simulations in {fig['wall_seconds']:.0f} s on {fig['workers']} worker(s): "
+            f"{'n/a' if rate is None else f'{rate:.2f}'} simulations/s, "
+            f"{'n/a' if share is None else f'{share:.0%}'} of worker time outside the simulator"
+        )

@@ -9,6 +9,11 @@ An ABC job stores every finished generation in abc.db and an MSM job every
 evaluation in msm_cache.jsonl: after an interruption, --resume continues.
 A progress bar on stderr shows generations (ABC) or points (MSM) done, time
 used of the budget and an ETA to whichever limit stops the fit; --quiet hides it.
+The budget is honoured within a generation (ABC) or a point (MSM): the fit stops
+within about one simulation per worker of it and says where ("budget: stopped in
+generation N after S s"); --resume continues. After each generation and at the
+end the log gives simulations per second and the share of worker time spent
+outside the simulator (also in run.json).
 Exit codes: 0 done, 2 bad job, data or option, 3 unreadable stored run, 4 the pool or Dask cluster
 cannot run the simulations, 130 interrupted (resumable).
 
@@ -41,7 +46,11 @@ def register(p):
     p.add_argument("job", metavar="JOB", help="calibration job file (calibration/jobs/*.toml)")
     options.add_executor(p)
     p.add_argument("--resume", action="store_true", help="continue the stored run of this job")
-    p.add_argument("--budget", metavar="TIME", help="time the fit may take: seconds, or 90s / 25m / 1h (default: job)")
+    p.add_argument(
+        "--budget",
+        metavar="TIME",
+        help="time the fit may take: seconds, or 90s / 25m / 1h (default: job); honoured within a generation",
+    )
     p.add_argument("--out", metavar="DIR", help="output folder (default calibration/fitted/<job>/)")
     p.add_argument("--check", action="store_true", help="validate the job and its data, then stop")
     options.add_quiet(p)
