@@ -309,7 +309,7 @@ _DECLARED = [
     _p("talent_people_per_agent", C, 5, 1, 100, "people/agent",
        "[design choice]",
        "scale of a talent super-individual", integer=True),
-    _p("population_scale", C, 1.0, 0.01, 20.0, "x",
+    _p("population_scale", C, 1.0, 0.01, 50.0, "x",
        "[design choice]",
        "multiplies initial firms, leads and talent (for tests and benchmarks)"),
     # -------- initial state
