@@ -114,7 +114,8 @@ def growth_step(ctx: ModelContext) -> None:
     factor = np.select([stage == OPERATING, stage == GROWING], [p.drift_factor_operating, 1.0], p.drift_factor_mature)
     funded = (firms.funded_month[rows] >= 0) & (ctx.month - firms.funded_month[rows] < p.funded_months)
     fill = ctx.talent.fill(ctx, rows)
-    log_size = portable.log(firms.revenue_myuan[rows] / p.growth_size_ref_myuan)
+    # Gibrat holds above the reference size; below it growth and volatility rise as size falls
+    log_size = np.minimum(portable.log(firms.revenue_myuan[rows] / p.growth_size_ref_myuan), 0.0)
     mu = (
         p.growth_drift_per_year * factor
         - p.growth_drift_size_elasticity * log_size
