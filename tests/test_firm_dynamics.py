@@ -130,9 +130,8 @@ def test_vc_backing_is_selection_on_quality(runs):
 
 
 def test_vc_without_screening_picks_at_random(runs):
-    backed = np.concatenate(
-        [m.firms.quality[: m.firms.n][m.firms.vc_backed[: m.firms.n]] for m in runs("no_screen", vc_screen_strength=0.0)]
-    )
+    models = runs("no_screen", vc_screen_strength=0.0)
+    backed = np.concatenate([m.firms.quality[: m.firms.n][m.firms.vc_backed[: m.firms.n]] for m in models])
     assert abs(backed.mean()) < 0.3
 
 
