@@ -17,7 +17,7 @@ finance supermarket), the ``guarantee`` pool and the government ``guidance`` fun
   the listed valuation and the money returns to their capital (recycling); when
   it closes, the stake is written off.
 * Supermarket loans: a Poisson number a month, to operating or growing firms without a
-  loan whose cash is below one loan (all such firms when none is), weighted by revenue;
+  loan whose cash is below zero (all such firms when none is), weighted by revenue;
   paid into its cash and repaid from it over ``loan_months``; unpaid balance of a closed
   firm is taken by the guarantee pool.
 * Cluster growth: new VC funds join at ``investor_entry_per_deal`` per deal.
@@ -164,8 +164,8 @@ class Finance:
         n = rng.poisson(fx.loans_per_month * ctx.params.population_scale)
         rows = firms.in_stage(OPERATING, GROWING)
         rows = rows[firms.loan_myuan[rows] <= 0]
-        # the supermarket serves firms short of money: those whose cash is below one loan, if any
-        short = rows[firms.cash_myuan[rows] < fx.loan_myuan]
+        # the supermarket (with the guarantee pool behind it) serves firms out of cash first, if any
+        short = rows[firms.cash_myuan[rows] < 0]
         rows = short if len(short) else rows
         banks = self.investors("bank")
         if n == 0 or len(rows) == 0 or not banks:
