@@ -98,6 +98,7 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
     investment = median * portable.exp(p.investment_sigma * rng.standard_normal(n))
     foreign = israeli | (rng.random(n) < p.foreign_other_share)
     quality = rng.standard_normal(n)
+    signal_noise = rng.standard_normal(n)
     return {
         "industry": industry,
         "category": category,
@@ -106,6 +107,7 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
         "investment": investment,
         "foreign": foreign,
         "quality": quality,
+        "signal_noise": signal_noise,
     }
 
 
@@ -181,6 +183,7 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
         key_project=key,
         foreign=sel["foreign"][placed],
         quality=sel["quality"][placed],
+        signal_noise=sel["signal_noise"][placed],
         signed_month=ctx.month,
         born_month=ctx.month,
     )

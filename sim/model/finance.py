@@ -8,7 +8,8 @@ finance supermarket), the ``guarantee`` pool and the government ``guidance`` fun
   ``vc_deals_per_firm_year / 12 * deal_rate_mult * sqrt(capital / capital_at_start) * screen``
   (more capital in the cluster, more deals), ``finance_centre_bonus`` higher in the south zone
   where the finance centre is. ``screen = exp(s * signal - s**2 / 2)`` with ``signal`` the
-  firm's latent quality seen through noise ``vc_signal_noise_sd`` (standardised), so
+  firm's latent quality seen through the firm's own noise draw times ``vc_signal_noise_sd``
+  (drawn at entry, so investors' view of a firm persists; standardised), so
   investors select better firms (selection) and the round then boosts growth (treatment).
   The round (``vc_deal_share`` of the private valuation, at least ``vc_min_deal_myuan``)
   goes to one investor with enough capital, drawn by its preference for the firm's
@@ -128,7 +129,7 @@ class Finance:
         hazard = p.vc_deals_per_firm_year / MONTHS_PER_YEAR * fx.deal_rate_mult * supply
         # firms near the finance centre meet investors more often
         hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + p.finance_centre_bonus, 1.0)
-        hazard = hazard * screen_factor(p, firms.quality[rows], rng.standard_normal(len(rows)))
+        hazard = hazard * screen_factor(p, firms.quality[rows], firms.signal_noise[rows])
         chosen = rows[rng.random(len(rows)) < hazard]
         equity = self.investors("vc", "angel")
         guidance = self.investors("guidance") if fx.guidance_coinvests else []

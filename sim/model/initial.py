@@ -77,6 +77,7 @@ def _existing_firms(ctx: ModelContext) -> np.ndarray:
         vc_backed=rng.random(n) < p.init_vc_backed_share,
         foreign=israeli | (rng.random(n) < p.init_foreign_other_share),
         quality=rng.standard_normal(n),
+        signal_noise=rng.standard_normal(n),
         cash_myuan=p.init_cash_months_of_revenue * revenue / MONTHS_PER_YEAR,
     )
 
@@ -182,6 +183,7 @@ def _signed_pipeline(ctx: ModelContext) -> None:
         signed_month=ctx.start_month - 1,
         pollution_index=_pollution(rng, industry, p),
         quality=rng.standard_normal(n),
+        signal_noise=rng.standard_normal(n),
         foreign=rng.random(n) < p.foreign_other_share,
         investment_myuan=investment_median(p, industry) * portable.exp(p.investment_sigma * rng.standard_normal(n)),
     )
