@@ -118,20 +118,23 @@ def test_cash_shortage_raises_exits(runs):
 
 
 def test_vc_backing_is_selection_on_quality(runs):
+    """Firms that got a round during the run have higher latent quality than the rest (measured: about 0.6 vs 0)."""
     backed, unbacked = [], []
     for m in runs("base"):
         f, n = m.firms, m.firms.n
-        new = np.arange(n)[(m.firms.born_month[:n] >= m.start_month) & (f.registered_month[:n] >= 0)]
-        backed.append(f.quality[new[f.vc_backed[new]]])
-        unbacked.append(f.quality[new[~f.vc_backed[new]]])
+        funded = f.funded_month[:n] >= m.start_month
+        backed.append(f.quality[:n][funded])
+        unbacked.append(f.quality[:n][~funded])
     backed, unbacked = np.concatenate(backed), np.concatenate(unbacked)
-    assert len(backed) >= 10
-    assert backed.mean() > unbacked.mean() + 0.2
+    assert len(backed) >= 30
+    assert backed.mean() > unbacked.mean() + 0.3
 
 
 def test_vc_without_screening_picks_at_random(runs):
     models = runs("no_screen", vc_screen_strength=0.0)
-    backed = np.concatenate([m.firms.quality[: m.firms.n][m.firms.vc_backed[: m.firms.n]] for m in models])
+    backed = np.concatenate(
+        [m.firms.quality[: m.firms.n][m.firms.funded_month[: m.firms.n] >= m.start_month] for m in models]
+    )
     assert abs(backed.mean()) < 0.3
 
 
