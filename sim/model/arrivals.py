@@ -54,7 +54,7 @@ CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
 # Mean pollution intensity by industry, implied by the two tables above [derived]
 # (graphene about 0.50, internet 0.08; used for the initial firms).
 POLLUTION_MEAN = CATEGORY_MIX @ CATEGORY_POLLUTION_MEAN
-HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports
+HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports [definition for reporting, judgement]
 CLUSTER_ELASTICITY = 0.3  # lead rate grows with (firms / firms at start) ** 0.3 [judgement]
 
 assert len(INDUSTRY_MIX) == len(INDUSTRIES) and abs(INDUSTRY_MIX.sum() - 1) < 1e-9

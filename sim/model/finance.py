@@ -172,7 +172,7 @@ class Finance:
         if n == 0 or len(rows) == 0 or not banks:
             return
         n = min(n, len(rows))
-        w = firms.revenue_myuan[rows] + 1e-9
+        w = firms.revenue_myuan[rows] + np.finfo(float).tiny  # no zero weights
         take = rng.choice(rows, n, replace=False, p=w / w.sum())
         for r in take:
             if banks[0].capital_myuan < fx.loan_myuan:

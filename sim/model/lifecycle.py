@@ -29,6 +29,7 @@ from sim.model import portable
 from sim.model.arrivals import count_projects
 from sim.model.context import ModelContext, Params
 from sim.model.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
+from sim.model.params import ZONES
 from sim.model.units import MONTHS_PER_YEAR
 from sim.model.zones import offer_gap
 
@@ -161,8 +162,8 @@ def _resize_floor(ctx: ModelContext, rows: np.ndarray) -> None:
     zones.recount(firms)
     grow = np.maximum(delta, 0.0)
     zone = firms.zone[rows]
-    asked = np.bincount(zone, weights=grow, minlength=3)
-    ratio = np.where(asked > 0, np.minimum(1.0, zones.free_m2 / np.maximum(asked, 1e-9)), 1.0)
+    asked = np.bincount(zone, weights=grow, minlength=len(ZONES))
+    ratio = np.where(asked > 0, np.minimum(1.0, zones.free_m2 / np.maximum(asked, np.finfo(float).tiny)), 1.0)
     firms.floor_m2[rows] += grow * ratio[zone]
     zones.recount(firms)
 
@@ -245,7 +246,8 @@ def _relocate(ctx: ModelContext, rows: np.ndarray) -> None:
         firms.zone[r] = new
         moved += new != cur
     ctx.counters.add("relocations_in_park", moved)
-    assert np.all(zones.occupied_m2 <= zones.capacity_m2 + 1e-6), "relocation overfilled a zone"
+    over = (zones.occupied_m2 > zones.capacity_m2) & ~np.isclose(zones.occupied_m2, zones.capacity_m2)
+    assert not over.any(), "relocation overfilled a zone"
 
 
 __all__ = [
