@@ -54,10 +54,7 @@ CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
 # Mean pollution intensity by industry, implied by the two tables above [derived]
 # (graphene about 0.50, internet 0.08; used for the initial firms).
 POLLUTION_MEAN = CATEGORY_MIX @ CATEGORY_POLLUTION_MEAN
-POLLUTION_CONCENTRATION = 6.0  # Beta(a, b) with a + b = 6 [judgement]
-HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports
-INVESTMENT_MEDIAN_MYUAN = 20.0  # median planned investment of a lead [judgement]
-INVESTMENT_SIGMA = 1.2  # log spread of planned investment [judgement]
+HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports [definition for reporting, judgement]
 CLUSTER_ELASTICITY = 0.3  # lead rate grows with (firms / firms at start) ** 0.3 [judgement]
 
 assert len(INDUSTRY_MIX) == len(INDUSTRIES) and abs(INDUSTRY_MIX.sum() - 1) < 1e-9
@@ -92,16 +89,40 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
     category = np.concatenate([pairs % len(CATEGORIES), np.minimum(isr_category, CLEAN)])
     israeli = np.concatenate([np.zeros(len(pairs), bool), np.ones(n_isr, bool)])
     m = CATEGORY_POLLUTION_MEAN[category]
-    pollution = rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
-    median = INVESTMENT_MEDIAN_MYUAN * (1.0 + 4.0 * fx.key_focus_share)
-    investment = median * portable.exp(INVESTMENT_SIGMA * rng.standard_normal(len(industry)))
+    kappa = p.pollution_concentration
+    pollution = rng.beta(kappa * m, kappa * (1 - m))
+    n = len(industry)
+    # key-project leads (a share set by the key_project_focus_share lever) draw from their own, larger distribution
+    key_lead = rng.random(n) < fx.key_focus_share * p.key_lead_share_full_focus
+    median = np.where(key_lead, p.key_investment_median_myuan, investment_median(p, industry))
+    investment = median * portable.exp(p.investment_sigma * rng.standard_normal(n))
+    foreign = israeli | (rng.random(n) < p.foreign_other_share)
+    quality = rng.standard_normal(n)
+    signal_noise = rng.standard_normal(n)
     return {
         "industry": industry,
         "category": category,
         "israeli": israeli,
         "pollution": pollution,
         "investment": investment,
+        "foreign": foreign,
+        "quality": quality,
+        "signal_noise": signal_noise,
     }
+
+
+def investment_median(p, industry: np.ndarray) -> np.ndarray:
+    """Declared median planned investment (m yuan) of an ordinary lead of each industry."""
+    table = np.array(
+        [
+            p.investment_median_graphene_myuan,
+            p.investment_median_health_myuan,
+            p.investment_median_internet_myuan,
+            p.investment_median_culture_myuan,
+            p.investment_median_other_tech_myuan,
+        ]
+    )
+    return table[industry]
 
 
 def pollution_limits(ctx: ModelContext) -> np.ndarray:
@@ -124,7 +145,9 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
     for c, name in enumerate(CATEGORIES):
         ctx.counters.add(f"leads_{name}", int((category == c).sum()))
         ctx.counters.add(f"leads_refused_eco_{name}", int(((category == c) & ~admitted).sum()))
-    signs = admitted & (rng.random(len(admitted)) < p.p_sign_lead)
+    key = leads["investment"] >= p.key_project_investment_myuan
+    p_sign = p.p_sign_lead * np.where(key, p.key_sign_mult, 1.0)
+    signs = admitted & (rng.random(len(admitted)) < p_sign)
     if not signs.any():
         return np.empty(0, dtype=int)
     sel = {k: v[signs] for k, v in leads.items()}
@@ -158,6 +181,9 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
         pollution_index=sel["pollution"][placed],
         investment_myuan=sel["investment"][placed],
         key_project=key,
+        foreign=sel["foreign"][placed],
+        quality=sel["quality"][placed],
+        signal_noise=sel["signal_noise"][placed],
         signed_month=ctx.month,
         born_month=ctx.month,
     )
@@ -173,6 +199,7 @@ def count_projects(ctx: ModelContext, rows: np.ndarray, event: str) -> None:
         ctx.counters.add(f"{name}_projects_{event}", int((firms.industry[rows] == i).sum()))
     ctx.counters.add(f"key_projects_{event}", int(firms.key_project[rows].sum()))
     ctx.counters.add(f"israeli_projects_{event}", int(firms.israeli[rows].sum()))
+    ctx.counters.add(f"foreign_projects_{event}", int(firms.foreign[rows].sum()))
     ctx.counters.add(f"high_pollution_{event}", int((firms.pollution_index[rows] > HIGH_POLLUTION_INDEX).sum()))
 
 

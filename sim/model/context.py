@@ -207,6 +207,70 @@ class Params:
     zone_rent_occupancy_knee: float
     zone_pollution_load_weight: float
     zone_israeli_central_bonus: float
+    # -------- firm dynamics (issue 11)
+    growth_size_ref_myuan: float
+    growth_drift_size_elasticity: float
+    growth_sigma_size_exponent: float
+    exit_size_elasticity: float
+    exit_size_factor_max: float
+    entry_cash_share_of_investment: float
+    investment_spend_months: float
+    cash_out_exit_mult: float
+    init_cash_months_of_revenue: float
+    quality_growth_per_year: float
+    vc_signal_noise_sd: float
+    vc_screen_strength: float
+    start_revenue_graphene_myuan: float
+    start_revenue_health_myuan: float
+    start_revenue_internet_myuan: float
+    start_revenue_culture_myuan: float
+    start_revenue_other_tech_myuan: float
+    start_revenue_sigma: float
+    start_margin_sd: float
+    investment_median_graphene_myuan: float
+    investment_median_health_myuan: float
+    investment_median_internet_myuan: float
+    investment_median_culture_myuan: float
+    investment_median_other_tech_myuan: float
+    investment_sigma: float
+    key_lead_share_full_focus: float
+    key_investment_median_myuan: float
+    key_sign_mult: float
+    key_register_mult: float
+    key_start_revenue_mult: float
+    foreign_other_share: float
+    init_foreign_other_share: float
+    init_graphene_revenue_factor: float
+    init_health_revenue_factor: float
+    init_internet_revenue_factor: float
+    init_culture_revenue_factor: float
+    init_other_tech_revenue_factor: float
+    init_max_age_months: int
+    init_registered_share: float
+    init_vc_backed_share: float
+    init_past_growth: float
+    growing_revenue_myuan: float
+    mature_revenue_myuan: float
+    mature_age_months: int
+    drift_factor_operating: float
+    drift_factor_mature: float
+    margin_start: float
+    margin_mature: float
+    margin_months: float
+    listed_exit_factor: float
+    supported_exit_factor: float
+    funded_months: int
+    pollution_concentration: float
+    vc_deal_share: float
+    vc_min_deal_myuan: float
+    loan_months: int
+    vc_new_fund_myuan: float
+    angel_capital_myuan: float
+    init_vc_share_of_investors: float
+    bank_capital_myuan: float
+    guarantee_pool_myuan: float
+    guidance_coinvest_share: float
+    finance_centre_bonus: float
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> Params:

@@ -5,16 +5,21 @@ finance supermarket), the ``guarantee`` pool and the government ``guidance`` fun
 
 * VC deals: every young firm (registered, operating or growing, not yet
   listed) gets a round with monthly probability
-  ``vc_deals_per_firm_year / 12 * deal_rate_mult * sqrt(capital / capital_at_start)``
-  (more capital in the cluster, more deals), 30% higher in the south zone
-  where the finance centre is. The round (20% of the private
-  valuation, at least 2 m yuan) goes to one investor with enough capital, drawn
-  by its preference for the firm's industry.
+  ``vc_deals_per_firm_year / 12 * deal_rate_mult * sqrt(capital / capital_at_start) * screen``
+  (more capital in the cluster, more deals), ``finance_centre_bonus`` higher in the south zone
+  where the finance centre is. ``screen = exp(s * signal - s**2 / 2)`` with ``signal`` the
+  firm's latent quality seen through the firm's own noise draw times ``vc_signal_noise_sd``
+  (drawn at entry, so investors' view of a firm persists; standardised), so
+  investors select better firms (selection) and the round then boosts growth (treatment).
+  The round (``vc_deal_share`` of the private valuation, at least ``vc_min_deal_myuan``)
+  goes to one investor with enough capital, drawn by its preference for the firm's
+  industry, and is paid into the firm's cash.
 * Exits: when a backed firm is quoted or listed, its investors sell their stake at
   the listed valuation and the money returns to their capital (recycling); when
   it closes, the stake is written off.
 * Supermarket loans: a Poisson number a month, to operating or growing firms without a
-  loan, weighted by revenue; repaid over 24 months; unpaid balance of a closed
+  loan whose cash is below zero (all such firms when none is), weighted by revenue;
+  paid into its cash and repaid from it over ``loan_months``; unpaid balance of a closed
   firm is taken by the guarantee pool.
 * Cluster growth: new VC funds join at ``investor_entry_per_deal`` per deal.
 
@@ -27,18 +32,27 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from sim.model.context import ModelContext
+from sim.model import portable
+from sim.model.context import ModelContext, Params
 from sim.model.firms import GROWING, LISTED, NEEQ, OPERATING, REGISTERED
 from sim.model.params import INDUSTRIES
+from sim.model.units import MONTHS_PER_YEAR
 from sim.model.zones import FINANCE_CENTRE_ZONE
 
 KINDS = ("vc", "angel", "bank", "guarantee", "guidance")
-DEAL_SHARE = 0.2  # share of private valuation sold in a round [judgement]
-MIN_DEAL_MYUAN = 2.0  # [judgement]
-LOAN_MONTHS = 24  # [judgement]
-NEW_FUND_MYUAN = 300.0  # capital of a VC fund joining the cluster [judgement]
-GUIDANCE_COINVEST_SHARE = 0.3  # the guidance fund adds this share to a VC round [judgement]
-FINANCE_CENTRE_BONUS = 0.3  # extra deal hazard for firms in the finance-centre zone (south) [judgement]
+
+
+def screen_factor(p: Params, quality: np.ndarray, noise: np.ndarray) -> np.ndarray:
+    """Deal-hazard multiplier from investors' noisy signal of latent quality, mean 1 over the population.
+
+    ``signal = (quality + noise_sd * eps) / sqrt(1 + noise_sd ** 2)`` is standard normal, so
+    ``exp(s * signal - s ** 2 / 2)`` has mean 1: screening moves deals to better firms
+    without changing their number.
+    """
+    sd = p.vc_signal_noise_sd
+    signal = (quality + sd * noise) / np.sqrt(1.0 + sd * sd)
+    s = p.vc_screen_strength
+    return portable.exp(s * signal - s * s / 2.0)
 
 
 class Investor(mesa.Agent):
@@ -73,12 +87,12 @@ class Finance:
 
     def populate(self, n_investors: int) -> None:
         """Initial investors: VC funds and angels, one bank and one guarantee pool."""
-        rng = self.ctx.streams["finance"]
+        rng, p = self.ctx.streams["finance"], self.ctx.params
         for _ in range(n_investors):
-            kind = "vc" if rng.random() < 0.6 else "angel"
-            self.add_investor(kind, NEW_FUND_MYUAN if kind == "vc" else 30.0)
-        self.add_investor("bank", 2000.0)
-        self.add_investor("guarantee", 30.0)  # park guarantee pool, 30 m yuan (priors)
+            kind = "vc" if rng.random() < p.init_vc_share_of_investors else "angel"
+            self.add_investor(kind, p.vc_new_fund_myuan if kind == "vc" else p.angel_capital_myuan)
+        self.add_investor("bank", p.bank_capital_myuan)
+        self.add_investor("guarantee", p.guarantee_pool_myuan)
         self.capital_at_start = max(self.vc_capital(), 1.0)
 
     def endow_guidance_fund(self, capital_myuan: float) -> None:
@@ -112,23 +126,24 @@ class Finance:
         rows = firms.in_stage(REGISTERED, OPERATING, GROWING)
         rows = rows[firms.listing[rows] < NEEQ]
         supply = np.sqrt(max(self.vc_capital(), 0.0) / self.capital_at_start)
-        hazard = p.vc_deals_per_firm_year / 12.0 * fx.deal_rate_mult * supply
+        hazard = p.vc_deals_per_firm_year / MONTHS_PER_YEAR * fx.deal_rate_mult * supply
         # firms near the finance centre meet investors more often
-        hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + FINANCE_CENTRE_BONUS, 1.0)
+        hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + p.finance_centre_bonus, 1.0)
+        hazard = hazard * screen_factor(p, firms.quality[rows], firms.signal_noise[rows])
         chosen = rows[rng.random(len(rows)) < hazard]
         equity = self.investors("vc", "angel")
         guidance = self.investors("guidance") if fx.guidance_coinvests else []
         deals = 0
         for r in chosen:
-            size = max(MIN_DEAL_MYUAN, DEAL_SHARE * p.ps_private * firms.revenue_myuan[r])
+            size = max(p.vc_min_deal_myuan, p.vc_deal_share * p.ps_private * firms.revenue_myuan[r])
             able = [a for a in equity if a.capital_myuan >= size]
             if not able:
                 continue
             w = np.array([a.preference[firms.industry[r]] for a in able])
             lead = able[rng.choice(len(able), p=w / w.sum())]
             self._invest(lead, r, size)
-            if guidance and guidance[0].capital_myuan >= size * GUIDANCE_COINVEST_SHARE:
-                self._invest(guidance[0], r, size * GUIDANCE_COINVEST_SHARE)
+            if guidance and guidance[0].capital_myuan >= size * p.guidance_coinvest_share:
+                self._invest(guidance[0], r, size * p.guidance_coinvest_share)
             firms.vc_backed[r] = True
             firms.funded_month[r] = ctx.month
             deals += 1
@@ -137,7 +152,7 @@ class Finance:
 
     def _invest(self, investor: Investor, row: int, amount: float) -> None:
         firms = self.ctx.firms
-        valuation = max(self.ctx.params.ps_private * firms.revenue_myuan[row], amount / DEAL_SHARE)
+        valuation = max(self.ctx.params.ps_private * firms.revenue_myuan[row], amount / self.ctx.params.vc_deal_share)
         investor.capital_myuan -= amount
         stake, cost = investor.holdings.get(row, [0.0, 0.0])
         investor.holdings[row] = [stake + amount / (valuation + amount), cost + amount]
@@ -150,11 +165,14 @@ class Finance:
         n = rng.poisson(fx.loans_per_month * ctx.params.population_scale)
         rows = firms.in_stage(OPERATING, GROWING)
         rows = rows[firms.loan_myuan[rows] <= 0]
+        # the supermarket (with the guarantee pool behind it) serves firms out of cash first, if any
+        short = rows[firms.cash_myuan[rows] < 0]
+        rows = short if len(short) else rows
         banks = self.investors("bank")
         if n == 0 or len(rows) == 0 or not banks:
             return
         n = min(n, len(rows))
-        w = firms.revenue_myuan[rows] + 1e-9
+        w = firms.revenue_myuan[rows] + np.finfo(float).tiny  # no zero weights
         take = rng.choice(rows, n, replace=False, p=w / w.sum())
         for r in take:
             if banks[0].capital_myuan < fx.loan_myuan:
@@ -162,7 +180,7 @@ class Finance:
             banks[0].capital_myuan -= fx.loan_myuan
             firms.loan_myuan[r] = fx.loan_myuan
             firms.cash_myuan[r] += fx.loan_myuan
-            self.loan_left_months[int(r)] = LOAN_MONTHS
+            self.loan_left_months[int(r)] = ctx.params.loan_months
             ctx.counters.add("loans", 1)
             ctx.counters.add("loans_myuan", fx.loan_myuan)
 
@@ -171,6 +189,7 @@ class Finance:
         for r, left in list(self.loan_left_months.items()):
             pay = firms.loan_myuan[r] / left
             firms.loan_myuan[r] -= pay
+            firms.cash_myuan[r] -= pay  # the firm repays from its cash
             banks[0].capital_myuan += pay
             if left == 1:
                 firms.loan_myuan[r] = 0.0
@@ -180,10 +199,10 @@ class Finance:
 
     def _cluster_growth(self) -> None:
         ctx = self.ctx
-        recent = sum(self.deals_history[-12:]) / min(len(self.deals_history), 12)
+        recent = sum(self.deals_history[-MONTHS_PER_YEAR:]) / min(len(self.deals_history), MONTHS_PER_YEAR)
         rate = ctx.params.investor_entry_per_deal * recent * ctx.effects.investor_entry_mult
         for _ in range(ctx.streams["finance"].poisson(rate)):
-            self.add_investor("vc", NEW_FUND_MYUAN)
+            self.add_investor("vc", ctx.params.vc_new_fund_myuan)
             ctx.counters.add("investors_joined", 1)
 
     # ------------------------------------------------------------ firm events

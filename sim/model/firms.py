@@ -68,6 +68,11 @@ _FIELDS = {
     "filed_month": np.int32,
     "board": np.int8,
     "ps_listed": float,
+    # firm dynamics (issue 11)
+    "quality": float,  # latent quality, standard normal at entry (raises growth drift, VC screen on it)
+    "signal_noise": float,  # standard normal noise of investors' signal of quality, drawn at entry
+    "foreign": bool,  # foreign-capital project (every Israeli project, and a declared share of others)
+    "spend_left_months": np.int16,  # months of planned investment still to be spent from cash
 }
 
 # month columns that read -1 until the event happens

@@ -10,21 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from sim.model import listing, portable
-from sim.model.arrivals import ISRAELI_MIX, POLLUTION_CONCENTRATION, POLLUTION_MEAN
+from sim.model.arrivals import ISRAELI_MIX, POLLUTION_MEAN, investment_median
 from sim.model.context import ModelContext, Params
 from sim.model.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
-from sim.model.lifecycle import GROWING_REVENUE_MYUAN, MATURE_REVENUE_MYUAN, margin_of
+from sim.model.lifecycle import margin_of, stage_thresholds
 from sim.model.params import INDUSTRIES
 from sim.model.talent import INITIAL_UNEMPLOYED_SHARE
-
-# Mean revenue of each industry relative to the park mean: graphene output
-# 20 (100m yuan) / 82 firms vs health 28.2 / 400 firms (history rows) [derived];
-# the others [judgement].
-INDUSTRY_REVENUE_FACTOR = np.array([3.0, 1.0, 0.8, 0.6, 1.2])
-MAX_AGE_MONTHS = 96  # existing firms founded up to 8 years before the start [judgement]
-REGISTERED_SHARE = 0.05  # share of existing firms not yet operating [judgement]
-VC_BACKED_SHARE = 0.14  # priors: about 14% of incubated firms ever funded
-PAST_GROWTH = 1.12  # revenue growth used to back-fill last years' profits [judgement]
+from sim.model.units import MONTHS_PER_YEAR
 
 
 def _counts(p: Params) -> np.ndarray:
@@ -63,9 +55,9 @@ def _existing_firms(ctx: ModelContext) -> np.ndarray:
     industry = np.repeat(np.arange(len(INDUSTRIES)), _counts(p))
     n = len(industry)
     israeli = _israeli_flags(rng, industry, p)
-    age = rng.integers(1, MAX_AGE_MONTHS + 1, n)
+    age = rng.integers(1, p.init_max_age_months + 1, n)
     revenue, stage = _revenue_and_stage(rng, industry, p)
-    pollution = _pollution(rng, industry)
+    pollution = _pollution(rng, industry, p)
     floor = np.maximum(p.min_floor_m2, revenue / p.revenue_per_employee_myuan * p.m2_per_employee)
     ctx.zones.capacity_m2 = np.full(3, 1e15)  # choose freely, then size the zones
     zone = ctx.zones.choose(ctx.streams["location"], industry, stage, israeli, floor, ctx.location_betas(), ctx.firms)
@@ -80,9 +72,13 @@ def _existing_firms(ctx: ModelContext) -> np.ndarray:
         floor_m2=floor,
         born_month=ctx.start_month - age,
         signed_month=ctx.start_month - age,
-        investment_myuan=floor / 10.0,
-        margin=0.05 * rng.standard_normal(n),
-        vc_backed=rng.random(n) < VC_BACKED_SHARE,
+        investment_myuan=investment_median(p, industry),  # already spent [assumption]: spend_left_months 0
+        margin=p.start_margin_sd * rng.standard_normal(n),
+        vc_backed=rng.random(n) < p.init_vc_backed_share,
+        foreign=israeli | (rng.random(n) < p.init_foreign_other_share),
+        quality=rng.standard_normal(n),
+        signal_noise=rng.standard_normal(n),
+        cash_myuan=p.init_cash_months_of_revenue * revenue / MONTHS_PER_YEAR,
     )
 
 
@@ -101,18 +97,28 @@ def _revenue_and_stage(rng: np.random.Generator, industry: np.ndarray, p: Params
     """Log-normal revenue by industry, the stage it implies, and a share not yet operating."""
     n = len(industry)
     sigma = p.init_revenue_sigma
-    mean = p.init_mean_revenue_myuan * INDUSTRY_REVENUE_FACTOR[industry]
+    factor = np.array(
+        [
+            p.init_graphene_revenue_factor,
+            p.init_health_revenue_factor,
+            p.init_internet_revenue_factor,
+            p.init_culture_revenue_factor,
+            p.init_other_tech_revenue_factor,
+        ]
+    )
+    mean = p.init_mean_revenue_myuan * factor[industry]
     revenue = mean * portable.exp(sigma * rng.standard_normal(n) - sigma * sigma / 2)
-    stage = np.select([revenue >= MATURE_REVENUE_MYUAN, revenue >= GROWING_REVENUE_MYUAN], [MATURE, GROWING], OPERATING)
-    young = rng.random(n) < REGISTERED_SHARE
+    growing, mature = stage_thresholds(p)
+    stage = np.select([revenue >= mature, revenue >= growing], [MATURE, GROWING], OPERATING)
+    young = rng.random(n) < p.init_registered_share
     stage[young], revenue[young] = REGISTERED, 0.0
     return revenue, stage
 
 
-def _pollution(rng: np.random.Generator, industry: np.ndarray) -> np.ndarray:
+def _pollution(rng: np.random.Generator, industry: np.ndarray, p: Params) -> np.ndarray:
     """Pollution intensity by industry (the Beta distribution of arrivals)."""
     m = POLLUTION_MEAN[industry]
-    return rng.beta(POLLUTION_CONCENTRATION * m, POLLUTION_CONCENTRATION * (1 - m))
+    return rng.beta(p.pollution_concentration * m, p.pollution_concentration * (1 - m))
 
 
 def _book_history(ctx: ModelContext, rows: np.ndarray) -> None:
@@ -124,8 +130,9 @@ def _book_history(ctx: ModelContext, rows: np.ndarray) -> None:
     firms.started_month[rows[operating]] = ctx.start_month - age[operating]
     profit = firms.revenue_myuan[rows] * margin_of(ctx, rows)
     firms.profit_y1_myuan[rows] = profit
-    firms.profit_y2_myuan[rows] = np.where(age > 12, profit / PAST_GROWTH, 0.0)
-    firms.profit_y3_myuan[rows] = np.where(age > 24, profit / PAST_GROWTH**2, 0.0)
+    g = ctx.params.init_past_growth
+    firms.profit_y2_myuan[rows] = np.where(age > MONTHS_PER_YEAR, profit / g, 0.0)
+    firms.profit_y3_myuan[rows] = np.where(age > 2 * MONTHS_PER_YEAR, profit / (g * g), 0.0)
 
 
 def _initial_listings(ctx: ModelContext, rows: np.ndarray) -> None:
@@ -174,7 +181,11 @@ def _signed_pipeline(ctx: ModelContext) -> None:
         stage=SIGNED,
         born_month=ctx.start_month,
         signed_month=ctx.start_month - 1,
-        pollution_index=_pollution(rng, industry),
+        pollution_index=_pollution(rng, industry, p),
+        quality=rng.standard_normal(n),
+        signal_noise=rng.standard_normal(n),
+        foreign=rng.random(n) < p.foreign_other_share,
+        investment_myuan=investment_median(p, industry) * portable.exp(p.investment_sigma * rng.standard_normal(n)),
     )
 
 

@@ -6,11 +6,16 @@ Equations (monthly step, ``dt = 1/12`` year):
   signed -> abandoned with ``p_drop_signed_per_month * 2 / (1 + exp(gap))``, where
   ``gap`` is the utility of the project's zone minus the outside utility;
   registered -> operating with ``p_start_per_month``.
-* Growth (Gibrat with drift): ``log R += mu * dt + sigma * sqrt(dt) * eps`` with
-  ``mu = drift * stage_factor + boost_funding + boost_support - penalty * (1 - fill)``
-  where ``fill`` is the share of wanted staff the firm has hired.
-* Exit hazard (inverted U in age ``a`` years):
-  ``h(a) = peak * (a / a_peak) ** k * exp(k * (1 - a / a_peak))`` per year.
+* Growth (Gibrat violated for small firms): ``log R += mu * dt + sigma * s(R) * sqrt(dt) * eps`` with
+  ``mu = drift * stage_factor - b * log(R / R_ref) + q_g * quality + boost_funding + boost_support
+  - penalty * (1 - fill)``, ``s(R) = (R / R_ref) ** -beta`` (growth falls with size, Evans 1987;
+  volatility scales as size ** -0.2, Riccaboni et al. 2008) and ``fill`` the share of wanted staff hired.
+* Cash (m yuan): ``cash += R * margin / 12 - spend`` each month, where ``spend = I / spend_months``
+  while planned investment ``I`` is still being spent; loans, VC rounds add to it, loan repayments
+  take from it (sim.model.finance).
+* Exit hazard (inverted U in age ``a`` years, times size and cash terms):
+  ``h = peak * (a / a_peak) ** k * exp(k * (1 - a / a_peak)) * min(cap, (R / R_ref) ** -g) * (c if cash < 0)``
+  per year.
 * Relocation out of the park: ``relocation_out_per_year * 2 / (1 + exp(gap + cost))``
   per year: the base hazard when the outside option beats the firm's zone by the
   moving cost ``relocation_out_cost_utility``, less when the park's offer is better.
@@ -24,17 +29,28 @@ from sim.model import portable
 from sim.model.arrivals import count_projects
 from sim.model.context import ModelContext, Params
 from sim.model.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
+from sim.model.params import ZONES
+from sim.model.units import MONTHS_PER_YEAR
 from sim.model.zones import offer_gap
 
-GROWING_REVENUE_MYUAN = 20.0  # operating -> growing above this revenue [judgement]
-MATURE_REVENUE_MYUAN = 500.0  # growing -> mature above this revenue [judgement]
-MATURE_AGE_MONTHS = 120  # or after ten years [judgement]
-STAGE_DRIFT_FACTOR = {OPERATING: 1.5, GROWING: 1.0, MATURE: 0.3}  # young firms grow faster [judgement]
-START_REVENUE_MYUAN = 1.5  # median revenue in the first operating month [judgement]
-MARGIN_START, MARGIN_MATURE, MARGIN_MONTHS = -0.15, 0.10, 30.0  # margin path with age [judgement]
-LISTED_EXIT_FACTOR = 0.2  # listed firms rarely close [judgement]
-SUPPORTED_EXIT_FACTOR = 0.5  # supported firms are kept alive [judgement]
-FUNDED_MONTHS = 12  # a funding round boosts growth for a year [judgement]
+
+def stage_thresholds(p: Params) -> tuple[float, float]:
+    """Revenue (m yuan/year) above which a firm is growing, and mature."""
+    return p.growing_revenue_myuan, p.mature_revenue_myuan
+
+
+def start_revenue_median(p: Params, industry: np.ndarray) -> np.ndarray:
+    """Declared median first-month revenue (m yuan/year) of a new firm of each industry."""
+    table = np.array(
+        [
+            p.start_revenue_graphene_myuan,
+            p.start_revenue_health_myuan,
+            p.start_revenue_internet_myuan,
+            p.start_revenue_culture_myuan,
+            p.start_revenue_other_tech_myuan,
+        ]
+    )
+    return table[industry]
 
 
 def conversion_step(ctx: ModelContext) -> None:
@@ -44,19 +60,25 @@ def conversion_step(ctx: ModelContext) -> None:
     u = rng.random(len(signed))
     h_drop = p.p_drop_signed_per_month * outside_pull(offer_gap(ctx, signed))
     drop = signed[u < h_drop]
-    reg = signed[(u >= h_drop) & (u < h_drop + p.p_register_per_month)]
+    p_reg = p.p_register_per_month * np.where(firms.key_project[signed], p.key_register_mult, 1.0)
+    reg = signed[(u >= h_drop) & (u < h_drop + p_reg)]
     ctx.remove_firms(drop, reason="abandoned")
     reg = _take_floor(ctx, reg, p.min_floor_m2)
     firms.stage[reg] = REGISTERED
     firms.registered_month[reg] = ctx.month
+    firms.cash_myuan[reg] += p.entry_cash_share_of_investment * firms.investment_myuan[reg]
+    firms.spend_left_months[reg] = round(p.investment_spend_months)
     count_projects(ctx, reg, "registered")
     registered = firms.in_stage(REGISTERED)
     start = registered[rng.random(len(registered)) < p.p_start_per_month]
     start = start[firms.registered_month[start] < ctx.month]
     firms.stage[start] = OPERATING
     firms.started_month[start] = ctx.month
-    firms.revenue_myuan[start] = START_REVENUE_MYUAN * portable.exp(0.8 * rng.standard_normal(len(start)))
-    firms.margin[start] = 0.05 * rng.standard_normal(len(start))
+    median = start_revenue_median(p, firms.industry[start]) * np.where(
+        firms.key_project[start], p.key_start_revenue_mult, 1.0
+    )
+    firms.revenue_myuan[start] = median * portable.exp(p.start_revenue_sigma * rng.standard_normal(len(start)))
+    firms.margin[start] = p.start_margin_sd * rng.standard_normal(len(start))
     count_projects(ctx, start, "started")
 
 
@@ -77,8 +99,9 @@ def _take_floor(ctx: ModelContext, rows: np.ndarray, need_m2: float) -> np.ndarr
 
 def margin_of(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
     """Profit margin: firm-specific offset plus an age path from loss to profit."""
+    p = ctx.params
     age = ctx.month - ctx.firms.born_month[rows]
-    path = MARGIN_MATURE - (MARGIN_MATURE - MARGIN_START) * portable.exp(-age / MARGIN_MONTHS)
+    path = p.margin_mature - (p.margin_mature - p.margin_start) * portable.exp(-age / p.margin_months)
     return path + ctx.firms.margin[rows]
 
 
@@ -89,31 +112,45 @@ def growth_step(ctx: ModelContext) -> None:
     if len(rows) == 0:
         return
     stage = firms.stage[rows]
-    factor = np.select(
-        [stage == OPERATING, stage == GROWING],
-        [STAGE_DRIFT_FACTOR[OPERATING], STAGE_DRIFT_FACTOR[GROWING]],
-        STAGE_DRIFT_FACTOR[MATURE],
-    )
-    funded = (firms.funded_month[rows] >= 0) & (ctx.month - firms.funded_month[rows] < FUNDED_MONTHS)
+    factor = np.select([stage == OPERATING, stage == GROWING], [p.drift_factor_operating, 1.0], p.drift_factor_mature)
+    funded = (firms.funded_month[rows] >= 0) & (ctx.month - firms.funded_month[rows] < p.funded_months)
     fill = ctx.talent.fill(ctx, rows)
+    # Gibrat holds above the reference size; below it growth and volatility rise as size falls
+    log_size = np.minimum(portable.log(firms.revenue_myuan[rows] / p.growth_size_ref_myuan), 0.0)
     mu = (
         p.growth_drift_per_year * factor
+        - p.growth_drift_size_elasticity * log_size
+        + p.quality_growth_per_year * firms.quality[rows]
         + p.funding_growth_boost_per_year * (funded | (firms.loan_myuan[rows] > 0))
         + fx.support_growth_per_year * firms.supported[rows]
         - p.talent_shortfall_penalty_per_year * (1.0 - fill)
     )
-    sigma = p.growth_sigma_per_year
-    firms.revenue_myuan[rows] *= portable.exp(mu / 12.0 + sigma * np.sqrt(1 / 12.0) * rng.standard_normal(len(rows)))
-    if ctx.month % 12 == 0:  # January: close the books of last year
+    sigma = p.growth_sigma_per_year * portable.exp(-p.growth_sigma_size_exponent * log_size)
+    dt = 1.0 / MONTHS_PER_YEAR
+    firms.revenue_myuan[rows] *= portable.exp(mu * dt + sigma * np.sqrt(dt) * rng.standard_normal(len(rows)))
+    if ctx.month % MONTHS_PER_YEAR == 0:  # January: close the books of last year
         firms.profit_y3_myuan[:] = firms.profit_y2_myuan
         firms.profit_y2_myuan[:] = firms.profit_y1_myuan
         firms.profit_y1_myuan[:] = firms.profit_ytd_myuan
         firms.profit_ytd_myuan[:] = 0.0
-    firms.profit_ytd_myuan[rows] += firms.revenue_myuan[rows] * margin_of(ctx, rows) / 12.0
+    profit = firms.revenue_myuan[rows] * margin_of(ctx, rows) / MONTHS_PER_YEAR
+    firms.profit_ytd_myuan[rows] += profit
+    firms.cash_myuan[rows] += profit
+    _spend_investment(ctx)
     _resize_floor(ctx, rows)
     rev, age = firms.revenue_myuan[rows], ctx.month - firms.born_month[rows]
-    firms.stage[rows[(stage == OPERATING) & (rev >= GROWING_REVENUE_MYUAN)]] = GROWING
-    firms.stage[rows[(stage == GROWING) & ((rev >= MATURE_REVENUE_MYUAN) | (age >= MATURE_AGE_MONTHS))]] = MATURE
+    growing, mature = stage_thresholds(p)
+    firms.stage[rows[(stage == OPERATING) & (rev >= growing)]] = GROWING
+    firms.stage[rows[(stage == GROWING) & ((rev >= mature) | (age >= p.mature_age_months))]] = MATURE
+
+
+def _spend_investment(ctx: ModelContext) -> None:
+    """Registered and operating firms spend their planned investment from cash, evenly over the spend months."""
+    p, firms = ctx.params, ctx.firms
+    rows = firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    rows = rows[firms.spend_left_months[rows] > 0]
+    firms.cash_myuan[rows] -= firms.investment_myuan[rows] / p.investment_spend_months
+    firms.spend_left_months[rows] -= 1
 
 
 def _resize_floor(ctx: ModelContext, rows: np.ndarray) -> None:
@@ -125,8 +162,8 @@ def _resize_floor(ctx: ModelContext, rows: np.ndarray) -> None:
     zones.recount(firms)
     grow = np.maximum(delta, 0.0)
     zone = firms.zone[rows]
-    asked = np.bincount(zone, weights=grow, minlength=3)
-    ratio = np.where(asked > 0, np.minimum(1.0, zones.free_m2 / np.maximum(asked, 1e-9)), 1.0)
+    asked = np.bincount(zone, weights=grow, minlength=len(ZONES))
+    ratio = np.where(asked > 0, np.minimum(1.0, zones.free_m2 / np.maximum(asked, np.finfo(float).tiny)), 1.0)
     firms.floor_m2[rows] += grow * ratio[zone]
     zones.recount(firms)
 
@@ -158,22 +195,32 @@ def exit_hazard_per_year(age_years: np.ndarray, p: Params) -> np.ndarray:
     return p.exit_peak_per_year * portable.power(x, k) * portable.exp(k * (1.0 - x))
 
 
+def size_exit_factor(revenue_myuan: np.ndarray, p: Params) -> np.ndarray:
+    """Exit hazard multiplier ``min(cap, (R / R_ref) ** -g)``; 1 for firms with no revenue yet (registered)."""
+    safe = np.where(revenue_myuan > 0, revenue_myuan, p.growth_size_ref_myuan)
+    factor = portable.exp(-p.exit_size_elasticity * portable.log(safe / p.growth_size_ref_myuan))
+    return np.minimum(factor, p.exit_size_factor_max)
+
+
 def exit_step(ctx: ModelContext) -> None:
-    """Closures, relocations out of the park and moves between zones."""
+    """Closures (age, size and cash), relocations out of the park and moves between zones."""
     rng, p, firms = ctx.streams["exits"], ctx.params, ctx.firms
     rows = firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
-    age_years = (ctx.month - firms.born_month[rows]) / 12.0
-    h = exit_hazard_per_year(age_years, p)
-    h = h * np.where(firms.listing[rows] == LISTED, LISTED_EXIT_FACTOR, 1.0)
-    h = h * np.where(firms.supported[rows], SUPPORTED_EXIT_FACTOR, 1.0)
+    age_years = (ctx.month - firms.born_month[rows]) / MONTHS_PER_YEAR
+    h = exit_hazard_per_year(age_years, p) * size_exit_factor(firms.revenue_myuan[rows], p)
+    h = h * np.where(firms.listing[rows] == LISTED, p.listed_exit_factor, 1.0)
+    h = h * np.where(firms.supported[rows], p.supported_exit_factor, 1.0)
+    broke = firms.cash_myuan[rows] < 0
+    h = h * np.where(broke, p.cash_out_exit_mult, 1.0)
     u = rng.random(len(rows))
     h_out = p.relocation_out_per_year * outside_pull(offer_gap(ctx, rows) + p.relocation_out_cost_utility)
-    close = u < h / 12.0
-    leave = ~close & (u < (h + h_out) / 12.0)
+    close = u < h / MONTHS_PER_YEAR
+    leave = ~close & (u < (h + h_out) / MONTHS_PER_YEAR)
+    ctx.counters.add("closed_cash_out", int((close & broke).sum()))
     ctx.remove_firms(rows[close], reason="closed")
     ctx.remove_firms(rows[leave], reason="relocated_out")
     stay = rows[~close & ~leave]
-    movers = stay[rng.random(len(stay)) < p.relocation_in_park_per_year / 12.0]
+    movers = stay[rng.random(len(stay)) < p.relocation_in_park_per_year / MONTHS_PER_YEAR]
     _relocate(ctx, movers)
 
 
@@ -199,7 +246,8 @@ def _relocate(ctx: ModelContext, rows: np.ndarray) -> None:
         firms.zone[r] = new
         moved += new != cur
     ctx.counters.add("relocations_in_park", moved)
-    assert np.all(zones.occupied_m2 <= zones.capacity_m2 + 1e-6), "relocation overfilled a zone"
+    over = (zones.occupied_m2 > zones.capacity_m2) & ~np.isclose(zones.occupied_m2, zones.capacity_m2)
+    assert not over.any(), "relocation overfilled a zone"
 
 
 __all__ = [
