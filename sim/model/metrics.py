@@ -77,6 +77,14 @@ COUNTED_EVENTS += (
     *(f"{c}_projects_signed" for c in CATEGORIES),
     *(f"high_pollution_{c}_signed" for c in CATEGORIES),
 )
+# Firm dynamics and talent (sim.model.arrivals, lifecycle, talent): foreign-capital projects,
+# closures for want of cash, and the talent flows that make turnover measurable.
+COUNTED_EVENTS += (
+    *(f"foreign_projects_{e}" for e in ("signed", "registered", "started")),
+    "closed_cash_out",
+    "talent_quits",
+    "talent_laid_off",
+)
 
 
 class Counters:
@@ -166,6 +174,11 @@ def _graphene_all(m):
 @reporter("israeli_firms", "firms")
 def _israeli(m):
     return int(m.firms.israeli[in_park(m)].sum())
+
+
+@reporter("foreign_firms", "firms")
+def _foreign(m):
+    return int(m.firms.foreign[in_park(m)].sum())
 
 
 @reporter("talent_people", "people")

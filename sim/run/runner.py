@@ -71,6 +71,9 @@ END_INDICATORS = (
     "talent_employed",
     "occupied_floor_m2",
     "revenue_yuan_per_m2",
+    "foreign_firms",
+    "foreign_projects_signed_cum",
+    "closed_cash_out_cum",
     "policy_cost_myuan",  # what the levers spent (sim.model.costs, issue 11)
 )
 
