@@ -53,7 +53,15 @@ PRIOR_KEYS = ("prior", "low", "high", "mean", "sd", "source")
 SERIES_KEYS = ("series", "frame", "weight", "from", "to", "confidence")
 DISTANCE_DEFAULTS = {
     "rel_sd": {"H": 0.1, "M": 0.2, "L": 0.4},
-    "min_sd": {"firms": 2.0, "projects": 2.0, "teams": 2.0, "km2": 0.5, "100m_yuan": 0.5, "pct_per_year": 5.0},
+    "min_sd": {
+        "firms": 2.0,
+        "projects": 2.0,
+        "teams": 2.0,
+        "km2": 0.5,
+        "100m_yuan": 0.5,
+        "100m_usd": 0.1,  # one published digit (figures are given to 0.1 x 100 m USD)
+        "pct_per_year": 5.0,
+    },
 }
 INF = math.inf
 # Each method setting: (default, low, high), the range inclusive; a whole-number default makes a whole-number setting.
