@@ -63,3 +63,17 @@ class Discrepancy:
     def __call__(self, x: dict, x_0: dict | None = None) -> float:
         """PyABC's distance interface: summary statistics are ``{"x": figures}``."""
         return self.distance(x["x"])
+
+
+def replication_sd(figures: np.ndarray) -> np.ndarray:
+    """Run-to-run standard deviation of each figure from ``K`` replications (K x n, NaN for a failed run).
+
+    The sample standard deviation (``ddof = 1``) over the finite replications of
+    each figure; NaN where fewer than two are finite.
+    """
+    f = np.atleast_2d(np.asarray(figures, float))
+    ok = np.isfinite(f)
+    n = ok.sum(axis=0)
+    mean = np.where(n > 0, np.nansum(f, axis=0) / np.maximum(n, 1), np.nan)
+    ss = np.nansum(np.where(ok, (f - mean) ** 2, 0.0), axis=0)
+    return np.where(n >= 2, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)

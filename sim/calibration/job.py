@@ -5,7 +5,7 @@ with their weights, how residuals are scaled (the distance, shared by ABC and
 MSM), the method and its budget. Example::
 
     name = "default"
-    method = "abc"                      # or "msm"
+    method = "abc"                      # or "msm", or "hm" (history matching)
     scenario = "history"                # scenario file or name in scenarios/
     data = "calibration/data/west_taihu_history.csv"
     seed = 1
@@ -25,7 +25,7 @@ MSM), the method and its budget. Example::
     rel_sd = {H = 0.1, M = 0.2, L = 0.4}
     min_sd = {firms = 2.0, projects = 2.0, "100m_yuan" = 0.5, pct_per_year = 5.0}
 
-    [abc]                               # or [msm]; see SETTINGS
+    [abc]                               # or [msm], [hm]; see SETTINGS
     population = 200
 
 The layout is declared in :data:`JOB_FILE` and checked by :mod:`sim.schema`;
@@ -81,10 +81,20 @@ SETTINGS = {
         "fd_step": (0.05, 0.001, 0.5),
         "budget_seconds": (1500.0, 0, INF),
     },
+    "hm": {
+        "waves": (5, 1, 100),
+        "runs": (60, 5, 100_000),
+        "candidates": (5000, 100, 10_000_000),
+        "cutoff": (3.0, 0.5, 100.0),
+        "rank": (1, 1, 5),
+        "min_shrink": (0.1, 0.0, 1.0),
+        "replications": (8, 2, 10_000),
+        "budget_seconds": (1500.0, 0, INF),
+    },
     "output": {"predictive_runs": (100, 1, 100_000), "posterior_draws": (200, 1, 100_000)},
 }
 DEFAULTS = {table: {k: v[0] for k, v in settings.items()} for table, settings in SETTINGS.items()}
-METHODS = ("abc", "msm")
+METHODS = ("abc", "msm", "hm")
 PRIOR_KINDS = ("uniform", "loguniform", "normal")
 SERIES_HINT = "name at least one series in [[series]] tables"
 
@@ -143,7 +153,7 @@ class Job:
         name: job name (output folder ``calibration/fitted/<name>/``).
         label: one-line description.
         path: the job file.
-        method: ``abc`` or ``msm``.
+        method: ``abc``, ``msm`` or ``hm``.
         scenario: the history scenario simulated for every parameter value.
         data_path: the data file.
         seed: root seed of the job.
@@ -152,6 +162,7 @@ class Job:
             ``weight``, ``series_weight``), in a fixed order.
         abc: ABC-SMC settings.
         msm: MSM settings.
+        hm: history-matching settings (:mod:`sim.calibration.history_matching`).
         output: predictive-check and posterior-draw settings.
     """
 
@@ -166,6 +177,7 @@ class Job:
     observations: pd.DataFrame = field(compare=False)
     abc: dict = field(default_factory=dict)
     msm: dict = field(default_factory=dict)
+    hm: dict = field(default_factory=dict)
     output: dict = field(default_factory=dict)
 
     @property

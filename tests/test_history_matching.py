@@ -1,0 +1,71 @@
+"""History matching (sim.calibration.history_matching): a cheap synthetic simulator with a known truth."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sim.calibration.distance import replication_sd
+from sim.calibration.history_matching import HmSettings, history_match, implausibility, ranked
+
+NOISE = 0.02  # run-to-run sd of the synthetic simulator
+TRUTH = np.array([0.3, 0.6])
+
+
+def _truth_figures(u: np.ndarray) -> np.ndarray:
+    u = np.atleast_2d(u)
+    return np.column_stack([u[:, 0] + 0.5 * u[:, 1], u[:, 0] - u[:, 1] ** 2, np.sin(3.0 * u[:, 1])])
+
+
+class Synthetic:
+    """A stochastic function, not the park: three figures of two parameters plus Gaussian noise."""
+
+    def __init__(self, seed: int):
+        self.rng = np.random.default_rng(seed)
+        self.calls = 0
+
+    def __call__(self, u: np.ndarray) -> np.ndarray:
+        self.calls += len(u)
+        f = _truth_figures(u)
+        return f + self.rng.normal(0.0, NOISE, f.shape)
+
+
+def _match(seed: int = 3, **kw):
+    z = _truth_figures(TRUTH)[0] + np.random.default_rng(99).normal(0.0, NOISE, 3)  # one noisy "history"
+    sim = Synthetic(seed)
+    var_model = replication_sd(sim(np.repeat(TRUTH[None, :] * 0 + 0.5, 20, axis=0))) ** 2  # at the prior mean
+    settings = HmSettings(**{"waves": 4, "runs": 40, "candidates": 4000, **kw})
+    return history_match(sim, 2, z, np.full(3, NOISE**2), var_model, settings, seed=seed, log=lambda _: None), sim
+
+
+def test_history_matching_keeps_the_truth_and_shrinks_the_prior_box():
+    res, sim = _match()
+    assert res.plausible(TRUTH[None, :])[0], "the truth must stay non-implausible"
+    vol = res.waves["volume"].to_numpy()
+    assert vol[-1] < 0.05, f"the non-implausible volume should shrink far below the prior box, got {vol}"
+    assert np.all(np.diff(vol) <= 1e-9), "each wave keeps a subset of the previous one"
+    assert len(res.sample) > 0 and sim.calls == res.simulations + 20
+    centre = res.sample.mean(axis=0)
+    assert np.abs(centre - TRUTH).max() < 0.1
+    assert res.sample.min(axis=0).tolist() <= TRUTH.tolist() <= res.sample.max(axis=0).tolist()
+
+
+def test_history_matching_is_reproducible_for_a_seed():
+    a, _ = _match(seed=5, waves=2)
+    b, _ = _match(seed=5, waves=2)
+    assert np.array_equal(a.sample, b.sample) and a.waves["volume"].tolist() == b.waves["volume"].tolist()
+
+
+def test_implausibility_is_the_standardised_distance_and_bounds_count_from_below():
+    mu = np.array([[10.0, 4.0, 4.0]])
+    z = np.array([7.0, 5.0, 3.0])
+    out = implausibility(mu, np.array([[1.0, 0.0, 0.0]]), z, np.array([4.0, 1.0, 1.0]), np.array([4.0, 0.0, 0.0]),
+                         np.array([False, True, True]))  # fmt: skip
+    assert out[0].tolist() == pytest.approx([1.0, 1.0, 0.0])  # 3/sqrt(9); 1 below a bound; above a bound: 0
+    assert ranked(np.array([[1.0, 5.0, 3.0]]), 1)[0] == 5.0 and ranked(np.array([[1.0, 5.0, 3.0]]), 2)[0] == 3.0
+
+
+def test_replication_sd_is_the_sample_sd_over_finite_runs():
+    f = np.array([[1.0, 2.0, np.nan], [3.0, 2.0, 1.0], [np.nan, 2.0, np.nan]])
+    sd = replication_sd(f)
+    assert sd[0] == pytest.approx(np.sqrt(2.0)) and sd[1] == 0.0 and np.isnan(sd[2])
