@@ -34,7 +34,7 @@ def _match(seed: int = 3, **kw):
     z = _truth_figures(TRUTH)[0] + np.random.default_rng(99).normal(0.0, NOISE, 3)  # one noisy "history"
     sim = Synthetic(seed)
     var_model = replication_sd(sim(np.repeat(TRUTH[None, :] * 0 + 0.5, 20, axis=0))) ** 2  # at the prior mean
-    settings = HmSettings(**{"waves": 4, "runs": 40, "candidates": 4000, **kw})
+    settings = HmSettings(**{"waves": 4, "runs": 30, "candidates": 3000, **kw})
     return history_match(sim, 2, z, np.full(3, NOISE**2), var_model, settings, seed=seed, log=lambda _: None), sim
 
 
