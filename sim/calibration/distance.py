@@ -8,6 +8,12 @@ whole however many figures it has). The scaled residual is
 for a lower bound (qualifier ``gt``: no loss when the model is above it). The
 distance is ``sqrt(sum_i w_i r_i^2 / sum_i w_i)``: 1 means "one standard
 deviation off on average".
+
+Patterns (:mod:`sim.calibration.patterns`) join the same sum: each pattern
+figure is one more ``(y_i, sd_i, w_i)`` with its own spread (measurement error
+from its range and grade, plus the model's run-to-run noise); a job's pattern
+weights are relative to the series weights (a pattern of weight 1 counts as
+much as a series of weight 1).
 """
 
 from __future__ import annotations
@@ -35,14 +41,15 @@ class Discrepancy:
     bound: np.ndarray
 
     @classmethod
-    def from_observations(cls, obs: pd.DataFrame) -> Discrepancy:
+    def from_observations(cls, obs: pd.DataFrame, patterns: pd.DataFrame | None = None) -> Discrepancy:
+        """Series figures of ``obs`` (job order), then the pattern figures of ``patterns`` (point figures)."""
         w = obs["weight"].to_numpy(float)
-        return cls(
-            y=obs["value"].to_numpy(float),
-            sd=obs["sd"].to_numpy(float),
-            weight=w / w.sum(),
-            bound=(obs["qualifier"] == "gt").to_numpy(),
-        )
+        y, sd, bound = obs["value"].to_numpy(float), obs["sd"].to_numpy(float), (obs["qualifier"] == "gt").to_numpy()
+        if patterns is not None and len(patterns):
+            w = np.r_[w, patterns["weight"].to_numpy(float)]
+            y, sd = np.r_[y, patterns["value"].to_numpy(float)], np.r_[sd, patterns["sd"].to_numpy(float)]
+            bound = np.r_[bound, np.zeros(len(patterns), bool)]
+        return cls(y=y, sd=sd, weight=w / w.sum(), bound=bound)
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Unscaled residuals ``x - y`` (zero for a bound the model exceeds); works on (..., n) arrays."""

@@ -51,6 +51,7 @@ from sim.schema import Choice, ListOf, Number, Table, Unchecked, read_toml, vali
 
 PRIOR_KEYS = ("prior", "low", "high", "mean", "sd", "source")
 SERIES_KEYS = ("series", "frame", "weight", "from", "to", "confidence")
+PATTERN_KEYS = ("pattern", "statistic", "weight", "model_sd")
 DISTANCE_DEFAULTS = {
     "rel_sd": {"H": 0.1, "M": 0.2, "L": 0.4},
     "min_sd": {
@@ -164,6 +165,8 @@ class Job:
         msm: MSM settings.
         hm: history-matching settings (:mod:`sim.calibration.history_matching`).
         output: predictive-check and posterior-draw settings.
+        patterns: one row per selected pattern figure (``patterns.csv`` columns plus
+            ``sd``, ``model_sd``, ``weight``), or None when the job lists none.
     """
 
     name: str
@@ -179,6 +182,7 @@ class Job:
     msm: dict = field(default_factory=dict)
     hm: dict = field(default_factory=dict)
     output: dict = field(default_factory=dict)
+    patterns: pd.DataFrame | None = field(default=None, compare=False)
 
     @property
     def param_names(self) -> list[str]:
@@ -203,6 +207,10 @@ def _per(names: tuple[str, ...]) -> Table:
 SERIES_TABLE = Table(
     {**dict.fromkeys(SERIES_KEYS, Unchecked()), "weight": Number(0.0)}, hint="must be a [[series]] table"
 )
+PATTERN_TABLE = Table(
+    {"pattern": Unchecked(), "statistic": Unchecked(), "weight": Number(0.0), "model_sd": Number(0.0)},
+    hint='must be a [[patterns]] table like {pattern = "exit_hazard_by_age", statistic = "hazard_age_3"}',
+)
 JOB_FIELDS = {
     "name": Unchecked(),
     "label": Unchecked(),
@@ -212,6 +220,8 @@ JOB_FIELDS = {
     "seed": Number(0, integer=True),
     "params": Unchecked(),  # checked by parse_prior, which knows the declarations
     "series": ListOf(SERIES_TABLE, SERIES_HINT),
+    "patterns": ListOf(PATTERN_TABLE, "list patterns in [[patterns]] tables"),
+    "patterns_file": Unchecked(),
     "distance": Table({"rel_sd": _per(CONFIDENCE), "min_sd": _per(UNITS)}),
     **{k: _settings_table(settings) for k, settings in SETTINGS.items()},
 }
@@ -376,6 +386,33 @@ def _observations(path, raw: dict, data: pd.DataFrame, scenario: Scenario) -> pd
     return obs
 
 
+def _patterns(path, raw: dict) -> pd.DataFrame | None:
+    """The ``[[patterns]]`` of the job: each a (pattern, statistic) with a model statistic, with its spread."""
+    if "patterns" not in raw:
+        return None
+    from sim.calibration.data import load_patterns
+    from sim.calibration.patterns import STATISTICS, pattern_sd, pattern_targets
+
+    ref = str(raw.get("patterns_file", "calibration/data/patterns.csv"))
+    source = resources.find(ref, "data", referrer=path, key="patterns_file", must_exist=False)
+    targets = pattern_targets(load_patterns(source)).set_index(["pattern", "statistic"])
+    known = ", ".join(f"{a}/{b}" for a, b in STATISTICS)
+    rows, dist = [], _distance(raw)
+    for i, spec in enumerate(raw["patterns"]):
+        key = (spec.get("pattern"), spec.get("statistic"))
+        if key not in STATISTICS or key not in targets.index:
+            raise JobError(path, f"patterns[{i}]", f"no model statistic for {key[0]}/{key[1]}; allowed: {known}")
+        row = targets.loc[key].to_dict() | {"pattern": key[0], "statistic": key[1]}
+        row["model_sd"] = float(spec.get("model_sd", 0.0))
+        row["weight"] = float(spec.get("weight", 1.0))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.duplicated(["pattern", "statistic"]).any():
+        raise JobError(path, "patterns", "a pattern statistic is named twice")
+    table["sd"] = pattern_sd(table, dist["rel_sd"], table["model_sd"].to_numpy())
+    return table
+
+
 def _scenario(path: Path, ref) -> Scenario:
     if not isinstance(ref, str):
         raise JobError(path, "scenario", "must name a scenario file or a name in scenarios/")
@@ -414,5 +451,6 @@ def load_job(path: str | Path) -> Job:
         seed=raw.get("seed", 1),
         priors=priors,
         observations=_observations(path, raw, data, scenario),
+        patterns=_patterns(path, raw),
         **{k: {**defaults, **raw.get(k, {})} for k, defaults in DEFAULTS.items()},
     )
