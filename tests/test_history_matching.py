@@ -69,3 +69,61 @@ def test_replication_sd_is_the_sample_sd_over_finite_runs():
     f = np.array([[1.0, 2.0, np.nan], [3.0, 2.0, 1.0], [np.nan, 2.0, np.nan]])
     sd = replication_sd(f)
     assert sd[0] == pytest.approx(np.sqrt(2.0)) and sd[1] == 0.0 and np.isnan(sd[2])
+
+
+JOB = """name = "hm_smoke"
+method = "hm"
+scenario = "scenario.toml"
+data = "data.csv"
+seed = 5
+
+[params.leads_per_month]
+low = 10.0
+high = 60.0
+
+[[series]]
+series = "firms"
+
+[[series]]
+series = "projects_signed"
+
+[distance]
+rel_sd = {H = 0.05}
+min_sd = {firms = 1.0, projects = 1.0}
+
+[hm]
+waves = 2
+runs = 8
+candidates = 400
+replications = 3
+
+[output]
+predictive_runs = 4
+posterior_draws = 20
+"""
+
+
+@pytest.mark.slow  # about 30 runs of a 24-month tiny park
+def test_parksim_calibrate_runs_a_tiny_hm_job_and_writes_the_fitted_folder(tmp_path):
+    from pathlib import Path
+
+    from sim.calibration.synthetic import synthetic_data, write_data
+    from sim.cli import main as cli
+    from sim.model.scenario import load_fitted, load_scenario
+
+    root = Path(__file__).resolve().parents[1]
+    (tmp_path / "scenario.toml").write_text(
+        f'base = "{root / "scenarios" / "tiny.toml"}"\nname = "tiny24"\nend = "2018-06"\n', encoding="utf-8"
+    )
+    figures = [("firms", "park", "stock", "2018-06-30"), ("projects_signed", "park", "flow_year", "2018-06-30")]
+    scenario = load_scenario(tmp_path / "scenario.toml")
+    write_data(synthetic_data(scenario, {"leads_per_month": 30.0}, figures, seed=1), tmp_path / "data.csv")
+    (tmp_path / "job.toml").write_text(JOB, encoding="utf-8")
+    out = tmp_path / "fitted"
+    assert cli(["calibrate", str(tmp_path / "job.toml"), "--out", str(out), "--quiet"]) == 0
+    for name in ("params.toml", "summary.csv", "posterior_draws.csv", "predictive.csv", "waves.csv", "hm_runs.csv",
+                 "nonimplausible.csv", "run.json"):  # fmt: skip
+        assert (out / name).stat().st_size > 0, name
+    waves = np.genfromtxt(out / "waves.csv", delimiter=",", names=True)
+    assert np.all(np.atleast_1d(waves["volume"]) <= 1.0)
+    assert 10.0 <= load_fitted(out / "params.toml")["leads_per_month"] <= 60.0
