@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from sim.calibration.distance import replication_sd
@@ -87,6 +88,14 @@ series = "firms"
 [[series]]
 series = "projects_signed"
 
+[[patterns]]
+pattern = "landing_share"
+statistic = "registered_share_of_signed"
+
+[[patterns]]
+pattern = "exit_hazard_by_age"
+statistic = "hazard_age_2"
+
 [distance]
 rel_sd = {H = 0.05}
 min_sd = {firms = 1.0, projects = 1.0}
@@ -124,6 +133,9 @@ def test_parksim_calibrate_runs_a_tiny_hm_job_and_writes_the_fitted_folder(tmp_p
     for name in ("params.toml", "summary.csv", "posterior_draws.csv", "predictive.csv", "waves.csv", "hm_runs.csv",
                  "nonimplausible.csv", "run.json"):  # fmt: skip
         assert (out / name).stat().st_size > 0, name
+    runs = pd.read_csv(out / "hm_runs.csv")
+    assert {"f2", "f3"} <= set(runs.columns), "the two pattern statistics follow the two series figures"
+    assert runs["f2"].between(0, 1).all() and (runs["f3"] >= 0).all()  # a share and a hazard
     waves = np.genfromtxt(out / "waves.csv", delimiter=",", names=True)
     assert np.all(np.atleast_1d(waves["volume"]) <= 1.0)
     assert 10.0 <= load_fitted(out / "params.toml")["leads_per_month"] <= 60.0

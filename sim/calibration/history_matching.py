@@ -321,8 +321,17 @@ def run_hm(job: Job, out: Path, pool: Pool, resume: bool = False, budget: float 
         settings = HmSettings(**{**settings.__dict__, "budget_seconds": float(budget)})
     fitted = (job.observations["weight"] > 0).to_numpy()
     obs = job.observations[fitted].reset_index(drop=True)
-    sim = Simulator(job.scenario, obs, job.param_names, job.seed)
-    disc = Discrepancy.from_observations(obs)
+    pats = None if job.patterns is None else job.patterns[job.patterns["weight"] > 0].reset_index(drop=True)
+    if pats is not None and len(pats):
+        from sim.calibration.patterns import PatternSimulator, pattern_sd
+
+        keys = tuple(zip(pats["pattern"], pats["statistic"], strict=True))
+        sim = PatternSimulator(job.scenario, obs, job.param_names, job.seed, pattern_keys=keys)
+        # Var_model comes from HM's own replications: the pattern spread here is the measurement part only
+        pats = pats.assign(sd=pattern_sd(pats, job.distance["rel_sd"]))
+    else:
+        sim = Simulator(job.scenario, obs, job.param_names, job.seed)
+    disc = Discrepancy.from_observations(obs, pats)
     var_model = model_variance(job, sim, pool)
     log(f"HM: model variance from {int(job.hm['replications'])} runs at the prior median; "
         f"{len(obs)} figures matched")  # fmt: skip

@@ -167,6 +167,7 @@ class Job:
         output: predictive-check and posterior-draw settings.
         patterns: one row per selected pattern figure (``patterns.csv`` columns plus
             ``sd``, ``model_sd``, ``weight``), or None when the job lists none.
+        distance: the ``[distance]`` table over its defaults (``rel_sd``, ``min_sd``).
     """
 
     name: str
@@ -183,6 +184,7 @@ class Job:
     hm: dict = field(default_factory=dict)
     output: dict = field(default_factory=dict)
     patterns: pd.DataFrame | None = field(default=None, compare=False)
+    distance: dict = field(default_factory=dict)
 
     @property
     def param_names(self) -> list[str]:
@@ -452,5 +454,6 @@ def load_job(path: str | Path) -> Job:
         priors=priors,
         observations=_observations(path, raw, data, scenario),
         patterns=_patterns(path, raw),
+        distance=_distance(raw),
         **{k: {**defaults, **raw.get(k, {})} for k, defaults in DEFAULTS.items()},
     )

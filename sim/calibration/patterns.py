@@ -27,11 +27,14 @@ model's noise as much as a history is.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
 
 from sim.calibration.distance import replication_sd
+from sim.calibration.simulator import Simulator
 from sim.model.scenario import month_index
 from sim.model.units import MONTHS_PER_YEAR
 
@@ -203,3 +206,23 @@ def pattern_noise(scenario, keys: list[tuple[str, str]], k: int, seed: int, run=
 
     stats = np.array([measure_patterns(run(scenario, s), keys) for s in replicate_seeds(seed, k)])
     return replication_sd(stats)
+
+
+@dataclass
+class PatternSimulator(Simulator):
+    """A :class:`Simulator` whose figures are the job's series figures followed by its pattern statistics.
+
+    One run per call, with the firm table kept (:func:`run_with_firms`); a
+    failing run gives NaN everywhere, as in :class:`Simulator`.
+    """
+
+    pattern_keys: tuple = ()
+
+    def figures(self, theta: dict, seed) -> np.ndarray:
+        sc = self.scenario_at(theta)
+        try:
+            run = run_with_firms(sc, seed)
+        except Exception:  # noqa: BLE001 - any model failure is a rejected simulation
+            return np.full(len(self._plan) + len(self.pattern_keys), np.nan)
+        series = self.measure(SimpleNamespace(monthly=run[0]), sc.values)
+        return np.r_[series, measure_patterns(run, list(self.pattern_keys))]
