@@ -134,3 +134,24 @@ def test_bad_patterns_and_hm_settings_are_refused_with_exit_code_2(tmp_path, cap
     message = str(err.value)
     assert str(path) in message and f"key '{key}'" in message and needle in message, message
     assert cli(["calibrate", str(path), "--check"]) == 2
+
+
+def test_the_model_noise_of_a_pattern_is_its_sd_over_replications(tmp_path):
+    from sim.calibration.patterns import job_pattern_noise
+
+    path = tmp_path / "job.toml"
+    path.write_text(HEAD + '[[patterns]]\npattern = "landing_share"\nstatistic = "registered_share_of_signed"\n',
+                    encoding="utf-8")  # fmt: skip
+    job = load_job(path)
+    calls = []
+
+    def fake_run(scenario, seed):  # replication i: i + 1 of four signed projects land within a year
+        i = len(calls)
+        calls.append(scenario.values["leads_per_month"])
+        reg = np.r_[np.full(i + 1, 3), np.full(3 - i, -1)]
+        return None, firms(signed_month=np.zeros(4, int), registered_month=reg), 0, 35
+
+    table = job_pattern_noise(job, k=3, run=fake_run)
+    assert table["model_sd"].iloc[0] == pytest.approx(np.std([0.25, 0.5, 0.75], ddof=1))
+    assert calls == [35.0] * 3, "replications run at the prior median"
+    assert "model_sd = 0.25" in table["toml"].iloc[0]

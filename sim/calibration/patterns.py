@@ -226,3 +226,25 @@ class PatternSimulator(Simulator):
             return np.full(len(self._plan) + len(self.pattern_keys), np.nan)
         series = self.measure(SimpleNamespace(monthly=run[0]), sc.values)
         return np.r_[series, measure_patterns(run, list(self.pattern_keys))]
+
+
+def job_pattern_noise(job, k: int = 16, run=run_with_firms) -> pd.DataFrame:
+    """``model_sd`` of each of the job's ``[[patterns]]`` from ``k`` replications at the prior median.
+
+    Returns a table (pattern, statistic, model_sd) and, in ``toml``, the
+    ``[[patterns]]`` tables with their ``model_sd`` to paste into the job file
+    (the job stores them, so every fit of the job uses the same spreads).
+    """
+    if job.patterns is None or not len(job.patterns):
+        return pd.DataFrame(columns=["pattern", "statistic", "model_sd", "toml"])
+    keys = list(zip(job.patterns["pattern"], job.patterns["statistic"], strict=True))
+    sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
+    scenario = sim.scenario_at({p.name: float(p.ppf(0.5)) for p in job.priors})
+    sd = pattern_noise(scenario, keys, k, job.seed + 23, run=run)
+    table = pd.DataFrame({"pattern": [a for a, _ in keys], "statistic": [b for _, b in keys], "model_sd": sd})
+    table["toml"] = [
+        f'[[patterns]]\npattern = "{a}"\nstatistic = "{b}"\nweight = {w:g}\n'
+        f"model_sd = {v:.4g}  # {k} runs at the prior median"
+        for (a, b), w, v in zip(keys, job.patterns["weight"], sd, strict=True)
+    ]
+    return table
