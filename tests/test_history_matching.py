@@ -139,3 +139,10 @@ def test_parksim_calibrate_runs_a_tiny_hm_job_and_writes_the_fitted_folder(tmp_p
     waves = np.genfromtxt(out / "waves.csv", delimiter=",", names=True)
     assert np.all(np.atleast_1d(waves["volume"]) <= 1.0)
     assert 10.0 <= load_fitted(out / "params.toml")["leads_per_month"] <= 60.0
+    # a resumed run replays the stored waves without simulating them again: the same points and figures
+    before = (out / "hm_runs.csv").read_text()
+    lines = len((out / "hm_cache.jsonl").read_text().splitlines())
+    assert cli(["calibrate", str(tmp_path / "job.toml"), "--out", str(out), "--quiet"]) == 2  # never overwritten
+    assert cli(["calibrate", str(tmp_path / "job.toml"), "--out", str(out), "--quiet", "--resume"]) == 0
+    assert (out / "hm_runs.csv").read_text() == before
+    assert len((out / "hm_cache.jsonl").read_text().splitlines()) == lines

@@ -68,6 +68,10 @@ from sim.calibration.simulator import Simulator
 from sim.run.runner import replicate_seeds
 
 CACHE_NAME = "hm_cache.jsonl"
+CHANGED = (
+    "was written by a different job (parameters, priors, figures or seed changed); "
+    "start a new run with another --out, or move the file away"
+)
 MIN_TRAINING = 5  # fewest finite runs a figure's emulator is fitted on; below, the wave stops [judgement]
 
 
@@ -267,6 +271,16 @@ def history_match(
 
 
 # ------------------------------------------------------------------------------- the park
+def _stamp(job: Job, sim: Simulator) -> str:
+    """A short digest of what a stored run depends on: priors, seed, scenario, the figures simulated."""
+    import hashlib
+
+    keys = [*sim.observations.astype(str).agg("|".join, axis=1), *map(str, getattr(sim, "pattern_keys", ()))]
+    text = json.dumps([job.seed, [p.describe() + p.name for p in job.priors], job.scenario.to_dict(), keys],
+                      default=str, sort_keys=True)  # fmt: skip
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
 class _CachedRuns:
     """Simulates unit-box points of a job once each, appending them to ``hm_cache.jsonl`` (replayed on resume)."""
 
@@ -279,13 +293,16 @@ class _CachedRuns:
             raise JobError(self.path, None, f"holds runs of an earlier HM run of job '{job.name}'; pass --resume to "
                            "continue it, or move the file away to start again")  # fmt: skip
         self.cache: dict = {}
+        self.stamp = _stamp(job, sim)
         if resume and self.path.exists():
             for line in self.path.read_text(encoding="utf-8").splitlines():
                 try:
                     rec = json.loads(line)
                 except json.JSONDecodeError:
                     continue  # a line cut off by an interruption
-                self.cache[tuple(rec["u"])] = np.array(rec["figures"], float)
+                if rec.get("job") != self.stamp:
+                    raise JobError(self.path, None, CHANGED)
+                self.cache[tuple(rec["u"])] = np.array([np.nan if v is None else v for v in rec["figures"]], float)
             log(f"resuming {self.path}: {len(self.cache)} simulated point(s) kept")
 
     def theta(self, u: np.ndarray) -> dict:
@@ -301,8 +318,8 @@ class _CachedRuns:
             with self.path.open("a", encoding="utf-8") as fh:
                 for k, f in zip(todo, figs, strict=True):
                     self.cache[k] = np.asarray(f, float)
-                    fh.write(json.dumps({"u": list(k), "figures": [None if not np.isfinite(v) else v for v in f]})
-                             + "\n")  # fmt: skip
+                    figures = [None if not np.isfinite(v) else float(v) for v in f]
+                    fh.write(json.dumps({"job": self.stamp, "u": list(k), "figures": figures}) + "\n")
         return np.array([self.cache[k] for k in keys])
 
 
