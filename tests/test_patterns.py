@@ -119,6 +119,11 @@ def test_a_job_adds_patterns_to_its_distance_with_their_spreads(tmp_path):
             "patterns[0].model_sd",
             "at least 0",
         ),  # fmt: skip
+        (
+            '[[patterns]]\npattern = "neeq_contraction"\nstatistic = "ratio_2020_end_to_2017_march"\n',
+            "patterns[0]",
+            "needs a run covering 2017-03..2020-12",
+        ),  # fmt: skip
         ('method = "hm"\n', "method", "allowed: abc, msm, hm"),
         ("[hm]\ncutoff = 0.1\n", "hm.cutoff", "at least 0.5"),
         ("[hm]\nrank = 1.5\n", "hm.rank", "whole"),

@@ -388,12 +388,12 @@ def _observations(path, raw: dict, data: pd.DataFrame, scenario: Scenario) -> pd
     return obs
 
 
-def _patterns(path, raw: dict) -> pd.DataFrame | None:
+def _patterns(path, raw: dict, scenario: Scenario) -> pd.DataFrame | None:
     """The ``[[patterns]]`` of the job: each a (pattern, statistic) with a model statistic, with its spread."""
     if "patterns" not in raw:
         return None
     from sim.calibration.data import load_patterns
-    from sim.calibration.patterns import STATISTICS, pattern_sd, pattern_targets
+    from sim.calibration.patterns import NEEDS_MONTHS, STATISTICS, pattern_sd, pattern_targets
 
     ref = str(raw.get("patterns_file", "calibration/data/patterns.csv"))
     source = resources.find(ref, "data", referrer=path, key="patterns_file", must_exist=False)
@@ -404,6 +404,10 @@ def _patterns(path, raw: dict) -> pd.DataFrame | None:
         key = (spec.get("pattern"), spec.get("statistic"))
         if key not in STATISTICS or key not in targets.index:
             raise JobError(path, f"patterns[{i}]", f"no model statistic for {key[0]}/{key[1]}; allowed: {known}")
+        first, last = NEEDS_MONTHS.get(key, (scenario.start, scenario.start))
+        if first < scenario.start or last > scenario.end:
+            raise JobError(path, f"patterns[{i}]", f"{key[1]} needs a run covering {first}..{last}; the scenario "
+                           f"runs {scenario.start}..{scenario.end}")  # fmt: skip
         row = targets.loc[key].to_dict() | {"pattern": key[0], "statistic": key[1]}
         row["model_sd"] = float(spec.get("model_sd", 0.0))
         row["weight"] = float(spec.get("weight", 1.0))
@@ -453,7 +457,7 @@ def load_job(path: str | Path) -> Job:
         seed=raw.get("seed", 1),
         priors=priors,
         observations=_observations(path, raw, data, scenario),
-        patterns=_patterns(path, raw),
+        patterns=_patterns(path, raw, scenario),
         distance=_distance(raw),
         **{k: {**defaults, **raw.get(k, {})} for k, defaults in DEFAULTS.items()},
     )

@@ -160,6 +160,11 @@ DERIVED = {
     ),  # fmt: skip
 }
 STATISTICS[("neeq_boom", "rise_2016_08_to_2017_03")] = lambda r: stock_ratio(r[0], "neeq_quoted", "2017-03", "2016-08")
+# The months a run must cover for a statistic to exist (first, last); the others need only a year of run.
+NEEDS_MONTHS = {
+    ("neeq_boom", "rise_2016_08_to_2017_03"): ("2016-08", "2017-03"),
+    ("neeq_contraction", "ratio_2020_end_to_2017_march"): ("2017-03", "2020-12"),
+}
 
 
 def _weaker(a: str, b: str) -> str:
