@@ -146,3 +146,11 @@ def test_parksim_calibrate_runs_a_tiny_hm_job_and_writes_the_fitted_folder(tmp_p
     assert cli(["calibrate", str(tmp_path / "job.toml"), "--out", str(out), "--quiet", "--resume"]) == 0
     assert (out / "hm_runs.csv").read_text() == before
     assert len((out / "hm_cache.jsonl").read_text().splitlines()) == lines
+
+
+def test_cutting_on_the_second_largest_implausibility_keeps_more_of_the_box():
+    rank1, _ = _match(seed=3, waves=1)
+    rank2, _ = _match(seed=3, waves=1, rank=2)
+    assert rank2.waves["volume"].iloc[0] > rank1.waves["volume"].iloc[0]
+    loose, _ = _match(seed=3, waves=1, cutoff=5.0)
+    assert loose.waves["volume"].iloc[0] > rank1.waves["volume"].iloc[0]
