@@ -33,7 +33,9 @@ Wave ``k``:
    prior box that passes every wave so far.
 
 Stops when the volume shrinks by less than ``min_shrink`` (relative) from one
-wave to the next, when no point is left, after ``waves`` waves or when the
+wave to the next while the emulators are no longer the main uncertainty (the
+median of ``Var_em / (Var_obs + Var_model)`` over the kept points and figures
+below 1; until then more runs can still sharpen the cut), when no point is left, after ``waves`` waves or when the
 budget is spent. Only figures with weight above 0 are matched (weight-0
 figures are checked by the predictive check only); within those, weights do not
 enter: each figure must be matched on its own.
@@ -72,6 +74,10 @@ CHANGED = (
     "was written by a different job (parameters, priors, figures or seed changed); "
     "start a new run with another --out, or move the file away"
 )
+# A small shrink stops the waves only once the emulators are no longer the main uncertainty: median over the
+# kept points and figures of Var_em / (Var_obs + Var_model) below this (Andrianakis et al. 2015 stop when the
+# emulator variance is small next to the other variances) [judgement: 1 = as large as the rest]
+EMULATOR_RATIO = 1.0
 MIN_TRAINING = 5  # fewest finite runs a figure's emulator is fitted on; below, the wave stops [judgement]
 
 
@@ -242,9 +248,14 @@ def history_match(
             break
         emulators.append(em)
         check = lhs(10_000, settings.candidates)  # the same points every wave: the volumes are nested
-        new_volume = float(plausible(check).mean())
+        kept = plausible(check)
+        new_volume = float(kept.mean())
+        # how much of the uncertainty at the kept points is the emulator's (median over points and figures)
+        var_em = em.predict(check[kept][:500])[1] if kept.any() else np.zeros((1, len(z)))
+        em_ratio = float(np.median(var_em / (var_obs + var_model)))
         rows.append({"wave": wave, "runs": len(pick), "training_runs": int(train.sum()), "candidates_inside":
-                     len(inside), "volume": new_volume, "cutoff": settings.cutoff, "rank": settings.rank,
+                     len(inside), "volume": new_volume, "emulator_ratio": em_ratio, "cutoff": settings.cutoff,
+                     "rank": settings.rank,
                      "seconds": round(time.perf_counter() - t0, 2)})  # fmt: skip
         log(f"HM wave {wave}: {len(pick)} runs, non-implausible volume {new_volume:.4g} of the prior box")
         shrink = 1.0 - new_volume / volume if volume > 0 else 0.0
@@ -252,8 +263,11 @@ def history_match(
         if volume == 0.0:
             stop = f"wave {wave}: the whole prior box is implausible (model discrepancy, or sd too small)"
             break
-        if wave > 1 and shrink < settings.min_shrink:
-            stop = f"wave {wave}: the volume shrank by {shrink:.1%} < min_shrink {settings.min_shrink:.0%}"
+        if wave > 1 and shrink < settings.min_shrink and em_ratio < EMULATOR_RATIO:
+            stop = (
+                f"wave {wave}: the volume shrank by {shrink:.1%} < min_shrink {settings.min_shrink:.0%} with "
+                f"emulators no longer the main uncertainty (Var_em / (Var_obs + Var_model) = {em_ratio:.2g})"
+            )
             break
     final = lhs(20_000, settings.candidates)
     sample = final[plausible(final)] if emulators else final
@@ -265,8 +279,8 @@ def history_match(
         runs["max_implausibility"] = np.nanmax(np.where(np.isfinite(i_sim), i_sim, np.inf), axis=1)
     for i in range(len(z)):
         runs[f"f{i}"] = all_y[:, i]
-    waves = pd.DataFrame(rows, columns=["wave", "runs", "training_runs", "candidates_inside", "volume", "cutoff",
-                                        "rank", "seconds"])  # fmt: skip
+    waves = pd.DataFrame(rows, columns=["wave", "runs", "training_runs", "candidates_inside", "volume",
+                                        "emulator_ratio", "cutoff", "rank", "seconds"])  # fmt: skip
     return HmOutcome(sample, waves, runs, stop, time.perf_counter() - t0, len(all_u), plausible)
 
 
