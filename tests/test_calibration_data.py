@@ -23,26 +23,6 @@ from sim.calibration.observe import QUANTITIES, Quantity, observable, unobservab
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "calibration" / "data" / "west_taihu_history.csv"
 PATTERN_FILE = ROOT / "calibration" / "data" / "patterns.csv"
-# Series added to the record (issue 12) that no model quantity measures yet, with the reason. The
-# integrator moves these into sim/calibration/observe.py UNOBSERVABLE (or maps them to a Quantity)
-# and deletes them here; until then the test below accepts them.
-AWAITING_OBSERVE = {
-    ("business_revenue", "park"): "dated 2011, before any history run",
-    ("industrial_sales", "park"): "dated 2011, before any history run; the model has no traditional industry",
-    ("fixed_investment", "park"): "dated 2011, before any history run",
-    ("registered_foreign_capital", "park"): "dated 2011; the model has no foreign-capital account",
-    ("paid_in_foreign_capital", "park"): "dated 2011; the model has no foreign-capital account",
-    ("services_value_added_growth_2006_2017", "park"): "average over 2006-2017; the model has no service sector",
-    ("fixed_investment_since_2006", "park"): "counts from 2006, eight years before the history can start",
-    ("registered_foreign_capital_since_2006", "park"): "counts from 2006; the model has no foreign-capital account",
-    ("paid_in_foreign_capital_since_2006", "park"): "counts from 2006; the model has no foreign-capital account",
-    ("graphene_firms_materials", "park"): "the model has no split of graphene firms into materials and applications",
-    ("graphene_firms_applications", "park"): "the model has no split of graphene firms into materials and applications",
-    ("graphene_ipo_listed", "park"): "measurable as graphene firms newly LISTED in the month; no Quantity declared yet",
-    ("ipo_listed", "park"): "measurable as park firms newly LISTED in the month; no Quantity declared yet",
-    ("medical_bio_firms", "health_park"): "a narrower count (devices and biomedicine) than the model's health firms",
-    ("health_key_project_investment", "health_park"): "dated 2012, before any history run; one project's investment",
-}
 GOOD_ROW = "2016-12-31,graphene_firms,graphene_park,82,eq,firms,stock,H,http://example.org,quote"
 
 
@@ -93,12 +73,11 @@ def test_every_series_of_the_record_is_either_measured_or_explained():
     measured = 0
     for series, frame in data[["series", "frame"]].drop_duplicates().itertuples(index=False):
         reason = unobservable_reason(series, frame)
-        explained = (reason and "no model quantity" not in reason) or (series, frame) in AWAITING_OBSERVE
+        explained = reason and "no model quantity" not in reason
         assert (series, frame) in QUANTITIES or explained, (series, frame)
         measured += reason is None
     assert measured >= 12, "the graphene, China-Israel and health series must be measurable"
-    pairs = set(data[["series", "frame"]].itertuples(index=False, name=None))
-    assert set(AWAITING_OBSERVE) <= pairs, "an awaiting entry names a series the record does not hold"
+    assert ("ipo_listed", "park") in QUANTITIES
 
 
 def test_no_row_of_the_park_record_is_dated_after_2017():
@@ -210,3 +189,12 @@ def test_a_lower_bound_costs_nothing_above_it_and_counts_below_it():
     assert disc.residuals(np.array([24.0, 90.2])).tolist() == pytest.approx([-2.0, 1.0])
     assert disc.distance(np.array([24.0, 90.2])) == pytest.approx(np.sqrt(0.5 * 4 + 0.5 * 1))
     assert disc.distance(np.array([np.nan, 82.0])) == float("inf")
+
+
+def test_an_event_figure_counts_the_events_of_its_month():
+    cum = np.r_[np.zeros(5), np.ones(7), np.full(12, 3.0)]  # one listing in month 6, two in month 13
+    monthly = _monthly(np.zeros(24), cum)
+    listed = QUANTITIES[("ipo_listed", "park")]
+    events = observable(Quantity("e", "park", "cum", "events", "firms"), "event", monthly, {})
+    assert events.tolist() == [0.0] * 5 + [1.0] + [0.0] * 6 + [2.0] + [0.0] * 11
+    assert listed.column == "exchange_listings_cum" and listed.measure == "events"

@@ -108,6 +108,12 @@ def _fit_msm(job, out, pool, resume, budget, log, progress):
     return summary, draws, info, {"cov": res.cov}
 
 
+def _fit_hm(job, out, pool, resume, budget, log, progress):
+    from sim.calibration.history_matching import fit_hm
+
+    return fit_hm(job, out, pool, resume, budget, log, progress)
+
+
 def calibrate(
     job: Job,
     out: Path | None = None,
@@ -142,7 +148,7 @@ def calibrate(
             f"job '{job.name}' ({job.method.upper()}): {len(job.priors)} parameters, {len(job.observations)} figures, "
             f"on {pool.describe()}"
         )
-        fit = _fit_abc if job.method == "abc" else _fit_msm
+        fit = {"abc": _fit_abc, "msm": _fit_msm, "hm": _fit_hm}[job.method]
         summary, draws, info, post = fit(job, out, pool, resume, budget, log, progress)
         check_interrupt()
         n_pp = int(job.output["predictive_runs"])

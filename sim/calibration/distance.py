@@ -8,6 +8,12 @@ whole however many figures it has). The scaled residual is
 for a lower bound (qualifier ``gt``: no loss when the model is above it). The
 distance is ``sqrt(sum_i w_i r_i^2 / sum_i w_i)``: 1 means "one standard
 deviation off on average".
+
+Patterns (:mod:`sim.calibration.patterns`) join the same sum: each pattern
+figure is one more ``(y_i, sd_i, w_i)`` with its own spread (measurement error
+from its range and grade, plus the model's run-to-run noise); a job's pattern
+weights are relative to the series weights (a pattern of weight 1 counts as
+much as a series of weight 1).
 """
 
 from __future__ import annotations
@@ -35,14 +41,15 @@ class Discrepancy:
     bound: np.ndarray
 
     @classmethod
-    def from_observations(cls, obs: pd.DataFrame) -> Discrepancy:
+    def from_observations(cls, obs: pd.DataFrame, patterns: pd.DataFrame | None = None) -> Discrepancy:
+        """Series figures of ``obs`` (job order), then the pattern figures of ``patterns`` (point figures)."""
         w = obs["weight"].to_numpy(float)
-        return cls(
-            y=obs["value"].to_numpy(float),
-            sd=obs["sd"].to_numpy(float),
-            weight=w / w.sum(),
-            bound=(obs["qualifier"] == "gt").to_numpy(),
-        )
+        y, sd, bound = obs["value"].to_numpy(float), obs["sd"].to_numpy(float), (obs["qualifier"] == "gt").to_numpy()
+        if patterns is not None and len(patterns):
+            w = np.r_[w, patterns["weight"].to_numpy(float)]
+            y, sd = np.r_[y, patterns["value"].to_numpy(float)], np.r_[sd, patterns["sd"].to_numpy(float)]
+            bound = np.r_[bound, np.zeros(len(patterns), bool)]
+        return cls(y=y, sd=sd, weight=w / w.sum(), bound=bound)
 
     def raw(self, x: np.ndarray) -> np.ndarray:
         """Unscaled residuals ``x - y`` (zero for a bound the model exceeds); works on (..., n) arrays."""
@@ -63,3 +70,17 @@ class Discrepancy:
     def __call__(self, x: dict, x_0: dict | None = None) -> float:
         """PyABC's distance interface: summary statistics are ``{"x": figures}``."""
         return self.distance(x["x"])
+
+
+def replication_sd(figures: np.ndarray) -> np.ndarray:
+    """Run-to-run standard deviation of each figure from ``K`` replications (K x n, NaN for a failed run).
+
+    The sample standard deviation (``ddof = 1``) over the finite replications of
+    each figure; NaN where fewer than two are finite.
+    """
+    f = np.atleast_2d(np.asarray(figures, float))
+    ok = np.isfinite(f)
+    n = ok.sum(axis=0)
+    mean = np.where(n > 0, np.nansum(f, axis=0) / np.maximum(n, 1), np.nan)
+    ss = np.nansum(np.where(ok, (f - mean) ** 2, 0.0), axis=0)
+    return np.where(n >= 2, np.sqrt(ss / np.maximum(n - 1, 1)), np.nan)

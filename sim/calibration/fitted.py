@@ -3,8 +3,9 @@
 Files of a job under ``calibration/fitted/<job>/``:
 
 * ``params.toml``: a ``[params]`` table of point values (posterior medians for
-  ABC, estimates for MSM), loadable by :func:`sim.model.scenario.load_fitted`, so a
-  scenario can say ``fitted_params = "calibration/fitted/<job>/params.toml"``.
+  ABC, estimates for MSM, medians of the non-implausible sample for HM),
+  loadable by :func:`sim.model.scenario.load_fitted`, so a scenario can say
+  ``fitted_params = "calibration/fitted/<job>/params.toml"``.
 * ``summary.csv``: per parameter the prior, the point value, the 90% interval
   and whether the data identify it.
 * ``posterior_draws.csv``: equal-weight draws of the fitted parameters. A batch
@@ -27,6 +28,8 @@ from sim.calibration.job import Job, Prior
 from sim.model.scenario import Scenario, load_fitted
 
 IDENTIFIED_NARROWING = 0.5
+# what the point values of a method are, where the caller's generic wording does not fit
+POINT_VALUES = {"hm": "medians of the non-implausible sample (history matching)"}
 
 
 def weighted_quantile(x: np.ndarray, w: np.ndarray, q: float) -> float:
@@ -84,6 +87,7 @@ def _fmt(x: float) -> str:
 def write_params_toml(path: Path, job: Job, summary: pd.DataFrame, how: str, seconds: float) -> None:
     """Write the ``[params]`` table of point values, with intervals as comments."""
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    how = POINT_VALUES.get(job.method, how)
     lines = [
         f"# Fitted by: parksim calibrate {job.path}  ({job.method.upper()}, {how})",
         f"# Job '{job.name}': {job.label}",

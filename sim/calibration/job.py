@@ -5,7 +5,7 @@ with their weights, how residuals are scaled (the distance, shared by ABC and
 MSM), the method and its budget. Example::
 
     name = "default"
-    method = "abc"                      # or "msm"
+    method = "abc"                      # or "msm", or "hm" (history matching)
     scenario = "history"                # scenario file or name in scenarios/
     data = "calibration/data/west_taihu_history.csv"
     seed = 1
@@ -25,7 +25,7 @@ MSM), the method and its budget. Example::
     rel_sd = {H = 0.1, M = 0.2, L = 0.4}
     min_sd = {firms = 2.0, projects = 2.0, "100m_yuan" = 0.5, pct_per_year = 5.0}
 
-    [abc]                               # or [msm]; see SETTINGS
+    [abc]                               # or [msm], [hm]; see SETTINGS
     population = 200
 
 The layout is declared in :data:`JOB_FILE` and checked by :mod:`sim.schema`;
@@ -51,9 +51,18 @@ from sim.schema import Choice, ListOf, Number, Table, Unchecked, read_toml, vali
 
 PRIOR_KEYS = ("prior", "low", "high", "mean", "sd", "source")
 SERIES_KEYS = ("series", "frame", "weight", "from", "to", "confidence")
+PATTERN_KEYS = ("pattern", "statistic", "weight", "model_sd")
 DISTANCE_DEFAULTS = {
     "rel_sd": {"H": 0.1, "M": 0.2, "L": 0.4},
-    "min_sd": {"firms": 2.0, "projects": 2.0, "teams": 2.0, "km2": 0.5, "100m_yuan": 0.5, "pct_per_year": 5.0},
+    "min_sd": {
+        "firms": 2.0,
+        "projects": 2.0,
+        "teams": 2.0,
+        "km2": 0.5,
+        "100m_yuan": 0.5,
+        "100m_usd": 0.1,  # one published digit (figures are given to 0.1 x 100 m USD)
+        "pct_per_year": 5.0,
+    },
 }
 INF = math.inf
 # Each method setting: (default, low, high), the range inclusive; a whole-number default makes a whole-number setting.
@@ -73,10 +82,20 @@ SETTINGS = {
         "fd_step": (0.05, 0.001, 0.5),
         "budget_seconds": (1500.0, 0, INF),
     },
+    "hm": {
+        "waves": (5, 1, 100),
+        "runs": (60, 5, 100_000),
+        "candidates": (5000, 100, 10_000_000),
+        "cutoff": (3.0, 0.5, 100.0),
+        "rank": (1, 1, 5),
+        "min_shrink": (0.1, 0.0, 1.0),
+        "replications": (8, 2, 10_000),
+        "budget_seconds": (1500.0, 0, INF),
+    },
     "output": {"predictive_runs": (100, 1, 100_000), "posterior_draws": (200, 1, 100_000)},
 }
 DEFAULTS = {table: {k: v[0] for k, v in settings.items()} for table, settings in SETTINGS.items()}
-METHODS = ("abc", "msm")
+METHODS = ("abc", "msm", "hm")
 PRIOR_KINDS = ("uniform", "loguniform", "normal")
 SERIES_HINT = "name at least one series in [[series]] tables"
 
@@ -135,7 +154,7 @@ class Job:
         name: job name (output folder ``calibration/fitted/<name>/``).
         label: one-line description.
         path: the job file.
-        method: ``abc`` or ``msm``.
+        method: ``abc``, ``msm`` or ``hm``.
         scenario: the history scenario simulated for every parameter value.
         data_path: the data file.
         seed: root seed of the job.
@@ -144,7 +163,11 @@ class Job:
             ``weight``, ``series_weight``), in a fixed order.
         abc: ABC-SMC settings.
         msm: MSM settings.
+        hm: history-matching settings (:mod:`sim.calibration.history_matching`).
         output: predictive-check and posterior-draw settings.
+        patterns: one row per selected pattern figure (``patterns.csv`` columns plus
+            ``sd``, ``model_sd``, ``weight``), or None when the job lists none.
+        distance: the ``[distance]`` table over its defaults (``rel_sd``, ``min_sd``).
     """
 
     name: str
@@ -158,7 +181,10 @@ class Job:
     observations: pd.DataFrame = field(compare=False)
     abc: dict = field(default_factory=dict)
     msm: dict = field(default_factory=dict)
+    hm: dict = field(default_factory=dict)
     output: dict = field(default_factory=dict)
+    patterns: pd.DataFrame | None = field(default=None, compare=False)
+    distance: dict = field(default_factory=dict)
 
     @property
     def param_names(self) -> list[str]:
@@ -183,6 +209,10 @@ def _per(names: tuple[str, ...]) -> Table:
 SERIES_TABLE = Table(
     {**dict.fromkeys(SERIES_KEYS, Unchecked()), "weight": Number(0.0)}, hint="must be a [[series]] table"
 )
+PATTERN_TABLE = Table(
+    {"pattern": Unchecked(), "statistic": Unchecked(), "weight": Number(0.0), "model_sd": Number(0.0)},
+    hint='must be a [[patterns]] table like {pattern = "exit_hazard_by_age", statistic = "hazard_age_3"}',
+)
 JOB_FIELDS = {
     "name": Unchecked(),
     "label": Unchecked(),
@@ -192,6 +222,8 @@ JOB_FIELDS = {
     "seed": Number(0, integer=True),
     "params": Unchecked(),  # checked by parse_prior, which knows the declarations
     "series": ListOf(SERIES_TABLE, SERIES_HINT),
+    "patterns": ListOf(PATTERN_TABLE, "list patterns in [[patterns]] tables"),
+    "patterns_file": Unchecked(),
     "distance": Table({"rel_sd": _per(CONFIDENCE), "min_sd": _per(UNITS)}),
     **{k: _settings_table(settings) for k, settings in SETTINGS.items()},
 }
@@ -356,6 +388,37 @@ def _observations(path, raw: dict, data: pd.DataFrame, scenario: Scenario) -> pd
     return obs
 
 
+def _patterns(path, raw: dict, scenario: Scenario) -> pd.DataFrame | None:
+    """The ``[[patterns]]`` of the job: each a (pattern, statistic) with a model statistic, with its spread."""
+    if "patterns" not in raw:
+        return None
+    from sim.calibration.data import load_patterns
+    from sim.calibration.patterns import NEEDS_MONTHS, STATISTICS, pattern_sd, pattern_targets
+
+    ref = str(raw.get("patterns_file", "calibration/data/patterns.csv"))
+    source = resources.find(ref, "data", referrer=path, key="patterns_file", must_exist=False)
+    targets = pattern_targets(load_patterns(source)).set_index(["pattern", "statistic"])
+    known = ", ".join(f"{a}/{b}" for a, b in STATISTICS)
+    rows, dist = [], _distance(raw)
+    for i, spec in enumerate(raw["patterns"]):
+        key = (spec.get("pattern"), spec.get("statistic"))
+        if key not in STATISTICS or key not in targets.index:
+            raise JobError(path, f"patterns[{i}]", f"no model statistic for {key[0]}/{key[1]}; allowed: {known}")
+        first, last = NEEDS_MONTHS.get(key, (scenario.start, scenario.start))
+        if first < scenario.start or last > scenario.end:
+            raise JobError(path, f"patterns[{i}]", f"{key[1]} needs a run covering {first}..{last}; the scenario "
+                           f"runs {scenario.start}..{scenario.end}")  # fmt: skip
+        row = targets.loc[key].to_dict() | {"pattern": key[0], "statistic": key[1]}
+        row["model_sd"] = float(spec.get("model_sd", 0.0))
+        row["weight"] = float(spec.get("weight", 1.0))
+        rows.append(row)
+    table = pd.DataFrame(rows)
+    if table.duplicated(["pattern", "statistic"]).any():
+        raise JobError(path, "patterns", "a pattern statistic is named twice")
+    table["sd"] = pattern_sd(table, dist["rel_sd"], table["model_sd"].to_numpy())
+    return table
+
+
 def _scenario(path: Path, ref) -> Scenario:
     if not isinstance(ref, str):
         raise JobError(path, "scenario", "must name a scenario file or a name in scenarios/")
@@ -394,5 +457,7 @@ def load_job(path: str | Path) -> Job:
         seed=raw.get("seed", 1),
         priors=priors,
         observations=_observations(path, raw, data, scenario),
+        patterns=_patterns(path, raw, scenario),
+        distance=_distance(raw),
         **{k: {**defaults, **raw.get(k, {})} for k, defaults in DEFAULTS.items()},
     )

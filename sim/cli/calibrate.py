@@ -1,4 +1,4 @@
-"""Fit behavioural parameters to the park's history (ABC-SMC or simulated moments).
+"""Fit behavioural parameters to the park's history (ABC-SMC, simulated moments or history matching).
 
 The job file names the parameters and priors, the data series and weights, the
 method and its budget (see docs/calibration.md). Results go to
@@ -32,7 +32,7 @@ import sys
 
 from sim.cli import options
 
-HELP = "fit behavioural parameters to the park's history (ABC-SMC or MSM)"
+HELP = "fit behavioural parameters to the park's history (ABC-SMC, MSM or history matching)"
 
 
 def _seconds(text: str) -> float:
