@@ -58,7 +58,6 @@ POLLUTION_CONCENTRATION = 6.0  # Beta(a, b) with a + b = 6 [judgement]
 HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports
 INVESTMENT_MEDIAN_MYUAN = 20.0  # median planned investment of a lead [judgement]
 INVESTMENT_SIGMA = 1.2  # log spread of planned investment [judgement]
-CLUSTER_ELASTICITY = 0.3  # lead rate grows with (firms / firms at start) ** 0.3 [judgement]
 
 assert len(INDUSTRY_MIX) == len(INDUSTRIES) and abs(INDUSTRY_MIX.sum() - 1) < 1e-9
 assert CATEGORY_MIX.shape == (len(INDUSTRIES), len(CATEGORIES)) and np.allclose(CATEGORY_MIX.sum(axis=1), 1.0)

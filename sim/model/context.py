@@ -162,6 +162,13 @@ class Params:
     mv_median_bse_bn_yuan: float
     mv_median_overseas_bn_yuan: float
     init_ipo_queue: int
+    # -------- one park: cluster term on absolute counts (issue 11)
+    cluster_lead_elasticity: float
+    cluster_ref_graphene_firms: int
+    cluster_ref_health_firms: int
+    cluster_ref_internet_firms: int
+    cluster_ref_culture_firms: int
+    cluster_ref_other_tech_firms: int
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> Params:

@@ -438,6 +438,29 @@ _DECLARED = [
        "[assumption] Changzhou 2020: 26 city-wide in IPO filing or coaching (priors)",
        "firms already in the IPO queue at the start (the largest eligible reformed or quoted firms)",
        integer=True),
+    # -------- one park: cluster term on absolute counts (issue 11)
+    _p("cluster_lead_elasticity", U, 0.3, 0.0, 1.0, "elasticity",
+       "[judgement] (was arrivals.CLUSTER_ELASTICITY); location-choice studies find existing same-industry "
+       "firms attract entrants (Guimaraes, Figueiredo & Woodward 2000, J. Urban Econ. 47:115-135, cited at "
+       "https://pin.qq.com/read/1026833336/16) but give no elasticity of a park's lead rate, L",
+       "lead rate of an industry grows with (firms in the park / reference count) ** this"),
+    _p("cluster_ref_graphene_firms", C, 14, 1, 2000, "firms",
+       "2014 history count: 14th graphene project signed by 2014-04 (west_taihu_history.csv; "
+       "baseline.toml init_graphene_firms), M",
+       "graphene firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_health_firms", C, 370, 1, 5000, "firms",
+       "2014 history count: 400+ health firms at end 2016 (west_taihu_history.csv, H) less about 10 a year "
+       "[judgement] (baseline.toml init_health_firms), M",
+       "health firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_internet_firms", C, 60, 1, 2000, "firms",
+       "2014 initial count init_internet_firms [judgement], L",
+       "internet firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_culture_firms", C, 30, 1, 2000, "firms",
+       "2014 initial count init_culture_firms [judgement], L",
+       "culture firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_other_tech_firms", C, 150, 1, 5000, "firms",
+       "2014 initial count init_other_tech_firms [judgement], L",
+       "other technology firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
 ]
 # fmt: on
 
