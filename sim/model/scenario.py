@@ -135,8 +135,8 @@ class Scenario:
 
     @property
     def n_months(self) -> int:
-        """Number of monthly steps from ``start`` to ``end`` inclusive."""
-        return month_index(self.end) - month_index(self.start) + 1
+        """Number of monthly steps (and records) from :attr:`first_month` to ``end`` inclusive."""
+        return month_index(self.end) - month_index(self.first_month) + 1
 
     @property
     def first_month(self) -> str:
