@@ -228,7 +228,7 @@ def format_glance(
         f"  P(reach): share of replications reaching the goal; at {n.min()} replications its 95% interval is up to"
         f" +/-{half:.0f} points.",
         "  'every year': reached only if each year 2016-2020 has 200+ projects; its measure is the worst year's count.",
-        "  2016 counts add the park's record for January-June 2016 to what the run simulates from July.",
+        "  2016 counts are the run's own January-December 2016 (the warm-up from 2014 covers January-June).",
     ]
     if not all_definitions:
         out.append("  Other readings (registered, started; exchange only; firms in the park): --all-definitions.")
@@ -261,8 +261,8 @@ def _unit(target) -> str:
 
 
 SIGNED_NOTE = (
-    "projects signed since the start counts signings from the run's first month (2016-07); the 1000 over"
-    " 2016-2020 also counts those signed January-June 2016 (input h1_2016_tech_projects)."
+    "projects signed since the start counts signings from the run's first month (2014-01, history_start);"
+    " the 1000 over 2016-2020 counts the run's own signings from January 2016."
 )
 
 
@@ -318,11 +318,16 @@ def h1_signed(scenarios) -> dict:
     """Scenario name -> technology projects signed January-June 2016 (before the run), scaled like the park.
 
     ``scenarios``: :class:`~sim.model.scenario.Scenario` objects or the manifest's scenario dicts.
+    Zero for a scenario whose records start by 2016-01 (``history_start``): its run has its own
+    January-June 2016.
     """
     out = {}
     for s in scenarios or ():
         name, inputs = (s["name"], s.get("inputs", {})) if isinstance(s, dict) else (s.name, dict(s.inputs))
-        out[name] = float(inputs.get("h1_2016_tech_projects", 0.0)) * float(inputs.get("population_scale", 1.0))
+        first = (s.get("history_start") or s.get("start", "")) if isinstance(s, dict) else s.first_month
+        before_run = not first or first > "2016-01"
+        h1 = float(inputs.get("h1_2016_tech_projects", 0.0)) * float(inputs.get("population_scale", 1.0))
+        out[name] = h1 if before_run else 0.0
     return out
 
 
