@@ -91,6 +91,15 @@ def test_history_run_and_baseline_warm_up_agree_month_by_month():
     np.testing.assert_array_equal(h[:upto], b[:upto])
 
 
+@pytest.mark.slow
+def test_full_scale_history_and_baseline_agree_up_to_the_fork():
+    history = load_scenario(SCENARIO_DIR / "history.toml").with_values(end="2016-07")
+    baseline = load_scenario(SCENARIO_DIR / "baseline.toml").with_values(end="2016-07")
+    _, h = _records(history, 2016)
+    _, b = _records(baseline, 2016)
+    np.testing.assert_array_equal(h[:30], b[:30])
+
+
 def test_the_cluster_multiplier_reads_absolute_counts(tiny):
     """Same park state, same multiplier, whatever month the run started in."""
     forked = ParkModel(tiny, seed=4)
@@ -114,7 +123,7 @@ def test_a_cold_start_needs_history_start_equal_to_start(tiny):
     history = load_scenario(SCENARIO_DIR / "history.toml")
     assert history.history_start == history.start == "2014-01" and not history.forks
     assert load_scenario(SCENARIO_DIR / "baseline.toml").end == "2025-12"
-    assert tiny.end == "2018-12" and tiny.forks
+    assert tiny.end == "2020-12" and tiny.forks
 
 
 def test_scenarios_round_trip_with_their_history_start(tiny):

@@ -81,8 +81,9 @@ _DECLARED = [
     _p("key_project_focus_share", L, 0.2, 0.0, 1.0, "share of effort",
        "plan: 重点项目",
        "share of attraction effort spent on large key projects: fewer, bigger leads"),
-    _p("israel_projects_per_year", L, 12.0, 0.0, 60.0, "leads/year",
-       "history: 6 Israeli projects signed in Q1 2016",
+    _p("israel_projects_per_year", L, 12.0, 0.0, 180.0, "leads/year",
+       "history: 6 Israeli projects signed in Q1 2016; the status quo (baseline.toml) is 60 since the one-park "
+       "baseline took the history's levers (issue 11); high 180 = 3 x 60 for the China-Israel scenario [judgement]",
        "extra stream of Israeli project leads (China-Israel park)"),
     _p("finance_supermarket_loans_per_year", L, 7.5, 0.0, 60.0, "loans/year",
        "priors: 30 SMEs in about 4 years",
