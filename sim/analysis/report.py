@@ -262,7 +262,7 @@ def _unit(target) -> str:
 
 SIGNED_NOTE = (
     "projects signed since the start counts signings from the run's first month (2014-01, history_start);"
-    " the 1000 over 2016-2020 counts the run's own signings from January 2016."
+    " the 1000 over 2016-2020 counts the run's own signings from January 2016 (January-June 2016 included)."
 )
 
 
