@@ -179,7 +179,7 @@ def test_validate_says_which_targets_a_short_run_leaves_out(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "listed_companies_2020 (due by December 2020, after the run's end 2017-12)" in err, err
     assert "graphene_total_2016" not in err, "a 2016 target is inside this window"
-    full = load_scenario(TINY_PATH).with_values(end="2020-12")  # tiny itself ends in 2018-12
+    full = load_scenario(TINY_PATH).with_values(end="2020-12")  # the window to the 2020 targets
     assert scenario_notes(full) == [], "the full window evaluates every target"
 
 
