@@ -93,8 +93,8 @@ def test_history_run_and_baseline_warm_up_agree_month_by_month():
 
 @pytest.mark.slow
 def test_full_scale_history_and_baseline_agree_up_to_the_fork():
-    history = load_scenario(SCENARIO_DIR / "history.toml").with_values(end="2016-07")
-    baseline = load_scenario(SCENARIO_DIR / "baseline.toml").with_values(end="2016-07")
+    history = load_scenario(SCENARIO_DIR / "history.toml").with_values(end="2016-08")
+    baseline = load_scenario(SCENARIO_DIR / "baseline.toml").with_values(end="2016-08")
     _, h = _records(history, 2016)
     _, b = _records(baseline, 2016)
     np.testing.assert_array_equal(h[:30], b[:30])
