@@ -91,7 +91,6 @@ def test_history_run_and_baseline_warm_up_agree_month_by_month():
     np.testing.assert_array_equal(h[:upto], b[:upto])
 
 
-@pytest.mark.slow
 def test_full_scale_history_and_baseline_agree_up_to_the_fork():
     history = load_scenario(SCENARIO_DIR / "history.toml").with_values(end="2016-08")
     baseline = load_scenario(SCENARIO_DIR / "baseline.toml").with_values(end="2016-08")
