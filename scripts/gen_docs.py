@@ -66,6 +66,7 @@ CONSTANT_SKIP = {
 
 # ODD section describing each call of ParkModel.step (a new call needs a section).
 SCHEDULE_SECTIONS = {
+    "self.switch_to_scenario": "3 The fork at `start` (once, in the scenario's first month after the warm-up)",
     "policy.apply": "7.1 Policies",
     "lifecycle.support_step": "7.1 Policies (the one-enterprise-one-policy pick)",
     "arrivals.arrivals_step": "7.2 Arrivals, 7.3 Zone choice",

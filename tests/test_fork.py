@@ -17,8 +17,8 @@ from conftest import SCENARIO_DIR, SMALL
 
 import sim.cli
 from sim.model.metrics import REPORTERS
-from sim.model.park import ParkModel
 from sim.model.params import INDUSTRIES
+from sim.model.park import ParkModel
 from sim.model.scenario import HINDCAST_WINDOW, Scenario, ScenarioError, in_hindcast, load_scenario
 from sim.run.runner import run_scenario
 

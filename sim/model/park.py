@@ -93,8 +93,15 @@ class ParkModel(mesa.Model):
         self.agent_steps = 0  # firms + talent agents + investors stepped, for benchmarks
         build_initial_state(self)
         p = self.params
-        self._cluster_reference = p.population_scale * np.array(
-            [getattr(p, f"cluster_ref_{name}_firms") for name in INDUSTRIES], dtype=float
+        self._cluster_reference = p.population_scale * np.array(  # in INDUSTRIES order
+            [
+                p.cluster_ref_graphene_firms,
+                p.cluster_ref_health_firms,
+                p.cluster_ref_internet_firms,
+                p.cluster_ref_culture_firms,
+                p.cluster_ref_other_tech_firms,
+            ],
+            dtype=float,
         )
 
     # ------------------------------------------------------------ helpers used by processes

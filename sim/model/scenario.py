@@ -2,8 +2,8 @@
 
 A scenario file has top-level keys ``name``, ``label``, ``base`` (another scenario
 file whose values it overrides, found as :mod:`sim.resources` says), ``start`` and
-``end`` (``"YYYY-MM"``), ``history_start`` (``"YYYY-MM"``, see below), ``fitted_params`` (a TOML file of fitted parameters, for
-example from calibration) and the tables ``[levers]`` and ``[params]``. The layout
+``end`` (``"YYYY-MM"``), ``history_start`` (``"YYYY-MM"``, see below), ``fitted_params``
+(a TOML file of fitted parameters, for example from calibration) and the tables ``[levers]`` and ``[params]``. The layout
 is declared in :data:`SCENARIO_FILE` and checked by :mod:`sim.schema` (the layer
 designs and calibration jobs share) against the declarations in :mod:`sim.model.params`;
 anything unknown, of the wrong type or out of range raises :class:`ScenarioError`
@@ -232,14 +232,11 @@ def _lever_defaults() -> dict[str, float]:
 
 
 def check_window(path, start, end, history_start: str = "") -> None:
-    """Refuse a run window whose months are malformed, whose end is not after its start,
-    or whose ``history_start`` is later than its start."""
+    """Refuse a malformed run window: bad months, an end not after the start, a ``history_start`` after the start."""
     if month_index(start, path, "start") >= month_index(end, path, "end"):
         raise ScenarioError(path, "end", f"must be a later month than start ({start}), got {end!r}")
     if history_start and month_index(history_start, path, "history_start") > month_index(start, path, "start"):
-        raise ScenarioError(
-            path, "history_start", f"must not be later than start ({start}), got {history_start!r}"
-        )
+        raise ScenarioError(path, "history_start", f"must not be later than start ({start}), got {history_start!r}")
 
 
 def _check_value(path, key, value) -> int | float:
