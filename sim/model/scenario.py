@@ -3,7 +3,8 @@
 A scenario file has top-level keys ``name``, ``label``, ``base`` (another scenario
 file whose values it overrides, found as :mod:`sim.resources` says), ``start`` and
 ``end`` (``"YYYY-MM"``), ``history_start`` (``"YYYY-MM"``, see below), ``fitted_params``
-(a TOML file of fitted parameters, for example from calibration) and the tables ``[levers]`` and ``[params]``. The layout
+(a TOML file of fitted parameters, for example from calibration) and the tables
+``[levers]`` and ``[params]``. The layout
 is declared in :data:`SCENARIO_FILE` and checked by :mod:`sim.schema` (the layer
 designs and calibration jobs share) against the declarations in :mod:`sim.model.params`;
 anything unknown, of the wrong type or out of range raises :class:`ScenarioError`
