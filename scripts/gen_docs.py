@@ -66,6 +66,7 @@ CONSTANT_SKIP = {
 
 # ODD section describing each call of ParkModel.step (a new call needs a section).
 SCHEDULE_SECTIONS = {
+    "self.switch_to_scenario": "3 The fork at `start` (once, in the scenario's first month after the warm-up)",
     "policy.apply": "7.1 Policies",
     "lifecycle.support_step": "7.1 Policies (the one-enterprise-one-policy pick)",
     "arrivals.arrivals_step": "7.2 Arrivals, 7.3 Zone choice",
@@ -100,7 +101,8 @@ FIRM_DOCS = {
     "margin": "firm-specific offset added to the age path of the profit margin",
     "floor_m2": "floor space held in its zone (m2)",
     "talent_agents": "talent agents employed (people = agents x talent_people_per_agent)",
-    "cash_myuan": "cash (m yuan): entry equity + profit - investment spending + rounds + loans - repayments; below 0 the exit hazard is multiplied by cash_out_exit_mult",
+    "cash_myuan": "cash (m yuan): entry equity + profit - investment spending + rounds + loans - repayments;"
+    " below 0 the exit hazard is multiplied by cash_out_exit_mult",
     "loan_myuan": "outstanding finance-supermarket loan (m yuan)",
     "vc_backed": "has ever received an equity round",
     "funded_month": "month index of the latest equity round (-1 if none)",
@@ -121,15 +123,17 @@ FIRM_DOCS = {
     "board": "board filed for or listed on, index into markets.BOARDS (none, main, chinext, star, bse, "
     "overseas); none unless ipo_filed or listed",
     "ps_listed": "market value at listing / revenue at listing, at the end-2018 market level (0 unless listed)",
-    "quality": "latent quality, N(0,1) at entry: raises growth drift by quality_growth_per_year; investors screen on a noisy signal of it",
-    "signal_noise": "N(0,1) noise of investors' signal of quality (scaled by vc_signal_noise_sd), drawn once at entry",
-    "foreign": "foreign-capital project: every Israeli project and a declared share (foreign_other_share) of the others",
+    "quality": "latent quality, N(0,1) at entry: raises growth drift by quality_growth_per_year;"
+    " investors screen on a noisy signal of it",
+    "signal_noise": "N(0,1) noise of investors' signal of quality (x vc_signal_noise_sd), drawn once at entry",
+    "foreign": "foreign-capital project: every Israeli project, and a share foreign_other_share of the others",
     "spend_left_months": "months of planned investment still to be paid out of cash",
 }
 TALENT_DOCS = {
     "scale": "people per talent agent (talent_people_per_agent)",
     "zone": "zone of residence and work, per agent",
-    "skill": "skill class 0 general, 1 R&D (firms need their industry's R&D share; an R&D shortfall weighs more in growth)",
+    "skill": "skill class 0 general, 1 R&D (firms need their industry's R&D share;"
+    " an R&D shortfall weighs more in growth)",
     "employer": "firm row of the employer, -1 when unemployed",
     "arrived_month": "month index of arrival in the park",
     "subsidy_kyuan": "talent subsidy on arrival (1000 yuan/month); its pull fades with time since arrival",

@@ -160,7 +160,10 @@ def test_listing_draws_a_value_near_the_board_median(model):
 
 
 def test_starting_queue_holds_eligible_firms_on_a_board(tiny):
-    m = ParkModel(tiny.with_values(init_ipo_queue=20), seed=3)
+    # the 2014 park (tiny.toml builds it) has too few and too small quoted or reformed firms at tiny
+    # scale to meet a board's standards: start from the 2016 park's declared defaults instead
+    park_2016 = {k: PARAMS[k].default for k in PARAMS if k.startswith("init_")}
+    m = ParkModel(tiny.with_values(history_start="2016-07", **{**park_2016, "init_ipo_queue": 20}), seed=3)
     queued = np.flatnonzero(m.firms.view("listing") == IPO_FILED)
     assert len(queued) > 0, "expected some reformed or quoted firm to meet a board's standards at the start"
     assert (m.firms.board[queued] != markets.NO_BOARD).all()

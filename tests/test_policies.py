@@ -51,8 +51,11 @@ def test_disabled_policy_is_not_built(tmp_path):
     sc = load_scenario(scenario_file(tmp_path, "[policies.china_israel]\nenabled = false\n"))
     assert "china_israel" not in [p.name for p in build_policies(sc)]
     model = ParkModel(sc, seed=1)
+    while model.month + 1 < model.policy_start_month:  # the status-quo warm-up has every policy
+        model.step()
+    warm_up = model.counters.total["israeli_projects_signed"]
     model.run()
-    assert model.counters.total["israeli_projects_signed"] == 0, "without the policy no Israeli leads arrive"
+    assert model.counters.total["israeli_projects_signed"] == warm_up, "without the policy no Israeli leads arrive"
 
 
 def strong_listing(tmp_path, end: str | None = None, name: str = "listing"):
@@ -68,7 +71,8 @@ def test_policy_stops_acting_after_its_end_month(tmp_path):
         model.step()
         subsidy[model.date] = model.effects.listing_subsidy_myuan
         paid[model.date] = model.counters.total["listing_subsidy_paid_myuan"]
-    assert all(v == 10.0 for d, v in subsidy.items() if d <= "2017-12"), "the policy acts up to its end month"
+    start = model.park_scenario.start  # before it, the status-quo warm-up
+    assert all(v == 10.0 for d, v in subsidy.items() if start <= d <= "2017-12"), "the policy acts up to its end month"
     assert all(v == 0.0 for d, v in subsidy.items() if d > "2017-12"), "and leaves Effects neutral after it"
     assert paid["2017-12"] > 0, "some subsidy was paid while the policy acted"
     assert paid[model.date] == paid["2017-12"], "no subsidy is paid after the end month"
@@ -106,13 +110,16 @@ def test_ending_listing_support_early_does_not_raise_share_reforms_after_it(list
 
 
 def test_policy_start_delays_the_guidance_fund(tmp_path):
-    sc = load_scenario(scenario_file(tmp_path, '[policies.financing]\nstart = "2018-01"\n'))
+    body = '[levers]\nguidance_fund_myuan = 500.0\n[policies.financing]\nstart = "2018-01"\n'
+    sc = load_scenario(scenario_file(tmp_path, body))
     model = ParkModel(sc, seed=5)
     joined = {}
     while model.running:
         model.step()
         joined[model.date] = len(model.finance.investors("guidance"))
-    assert joined["2017-12"] == 0 and joined["2018-01"] == 1, "the guidance fund joins in the policy's first month"
+    # the status-quo fund joined in the warm-up's first month; the scenario's larger fund tops it up
+    assert joined["2014-01"] == 1 and joined["2017-12"] == 1, "the status-quo fund joins once, at history_start"
+    assert joined["2018-01"] == 2, "the top-up joins in the policy's first month"
     assert abs(model.finance.balance_error()) < 1e-6 * model.finance.injected_myuan, "money is still conserved"
 
 

@@ -115,5 +115,8 @@ def test_h1_signed_scales_the_january_june_record(batch):
     _, scenarios = batch
     h1 = report.h1_signed(scenarios)
     inputs = dict(scenarios[0].inputs)
-    assert h1["baseline"] == pytest.approx(inputs["h1_2016_tech_projects"] * inputs["population_scale"])
+    assert h1["baseline"] == 0.0, "a run recording from history_start (2014-01) has its own January-June 2016"
+    cold = {"name": "cold", "start": "2016-07", "inputs": inputs}  # a manifest entry without history_start
+    expected = inputs["h1_2016_tech_projects"] * inputs["population_scale"]
+    assert report.h1_signed([cold])["cold"] == pytest.approx(expected)
     assert TARGETS_BY_NAME["tech_projects_2016_2020"].h1_input == "h1_2016_tech_projects"

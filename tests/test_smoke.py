@@ -50,7 +50,7 @@ def test_scenario_loads_and_runs_a_few_steps(path):
     model = ParkModel(small, seed=0)
     for _ in range(STEPS):
         model.step()
-    first = month_index(sc.start)
+    first = month_index(sc.first_month)  # records start at history_start (one park)
     assert [r["date"] for r in model.records] == [month_label(first + i) for i in range(STEPS)]
     assert model.records[-1]["firms_in_park"] > 0, f"{path}: the park is empty after {STEPS} months"
 

@@ -331,11 +331,16 @@ def h1_signed(scenarios) -> dict:
     """Scenario name -> technology projects signed January-June 2016 (before the run), scaled like the park.
 
     ``scenarios``: :class:`~sim.model.scenario.Scenario` objects or the manifest's scenario dicts.
+    Zero for a scenario whose records start by 2016-01 (``history_start``): its run has its own
+    January-June 2016.
     """
     out = {}
     for s in scenarios or ():
         name, inputs = (s["name"], s.get("inputs", {})) if isinstance(s, dict) else (s.name, dict(s.inputs))
-        out[name] = float(inputs.get("h1_2016_tech_projects", 0.0)) * float(inputs.get("population_scale", 1.0))
+        first = (s.get("history_start") or s.get("start", "")) if isinstance(s, dict) else s.first_month
+        before_run = not first or first > "2016-01"
+        h1 = float(inputs.get("h1_2016_tech_projects", 0.0)) * float(inputs.get("population_scale", 1.0))
+        out[name] = h1 if before_run else 0.0
     return out
 
 

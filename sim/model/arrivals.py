@@ -55,7 +55,6 @@ CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
 # (graphene about 0.50, internet 0.08; used for the initial firms).
 POLLUTION_MEAN = CATEGORY_MIX @ CATEGORY_POLLUTION_MEAN
 HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports [definition for reporting, judgement]
-CLUSTER_ELASTICITY = 0.3  # lead rate grows with (firms / firms at start) ** 0.3 [judgement]
 
 assert len(INDUSTRY_MIX) == len(INDUSTRIES) and abs(INDUSTRY_MIX.sum() - 1) < 1e-9
 assert CATEGORY_MIX.shape == (len(INDUSTRIES), len(CATEGORIES)) and np.allclose(CATEGORY_MIX.sum(axis=1), 1.0)

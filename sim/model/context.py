@@ -271,6 +271,13 @@ class Params:
     guarantee_pool_myuan: float
     guidance_coinvest_share: float
     finance_centre_bonus: float
+    # -------- one park: cluster term on absolute counts (issue 11)
+    cluster_lead_elasticity: float
+    cluster_ref_graphene_firms: int
+    cluster_ref_health_firms: int
+    cluster_ref_internet_firms: int
+    cluster_ref_culture_firms: int
+    cluster_ref_other_tech_firms: int
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> Params:

@@ -95,8 +95,9 @@ _DECLARED = [
     _p("key_project_focus_share", L, 0.2, 0.0, 1.0, "share of effort",
        "plan: 重点项目",
        "share of attraction effort spent on large key projects: fewer, bigger leads"),
-    _p("israel_projects_per_year", L, 12.0, 0.0, 60.0, "leads/year",
-       "history: 6 Israeli projects signed in Q1 2016",
+    _p("israel_projects_per_year", L, 12.0, 0.0, 180.0, "leads/year",
+       "history: 6 Israeli projects signed in Q1 2016; the status quo (baseline.toml) is 60 since the one-park "
+       "baseline took the history's levers (issue 11); high 180 = 3 x 60 for the China-Israel scenario [judgement]",
        "extra stream of Israeli project leads (China-Israel park)"),
     _p("finance_supermarket_loans_per_year", L, 7.5, 0.0, 60.0, "loans/year",
        "priors: 30 SMEs in about 4 years",
@@ -765,6 +766,29 @@ _DECLARED = [
        "the guidance fund adds this share to a VC round"),
     _p("finance_centre_bonus", U, 0.3, 0.0, 1.0, "share", "[judgement] (was FINANCE_CENTRE_BONUS)",
        "extra deal hazard for firms in the finance-centre zone"),
+    # -------- one park: cluster term on absolute counts (issue 11)
+    _p("cluster_lead_elasticity", U, 0.3, 0.0, 1.0, "elasticity",
+       "[judgement] (was arrivals.CLUSTER_ELASTICITY); location-choice studies find existing same-industry "
+       "firms attract entrants (Guimaraes, Figueiredo & Woodward 2000, J. Urban Econ. 47:115-135, cited at "
+       "https://pin.qq.com/read/1026833336/16) but give no elasticity of a park's lead rate, L",
+       "lead rate of an industry grows with (firms in the park / reference count) ** this"),
+    _p("cluster_ref_graphene_firms", C, 14, 1, 2000, "firms",
+       "2014 history count: 14th graphene project signed by 2014-04 (west_taihu_history.csv; "
+       "baseline.toml init_graphene_firms), M",
+       "graphene firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_health_firms", C, 370, 1, 5000, "firms",
+       "2014 history count: 400+ health firms at end 2016 (west_taihu_history.csv, H) less about 10 a year "
+       "[judgement] (baseline.toml init_health_firms), M",
+       "health firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_internet_firms", C, 60, 1, 2000, "firms",
+       "2014 initial count init_internet_firms [judgement], L",
+       "internet firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_culture_firms", C, 30, 1, 2000, "firms",
+       "2014 initial count init_culture_firms [judgement], L",
+       "culture firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    _p("cluster_ref_other_tech_firms", C, 150, 1, 5000, "firms",
+       "2014 initial count init_other_tech_firms [judgement], L",
+       "other technology firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
 ]
 # fmt: on
 

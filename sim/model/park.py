@@ -31,7 +31,7 @@ from sim.model.context import Params
 from sim.model.finance import Finance
 from sim.model.firms import GONE, LISTED, NEEQ, REFORMED, Enterprise, FirmTable
 from sim.model.initial import build_initial_state
-from sim.model.params import defaults
+from sim.model.params import INDUSTRIES, defaults
 from sim.model.policies import Effects, build_policies
 from sim.model.scenario import Scenario, month_index, month_label
 from sim.model.talent import TalentPool
@@ -70,9 +70,14 @@ class ParkModel(mesa.Model):
             scenario = scenario.with_values(**values)
         self.park_scenario = scenario
         self.seed_sequence = seq
-        self.params = Params.from_values({**defaults(), **scenario.values})
+        # One park (docs/ODD.md 3, 5): the state is built once, at history_start, and
+        # the months before the scenario's start run under the status quo; step()
+        # switches to the scenario's own levers and policies at its start.
+        opening = scenario.warmup() if scenario.forks else scenario
+        self.params = _params_of(opening)
         self.streams = spawn_streams(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 7)))
-        self.start_month = month_index(scenario.start)
+        self.start_month = month_index(scenario.first_month)  # first simulated (and recorded) month
+        self.policy_start_month = month_index(scenario.start)  # first month under the scenario's levers
         self.end_month = month_index(scenario.end)
         self.month = self.start_month - 1  # advanced at the top of step()
         self.counters = metrics.Counters()
@@ -81,13 +86,23 @@ class ParkModel(mesa.Model):
         self.talent = TalentPool(self.params.talent_people_per_agent)
         self.finance = Finance(self)
         self.zones = Zones(np.zeros(3))
-        self.policies = build_policies(scenario)
+        self.policies = build_policies(opening)
         self.effects = Effects()
         self.records: list[dict] = []
         self.in_park_rows: np.ndarray | None = None  # recording-time cache, see sim.model.context.ModelContext
         self.agent_steps = 0  # firms + talent agents + investors stepped, for benchmarks
         build_initial_state(self)
-        self._initial_industry = np.maximum(np.bincount(self.firms.industry[self.firms.live()], minlength=5), 1)
+        p = self.params
+        self._cluster_reference = p.population_scale * np.array(  # in INDUSTRIES order
+            [
+                p.cluster_ref_graphene_firms,
+                p.cluster_ref_health_firms,
+                p.cluster_ref_internet_firms,
+                p.cluster_ref_culture_firms,
+                p.cluster_ref_other_tech_firms,
+            ],
+            dtype=float,
+        )
 
     # ------------------------------------------------------------ helpers used by processes
     def add_firms(self, count: int, **columns) -> np.ndarray:
@@ -118,9 +133,33 @@ class ParkModel(mesa.Model):
         return p.zone_beta_affinity, p.zone_beta_cluster, p.zone_beta_services, p.zone_beta_rent
 
     def cluster_factor(self) -> np.ndarray:
-        """Lead-rate multiplier per industry from the size of its cluster in the park."""
-        now = np.bincount(self.firms.industry[self.firms.live()], minlength=5)
-        return portable.power(np.maximum(now, 1) / self._initial_industry, arrivals.CLUSTER_ELASTICITY)
+        """Lead-rate multiplier per industry from the size of its cluster in the park.
+
+        ``(max(n_i, 1) / (scale * ref_i)) ** cluster_lead_elasticity`` on absolute
+        counts: ``ref_i`` is the declared reference count (the 2014 park), so the
+        same park state gives the same multiplier whatever month a run started in.
+        """
+        now = np.bincount(self.firms.industry[self.firms.live()], minlength=len(INDUSTRIES))
+        ratio = np.maximum(now, 1) / np.maximum(self._cluster_reference, 1.0)
+        return portable.power(ratio, self.params.cluster_lead_elasticity)
+
+    def switch_to_scenario(self) -> None:
+        """At the scenario's start: its own inputs and policies replace the status quo's.
+
+        Every lever reaches the processes through a policy's ``Effects`` (written
+        each month), so swapping ``params`` and the policies applies them from this
+        month on. Levers read only once are handled here: the guidance fund joined
+        in the warm-up's first month, so the scenario's Financing policy adds only
+        the capital above it (none when its fund is no larger).
+        """
+        scenario = self.park_scenario
+        warm_fund = [pol.values["guidance_fund_myuan"] for pol in self.policies if pol.name == "financing"]
+        endowed = warm_fund[0] if warm_fund and self.finance.investors("guidance") else 0.0
+        self.params = _params_of(scenario)
+        self.policies = build_policies(scenario)
+        for pol in self.policies:
+            if pol.name == "financing":
+                pol.values["guidance_fund_myuan"] = max(0.0, pol.values["guidance_fund_myuan"] - endowed)
 
     @property
     def date(self) -> str:
@@ -131,6 +170,8 @@ class ParkModel(mesa.Model):
     def step(self) -> None:
         """Advance the park by one month."""
         self.month += 1
+        if self.month == self.policy_start_month and self.policy_start_month > self.start_month:
+            self.switch_to_scenario()
         self.effects = Effects()
         for policy in self.policies:
             if policy.active(self.month):
@@ -152,9 +193,13 @@ class ParkModel(mesa.Model):
             self.running = False
 
     def run(self) -> None:
-        """Step from the start month to the end month."""
+        """Step from the first month (``history_start``) to the end month."""
         while self.running:
             self.step()
+
+
+def _params_of(scenario: Scenario) -> Params:
+    return Params.from_values({**defaults(), **scenario.values})
 
 
 __all__ = ["ParkModel", "STREAMS", "GONE", "LISTED", "NEEQ", "REFORMED"]

@@ -2,8 +2,9 @@
 
 A scenario file has top-level keys ``name``, ``label``, ``base`` (another scenario
 file whose values it overrides, found as :mod:`sim.resources` says), ``start`` and
-``end`` (``"YYYY-MM"``), ``fitted_params`` (a TOML file of fitted parameters, for
-example from calibration) and the tables ``[levers]`` and ``[params]``. The layout
+``end`` (``"YYYY-MM"``), ``history_start`` (``"YYYY-MM"``, see below), ``fitted_params``
+(a TOML file of fitted parameters, for example from calibration) and the tables
+``[levers]`` and ``[params]``. The layout
 is declared in :data:`SCENARIO_FILE` and checked by :mod:`sim.schema` (the layer
 designs and calibration jobs share) against the declarations in :mod:`sim.model.params`;
 anything unknown, of the wrong type or out of range raises :class:`ScenarioError`
@@ -21,6 +22,16 @@ the *declared defaults* of :mod:`sim.model.params`, whose behavioural parameters
 not fitted; it does not inherit ``baseline.toml`` (write ``base = "baseline.toml"``).
 ``parksim validate`` says so in a note, and also names the targets a run
 window leaves out (see :func:`scenario_notes`): those come out NaN, not missed.
+
+One park (docs/ODD.md 3 and 5): ``history_start`` (set in ``baseline.toml``, so
+every policy scenario inherits it) is the month the park's initial state is built
+in. A run whose ``history_start`` is before its ``start`` steps the months
+``history_start .. start-1`` under the *status quo* (the lever values of the file
+that sets ``history_start``, every policy over the whole warm-up, no policy
+windows) and switches to the scenario's own levers and policies at ``start``; the
+monthly records cover ``history_start .. end``. Without it (or with
+``history_start = start``) the run starts cold at ``start``. It must not be later
+than ``start``.
 
 The optional table ``[policies]`` sets when each policy of :mod:`sim.model.policies`
 acts, one sub-table per policy name, with optional ``start`` and ``end``
@@ -49,6 +60,14 @@ from sim.schema import Check, Declared, Flag, Place, Table, Text, input_section,
 
 POLICY_KEYS = ("start", "end", "enabled")
 EARLIEST, LATEST = "2010-01", "2035-12"
+# The hindcast window: months after the policy start (2016-07) that the park's
+# record still covers (data to 2017-11/12); findings compare runs with it there.
+HINDCAST_WINDOW = ("2016-07", "2017-12")
+
+
+def in_hindcast(date: str) -> bool:
+    """Whether month ``date`` (``"YYYY-MM"``) lies in :data:`HINDCAST_WINDOW`."""
+    return HINDCAST_WINDOW[0] <= date <= HINDCAST_WINDOW[1]
 
 
 def month_index(text: str, path: str | Path = "<scenario>", key: str = "start") -> int:
@@ -86,6 +105,10 @@ class Scenario:
         overrides: the names this scenario (and its bases) set explicitly.
         policies: ``(name, start, end, enabled)`` of each policy the scenario
             times or switches off (``""``: the run's start or end), by name.
+        history_start: month the initial state is built in (``""``: ``start``).
+        status_quo: ``(name, value)`` of every lever during the warm-up
+            ``history_start .. start-1`` (the levers of the file that sets
+            ``history_start``); empty for a cold start.
     """
 
     name: str
@@ -96,6 +119,8 @@ class Scenario:
     inputs: tuple[tuple[str, float], ...]
     overrides: tuple[str, ...] = ()
     policies: tuple[tuple[str, str, str, bool], ...] = ()
+    history_start: str = ""
+    status_quo: tuple[tuple[str, float], ...] = ()
     _values: dict = field(default=None, repr=False, compare=False, hash=False)
 
     def __post_init__(self):
@@ -111,15 +136,46 @@ class Scenario:
 
     @property
     def n_months(self) -> int:
-        """Number of monthly steps from ``start`` to ``end`` inclusive."""
-        return month_index(self.end) - month_index(self.start) + 1
+        """Number of monthly steps (and records) from :attr:`first_month` to ``end`` inclusive."""
+        return month_index(self.end) - month_index(self.first_month) + 1
+
+    @property
+    def first_month(self) -> str:
+        """First recorded month of a run: ``history_start`` when set, else ``start``."""
+        return self.history_start or self.start
+
+    @property
+    def forks(self) -> bool:
+        """Whether a run warms up under the status quo before ``start``."""
+        return bool(self.history_start) and self.history_start < self.start
+
+    def warmup(self) -> Scenario:
+        """The status-quo scenario the months ``history_start .. start-1`` run under.
+
+        Same inputs as this scenario except every lever, which takes its
+        status-quo value; no policy windows (every policy acts over the whole
+        warm-up). Every scenario built on the same base has the same warm-up, so
+        paired seeds give identical months before ``start``.
+        """
+        return Scenario(
+            name=f"{self.name}:warmup",
+            label=f"status quo before {self.start}",
+            path=self.path,
+            start=self.first_month,
+            end=self.end,
+            inputs=tuple(sorted({**self._values, **dict(self.status_quo or _lever_defaults())}.items())),
+            overrides=self.overrides,
+            policies=(),
+            history_start=self.first_month,
+        )
 
     def with_values(self, name: str | None = None, label: str | None = None, **values: float) -> Scenario:
         """Return a copy with some inputs changed (checked like a file)."""
         merged = self.values
         where = f"<{self.name} override>"
         start, end = values.pop("start", self.start), values.pop("end", self.end)
-        check_window(where, start, end)
+        history_start = values.pop("history_start", self.history_start)
+        check_window(where, start, end, history_start)
         for key, value in values.items():
             merged[key] = _check_value(where, key, value)
         return Scenario(
@@ -131,6 +187,8 @@ class Scenario:
             inputs=tuple(sorted(merged.items())),
             overrides=tuple(sorted(set(self.overrides) | set(values))),
             policies=self.policies,
+            history_start=history_start,
+            status_quo=self.status_quo,
         )
 
     def to_dict(self) -> dict:
@@ -144,6 +202,9 @@ class Scenario:
             "overrides": list(self.overrides),
             "inputs": dict(self.inputs),
         }
+        if self.history_start:
+            out["history_start"] = self.history_start
+            out["status_quo"] = dict(self.status_quo)
         if self.policies:
             out["policies"] = {n: {"start": s, "end": e, "enabled": on} for n, s, e, on in self.policies}
         return out
@@ -161,13 +222,22 @@ class Scenario:
             inputs=tuple(sorted(d["inputs"].items())),
             overrides=tuple(d["overrides"]),
             policies=tuple((n, w["start"], w["end"], w["enabled"]) for n, w in sorted(windows.items())),
+            history_start=d.get("history_start", ""),
+            status_quo=tuple(sorted(d.get("status_quo", {}).items())),
         )
 
 
-def check_window(path, start, end) -> None:
-    """Refuse a run window whose months are malformed, or whose end is not after its start."""
+def _lever_defaults() -> dict[str, float]:
+    """The declared default of every lever (the status quo of a scenario without one)."""
+    return {k: p.default for k, p in PARAMS.items() if p.kind == "lever"}
+
+
+def check_window(path, start, end, history_start: str = "") -> None:
+    """Refuse a malformed run window: bad months, an end not after the start, a ``history_start`` after the start."""
     if month_index(start, path, "start") >= month_index(end, path, "end"):
         raise ScenarioError(path, "end", f"must be a later month than start ({start}), got {end!r}")
+    if history_start and month_index(history_start, path, "history_start") > month_index(start, path, "start"):
+        raise ScenarioError(path, "history_start", f"must not be later than start ({start}), got {history_start!r}")
 
 
 def _check_value(path, key, value) -> int | float:
@@ -202,7 +272,7 @@ POLICY_TABLE = Table(
 SCENARIO_FILE = Table(
     {
         **dict.fromkeys(("name", "label", "base"), Text()),
-        **dict.fromkeys(("start", "end"), Check(_month)),
+        **dict.fromkeys(("start", "end", "history_start"), Check(_month)),
         "fitted_params": Text(),
         "levers": input_section("levers"),
         "params": input_section("params"),
@@ -229,7 +299,9 @@ def _load_raw(path: Path, seen: tuple[Path, ...] = ()) -> tuple[dict, dict]:
         values.update(load_fitted(resources.find(data["fitted_params"], "fitted", path, "fitted_params"), path))
     values.update(data.get("levers", {}))
     values.update(data.get("params", {}))
-    header.update({key: data[key] for key in ("name", "label", "start", "end") if key in data})
+    header.update({key: data[key] for key in ("name", "label", "start", "end", "history_start") if key in data})
+    if "history_start" in data:  # the status quo: this file's levers (over the declared defaults)
+        header["status_quo"] = {k: values.get(k, d) for k, d in _lever_defaults().items()}
     if "policies" in data:
         header["policies"] = {**header.get("policies", {}), **data["policies"]}
     return header, values
@@ -279,7 +351,8 @@ def load_scenario(path: str | Path) -> Scenario:
     header, overrides = _load_raw(path)
     start = header.get("start", "2016-07")
     end = header.get("end", "2020-12")
-    check_window(path, start, end)
+    history_start = header.get("history_start", "")
+    check_window(path, start, end, history_start)
     values = defaults()
     values.update(overrides)
     return Scenario(
@@ -291,6 +364,8 @@ def load_scenario(path: str | Path) -> Scenario:
         inputs=tuple(sorted(values.items())),
         overrides=tuple(sorted(overrides)),
         policies=tuple((n, *w) for n, w in sorted(header.get("policies", {}).items())),
+        history_start=history_start,
+        status_quo=tuple(sorted(header.get("status_quo", {}).items())) if history_start else (),
     )
 
 
@@ -298,17 +373,18 @@ def targets_left_out(scenario: Scenario) -> dict[str, str]:
     """The plan's targets that a run of ``scenario`` cannot evaluate (they come out NaN), each with why."""
     from sim.model.targets import TARGETS, YearEnds, measure
 
-    months = [month_label(m) for m in range(month_index(scenario.start), month_index(scenario.end) + 1)]
+    first = scenario.first_month  # records cover history_start .. end
+    months = [month_label(m) for m in range(month_index(first), month_index(scenario.end) + 1)]
     ends = YearEnds(dates=months, column=lambda name: [0.0] * len(months))
     out = {}
     for t in TARGETS:
-        if all(math.isnan(measure(t, ends, scenario.start, scenario.values, c)) for c in t.columns.values()):
+        if all(math.isnan(measure(t, ends, first, scenario.values, c)) for c in t.columns.values()):
             if f"{t.year}-12" > scenario.end:
                 out[t.name] = f"due by December {t.year}, after the run's end {scenario.end}"
-            elif f"{t.year}-12" < scenario.start:
-                out[t.name] = f"due by December {t.year}, before the run's start {scenario.start}"
+            elif f"{t.year}-12" < first:
+                out[t.name] = f"due by December {t.year}, before the run's first month {first}"
             else:
-                out[t.name] = f"counts from 2016, before the run's start {scenario.start}"
+                out[t.name] = f"counts from 2016, before the run's first month {first}"
     return out
 
 

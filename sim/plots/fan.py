@@ -148,8 +148,15 @@ def target_fans(monthly: pd.DataFrame, group: str = "scenario", labels=None, h1:
         (axes[1, 1], "market_value_exchange_neeq_bn_yuan", "market value of listed firms (exchange + NEEQ), bn yuan",
          (100, 2020), False),
     )  # fmt: skip
+    key = "run" if "run" in monthly else "replicate"
     for ax, col, panel_title, (goal, year), add_h1 in panels:
         for name, runs in monthly.groupby(group, sort=False):
+            if add_h1 and (runs["date"].astype(str) == "2015-12").any():
+                # records from history_start (2014-01): count signings from 2016-01 on, per run
+                at = runs["date"].astype(str) == "2015-12"
+                since = runs[key].map(runs[at].set_index(key)[col])
+                runs = runs.assign(**{col: runs[col] - since})
+                runs = runs[runs["date"].astype(str) >= "2016-01"]
             q = runs.groupby("date")[col].quantile([0.05, 0.5, 0.95]).unstack().reindex(dates)
             q = q + (h1.get(name, 0.0) if add_h1 else 0.0)
             _draw(ax, x, q, name, str(labels.get(name, name)), styles[name], 0.2)

@@ -258,7 +258,7 @@ def refuse_in_worker_bootstrap(what: str) -> None:
 
 
 def _same_scenarios(stored: list[dict], given: list[Scenario]) -> bool:
-    keys = ("name", "start", "end", "inputs", "policies")
+    keys = ("name", "history_start", "start", "end", "inputs", "status_quo", "policies")
     return [{k: d.get(k) for k in keys} for d in stored] == [{k: s.to_dict().get(k) for k in keys} for s in given]
 
 

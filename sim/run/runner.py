@@ -130,7 +130,9 @@ def run_arrays(scenario: Scenario, seed: np.random.SeedSequence) -> RunArrays:
 def outcomes_of(records: list[dict], scenario: Scenario) -> dict[str, float]:
     """Target measures and end-state indicators of a run, from the model's monthly records."""
     ends = targets.YearEnds(dates=[r["date"] for r in records], column=lambda k: np.array([r[k] for r in records]))
-    outcomes = targets.evaluate(ends, scenario.start, scenario.values)
+    # records cover history_start .. end: flows in 2016 are the run's own January-June months
+    # where the records have them (the h1_2016_* inputs only fill in for a run starting later)
+    outcomes = targets.evaluate(ends, scenario.first_month, scenario.values)
     outcomes.update({f"end_{k}": float(records[-1][k]) for k in END_INDICATORS})
     return outcomes
 
