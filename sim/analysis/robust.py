@@ -284,7 +284,7 @@ def _at_bound(package: dict, bounds: dict, rel: float = 0.01) -> dict:
     return out
 
 
-def choose(front: pd.DataFrame, threshold: float, levers, bounds: dict | None = None) -> Choice:
+def choose(front: pd.DataFrame, threshold: float, levers, bounds: dict | None = None, nfe: int | None = None) -> Choice:
     """The cheapest package of ``front`` with P(reach) >= ``threshold``; else the best-P package, unreachable.
 
     Ties in cost go to the higher P, then to the first row (the front's order is seeded).
@@ -299,7 +299,8 @@ def choose(front: pd.DataFrame, threshold: float, levers, bounds: dict | None = 
     package = {k: row[k] for k in levers}
     bound = _at_bound(package, bounds)
     named = ", ".join(f"{k} at its {side} bound" for k, side in bound.items()) or "no lever at a bound"
-    reason = f"best P found {float(row[P_REACH]):.0%} < {threshold:.0%} within the lever ranges ({named})"
+    searched = f" in {nfe} evaluations" if nfe else ""
+    reason = f"best P found{searched} {float(row[P_REACH]):.0%} < {threshold:.0%} within the lever ranges ({named})"
     return Choice(threshold, False, package, float(row[COST]), float(row[P_REACH]), bound, reason)
 
 
@@ -403,7 +404,7 @@ def search(
     result = SearchResult(base, target, definition, column, float(t.threshold), lever_list, front, convergence,
                           deep_points, settings, float(full_cost))  # fmt: skip
     bounds = lever_bounds(lever_list)
-    result.choices = [choose(front, float(th), lever_list, bounds) for th in thresholds]
+    result.choices = [choose(front, float(th), lever_list, bounds, int(nfe)) for th in thresholds]
     return result
 
 
