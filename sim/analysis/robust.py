@@ -51,7 +51,6 @@ __all__ = [
     "COST",
     "P_REACH",
     "Choice",
-    "PairedEvaluator",
     "ReachProbability",
     "SearchResult",
     "choose",
@@ -65,6 +64,7 @@ COST = "planned_cost_myuan"  # objective 1 (minimise), m yuan
 P_REACH = "p_reach"  # objective 2 (maximise), share of shared combinations
 COST_OUTCOME = "package_cost_per_run"  # the model outcome behind COST (EMA needs distinct names)
 DEFAULT_THRESHOLDS = (0.5, 0.8)  # the two probabilities
+ALGORITHM = "EpsNSGAII (platypus-opt) via ema_workbench.robust_optimize"
 
 
 def p_reach(values, goal: float) -> float:
@@ -331,7 +331,8 @@ def search(
 
     Args:
         scenario: a scenario or a scenario name / file.
-        target, definition: the target and its definition (:data:`sim.model.targets.TARGETS`).
+        target: the target's name (:data:`sim.model.targets.TARGETS`).
+        definition: one of its definitions.
         thresholds: probabilities for which a package is chosen.
         nfe: function evaluations (candidate packages) of the MOEA.
         reps: (posterior draw, seed) replications per deep point.
@@ -379,7 +380,9 @@ def search(
     pop = population or max(4, min(20, int(nfe) // 5))
     objectives = [
         ScalarOutcome(COST, kind=ScalarOutcome.MINIMIZE, variable_name=COST_OUTCOME, function=_first),
-        ScalarOutcome(P_REACH, kind=ScalarOutcome.MAXIMIZE, variable_name=column, function=ReachProbability(t.threshold)),
+        ScalarOutcome(
+            P_REACH, kind=ScalarOutcome.MAXIMIZE, variable_name=column, function=ReachProbability(t.threshold)
+        ),
     ]
     current = {k: base.values[k] for k in lever_list}
     start = [Sample("full", **full), Sample("scenario", **current)]  # the search always knows both ends
@@ -400,7 +403,7 @@ def search(
         )
     front = front.sort_values([COST, P_REACH], kind="stable").reset_index(drop=True)
     settings = {"nfe": int(nfe), "reps": int(reps), "deep": int(deep), "seed": int(seed), "population": pop,
-                "epsilons": epsilons, "algorithm": "EpsNSGAII (platypus-opt) via ema_workbench.robust_optimize"}  # fmt: skip
+                "epsilons": epsilons, "algorithm": ALGORITHM}  # fmt: skip
     result = SearchResult(base, target, definition, column, float(t.threshold), lever_list, front, convergence,
                           deep_points, settings, float(full_cost))  # fmt: skip
     bounds = lever_bounds(lever_list)
@@ -454,7 +457,8 @@ def summary_markdown(results: list[SearchResult]) -> str:
         for c in r.choices:
             conf = c.confirm
             ptxt = f"{conf['p']:.0%} [{conf['low']:.0%}, {conf['high']:.0%}] (n={conf['n']})" if conf else "-"
-            note = c.reason if not c.reachable else ("confirm below asked P" if conf and conf["p"] < c.threshold else "")
+            below = conf is not None and conf["p"] < c.threshold
+            note = c.reason if not c.reachable else ("confirmation below the asked P" if below else "")
             lines.append(
                 f"| {r.target} | {r.definition} | {c.threshold:.0%} | {'yes' if c.reachable else 'no'} | "
                 f"{c.cost_myuan:,.1f} | {c.p_shared:.0%} | {ptxt} | {note} |"

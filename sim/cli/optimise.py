@@ -51,7 +51,7 @@ def _probability(text: str) -> float:
 def register(p):
     p.add_argument("scenario", metavar="SCENARIO", help="scenario name or file in scenarios/")
     p.add_argument("--target", action="append", required=True, metavar="NAME[:DEFINITION]",
-                   help="target (repeatable); without :DEFINITION every definition; 'all' for every target")  # fmt: skip
+                   help="target (repeatable); no :DEFINITION = every definition; 'all' = every target")  # fmt: skip
     p.add_argument("--threshold", nargs="+", type=_probability, default=[0.5, 0.8], metavar="P",
                    help="probabilities to reach (default 0.5 0.8)")  # fmt: skip
     p.add_argument("--nfe", type=options.positive_int, default=100, help="candidate packages evaluated (default 100)")
@@ -60,7 +60,7 @@ def register(p):
     p.add_argument("--deep", type=options.positive_int, default=4,
                    help="shared Latin-hypercube points of the deep uncertainties, >= 2 (default 4)")  # fmt: skip
     p.add_argument("--confirm", type=options.whole_number, default=200,
-                   help="fresh runs confirming each chosen package, >= 200 for a report; 0 skips (default 200)")  # fmt: skip
+                   help="fresh runs confirming a chosen package (>= 200 to report; 0 skips; default 200)")  # fmt: skip
     p.add_argument("--levers", nargs="+", metavar="LEVER", help="levers to search (default every declared lever)")
     p.add_argument("--end", metavar="YYYY-MM", help="end the runs here (shorter runs; must cover the target's year)")
     p.add_argument("--population", type=options.positive_int, help="MOEA population (default nfe/5, 4..20)")

@@ -47,5 +47,5 @@ def pareto_chart(result, width: float = 6.4, height: float = 4.2):
     ax.legend(fontsize=7, loc="lower right")
     s = result.settings
     title = (f"{textwrap.shorten(target_text(result.target), 70)} ({result.definition})\n"
-             f"cheapest robust packages: nfe {s['nfe']}, {s['deep']} deep points x {s['reps']} (draw, seed)")  # fmt: skip
+             f"cheapest robust packages: nfe {s['nfe']}, {s['deep']} deep points x {s['reps']} draw-seeds")  # fmt: skip
     return finish(fig, title, fontsize=9)
