@@ -411,7 +411,9 @@ def search(
     return result
 
 
-def confirm(result: SearchResult, choice: Choice, runs: int = 200, seed: int | None = None, workers: int = 1) -> dict:
+def confirm(
+    result: SearchResult, choice: Choice, runs: int = 200, seed: int | None = None, workers: int = 1, dask=None
+) -> dict:
     """Rerun ``choice``'s package ``runs`` times with fresh seeds; fills and returns ``choice.confirm``.
 
     The runs are spread evenly over the search's deep points (``ceil(runs / deep)`` each, at least
@@ -430,7 +432,7 @@ def confirm(result: SearchResult, choice: Choice, runs: int = 200, seed: int | N
         result.scenario.with_values(name=f"{result.scenario.name}-deep{i}", **package, **point)
         for i, point in enumerate(points)
     ]
-    batch = run_batch(scenarios, reps=per_point, seed=seed, workers=workers, out_root=None, progress=False,
+    batch = run_batch(scenarios, reps=per_point, seed=seed, workers=workers, dask=dask, out_root=None, progress=False,
                       posterior=True)  # fmt: skip
     values = batch.outcomes[result.column].to_numpy(dtype=float)
     values = values[np.isfinite(values)]

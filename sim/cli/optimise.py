@@ -55,8 +55,7 @@ def register(p):
     p.add_argument("--threshold", nargs="+", type=_probability, default=[0.5, 0.8], metavar="P",
                    help="probabilities to reach (default 0.5 0.8)")  # fmt: skip
     p.add_argument("--nfe", type=options.positive_int, default=100, help="candidate packages evaluated (default 100)")
-    p.add_argument("--reps", type=options.positive_int, default=5,
-                   help="(posterior draw, seed) replications per deep point (default 5)")  # fmt: skip
+    options.add_reps(p, 5, per="deep point: (posterior draw, seed) pairs")
     p.add_argument("--deep", type=options.positive_int, default=4,
                    help="shared Latin-hypercube points of the deep uncertainties, >= 2 (default 4)")  # fmt: skip
     p.add_argument("--confirm", type=options.whole_number, default=200,
@@ -64,7 +63,7 @@ def register(p):
     p.add_argument("--levers", nargs="+", metavar="LEVER", help="levers to search (default every declared lever)")
     p.add_argument("--end", metavar="YYYY-MM", help="end the runs here (shorter runs; must cover the target's year)")
     p.add_argument("--population", type=options.positive_int, help="MOEA population (default nfe/5, 4..20)")
-    p.add_argument("--workers", type=options.positive_int, default=1, help="processes for the confirmation runs")
+    options.add_executor(p)  # the confirmation runs (the search itself runs in this process)
     p.add_argument("--out", metavar="DIR", help="output folder (default results/optimise/<scenario>)")
     options.add_seed(p)
 
@@ -126,7 +125,7 @@ def main(args) -> int:
         if args.confirm:
             for choice in r.choices:
                 if choice.reachable:
-                    robust.confirm(r, choice, runs=args.confirm, workers=args.workers)
+                    robust.confirm(r, choice, runs=args.confirm, workers=args.workers, dask=args.dask)
         stem = out / f"robust_{r.column}"
         r.front.to_csv(f"{stem}_front.csv", index=False)
         Path(f"{stem}_result.json").write_text(json.dumps(r.to_json(), indent=1, default=float) + "\n")
