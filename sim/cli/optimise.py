@@ -33,7 +33,7 @@ from pathlib import Path
 
 from sim.cli import options
 
-HELP = "cheapest lever packages reaching a target with P >= 50% / 80% (robust search)"
+HELP = "cheapest lever packages reaching a target with P >= 0.5 / 0.8 (robust search)"
 
 
 def _probability(text: str) -> float:
