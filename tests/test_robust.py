@@ -123,6 +123,7 @@ def test_confirmation_reruns_the_package_with_fresh_seeds_and_gives_a_wilson_int
     conf = robust.confirm(found, c, runs=10)
     assert conf["n"] == 10 and conf["seed"] == SMALL["seed"] + 1 and conf["failed"] == 0
     assert conf["low"] <= conf["p"] <= conf["high"]
+    assert conf["draws"] > 1  # the posterior is sampled, not the point
     assert c.confirm is conf
     json.dumps(found.to_json())  # writable as JSON
 

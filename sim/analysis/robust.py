@@ -434,12 +434,14 @@ def confirm(
     ]
     batch = run_batch(scenarios, reps=per_point, seed=seed, workers=workers, dask=dask, out_root=None, progress=False,
                       posterior=True)  # fmt: skip
-    values = batch.outcomes[result.column].to_numpy(dtype=float)
+    table = batch.outcomes
+    draws = int(table.loc[table["draw"] >= 0, "draw"].nunique()) if "draw" in table else 0  # 0: at the point
+    values = table[result.column].to_numpy(dtype=float)
     values = values[np.isfinite(values)]
     hits = int((values >= result.goal).sum())
     low, high = wilson_interval(hits, len(values))
     choice.confirm = {"n": int(len(values)), "hits": hits, "p": hits / len(values) if len(values) else float("nan"),
-                      "low": low, "high": high, "seed": seed, "failed": int(batch.failed)}  # fmt: skip
+                      "low": low, "high": high, "seed": seed, "failed": int(batch.failed), "draws": draws}  # fmt: skip
     return choice.confirm
 
 
