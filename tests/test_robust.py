@@ -178,7 +178,7 @@ def test_command_writes_front_result_figure_and_summary(tmp_path):
             "--reps", "2", "--deep", "2", "--confirm", "4", "--levers", *LEVERS, "--out", str(tmp_path)]  # fmt: skip
     assert sim.cli.main(argv) == 0
     stem = tmp_path / "robust_share_reforms_2016__completed"
-    for suffix in ("_front.csv", "_result.json", "_front.png"):
+    for suffix in ("_front.csv", "_convergence.csv", "_result.json", "_front.png"):
         assert Path(f"{stem}{suffix}").is_file()
     result = json.loads(Path(f"{stem}_result.json").read_text())
     assert [c["threshold"] for c in result["choices"]] == [0.5, 0.8]

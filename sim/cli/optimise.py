@@ -11,13 +11,14 @@ P and the levers at a bound), then rerun --confirm times with fresh seeds (same
 posterior, same deep points) through the batch runner and P is reported with
 its 95% Wilson interval. Same arguments, same seed: same packages.
 
-Written into --out (default results/optimise/<scenario>): robust_<target>__<def>
-_front.csv (the front), _result.json (settings, deep points, choices,
-confirmation), _front.png (the figure), and summary.md for all targets.
+Written into --out (default results/optimise/<scenario>), per target and
+definition: robust_<target>__<def>_front.csv (the front), _convergence.csv
+(EMA's epsilon progress), _result.json (settings, deep points, choices,
+confirmation), _front.png (the figure); and summary.md for all targets.
 Exit code 0 on success, 2 on bad input.
 
 Defaults are small (nfe 100, reps 5, deep 4: 2,000 runs a target); on the tiny
-scenario with --end 2016-12 a 2016 target takes about a minute on one core.
+scenario with --end 2016-12 a 2016 target takes about 3 minutes on one core.
 Realistic settings for the baseline: --nfe 2000 --reps 20 --deep 10 (see docs/robust.md).
 
 example:
@@ -128,6 +129,7 @@ def main(args) -> int:
                     robust.confirm(r, choice, runs=args.confirm, workers=args.workers, dask=args.dask)
         stem = out / f"robust_{r.column}"
         r.front.to_csv(f"{stem}_front.csv", index=False)
+        r.convergence.to_csv(f"{stem}_convergence.csv", index=False)
         Path(f"{stem}_result.json").write_text(json.dumps(r.to_json(), indent=1, default=float) + "\n")
         save(pareto_chart(r), f"{stem}_front.png")
         for c in r.choices:
