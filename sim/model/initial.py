@@ -15,7 +15,6 @@ from sim.model.context import ModelContext, Params
 from sim.model.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
 from sim.model.lifecycle import margin_of, stage_thresholds
 from sim.model.params import INDUSTRIES
-from sim.model.talent import INITIAL_UNEMPLOYED_SHARE
 from sim.model.units import MONTHS_PER_YEAR
 
 
@@ -196,7 +195,7 @@ def _initial_talent(ctx: ModelContext) -> None:
     want = talent.wanted_agents(ctx, rows)
     employer = np.repeat(rows, want)
     zone = firms.zone[employer]
-    n_idle = int(round(len(employer) * INITIAL_UNEMPLOYED_SHARE))
+    n_idle = int(round(len(employer) * ctx.params.talent_initial_unemployed_share))
     idle_zone = zone[rng.integers(0, len(zone), n_idle)] if len(zone) else np.zeros(0, int)
     talent.add(
         rng,

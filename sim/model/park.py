@@ -85,7 +85,7 @@ class ParkModel(mesa.Model):
         self.agent_of_row: dict[int, Enterprise] = {}
         self.talent = TalentPool(self.params.talent_people_per_agent)
         self.finance = Finance(self)
-        self.zones = Zones(np.zeros(3))
+        self.zones = Zones(np.zeros(3), params=self.params)
         self.policies = build_policies(opening)
         self.effects = Effects()
         self.records: list[dict] = []

@@ -39,14 +39,13 @@ import numpy as np
 
 from sim.model import portable
 from sim.model.context import ModelContext
-from sim.model.params import INDUSTRIES, PARAMS, ZONES
+from sim.model.params import INDUSTRIES, ZONES
 from sim.model.units import MONTHS_PER_YEAR
 
 SKILLS = ("general", "rd")
 GENERAL, RD = 0, 1
 # Kept for sim.model.initial, which reads it as a module constant: the declared default.
 # Once initial.py reads ctx.params.talent_initial_unemployed_share a scenario can change it.
-INITIAL_UNEMPLOYED_SHARE = PARAMS["talent_initial_unemployed_share"].default
 
 
 def rd_share(params) -> np.ndarray:
