@@ -329,6 +329,8 @@ class ModelContext(Protocol):
         counters: cumulative event counts.
         month: the current month as an index (``year * 12 + month - 1``).
         start_month: the first simulated month, same units.
+        policy_start_month: the first month under the scenario's own levers (its ``start``;
+            later than ``start_month`` when the run forks from the 2014 history).
         in_park_rows: cache of the rows of firms in the park (registered or
             later), or None. :func:`sim.model.metrics.record` sets it when a
             month's recording starts and sets it back to None when it ends:
@@ -349,6 +351,7 @@ class ModelContext(Protocol):
     counters: Counters
     month: int
     start_month: int
+    policy_start_month: int
     in_park_rows: np.ndarray | None
 
     def add_firms(self, count: int, **columns) -> np.ndarray:

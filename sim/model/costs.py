@@ -70,7 +70,13 @@ def monthly_spend_myuan(ctx: ModelContext) -> dict[str, float]:
     p, fx, s = ctx.params, ctx.effects, ctx.params.population_scale
     per_month = s / MONTHS_PER_YEAR
     talent = ctx.talent
-    paid = (ctx.month - talent.arrived_month < p.talent_subsidy_months) & (talent.subsidy_kyuan > 0)
+    # subsidies promised under the scenario's own levers (arrivals from its start); promises of a
+    # forked run's warm-up are the same in every scenario and not its cost
+    paid = (
+        (ctx.month - talent.arrived_month < p.talent_subsidy_months)
+        & (talent.subsidy_kyuan > 0)
+        & (talent.arrived_month >= ctx.policy_start_month)
+    )
     supported = int((ctx.firms.supported & ctx.firms.alive).sum())
     zones = ctx.zones
     forgone = 0.0
@@ -105,11 +111,17 @@ def account(ctx: ModelContext) -> None:
 
 
 def cumulative_myuan(ctx: ModelContext) -> dict[str, float]:
-    """Cumulative spending since the start by item (m yuan), and the total under ``policy_cost_myuan``."""
-    p, total = ctx.params, ctx.counters.total
-    out = {f"policy_cost_{k}_myuan": float(total[f"policy_cost_{k}_myuan"]) for k in ITEMS}
-    out["policy_cost_supermarket_myuan"] = float(total["loans_myuan"]) * p.supermarket_cost_share_of_loan
-    out["policy_cost_listing_subsidy_myuan"] = float(total["listing_subsidy_paid_myuan"])
+    """Spending of the scenario's own levers since its start, by item, and the total (m yuan).
+
+    The status-quo warm-up before a forked run's start is not the scenario's cost: every
+    column is 0 until ``policy_start_month`` and counts from there.
+    """
+    if ctx.month < ctx.policy_start_month:
+        return {TOTAL: 0.0, **{f"policy_cost_{k}_myuan": 0.0 for k in ITEMS}}
+    p, since = ctx.params, ctx.counters.since_policy_start
+    out = {f"policy_cost_{k}_myuan": float(since(f"policy_cost_{k}_myuan")) for k in ITEMS}
+    out["policy_cost_supermarket_myuan"] = float(since("loans_myuan")) * p.supermarket_cost_share_of_loan
+    out["policy_cost_listing_subsidy_myuan"] = float(since("listing_subsidy_paid_myuan"))
     return {TOTAL: sum(out.values()), **out}
 
 
@@ -166,6 +178,7 @@ def package_cost_myuan(scenario, by_item: bool = False):
     land = v["land_north_m2_per_year"] + v["land_central_m2_per_year"] + v["land_south_m2_per_year"]
     window = m["talent_services"]
     paid_person_months = float(np.minimum(v["talent_subsidy_months"], window - np.arange(window)).sum())
+    sunk_fund = dict(scenario.status_quo).get("guidance_fund_myuan", 0.0) if scenario.forks else 0.0
     out = {
         "attraction": v["attraction_effort_index"]
         * v["attraction_cost_myuan_per_index_year"]
@@ -178,7 +191,10 @@ def package_cost_myuan(scenario, by_item: bool = False):
         * v["supermarket_cost_share_of_loan"]
         * years["financing"],
         "vc_cluster": v["vc_cluster_index"] * v["vc_cluster_cost_myuan_per_index_year"] * s * years["financing"],
-        "guidance_fund": v["guidance_fund_myuan"] * v["guidance_fund_cost_share"] if m["financing"] else 0.0,
+        # a forked run's status-quo fund was committed in the warm-up: only capital above it is new
+        "guidance_fund": max(0.0, v["guidance_fund_myuan"] - sunk_fund) * v["guidance_fund_cost_share"]
+        if m["financing"]
+        else 0.0,
         "listing_subsidy": v["listing_subsidy_myuan"] * steps_per_year * years["listing_support"],
         "reserve_coaching": v["listing_reserve_support"]
         * v["reserve_coaching_cost_myuan_per_index_year"]

@@ -95,6 +95,16 @@ class Counters:
         self.transitions: set[tuple[int, int]] = set()
         # totals at the end of the last recorded December: the base of the year-to-date reporters
         self.year_base: dict[str, float] = {}
+        # totals when the scenario's own levers took over (its start): the base of the lever costs
+        self.policy_base: dict[str, float] = {}
+
+    def mark_policy_start(self) -> None:
+        """Remember the totals at the scenario's start, so costs count what its own levers spend."""
+        self.policy_base = dict(self.total)
+
+    def since_policy_start(self, name: str) -> float:
+        """Events (or m yuan) of kind ``name`` since the scenario's start (since the run's start without a fork)."""
+        return self.total[name] - self.policy_base.get(name, 0.0)
 
     def year_to_date(self, name: str) -> float:
         """Events of kind ``name`` since January of the current year (or since the run's start, if later)."""

@@ -153,6 +153,7 @@ class ParkModel(mesa.Model):
         the capital above it (none when its fund is no larger).
         """
         scenario = self.park_scenario
+        self.counters.mark_policy_start()
         warm_fund = [pol.values["guidance_fund_myuan"] for pol in self.policies if pol.name == "financing"]
         endowed = warm_fund[0] if warm_fund and self.finance.investors("guidance") else 0.0
         self.params = _params_of(scenario)
