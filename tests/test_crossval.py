@@ -183,3 +183,79 @@ def test_script_unknown_job_exits_2():
         cwd=ROOT,
     )
     assert out.returncode == 2 and "no_such_job" in out.stderr and "calibration jobs" in out.stderr
+
+
+# ---------------------------------------------------------------- the park: synthetic copies of a job's record
+TINY_JOB = """name = "cv_tiny"
+method = "msm"
+scenario = "scenario.toml"
+data = "data.csv"
+seed = 5
+
+[params.leads_per_month]
+low = 10.0
+high = 60.0
+
+[params.exit_peak_per_year]
+low = 0.03
+high = 0.25
+
+[[series]]
+series = "firms"
+
+[[series]]
+series = "projects_signed"
+
+[[series]]
+series = "firms_closed"
+
+[distance]
+rel_sd = {H = 0.05}
+min_sd = {firms = 1.0, projects = 1.0}
+"""
+TINY_FIGURES = [
+    ("firms", "park", "stock", "2018-06-30"),
+    ("projects_signed", "park", "flow_year", "2018-06-30"),
+    ("firms_closed", "park", "flow_year", "2018-06-30"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_job(tmp_path_factory):
+    from sim.calibration.job import load_job
+    from sim.calibration.synthetic import synthetic_data, write_data
+    from sim.model.scenario import load_scenario
+
+    folder = tmp_path_factory.mktemp("cvtiny")
+    tiny = ROOT / "scenarios" / "tiny.toml"
+    (folder / "scenario.toml").write_text(f'base = "{tiny}"\nname = "tiny24"\nend = "2018-06"\n', encoding="utf-8")
+    truth = {"leads_per_month": 30.0, "exit_peak_per_year": 0.095}
+    write_data(synthetic_data(load_scenario(folder / "scenario.toml"), truth, TINY_FIGURES, 1), folder / "data.csv")
+    (folder / "job.toml").write_text(TINY_JOB, encoding="utf-8")
+    return load_job(folder / "job.toml")
+
+
+def test_synthetic_copy_keeps_the_record_layout(tiny_job):
+    from sim.calibration.synthetic import synthetic_observations
+
+    truth = {"leads_per_month": 50.0, "exit_peak_per_year": 0.2}
+    a = synthetic_observations(tiny_job, truth, 3)
+    b = synthetic_observations(tiny_job, truth, 3)
+    pd.testing.assert_frame_equal(a, b)
+    keep = ["obs", "series", "frame", "kind", "date", "confidence", "weight"]
+    pd.testing.assert_frame_equal(a[keep], tiny_job.observations[keep])
+    assert np.all(np.isfinite(a["value"])) and not np.allclose(a["value"], tiny_job.observations["value"])
+    # sd follows the job's distance: 5% of the value, at least 1
+    assert np.allclose(a["sd"], np.maximum(0.05 * a["value"].abs(), 1.0))
+
+
+@pytest.mark.slow
+def test_park_crossval_smoke(tiny_job, tmp_path):
+    res = crossval.crossval_job(
+        tiny_job, n=2, budget=20, methods=["msm"], folder=tmp_path / "cv", log=lambda line: None
+    )
+    table = res["table"]
+    assert list(table["param"]) == tiny_job.param_names and (table["datasets"] == 2).all()
+    assert np.all(np.isfinite(table["shrinkage"]))
+    assert (tmp_path / "cv" / "identifiability.png").stat().st_size > 0
+    assert set(res["sensitivity"]["param"]) == set(tiny_job.param_names)
