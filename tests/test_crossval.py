@@ -252,7 +252,7 @@ def test_synthetic_copy_keeps_the_record_layout(tiny_job):
 @pytest.mark.slow
 def test_park_crossval_smoke(tiny_job, tmp_path):
     res = crossval.crossval_job(
-        tiny_job, n=2, budget=20, methods=["msm"], folder=tmp_path / "cv", log=lambda line: None
+        tiny_job, n=2, budget=10, methods=["msm"], folder=tmp_path / "cv", log=lambda line: None
     )
     table = res["table"]
     assert list(table["param"]) == tiny_job.param_names and (table["datasets"] == 2).all()

@@ -11,10 +11,11 @@ set with a reduced budget; per method and parameter we then report
   with a 95% Clopper-Pearson interval for that share (an honest method covers
   about 90%);
 * **shrinkage**: ``1 - posterior variance / prior variance``, averaged over the
-  data sets (Betancourt 2018, "Calibrating model-based inferences and decisions",
-  arXiv:1803.08393; Schad, Betancourt & Vasishth 2021, Psychological Methods
-  26(1):103-126): near 1 the data pin the parameter down, near 0 they say
-  nothing beyond the prior;
+  data sets ("posterior contraction": Betancourt, "Towards a principled Bayesian
+  workflow", https://betanalpha.github.io/assets/case_studies/principled_bayesian_workflow.html,
+  confidence H; the same metric as bayesflow's ``posterior_contraction``,
+  https://github.com/bayesflow-org/bayesflow): near 1 the data pin the parameter
+  down, near 0 they say nothing beyond the prior;
 * the posterior mean against the truth (figure ``identifiability.png``).
 
 A parameter whose shrinkage is below :data:`UNIDENTIFIED_SHRINKAGE` is named
@@ -44,8 +45,8 @@ from scipy import stats
 from sim.errors import InputError
 
 # Shrinkage below which a parameter is named unidentified. Source: [judgement] following
-# Betancourt 2018 (arXiv:1803.08393, sec. 2.2), who reads shrinkage near 0 as "poorly
-# identified"; 0.2 = the posterior keeps more than 80% of the prior variance. Confidence L.
+# Betancourt's principled-workflow case study (URL above), which reads contraction near 0 as
+# "poorly informed by the data"; 0.2 = the posterior keeps over 80% of the prior variance. Confidence L.
 UNIDENTIFIED_SHRINKAGE = 0.2
 INTERVAL = 0.90  # the methods' interval (fitted.summarise: q05..q95)
 BINOMIAL_LEVEL = 0.95  # level of the Clopper-Pearson interval around each coverage share
