@@ -259,3 +259,16 @@ def test_park_crossval_smoke(tiny_job, tmp_path):
     assert np.all(np.isfinite(table["shrinkage"]))
     assert (tmp_path / "cv" / "identifiability.png").stat().st_size > 0
     assert set(res["sensitivity"]["param"]) == set(tiny_job.param_names)
+
+
+def test_method_specific_failure_is_not_blamed_on_the_data():
+    table = pd.DataFrame(
+        [
+            {"method": "m1", "param": "a", "datasets": 20, "covered": 18, "coverage": 0.9, "coverage_low": 0.68,
+             "coverage_high": 0.99, "shrinkage": 0.8, "corr_mean_truth": 0.9, "identified": True},
+            {"method": "m2", "param": "a", "datasets": 20, "covered": 18, "coverage": 0.9, "coverage_low": 0.68,
+             "coverage_high": 0.99, "shrinkage": 0.1, "corr_mean_truth": 0.3, "identified": False},
+        ]
+    )  # fmt: skip
+    line = next(ln for ln in markdown_report(table, None, "x").splitlines() if ln.startswith("- **a**"))
+    assert "(by m2)" in line and "identified by m1" in line

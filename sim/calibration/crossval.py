@@ -53,7 +53,7 @@ BINOMIAL_LEVEL = 0.95  # level of the Clopper-Pearson interval around each cover
 # Reduced fit settings for cross-validation (declared; [judgement]: a tenth to a half of the job's
 # settings so that 20 data sets x 2-3 methods fit in hours on a few cores; recovery tests use similar).
 REDUCED = {
-    "abc": {"population": 60, "max_generations": 5},
+    "abc": {"population": 40, "max_generations": 4},
     "msm": {"replications": 8, "start_points": 3, "max_evaluations": 40},
     "output": {"predictive_runs": 2, "posterior_draws": 200},
 }
@@ -327,7 +327,14 @@ def markdown_report(table: pd.DataFrame, sensitivity: pd.DataFrame | None, title
         lines += ["", "## Unidentified parameters", ""]
         for name, g in lost.groupby("param", sort=False):
             methods = ", ".join(g["method"])
-            why = what_would_identify(sensitivity, name) if sensitivity is not None else "no sensitivity run"
+            others = table[(table["param"] == name) & table["identified"]]["method"].tolist()
+            if others:
+                why = (
+                    f"identified by {', '.join(others)}, so the data hold the information: {methods} does not extract "
+                    "it with the reduced budget (fit it with a larger budget, or prefer the other method)"
+                )
+            else:
+                why = what_would_identify(sensitivity, name) if sensitivity is not None else "no sensitivity run"
             lines.append(f"- **{name}** (by {methods}): {why}.")
     return "\n".join(lines) + "\n"
 
