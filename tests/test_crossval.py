@@ -272,3 +272,10 @@ def test_method_specific_failure_is_not_blamed_on_the_data():
     )  # fmt: skip
     line = next(ln for ln in markdown_report(table, None, "x").splitlines() if ln.startswith("- **a**"))
     assert "(by m2)" in line and "identified by m1" in line
+
+
+def test_stored_crossval_of_other_settings_is_refused(tiny_job, tmp_path):
+    crossval._check_settings(tmp_path, tiny_job, 10.0)
+    crossval._check_settings(tmp_path, tiny_job, 10.0)  # same settings: resumes
+    with pytest.raises(InputError, match="budget"):
+        crossval._check_settings(tmp_path, tiny_job, 20.0)

@@ -434,6 +434,26 @@ def default_folder(job) -> Path:
     return default_output(job) / "identifiability"
 
 
+def _check_settings(folder: Path, job, budget: float) -> None:
+    """Refuse to extend a stored cross-validation made by another job, reduced settings or budget."""
+    from sim.calibration.calibrate import fingerprint
+
+    now = json.loads(json.dumps({"job": fingerprint(job), "reduced": REDUCED, "budget": budget}, default=str))
+    path = folder / "crossval.json"
+    if path.is_file():
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        if stored != now:
+            changed = sorted(k for k in now if now[k] != stored.get(k))
+            raise InputError(
+                path,
+                None,
+                f"the stored cross-validation was made with another {', '.join(changed)}; "
+                "use another --out, the same settings, or move the stored files away",
+            )
+        return
+    _write_json(path, now)
+
+
 def crossval_job(
     job,
     n: int = DEFAULT_DATASETS,
@@ -451,6 +471,7 @@ def crossval_job(
         if m not in allowed:
             raise InputError("--methods", None, f"unknown method {m!r}; allowed: {', '.join(allowed)}")
     folder = Path(folder) if folder else default_folder(job)
+    _check_settings(folder, job, budget)
     design = park_design(job)
     log(f"cross-validating job '{job.name}': {n} data sets x {', '.join(methods)}, {budget:g} s per fit, in {folder}")
     fits = run_crossval(design, park_fitters(job, methods, budget, workers), n, folder, log)
