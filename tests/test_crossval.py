@@ -279,3 +279,16 @@ def test_stored_crossval_of_other_settings_is_refused(tiny_job, tmp_path):
     crossval._check_settings(tmp_path, tiny_job, 10.0)  # same settings: resumes
     with pytest.raises(InputError, match="budget"):
         crossval._check_settings(tmp_path, tiny_job, 20.0)
+
+
+def test_effects_within_noise_do_not_count():
+    sens = pd.DataFrame(
+        {
+            "param": ["p", "p", "q", "q"],
+            "stat": ["s1@f@2016", "s2@f@2016", "s1@f@2016", "s2@f@2016"],
+            "effect": [3.0, 0.5, 3.0, 0.5],
+            "noise": [2.0, 0.1, 0.5, 0.1],
+        }
+    )
+    assert crossval.what_would_identify(sens, "p").startswith("no figure of the record moves")
+    assert "s1@f (3 sd)" in crossval.what_would_identify(sens, "q")

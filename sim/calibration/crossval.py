@@ -263,22 +263,35 @@ def local_sensitivity(design: Design, reps: int = SENSITIVITY_REPS) -> pd.DataFr
 
     Every parameter is held at its prior mean except one, set to its prior's 25% and
     75% quantiles; both runs share seeds (common random numbers), ``reps`` times.
+    The run-to-run noise of each statistic is measured at the prior mean by pairs of
+    independent seeds, so that an effect can be told from noise.
 
     Returns:
-        One row per (param, stat): ``effect`` = mean of (figure at 75% - figure at 25%) / scale.
+        One row per (param, stat): ``effect`` = mean of (figure at 75% - figure at 25%) / scale, and ``noise`` =
+        RMS of (figure at one seed - figure at another) / scale over ``sqrt(reps)``: an effect within twice
+        the noise is not distinguishable from it.
     """
     base = {n: float(p.dist().mean()) for n, p in zip(design.names, design.priors, strict=True)}
+    seeds = [np.random.SeedSequence(design.seed, spawn_key=(0x5E75, r)) for r in range(2 * reps)]
+    pairs = [
+        (np.asarray(design.simulate(base, seeds[r]), float) - np.asarray(design.simulate(base, seeds[reps + r]), float))
+        / design.scale
+        for r in range(reps)
+    ]
+    noise = np.sqrt(np.nanmean(np.array(pairs) * np.array(pairs), axis=0) / reps)
     rows = []
     for name, p in zip(design.names, design.priors, strict=True):
         lo, hi = (float(v) for v in p.dist().ppf(SENSITIVITY_QUANTILES))
         diffs = []
         for r in range(reps):
-            seed = np.random.SeedSequence(design.seed, spawn_key=(0x5E75, r))
-            f_lo = np.asarray(design.simulate({**base, name: lo}, seed), float)
-            f_hi = np.asarray(design.simulate({**base, name: hi}, seed), float)
+            f_lo = np.asarray(design.simulate({**base, name: lo}, seeds[r]), float)
+            f_hi = np.asarray(design.simulate({**base, name: hi}, seeds[r]), float)
             diffs.append((f_hi - f_lo) / design.scale)
         effect = np.nanmean(np.array(diffs), axis=0)
-        rows.extend({"param": name, "stat": s, "effect": float(e)} for s, e in zip(design.stats, effect, strict=True))
+        rows.extend(
+            {"param": name, "stat": s, "effect": float(e), "noise": float(z)}
+            for s, e, z in zip(design.stats, effect, noise, strict=True)
+        )
     return pd.DataFrame(rows)
 
 
@@ -290,12 +303,15 @@ def what_would_identify(sensitivity: pd.DataFrame, name: str) -> str:
     """One line: which figures the parameter's effect runs through, and so which data would identify it."""
     g = sensitivity[sensitivity["param"] == name].copy()
     g["abs"] = g["effect"].abs()
+    if "noise" in g:  # effects within twice the run-to-run noise are not evidence of an effect
+        g.loc[g["abs"] <= 2 * g["noise"], "abs"] = 0.0
     by_series = g.assign(series=g["stat"].map(_series_of)).groupby("series")["abs"].max().sort_values(ascending=False)
-    top = [f"{s} ({v:.2g} sd)" for s, v in by_series.head(3).items() if np.isfinite(v)]
+    top = [f"{s} ({v:.2g} sd)" for s, v in by_series.head(3).items() if np.isfinite(v) and v > 0]
     if not top or by_series.max() < SENSITIVITY_SMALL:
         where = f"; its strongest, still weak, traces are in {', '.join(top)}" if top else ""
         return (
-            f"no figure of the record moves by a standard deviation across its prior's middle half{where}: "
+            f"no figure of the record moves by a standard deviation (and beyond run-to-run noise) across its "
+            f"prior's middle half{where}: "
             "it needs a series it drives directly, or many more or more precise figures of those"
         )
     return (
