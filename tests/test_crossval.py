@@ -292,3 +292,10 @@ def test_effects_within_noise_do_not_count():
     )
     assert crossval.what_would_identify(sens, "p").startswith("no figure of the record moves")
     assert "s1@f (3 sd)" in crossval.what_would_identify(sens, "q")
+
+
+def test_reduced_job_changes_only_settings(tiny_job):
+    r = crossval.reduced_job(tiny_job, "abc", 99)
+    assert r.method == "abc" and r.seed == 99 and r.abc["population"] == crossval.REDUCED["abc"]["population"]
+    assert r.msm["max_evaluations"] == crossval.REDUCED["msm"]["max_evaluations"]
+    assert r.priors == tiny_job.priors and r.observations is tiny_job.observations

@@ -407,14 +407,9 @@ def park_design(job) -> Design:
 
 def reduced_job(job, method: str, seed: int):
     """The job with the cross-validation's reduced settings, another method and seed."""
-    return replace(
-        job,
-        method=method,
-        seed=seed,
-        abc={**job.abc, **REDUCED["abc"]},
-        msm={**job.msm, **REDUCED["msm"]},
-        output={**job.output, **REDUCED["output"]},
-    )
+    # a method without reduced settings here (hm, when installed) keeps the job's settings, under the budget
+    tables = {k: {**getattr(job, k), **v} for k, v in REDUCED.items() if isinstance(getattr(job, k, None), dict)}
+    return replace(job, method=method, seed=seed, **tables)
 
 
 def park_fitters(job, methods: list[str], budget: float, workers: int = 1) -> dict[str, Callable]:
