@@ -65,3 +65,41 @@ def write_data(data: pd.DataFrame, path: str | Path) -> Path:
     path = Path(path)
     data[list(COLUMNS)].to_csv(path, index=False)
     return path
+
+
+# ---------------------------------------------------------------- synthetic copies of a job's own record
+def with_values(job, values) -> pd.DataFrame:
+    """``job.observations`` with new figure values, their standard deviations rescaled as the job scales them.
+
+    The sd of a figure depends on its value (``rel_sd`` of its confidence grade times
+    the value, floored at ``min_sd`` of its unit: :mod:`sim.calibration.job`), so a
+    synthetic record is weighted exactly as the real one would be at those values.
+    """
+    from sim.calibration.job import JobError, _distance, _sd
+    from sim.schema import read_toml
+
+    obs = job.observations.copy()
+    obs["value"] = np.asarray(values, float)
+    raw = read_toml(Path(job.path), JobError) if Path(job.path).is_file() else {}
+    obs["sd"] = _sd(obs, _distance(raw))
+    return obs
+
+
+def synthetic_observations(job, truth: dict[str, float], seed, simulator=None) -> pd.DataFrame:
+    """The job's record as it would read had the park run at ``truth``: same series, frames, kinds and dates.
+
+    Args:
+        job: a loaded job (:func:`sim.calibration.job.load_job`); every figure, fitted or checked, is simulated.
+        truth: values of the job's parameters.
+        seed: a ``SeedSequence`` or int: the single run of this synthetic history.
+        simulator: a :class:`~sim.calibration.simulator.Simulator` of the job (made when not given).
+
+    Returns:
+        A copy of ``job.observations`` with ``value`` (NaN where the run failed) and ``sd`` replaced.
+    """
+    from sim.calibration.simulator import Simulator
+
+    sim = simulator or Simulator(job.scenario, job.observations, job.param_names, job.seed)
+    seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+    figures = sim.figures(truth, seed)
+    return with_values(job, figures)
