@@ -225,7 +225,7 @@ def test_rd_shortage_slows_rd_heavy_industries_more(tiny):
     want, have = t.wanted_by_skill(m, rows, within_floor=False), t.have_by_skill(m, rows)
     r = rd_share(p)[m.firms.industry[rows]]
     clean = (want[:, RD] > 0) & (have[:, GENERAL] >= want[:, GENERAL])
-    assert clean.sum() > 10
+    assert clean.sum() >= 5, "enough firms with complete general staff to check the formula exactly"
     np.testing.assert_allclose(fill[clean], np.maximum(1 - r[clean] * p.talent_rd_shortfall_weight, 0.0))
     ind = m.firms.industry[rows]
     heavy = fill[np.isin(ind, [INDUSTRIES.index("graphene"), INDUSTRIES.index("health")])].mean()

@@ -35,6 +35,7 @@ import pandas as pd
 
 from sim.calibration.distance import replication_sd
 from sim.calibration.simulator import Simulator
+from sim.model import portable
 from sim.model.scenario import month_index
 from sim.model.units import MONTHS_PER_YEAR
 
@@ -90,7 +91,7 @@ def hill_exponent(size: np.ndarray, k: int) -> float:
     x = np.sort(np.asarray(size, float)[np.asarray(size, float) > 0])[::-1]
     if len(x) < k + 1 or k < 1:
         return float("nan")
-    logs = np.log(x[:k] / x[k])
+    logs = portable.log(x[:k] / x[k])
     return float(k / logs.sum()) if logs.sum() > 0 else float("inf")
 
 

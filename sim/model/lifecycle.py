@@ -163,7 +163,10 @@ def _resize_floor(ctx: ModelContext, rows: np.ndarray) -> None:
     grow = np.maximum(delta, 0.0)
     zone = firms.zone[rows]
     asked = np.bincount(zone, weights=grow, minlength=len(ZONES))
-    ratio = np.where(asked > 0, np.minimum(1.0, zones.free_m2 / np.maximum(asked, np.finfo(float).tiny)), 1.0)
+    # share of the asked floor space each zone can grant: all of it unless it asks more than is free
+    short = asked > zones.free_m2
+    ratio = np.ones(len(ZONES))
+    ratio[short] = np.maximum(zones.free_m2[short], 0.0) / asked[short]
     firms.floor_m2[rows] += grow * ratio[zone]
     zones.recount(firms)
 
