@@ -209,6 +209,7 @@ class Params:
     zone_israeli_central_bonus: float
     # -------- firm dynamics (issue 11)
     growth_size_ref_myuan: float
+    growth_size_floor_myuan: float
     growth_drift_size_elasticity: float
     growth_sigma_size_exponent: float
     exit_size_elasticity: float

@@ -116,7 +116,8 @@ def growth_step(ctx: ModelContext) -> None:
     funded = (firms.funded_month[rows] >= 0) & (ctx.month - firms.funded_month[rows] < p.funded_months)
     fill = ctx.talent.fill(ctx, rows)
     # Gibrat holds above the reference size; below it growth and volatility rise as size falls
-    log_size = np.minimum(portable.log(firms.revenue_myuan[rows] / p.growth_size_ref_myuan), 0.0)
+    size = np.maximum(firms.revenue_myuan[rows], p.growth_size_floor_myuan)
+    log_size = np.minimum(portable.log(size / p.growth_size_ref_myuan), 0.0)
     mu = (
         p.growth_drift_per_year * factor
         - p.growth_drift_size_elasticity * log_size

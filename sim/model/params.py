@@ -604,6 +604,10 @@ _DECLARED = [
     _p("growth_size_ref_myuan", C, 10.0, 1.0, 100.0, "m yuan/year",
        "[judgement] reference size of the size terms (about the park's mean firm, init_mean_revenue_myuan)",
        "revenue at which the size terms of growth and exit are neutral"),
+    _p("growth_size_floor_myuan", C, 0.1, 0.01, 1.0, "m yuan/year",
+       "[judgement] size studies cover firms with a few employees upward (Evans 1987 samples firms of 1+ staff);"
+       " below this the size terms stop growing, so volatility stays finite for a near-zero revenue",
+       "smallest revenue the size terms of growth and exit read (smaller firms count as this size)"),
     _p("growth_drift_size_elasticity", U, 0.03, 0.0, 0.1, "1/year per log unit",
        "Evans 1987, J. Industrial Economics 35(4): growth, its variability and failure fall with size and age "
        "(staging.scite.ai/authors/david-s-evans-JGvEE) [direction H, magnitude judgement], L",
