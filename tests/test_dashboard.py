@@ -21,6 +21,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -98,10 +99,19 @@ def test_history_points_are_the_published_levels():
     assert sorted(points["value"]) == sorted(expected["value"].astype(float)), points
 
 
-def test_the_cumulative_project_goal_leaves_out_the_first_half_of_2016(view):
-    goal, year, words = data.cumulative_goals(view.inputs)["projects_signed_cum"]
+def test_the_cumulative_project_goal_counts_from_2016(view):
+    """Forked runs record 2016-01 on: the panel is rebased to December 2015 and the goal is the whole 1000."""
+    monthly, from_2016 = data.since_2016(view.monthly)
+    assert from_2016, "tiny runs are forked from the 2014 history"
+    goal, year, words = data.cumulative_goals(view.inputs, from_2016)["projects_signed_cum"]
+    assert (goal, year) == (1000, 2020), words
+    dec = view.monthly[view.monthly["date"].astype(str) == "2016-12"]["projects_signed_cum"].to_numpy()
+    dec15 = view.monthly[view.monthly["date"].astype(str) == "2015-12"]["projects_signed_cum"].to_numpy()
+    assert np.array_equal(monthly[monthly["date"].astype(str) == "2016-12"]["projects_signed_cum"], dec - dec15)
+    assert monthly[monthly["date"].astype(str) < "2016-01"]["projects_signed_cum"].isna().all()
+    # a cold start (records from 2016-07) takes the assumed first half-year off the goal instead
     h1 = view.inputs["tiny"]["h1_2016_tech_projects"]
-    assert (goal, year) == (1000 - h1, 2020), words
+    assert data.cumulative_goals(view.inputs, False)["projects_signed_cum"][0] == 1000 - h1
 
 
 def test_fan_figure_has_units_targets_and_history(view):

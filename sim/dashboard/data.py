@@ -21,7 +21,7 @@ from sim.plots.labels import definition_text
 FINISHED = ("complete", "complete-with-failures")
 # (monthly column, panel title, unit on the axis); the five series the plan's targets are about
 FAN_SERIES = (
-    ("projects_signed_cum", "Technology projects signed since the run start", "projects"),
+    ("projects_signed_cum", "Technology projects signed since 2016-01", "projects"),
     ("listed_exchange_neeq", "Listed companies (exchange + NEEQ)", "firms"),
     ("listed_exchange", "Exchange-listed companies", "firms"),
     ("market_value_exchange_neeq_bn_yuan", "Market value of listed companies (exchange + NEEQ)", "bn yuan"),
@@ -209,17 +209,33 @@ def history_points(history: pd.DataFrame | None = None) -> dict[str, pd.DataFram
     return {col: pd.DataFrame(rows).sort_values("date") for col, rows in out.items()}
 
 
-def cumulative_goals(inputs: dict[str, dict]) -> dict[str, tuple[float, int, str]]:
+def cumulative_goals(inputs: dict[str, dict], records_from_2016: bool = False) -> dict[str, tuple[float, int, str]]:
     """Fan column -> (goal within the run, year due, words) of the plan's cumulative project target.
 
-    The 1000-project target counts from January 2016; a run starts in July, so the
-    projects of January-June 2016 (the declared ``h1_2016_tech_projects`` input) are
-    taken off the goal drawn on the ``projects_signed_cum`` panel.
+    The 1000-project target counts from January 2016. A run forked from the 2014 history
+    records January-June 2016 itself (``records_from_2016``: the panel is then drawn as
+    signings since 2016-01, see :func:`since_2016`), so the goal is the whole 1000; a cold
+    start in 2016-07 misses that half-year, and the declared ``h1_2016_tech_projects``
+    input is taken off the goal instead.
     """
     t = TARGETS_BY_NAME["tech_projects_2016_2020"]
+    if records_from_2016:
+        return {"projects_signed_cum": (t.threshold, t.year, f"{t.threshold:g} over 2016-2020, counted from 2016-01")}
     h1s = [float(v[t.h1_input]) for v in (inputs or {}).values() if t.h1_input in v]
     h1 = float(np.median(h1s)) if h1s else 0.0  # the scenarios of a study share the record of H1 2016
     return {"projects_signed_cum": (t.threshold - h1, t.year, f"{t.threshold:g} over 2016-2020 less {h1:g} in H1 2016")}
+
+
+def since_2016(monthly: pd.DataFrame, column: str = "projects_signed_cum") -> tuple[pd.DataFrame, bool]:
+    """Rebase a cumulative column to each run's December 2015 (blank before 2016) when the records hold it."""
+    dates = monthly["date"].astype(str)
+    if column not in monthly or not (dates == "2015-12").any():
+        return monthly, False
+    keys = [k for k in ("scenario", "run", "replicate") if k in monthly]
+    base = monthly[dates == "2015-12"].set_index(keys)[column]
+    at = monthly.set_index(keys).index.map(base.to_dict().get)
+    rebased = monthly[column].to_numpy(float) - np.asarray(at, float)
+    return monthly.assign(**{column: np.where(dates >= "2016-01", rebased, np.nan)}), True
 
 
 def fan_figure(view: View, history: dict[str, pd.DataFrame] | None = None):
@@ -228,11 +244,12 @@ def fan_figure(view: View, history: dict[str, pd.DataFrame] | None = None):
 
     if view.monthly.empty:
         return None
-    monthly = relabel(view.monthly, view.labels)
+    monthly, from_2016 = since_2016(view.monthly)
+    monthly = relabel(monthly, view.labels)
     panels = [(c, f"{title} ({unit})") for c, title, unit in FAN_SERIES if c in monthly]
     fig = fan_chart(monthly, panels, ncols=2)
     dates = pd.to_datetime(pd.Series(sorted(monthly["date"].unique())))
-    goals = cumulative_goals(view.inputs)
+    goals = cumulative_goals(view.inputs, from_2016)
     history = history_points() if history is None else history
     for ax, (col, _title) in zip(fig.axes, panels, strict=False):
         unit = next(u for c, _, u in FAN_SERIES if c == col)
