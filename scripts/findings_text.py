@@ -63,9 +63,10 @@ def _leading(i: dict) -> str:
 def _year_2016(what: str, h1_key: str):
     def text(i: dict) -> str:
         return (
-            f"Only July-December 2016 is simulated; January-June is data ({_g(i, h1_key)} {what}). Half a year "
-            "of arrivals at the fitted rate is too short, and the *registered*/*started* readings lose the "
-            "months that signed projects take to land."
+            f"2016 is a hindcast: every run simulates all of 2016 ({what} included) from the 2014 history, under "
+            "the status-quo levers until 2016-07, so a package acts on half a year at most; the *registered* "
+            "and *started* readings also lose the months that signed projects take to land. Compare the "
+            "status quo with the park's record for 2016-2017 (calibration/data)."
         )
 
     return text
@@ -87,6 +88,7 @@ MECHANISMS = {
     "graphene_total_2016": _graphene,
     "internet_projects_2016": _year_2016("internet projects", "h1_2016_internet_projects"),
     "listings_2016": _year_2016("listings", "h1_2016_listings"),
+    "listings_2016_level": _year_2016("listed and quoted firms", "h1_2016_listings"),
     "share_reforms_2016": _year_2016("share reforms", "h1_2016_share_reforms"),
     "reserve_firms_2016": _year_2016("reserve firms", "h1_2016_reserve_firms"),
     "key_projects_2016": _year_2016("key projects", "h1_2016_key_projects"),
@@ -115,15 +117,16 @@ def caveats_section(fitted: dict, batches: dict) -> list[str]:
             f"Of its {len(notes)} fitted parameters the data identify {len(ident)} "
             f"({', '.join(f'`{k}`' for k in ident) or 'none'}); the other {len(loose)} are prior-dominated:", "",
             *[f"- `{k}` = {fitted['values'][k]:g} ({notes[k]})" for k in notes], "",
-            "What this means for the findings: the intervals above are Monte Carlo intervals over the model's "
-            "own randomness at one parameter set; they do not include parameter uncertainty. Targets driven by "
+            "What this means for the findings: every batch above samples the fitted posterior (`parksim run` and "
+            "`sweep` pair replication i with posterior draw i and seed i, the same pairs in every scenario), so "
+            "the P(reach) intervals include parameter uncertainty as well as the model's own randomness; the "
+            "variance split (`parksim show BATCH`) says how much of each outcome's spread is which. Targets driven by "
             "unidentified parameters (the listing targets through `p_neeq_file_per_year`, survival through "
             "`exit_peak_per_year`, project counts through the split of `leads_per_month` and `p_sign_lead`, whose "
             "product the data do pin down; see docs/calibration.md) could be reached more or less often "
             "under other parameter values that fit the park's history equally well. Absolute probabilities "
             "should be read with that in mind; the comparisons between packages (common random numbers) and "
-            "the ranking of levers are more robust than the levels. A batch over the posterior draws "
-            "(`calibration/fitted/default/posterior_draws.csv`) was not run for this document.", "",
+            "the ranking of levers are more robust than the levels.", "",
         ]  # fmt: skip
     lines += [
         "### Definitions", "",
@@ -133,13 +136,17 @@ def caveats_section(fitted: dict, batches: dict) -> list[str]:
         "- *Listed* has two readings: **exchange** (Shanghai/Shenzhen exchanges, incl. ChiNext and STAR) and "
         "**exchange_neeq** (adds NEEQ quotation, the 'New Third Board'). Section 1 gives both; they differ "
         "because NEEQ quotation has no profit gate.",
-        "- Targets for 2016 add the recorded January-June 2016 counts to the simulated July-December.", "",
+        "- Targets for 2016 count the run's own January-December 2016 (the run starts in 2014-01 and forks "
+        "at 2016-07): 2016 and 2017 are a hindcast, to be compared with the park's record. 'Reach 3 listed "
+        "or quoted' is read both as a flow during 2016 and as the level at December 2016.", "",
         "### What the model leaves out", "",
-        "- Macroeconomic shocks after 2016 (the 2018 trade tensions, the 2020 pandemic), competition from other "
-        "parks, and mergers and acquisitions.",
-        "- Listing routes other than ChiNext-style IPO and NEEQ (no main-board route, no listing abroad); "
-        "market valuations are fixed multiples, not market prices.",
-        "- Policy costs: the cost proxy of section 3 is a lever-distance, not a budget in yuan.",
+        "- Macroeconomic shocks after 2016 (the 2018 trade tensions, the 2020 pandemic) beyond what the dated "
+        "market tables carry (approval rates, queues, the index level), and mergers and acquisitions. "
+        "Competing parks enter only as one outside option in every location choice.",
+        "- Market values after listing move with revenue and the index from a draw around each board's "
+        "median; they are not calibrated to the values of real park listings.",
+        "- Lever costs are declared, mostly [assumption] figures (docs/ODD.md 7.1): compare packages' costs "
+        "with each other rather than reading them as budgets.",
         "- Feedback from targets to policy (the park reacting mid-course to missed targets).", "",
     ]  # fmt: skip
     return lines

@@ -178,14 +178,22 @@ def q3_scale(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def package_cost(points: pd.DataFrame, low: dict, high: dict) -> pd.Series:
-    """Cost proxy: mean over the spending levers of (value - status quo) / (full package - status quo).
+    """Planned cost of each package in m yuan over the run window (sim.model.costs.package_cost_myuan).
 
-    The eco threshold is a rule, not spending, and is left out; levers the package
-    does not move are left out too. 0 = status quo, 1 = the full package.
+    Each row's declared inputs replace the baseline's; lever costs are the declared ones
+    (docs/ODD.md 7.1, mostly [assumption]). ``low`` and ``high`` are kept for the callers'
+    signature: the status quo and the full package get their own costs like any package.
     """
-    levers = [k for k in spending_levers(low, high) if k in points.columns]
-    steps = [(points[k] - low[k]) / (high[k] - low[k]) for k in levers]
-    return pd.concat(steps, axis=1).mean(axis=1)
+    from sim.model.costs import package_cost_myuan
+    from sim.model.params import PARAMS
+    from sim.model.scenario import load_scenario
+
+    base = load_scenario("baseline")
+    out = {}
+    for name, row in points.iterrows():
+        values = {k: (int(v) if PARAMS[k].integer else float(v)) for k, v in row.items() if k in PARAMS}
+        out[name] = package_cost_myuan(base.with_values(**values))
+    return pd.Series(out, dtype=float)
 
 
 def spending_levers(low: dict, high: dict) -> list[str]:
@@ -196,7 +204,7 @@ def spending_levers(low: dict, high: dict) -> list[str]:
 
 
 def lhs_points(batch, low: dict, high: dict) -> tuple[pd.DataFrame, list[str]]:
-    """One row per design point: inputs, cost proxy and the reach share of every target column."""
+    """One row per design point: inputs, planned cost (m yuan) and the reach share of every target column."""
     out = batch.outcomes[batch.outcomes["status"] == "ok"]
     inputs = sd.varied_inputs(out, batch.manifest["input_columns"])
     cols = [c for c in _target_order() if c in out.columns]
@@ -217,7 +225,7 @@ def q3_cheapest(points: pd.DataFrame) -> pd.DataFrame:
         for level in LEVELS:
             ok = points[points[col] >= level - 1e-9].sort_values("cost")
             row[f"points >= {level:g}"] = f"{len(ok)}/{len(points)}"
-            row[f"cheapest >= {level:g}: cost"] = f"{ok['cost'].iloc[0]:.2f} (`{ok.index[0]}`)" if len(ok) else "-"
+            row[f"cheapest >= {level:g}: m yuan"] = f"{ok['cost'].iloc[0]:,.0f} (`{ok.index[0]}`)" if len(ok) else "-"
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -285,7 +293,7 @@ def out_of_reach(best: pd.DataFrame, inputs: dict) -> list[str]:
 
 
 def all_packages(b: dict, tables: dict, points, low: dict, high: dict) -> pd.DataFrame:
-    """Every tested package with its cost proxy, replications and P per reading (scenarios, scale, LHS)."""
+    """Every tested package with its planned cost (m yuan), replications and P per reading (scenarios, scale, LHS)."""
     frames = []
     for key, table in tables.items():
         if table is None:
@@ -324,7 +332,7 @@ def _pkg(frame: pd.DataFrame) -> str:
     if frame.empty:
         return "no tested package"
     r = frame.iloc[0]
-    return f"`{r['scenario']}` cost {r['cost']:.2f}, P {pct(r['p_reach'])} of {int(r['n'])}"
+    return f"`{r['scenario']}` {r['cost']:,.0f} m yuan, P {pct(r['p_reach'])} of {int(r['n'])}"
 
 
 # ---------------------------------------------------------------- the document
@@ -470,7 +478,7 @@ def _section_q3(b, scale, points, inputs, low, high, img: Path, args) -> list[st
         reps = int(points["n_runs"].max())
         lines += [f"### Cheapest package of a Latin hypercube ({len(points)} packages x {reps} replications; "
                   f"batch `{args.packages}`)", "",
-                  "Cost is the proxy defined under *The minimum package* below. With "
+                  "Cost is the planned cost in m yuan defined under *The minimum package* below. With "
                   f"{reps} replications a point's reach share is coarse (steps of {1 / reps:.2f}): read the cheapest "
                   "point as a candidate to confirm, not a guarantee.", "",
                   md_table(q3_cheapest(points)), "",
@@ -492,11 +500,11 @@ def _section_minimum(packages: pd.DataFrame, low: dict, high: dict) -> list[str]
     return [
         "", "### The minimum package, over everything tested", "",
         "Every tested package (the lever families and full package of section 1, the scaled packages, "
-        f"the Latin hypercube) gets a cost proxy: the mean, over the {len(spending_levers(low, high))} "
-        "spending levers, of how far each lever moves from its status-quo level towards its full-package level "
-        "(0 = status quo, 1 = the full package, more than 1 beyond it). Each lever counts the same; the eco "
-        "threshold is a rule, not spending, and is left out. This is a distance in lever space, not a budget in "
-        "yuan. For each reading, the cheapest package whose share of replications reaching the goal is at least "
+        "the Latin hypercube) gets its planned cost in m yuan over 2016-07..2025-12 from the declared lever "
+        "costs (`sim.model.costs.package_cost_myuan`, docs/ODD.md 7.1; most unit costs are [assumption], so "
+        "compare packages with each other rather than reading the figures as budgets; the eco threshold and "
+        "rent relief cost nothing in this plan). For each reading, the cheapest package whose share of "
+        "replications reaching the goal is at least "
         "50% or 80%; packages with fewer replications are cheaper to find by luck, so the cheapest with at "
         "least 30 replications is given too. `P 90% of 60` means 90% of 60 replications.", "",
         md_table(q3_minimum(packages)),
