@@ -123,6 +123,7 @@ FIRM_DOCS = {
     "board": "board filed for or listed on, index into markets.BOARDS (none, main, chinext, star, bse, "
     "overseas); none unless ipo_filed or listed",
     "ps_listed": "market value at listing / revenue at listing, at the end-2018 market level (0 unless listed)",
+    "listing_revenue_myuan": "revenue when it listed (m yuan/year); market value moves with revenue / this",
     "quality": "latent quality, N(0,1) at entry: raises growth drift by quality_growth_per_year;"
     " investors screen on a noisy signal of it",
     "signal_noise": "N(0,1) noise of investors' signal of quality (x vc_signal_noise_sd), drawn once at entry",

@@ -210,6 +210,7 @@ class Params:
     # -------- firm dynamics (issue 11)
     growth_size_ref_myuan: float
     growth_size_floor_myuan: float
+    mv_revenue_elasticity: float
     growth_drift_size_elasticity: float
     growth_sigma_size_exponent: float
     exit_size_elasticity: float

@@ -68,6 +68,7 @@ _FIELDS = {
     "filed_month": np.int32,
     "board": np.int8,
     "ps_listed": float,
+    "listing_revenue_myuan": float,  # revenue when it listed (m yuan/year; 0 unless listed)
     # firm dynamics (issue 11)
     "quality": float,  # latent quality, standard normal at entry (raises growth drift, VC screen on it)
     "signal_noise": float,  # standard normal noise of investors' signal of quality, drawn at entry

@@ -70,7 +70,11 @@ def valuation_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
     """Market value: drawn at listing and moved with revenue and market level; P/S on the NEEQ and privately."""
     p, firms = ctx.params, ctx.firms
     rev = firms.revenue_myuan[rows]
-    listed = firms.ps_listed[rows] * rev * markets.market_level(ctx.month)
+    # value at listing, moved with revenue growth since (elasticity mv_revenue_elasticity) and the index
+    at_listing = firms.listing_revenue_myuan[rows]
+    growth = rev / np.where(at_listing > 0, at_listing, 1.0)
+    moved = portable.power(np.maximum(growth, 0.0), p.mv_revenue_elasticity)
+    listed = firms.ps_listed[rows] * at_listing * moved * markets.market_level(ctx.month)
     state = firms.listing[rows]
     return np.select([state == LISTED, state == NEEQ], [listed, p.ps_neeq * rev], p.ps_private * rev)
 
@@ -171,6 +175,7 @@ def _draw_value(ctx: ModelContext, rows: np.ndarray, rng: np.random.Generator) -
     z = rng.standard_normal(len(rows))
     value_2018 = median * portable.exp(p.mv_log_sigma * z)
     firms.ps_listed[rows] = value_2018 / firms.revenue_myuan[rows]  # revenue > 0 (log-normal growth)
+    firms.listing_revenue_myuan[rows] = firms.revenue_myuan[rows]
 
 
 def _start_reforms(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> None:

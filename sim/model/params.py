@@ -604,6 +604,12 @@ _DECLARED = [
     _p("growth_size_ref_myuan", C, 10.0, 1.0, 100.0, "m yuan/year",
        "[judgement] reference size of the size terms (about the park's mean firm, init_mean_revenue_myuan)",
        "revenue at which the size terms of growth and exit are neutral"),
+    _p("mv_revenue_elasticity", U, 0.5, 0.2, 1.0, "log value per log revenue",
+       "[judgement] L: a listed firm's value is drawn around its board's median at listing, whatever its revenue"
+       " (STAR's market-cap routes admit firms with little revenue); value then grows less than one for one with"
+       " revenue, as price-to-sales multiples fall as firms grow; 1 = the constant multiple of the last version,"
+       " which gave about 15 bn yuan per listed park firm against board medians of 4-6 bn",
+       "elasticity of a listed firm's market value to its revenue growth since listing"),
     _p("growth_size_floor_myuan", C, 0.1, 0.01, 1.0, "m yuan/year",
        "[judgement] size studies cover firms with a few employees upward (Evans 1987 samples firms of 1+ staff);"
        " below this the size terms stop growing, so volatility stays finite for a near-zero revenue",
