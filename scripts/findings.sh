@@ -49,9 +49,10 @@ stage() {  # stage ID KIND ARGS...: run, resume or skip one batch
 
 # 1. Target probabilities: status quo and every lever package, common random numbers.
 stage findings-scenarios run "${SCENARIOS[@]}" --reps 60 --seed "$SEED" --workers "$WORKERS" --no-figure --quiet
-# 2. Which levers matter: Morris screening over 18 levers, 8 trajectories x 19 points x 3 reps.
-stage findings-morris sensitivity baseline --method morris --design sensitivity_levers \
-    --n 8 --reps 3 --seed "$SEED" --workers "$WORKERS" --quiet
+# 2. Which levers matter, across the deep uncertainty of their effects: Morris over 18 levers and
+#    8 deep inputs together, 6 trajectories x 27 points x 3 reps.
+stage findings-morris sensitivity baseline --method morris --design sensitivity_levers_deep \
+    --n 6 --reps 3 --seed "$SEED" --workers "$WORKERS" --quiet
 # 3. The full package scaled from 0 to 1.5 (7 points x 30 reps).
 stage findings-scale sweep baseline --design scripts/findings_scale.toml \
     --reps 30 --seed "$SEED" --workers "$WORKERS" --quiet

@@ -445,14 +445,23 @@ def _section_q2(morris, img: Path, args) -> list[str]:
     if morris is None:
         return lines + ["Not run.", ""]
     mu = morris_indices(morris)
+    from sim.model.params import DEEP
+
     rank = lever_ranking(mu).reset_index()
+    rank["input"] = rank["input"].map(lambda k: f"{k} (deep)" if k in DEEP else k)
     rank["mean_normalised_mu_star"] = rank["mean_normalised_mu_star"].map(lambda v: f"{v:.2f}")
-    rank.columns = ["lever", "mean mu* / largest mu* of the target", "targets where it is the largest"]
-    plot_morris(mu, img / "findings_morris.png", _target_order())
+    rank.columns = ["lever or (deep) effect", "mean mu* / largest mu* of the target", "targets where it is the largest"]
     meta = morris.manifest.get("sensitivity", {})
+    design = Path(str(meta.get("design", {}).get("path", "sensitivity_levers_deep"))).name
+    plot_morris(mu, img / "findings_morris.png", _target_order())
     return lines + [
-        f"Morris screening over the levers of `sensitivity_levers.toml` (N = {meta.get('n', '?')} trajectories, "
+        f"Morris screening over the levers and the deep uncertainties of their effects, together "
+        f"(`{design}`; N = {meta.get('n', '?')} trajectories, "
         f"{morris.manifest['reps']} replications per point, {morris.n_runs} runs; batch `{args.morris}`). "
+        "Because the deep inputs (how strongly attraction effort, the VC cluster, listing subsidies, reserve "
+        "coaching, leading-firm support and the China-Israel stream work; kind `deep`, no empirical estimate) "
+        "move at the same time, each lever's mu* is an average over their declared ranges: the ranking holds "
+        "across those ranges, and a deep input high in the table is an assumption the answer leans on. "
         "mu* is the change of the outcome when the lever moves across its whole tested range, with its 95% "
         "bootstrap interval (see docs/analysis.md); the ranges run from below the status quo to beyond the full "
         "package. For the probability of reaching, mu* is a change in probability extrapolated linearly from "
