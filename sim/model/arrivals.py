@@ -31,7 +31,7 @@ ISRAELI_MIX = np.array([0.05, 0.40, 0.25, 0.0, 0.30])
 # (报告书), light impact a report table (报告表), negligible impact only a registration
 # form (登记表, filed, not approved, since the 2016 revision of the law).
 CATEGORIES = ("heavy", "light", "clean")
-HEAVY, LIGHT, CLEAN = range(3)
+HEAVY, LIGHT, CLEAN = range(len(CATEGORIES))
 # Category mix of each industry's leads (rows INDUSTRIES, columns CATEGORIES) [judgement,
 # read off the directory (MEP Decree 2, 2008: fao.org faolex LEX-FAOC040204 [H]): chemical
 # synthesis of carbon materials and drugs needs a report (chemicals and pharmacy are on the
@@ -56,7 +56,7 @@ CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
 POLLUTION_MEAN = CATEGORY_MIX @ CATEGORY_POLLUTION_MEAN
 HIGH_POLLUTION_INDEX = 0.6  # firms above this count as high-pollution in reports [definition for reporting, judgement]
 
-assert len(INDUSTRY_MIX) == len(INDUSTRIES) and abs(INDUSTRY_MIX.sum() - 1) < 1e-9
+assert len(INDUSTRY_MIX) == len(INDUSTRIES) and np.isclose(INDUSTRY_MIX.sum(), 1.0)
 assert CATEGORY_MIX.shape == (len(INDUSTRIES), len(CATEGORIES)) and np.allclose(CATEGORY_MIX.sum(axis=1), 1.0)
 
 

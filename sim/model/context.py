@@ -280,6 +280,9 @@ class Params:
     cluster_ref_internet_firms: int
     cluster_ref_culture_firms: int
     cluster_ref_other_tech_firms: int
+    # -------- remaining constants (issue 11)
+    init_min_zone_premises: int
+    init_event_age_months: int
 
     @classmethod
     def from_values(cls, values: Mapping[str, float]) -> Params:

@@ -21,11 +21,15 @@ import mesa
 import numpy as np
 
 # lifecycle stages
-SIGNED, REGISTERED, OPERATING, GROWING, MATURE, GONE = range(6)
 STAGES = ("signed", "registered", "operating", "growing", "mature", "gone")
+SIGNED, REGISTERED, OPERATING, GROWING, MATURE, GONE = range(len(STAGES))
 # listing states (see sim.model.listing for the transitions)
-NONE, REFORMING, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED, DELISTED = range(8)
 LISTING_STATES = ("none", "reforming", "reformed", "neeq_filed", "neeq", "ipo_filed", "listed", "delisted")
+NONE, REFORMING, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED, DELISTED = range(len(LISTING_STATES))
+
+# Rows a FirmTable holds before it first grows [definition: storage size, not behaviour;
+# the table grows as needed].
+DEFAULT_CAPACITY = 1024
 
 _FIELDS = {
     # identity and place
@@ -96,7 +100,7 @@ class FirmTable:
     so that totals over the whole run can be computed.
     """
 
-    def __init__(self, capacity: int = 1024):
+    def __init__(self, capacity: int = DEFAULT_CAPACITY):
         self.n = 0
         for name, dtype in _FIELDS.items():
             setattr(self, name, np.zeros(capacity, dtype=dtype))

@@ -14,8 +14,12 @@ from sim.model.arrivals import ISRAELI_MIX, POLLUTION_MEAN, investment_median
 from sim.model.context import ModelContext, Params
 from sim.model.firms import GROWING, LISTED, MATURE, NEEQ, OPERATING, REFORMED, REGISTERED, SIGNED
 from sim.model.lifecycle import margin_of, stage_thresholds
-from sim.model.params import INDUSTRIES
+from sim.model.params import INDUSTRIES, ZONES
 from sim.model.units import MONTHS_PER_YEAR
+
+# Zone capacity while the initial firms choose their zones: larger than any park, so that
+# no choice is refused for room before the zones are sized to fit [definition: "unbounded"].
+UNBOUNDED_M2 = 1e15
 
 
 def _counts(p: Params) -> np.ndarray:
@@ -37,7 +41,9 @@ def build_initial_state(ctx: ModelContext) -> None:
     _initial_listings(ctx, rows)
     firms.reserve[rows] |= (firms.revenue_myuan[rows] >= p.reserve_revenue_myuan) & (firms.profit_y1_myuan[rows] > 0)
     ctx.zones.recount(firms)
-    ctx.zones.capacity_m2 = np.maximum(ctx.zones.occupied_m2 / p.init_occupancy_share, 10 * p.min_floor_m2)
+    ctx.zones.capacity_m2 = np.maximum(
+        ctx.zones.occupied_m2 / p.init_occupancy_share, p.init_min_zone_premises * p.min_floor_m2
+    )
     _signed_pipeline(ctx)
     _initial_talent(ctx)
     ctx.finance.populate(round(p.init_investors * p.population_scale))
@@ -58,7 +64,7 @@ def _existing_firms(ctx: ModelContext) -> np.ndarray:
     revenue, stage = _revenue_and_stage(rng, industry, p)
     pollution = _pollution(rng, industry, p)
     floor = np.maximum(p.min_floor_m2, revenue / p.revenue_per_employee_myuan * p.m2_per_employee)
-    ctx.zones.capacity_m2 = np.full(3, 1e15)  # choose freely, then size the zones
+    ctx.zones.capacity_m2 = np.full(len(ZONES), UNBOUNDED_M2)  # choose freely, then size the zones
     zone = ctx.zones.choose(ctx.streams["location"], industry, stage, israeli, floor, ctx.location_betas(), ctx.firms)
     return ctx.add_firms(
         n,
@@ -148,9 +154,9 @@ def _initial_listings(ctx: ModelContext, rows: np.ndarray) -> None:
     reformed = rest[: round(p.init_reformed_firms * s)]
     for group, state in ((listed, LISTED), (graphene, NEEQ), (others, NEEQ), (reformed, REFORMED)):
         firms.listing[group] = state
-        firms.reform_month[group] = ctx.start_month - 12
+        firms.reform_month[group] = ctx.start_month - p.init_event_age_months
         firms.reserve[group] = True
-    firms.listed_month[listed] = ctx.start_month - 12
+    firms.listed_month[listed] = ctx.start_month - p.init_event_age_months
     firms.pre_ipo_listing[rows] = REFORMED
 
 
@@ -201,7 +207,7 @@ def _initial_talent(ctx: ModelContext) -> None:
         rng,
         np.concatenate([zone, idle_zone]),
         np.concatenate([employer, np.full(n_idle, -1)]),
-        ctx.start_month - 12,
+        ctx.start_month - ctx.params.init_event_age_months,
         0.0,
     )
     talent.recount(firms)

@@ -31,7 +31,7 @@ from sim.model.firms import (
 )
 from sim.model.listing import valuation_myuan
 from sim.model.params import INDUSTRIES, ZONES
-from sim.model.units import MONTHS_PER_YEAR, YUAN_PER_MYUAN
+from sim.model.units import MONTHS_PER_YEAR, MYUAN_PER_BNYUAN, YUAN_PER_MYUAN
 
 IN_PARK = (REGISTERED, OPERATING, GROWING, MATURE)
 COUNTED_EVENTS = (
@@ -148,7 +148,9 @@ def in_park(ctx: ModelContext) -> np.ndarray:
 for _i, _ind in enumerate(INDUSTRIES):
     reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int((m.firms.industry[in_park(m)] == i).sum()))
     reporter(f"{_ind}_revenue_bn_yuan", "bn yuan/year")(
-        lambda m, i=_i: float(m.firms.revenue_myuan[in_park(m)][m.firms.industry[in_park(m)] == i].sum()) / 1000.0
+        lambda m, i=_i: (
+            float(m.firms.revenue_myuan[in_park(m)][m.firms.industry[in_park(m)] == i].sum()) / MYUAN_PER_BNYUAN
+        )
     )
 for _z, _zone in enumerate(ZONES):
     reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int((m.firms.zone[in_park(m)] == z).sum()))
@@ -248,13 +250,13 @@ def _neeq_columns(m) -> dict[str, np.ndarray]:
 def _market_value_bn(m, *states):
     rows = in_park(m)
     rows = rows[is_one_of(m.firms.listing[rows], states)]
-    return float(valuation_myuan(m, rows).sum()) / 1000.0
+    return float(valuation_myuan(m, rows).sum()) / MYUAN_PER_BNYUAN
 
 
 reporter("market_value_exchange_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED))
 reporter("market_value_exchange_neeq_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED, NEEQ))
 reporter("market_value_domestic_bn_yuan", "bn yuan")(
-    lambda m: float(valuation_myuan(m, _on_boards(m, markets.DOMESTIC)).sum()) / 1000.0
+    lambda m: float(valuation_myuan(m, _on_boards(m, markets.DOMESTIC)).sum()) / MYUAN_PER_BNYUAN
 )
 
 
@@ -276,7 +278,7 @@ def _supported(m):
 
 @reporter("revenue_bn_yuan", "bn yuan/year")
 def _revenue(m):
-    return float(m.firms.revenue_myuan[in_park(m)].sum()) / 1000.0
+    return float(m.firms.revenue_myuan[in_park(m)].sum()) / MYUAN_PER_BNYUAN
 
 
 @reporter("high_pollution_firms", "firms")

@@ -799,6 +799,17 @@ _DECLARED = [
     _p("cluster_ref_other_tech_firms", C, 150, 1, 5000, "firms",
        "2014 initial count init_other_tech_firms [judgement], L",
        "other technology firms at which the cluster multiplier is 1 (before population_scale)", integer=True),
+    # -------- remaining constants (issue 11)
+    _p("init_min_zone_premises", INIT, 10, 1, 100, "premises of min_floor_m2",
+       "[judgement] (was the bare 10 in initial.build_initial_state): a zone the initial firms leave "
+       "empty still gets room for a few smallest premises, L",
+       "smallest initial zone capacity, in premises of min_floor_m2 (the zones are sized to "
+       "occupied / init_occupancy_share, at least this)", integer=True),
+    _p("init_event_age_months", INIT, 12, 1, 60, "months",
+       "[assumption] (was the bare 12 in initial.py): the initial quoted and listed firms reformed and "
+       "listed, and the initial staff were hired, a year before the start, L",
+       "months before the start at which the initial firms' reform, listing and staff hiring are dated",
+       integer=True),
 ]
 # fmt: on
 

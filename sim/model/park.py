@@ -31,7 +31,7 @@ from sim.model.context import Params
 from sim.model.finance import Finance
 from sim.model.firms import GONE, LISTED, NEEQ, REFORMED, Enterprise, FirmTable
 from sim.model.initial import build_initial_state
-from sim.model.params import INDUSTRIES, defaults
+from sim.model.params import INDUSTRIES, ZONES, defaults
 from sim.model.policies import Effects, build_policies
 from sim.model.scenario import Scenario, month_index, month_label
 from sim.model.talent import TalentPool
@@ -41,6 +41,11 @@ from sim.model.zones import Zones
 # reshuffle unrelated draws. The order is part of the reproducibility contract:
 # append new names at the end only.
 STREAMS = ("init", "arrivals", "screening", "location", "conversion", "talent", "finance", "growth", "listing", "exits")
+# Spawn-key suffixes that derive Mesa's own generator and the named streams from a run's seed
+# [definition: part of the reproducibility contract, changing them reshuffles every draw].
+MESA_RNG_SPAWN_KEY, STREAMS_SPAWN_KEY = 6, 7
+# Rows the firm table holds before it first grows [definition: storage size, not behaviour].
+FIRM_TABLE_CAPACITY = 2048
 
 
 def spawn_streams(seed: np.random.SeedSequence) -> dict[str, np.random.Generator]:
@@ -61,7 +66,11 @@ class ParkModel(mesa.Model):
 
     def __init__(self, scenario: Scenario | None = None, *, seed=0, **values):
         seq = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
-        super().__init__(rng=np.random.default_rng(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 6))))
+        super().__init__(
+            rng=np.random.default_rng(
+                np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, MESA_RNG_SPAWN_KEY))
+            )
+        )
         if scenario is None:
             from sim.model.scenario import default_scenario
 
@@ -75,17 +84,17 @@ class ParkModel(mesa.Model):
         # switches to the scenario's own levers and policies at its start.
         opening = scenario.warmup() if scenario.forks else scenario
         self.params = _params_of(opening)
-        self.streams = spawn_streams(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, 7)))
+        self.streams = spawn_streams(np.random.SeedSequence(seq.entropy, spawn_key=(*seq.spawn_key, STREAMS_SPAWN_KEY)))
         self.start_month = month_index(scenario.first_month)  # first simulated (and recorded) month
         self.policy_start_month = month_index(scenario.start)  # first month under the scenario's levers
         self.end_month = month_index(scenario.end)
         self.month = self.start_month - 1  # advanced at the top of step()
         self.counters = metrics.Counters()
-        self.firms = FirmTable(capacity=2048)
+        self.firms = FirmTable(capacity=FIRM_TABLE_CAPACITY)
         self.agent_of_row: dict[int, Enterprise] = {}
         self.talent = TalentPool(self.params.talent_people_per_agent)
         self.finance = Finance(self)
-        self.zones = Zones(np.zeros(3), params=self.params)
+        self.zones = Zones(np.zeros(len(ZONES)), params=self.params)
         self.policies = build_policies(opening)
         self.effects = Effects()
         self.records: list[dict] = []

@@ -56,10 +56,12 @@ from pathlib import Path
 from sim import resources
 from sim.errors import ScenarioError
 from sim.model.params import PARAMS, defaults
+from sim.model.units import MONTHS_PER_YEAR
 from sim.schema import Check, Declared, Flag, Place, Table, Text, input_section, read_toml, validate
 
 POLICY_KEYS = ("start", "end", "enabled")
 EARLIEST, LATEST = "2010-01", "2035-12"
+YEAR_DIGITS = 4  # a month is written YYYY-MM [definition: the input format]
 # The hindcast window: months after the policy start (2016-07) that the park's
 # record still covers (data to 2017-11/12); findings compare runs with it there.
 HINDCAST_WINDOW = ("2016-07", "2017-12")
@@ -77,18 +79,18 @@ def month_index(text: str, path: str | Path = "<scenario>", key: str = "start") 
     try:
         year_s, month_s = str(text).split("-")
         year, month = int(year_s), int(month_s)
-        if not 1 <= month <= 12 or len(year_s) != 4:
+        if not 1 <= month <= MONTHS_PER_YEAR or len(year_s) != YEAR_DIGITS:
             raise ValueError
     except ValueError:
         raise ScenarioError(path, key, f"must be a month written YYYY-MM, got {text!r}") from None
     if not EARLIEST <= f"{year:04d}-{month:02d}" <= LATEST:
         raise ScenarioError(path, key, f"must lie between {EARLIEST} and {LATEST}, got {text!r}")
-    return year * 12 + month - 1
+    return year * MONTHS_PER_YEAR + month - 1
 
 
 def month_label(index: int) -> str:
     """Inverse of :func:`month_index`."""
-    return f"{index // 12:04d}-{index % 12 + 1:02d}"
+    return f"{index // MONTHS_PER_YEAR:04d}-{index % MONTHS_PER_YEAR + 1:02d}"
 
 
 @dataclass(frozen=True)

@@ -178,8 +178,8 @@ class TalentPool:
         want = self.wanted_agents(ctx, rows)
         vac_firm = np.maximum(want - firms.talent_agents[rows], 0)
         zone = firms.zone[rows]
-        vacancies = np.bincount(zone, weights=vac_firm, minlength=3)
-        staff = np.bincount(zone, weights=np.minimum(firms.talent_agents[rows], want), minlength=3)
+        vacancies = np.bincount(zone, weights=vac_firm, minlength=len(ZONES))
+        staff = np.bincount(zone, weights=np.minimum(firms.talent_agents[rows], want), minlength=len(ZONES))
         vacancy_rate = vacancies / np.maximum(staff + vacancies, 1.0)
         self._leave(ctx, rng, vacancy_rate)
         self._arrive(ctx, rng, vacancy_rate)
@@ -228,7 +228,7 @@ class TalentPool:
         quits = looking[employed[looking]]
         ctx.counters.add("talent_quits", len(quits) * self.scale)
         ctx.counters.add("talent_left", int(leaves.sum()) * self.scale)
-        by_zone = np.bincount(self.zone[leaves], minlength=3) * self.scale
+        by_zone = np.bincount(self.zone[leaves], minlength=len(ZONES)) * self.scale
         for z, name in enumerate(ZONES):
             ctx.counters.add(f"talent_left_{name}", int(by_zone[z]))
         self.employer[quits] = -1
@@ -243,7 +243,7 @@ class TalentPool:
         v = self.utility(ctx, np.array([subsidy]), vacancy_rate)[0]
         expv = portable.exp(np.concatenate([[outside_utility(p)], v]))
         counts = rng.multinomial(lookers, expv / expv.sum())[1:]
-        zone = np.repeat(np.arange(3), counts)
+        zone = np.repeat(np.arange(len(ZONES)), counts)
         skill = np.where(rng.random(len(zone)) < p.talent_arrival_rd_share, RD, GENERAL)
         self.add(rng, zone, np.full(len(zone), -1), ctx.month, subsidy, skill=skill)
         ctx.counters.add("talent_arrived", len(zone) * self.scale)
@@ -275,7 +275,7 @@ class TalentPool:
         firms = ctx.firms
         vac = np.maximum(self.wanted_by_skill(ctx, rows) - self.have_by_skill(ctx, rows), 0)
         zone = firms.zone[rows]
-        for z in range(3):
+        for z in range(len(ZONES)):
             in_zone = zone == z
             for k in (GENERAL, RD):
                 slots = np.repeat(rows[in_zone], vac[in_zone, k])

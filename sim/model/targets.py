@@ -21,6 +21,10 @@ import numpy as np
 import pandas as pd
 
 PROJECT_DEFS = ("signed", "registered", "started")
+# The first year the plan sets targets for: flows are counted from it and the declared
+# January-June counts belong to it [source: the park's 2016 second-half work plan, DESIGN.md 1].
+PLAN_FIRST_YEAR = 2016
+YEAR_DIGITS = 4  # labels are "YYYY-MM" [definition: the month label format]
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,8 @@ def _proj(prefix: str) -> dict:
     return {d: f"{prefix}_{d}_cum" for d in PROJECT_DEFS}
 
 
+# The plan's targets, each with its threshold and year as the plan states them [source: the
+# park's 2016 second-half work plan, DESIGN.md section 1 "Targets"; a sourced table: the plan].
 TARGETS = (
     Target(
         "tech_projects_each_year",
@@ -246,7 +252,7 @@ class YearEnds:
             dates, column = monthly.index, lambda name: monthly[name].to_numpy()
         self._column = column
         labels = [str(d) for d in dates]
-        self._rows = {int(d[:4]): i for i, d in enumerate(labels) if d.endswith("-12")}
+        self._rows = {int(d[:YEAR_DIGITS]): i for i, d in enumerate(labels) if d.endswith("-12")}
         self._arrays: dict[str, np.ndarray] = {}
         self.first = labels[0] if labels else None  # "YYYY-MM" of the first record: where cumulative counts start
 
@@ -284,11 +290,11 @@ def year_flow(ends: YearEnds, column, year: int, start: str, h1: float) -> float
     end = ends.value(column, year)
     if np.isnan(end):
         return end
-    first_year = int((ends.first or start)[:4])
+    first_year = int((ends.first or start)[:YEAR_DIGITS])
     if year < first_year:
         return float("nan")
     before = 0.0 if year == first_year else ends.value(column, year - 1)
-    h1_applies = year == 2016 and h1_assumed(ends, start)
+    h1_applies = year == PLAN_FIRST_YEAR and h1_assumed(ends, start)
     return end - before + (h1 if h1_applies else 0.0)
 
 
@@ -303,7 +309,7 @@ def measure(target: Target, monthly: pd.DataFrame | YearEnds, start: str, inputs
         return ends.value(column, target.year)
     if target.how == "year_flow":
         return year_flow(ends, column, target.year, start, h1)
-    flows = [year_flow(ends, column, y, start, h1) for y in range(2016, target.year + 1)]
+    flows = [year_flow(ends, column, y, start, h1) for y in range(PLAN_FIRST_YEAR, target.year + 1)]
     if any(np.isnan(f) for f in flows):
         return float("nan")
     if target.how == "each_year":

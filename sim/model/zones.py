@@ -14,10 +14,10 @@ from __future__ import annotations
 import numpy as np
 
 from sim.model import portable
-from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED, SIGNED
+from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED, SIGNED, STAGES
 from sim.model.params import INDUSTRIES, PARAMS, ZONES
 
-NORTH, CENTRAL, SOUTH = range(3)
+NORTH, CENTRAL, SOUTH = range(len(ZONES))
 
 # Fit of each industry (rows, sim.model.params.INDUSTRIES order) to each zone (columns),
 # 0-1, read off the zone roles in the plan [judgement].
@@ -30,16 +30,22 @@ INDUSTRY_AFFINITY = np.array(
         [0.5, 0.5, 0.4],  # other_tech
     ]
 )
+YOUNG_STAGE_AFFINITY = (0.0, 0.4, 0.0)  # signed, registered, operating: central incubators [judgement]
+GROWN_STAGE_AFFINITY = (0.4, 0.0, 0.2)  # growing, mature: north manufacturing base, south HQs [judgement]
 # Extra fit by lifecycle stage: young firms to the central incubators, grown
 # firms to the north manufacturing base or south headquarters [judgement].
-STAGE_AFFINITY = np.zeros((6, 3))
+STAGE_AFFINITY = np.zeros((len(STAGES), len(ZONES)))
 for _stage in (SIGNED, REGISTERED, OPERATING):
-    STAGE_AFFINITY[_stage] = (0.0, 0.4, 0.0)
+    STAGE_AFFINITY[_stage] = YOUNG_STAGE_AFFINITY
 for _stage in (GROWING, MATURE):
-    STAGE_AFFINITY[_stage] = (0.4, 0.0, 0.2)
+    STAGE_AFFINITY[_stage] = GROWN_STAGE_AFFINITY
 FINANCE_CENTRE_ZONE = SOUTH  # the finance centre is in the south zone [plan]
 
 assert INDUSTRY_AFFINITY.shape == (len(INDUSTRIES), len(ZONES))
+
+# The location logit's weights (affinity, cluster, services, rent); an optional fifth, the size
+# term, follows them [definition: the layout of the betas tuple].
+N_LOGIT_BETAS = 4
 
 # Declared inputs the zones read (sim.model.params); their defaults stand in while no params are given.
 ZONE_PARAMS = (
@@ -61,7 +67,7 @@ def _zone_values(params) -> dict[str, float]:
 
 
 # Kept for readers of the module constant: the declared defaults (north, central, south).
-BASE_RENT_YUAN_PER_M2_MONTH = np.array([PARAMS[k].default for k in ZONE_PARAMS[:3]])
+BASE_RENT_YUAN_PER_M2_MONTH = np.array([PARAMS[k].default for k in ZONE_PARAMS[: len(ZONES)]])
 ISRAELI_CENTRAL_BONUS = PARAMS["zone_israeli_central_bonus"].default
 
 
@@ -82,13 +88,13 @@ class Zones:
 
     def __init__(self, capacity_m2: np.ndarray, params=None):
         self.inputs = _zone_values(params)
-        self.base_rent_yuan_per_m2_month = np.array([self.inputs[k] for k in ZONE_PARAMS[:3]])
+        self.base_rent_yuan_per_m2_month = np.array([self.inputs[k] for k in ZONE_PARAMS[: len(ZONES)]])
         self.capacity_m2 = np.asarray(capacity_m2, dtype=float)
-        self.occupied_m2 = np.zeros(3)
+        self.occupied_m2 = np.zeros(len(ZONES))
         self.rent_yuan_per_m2_month = self.base_rent_yuan_per_m2_month.copy()
-        self.services_index = np.zeros(3)
-        self.eco_quality_index = np.ones(3)
-        self.wage_index = np.ones(3)
+        self.services_index = np.zeros(len(ZONES))
+        self.eco_quality_index = np.ones(len(ZONES))
+        self.wage_index = np.ones(len(ZONES))
 
     @property
     def free_m2(self) -> np.ndarray:
@@ -104,7 +110,7 @@ class Zones:
         """Recompute occupied floor from the firm table."""
         rows = firms.live()
         zone = firms.zone[rows]
-        self.occupied_m2 = np.bincount(zone[zone >= 0], weights=firms.floor_m2[rows][zone >= 0], minlength=3)
+        self.occupied_m2 = np.bincount(zone[zone >= 0], weights=firms.floor_m2[rows][zone >= 0], minlength=len(ZONES))
 
     def update(self, firms, effects, people_per_agent: int, revenue_per_employee_myuan: float, add_land=True) -> None:
         """Monthly update: new land (unless ``add_land`` is False), rent, eco quality, wages, services."""
@@ -122,12 +128,14 @@ class Zones:
         rows = firms.live()
         zone = firms.zone[rows]
         ok = zone >= 0
-        load = np.bincount(zone[ok], weights=(firms.pollution_index[rows] * firms.floor_m2[rows])[ok], minlength=3)
+        load = np.bincount(
+            zone[ok], weights=(firms.pollution_index[rows] * firms.floor_m2[rows])[ok], minlength=len(ZONES)
+        )
         self.eco_quality_index = np.clip(
             1.0 - v["zone_pollution_load_weight"] * load / np.maximum(self.capacity_m2, 1.0), 0.0, 1.0
         )
-        people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=3)
-        revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=3)
+        people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=len(ZONES))
+        revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=len(ZONES))
         # wages follow revenue per person, relative to the declared productivity (1 = typical)
         per_person = np.where(people > 0, revenue / np.maximum(people, 1.0), revenue_per_employee_myuan)
         self.wage_index = per_person / revenue_per_employee_myuan
@@ -137,13 +145,13 @@ class Zones:
         rows = firms.live()
         zone, ind = firms.zone[rows], firms.industry[rows]
         ok = zone >= 0
-        counts = np.zeros((len(INDUSTRIES), 3))
+        counts = np.zeros((len(INDUSTRIES), len(ZONES)))
         np.add.at(counts, (ind[ok], zone[ok]), 1.0)
         return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
 
     def utility(self, industry, stage, israeli, betas, firms) -> np.ndarray:
         """Systematic utility of each zone for each chooser (choosers x zones), without the size term."""
-        b_aff, b_cluster, b_services, b_rent = betas[:4]
+        b_aff, b_cluster, b_services, b_rent = betas[:N_LOGIT_BETAS]
         share = self.industry_share(firms)
         util = (
             b_aff * (INDUSTRY_AFFINITY[industry] + STAGE_AFFINITY[stage])
@@ -176,7 +184,7 @@ class Zones:
             served in order and each choice reserves its floor space, so the
             zones' free space is never overdrawn.
         """
-        b_size = betas[4] if len(betas) > 4 else 0.0
+        b_size = betas[N_LOGIT_BETAS] if len(betas) > N_LOGIT_BETAS else 0.0
         free = self.free_m2.copy()
         need = np.asarray(need_m2, dtype=float)
         # size term: log of how many premises of the chooser's size each zone holds (McFadden 1978),
