@@ -87,10 +87,10 @@ class Simulator:
         return np.full(len(self._plan), np.nan) if result is None else self.measure(result, sc.values)
 
     def months(self) -> list[str]:
-        """Month labels of a run of the scenario."""
+        """Month labels of a run of the scenario (from its first recorded month: history_start when it forks)."""
         from sim.model.scenario import month_index, month_label
 
-        first, last = month_index(self.scenario.start), month_index(self.scenario.end)
+        first, last = month_index(self.scenario.first_month), month_index(self.scenario.end)
         return [month_label(m) for m in range(first, last + 1)]
 
     # ----------------------------------------------------------- calls used by samplers and pools
