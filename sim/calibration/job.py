@@ -328,7 +328,7 @@ def _select_rows(path, key, spec, data: pd.DataFrame, series: str, frame: str) -
 
 def _check_rows(path, key, rows: pd.DataFrame, scenario: Scenario) -> None:
     q = QUANTITIES[(rows.iloc[0]["series"], rows.iloc[0]["frame"])]
-    start, end = month_index(scenario.start), month_index(scenario.end)
+    start, end = month_index(scenario.first_month), month_index(scenario.end)
     for r in rows.itertuples():
         where = f"{key} (data line {r.line}, {r.date})"
         if r.kind not in KINDS_FOR[q.measure]:
@@ -404,10 +404,11 @@ def _patterns(path, raw: dict, scenario: Scenario) -> pd.DataFrame | None:
         key = (spec.get("pattern"), spec.get("statistic"))
         if key not in STATISTICS or key not in targets.index:
             raise JobError(path, f"patterns[{i}]", f"no model statistic for {key[0]}/{key[1]}; allowed: {known}")
-        first, last = NEEDS_MONTHS.get(key, (scenario.start, scenario.start))
-        if first < scenario.start or last > scenario.end:
+        opening = scenario.first_month  # the first recorded month (history_start when the run forks)
+        first, last = NEEDS_MONTHS.get(key, (opening, opening))
+        if first < opening or last > scenario.end:
             raise JobError(path, f"patterns[{i}]", f"{key[1]} needs a run covering {first}..{last}; the scenario "
-                           f"runs {scenario.start}..{scenario.end}")  # fmt: skip
+                           f"runs {opening}..{scenario.end}")  # fmt: skip
         row = targets.loc[key].to_dict() | {"pattern": key[0], "statistic": key[1]}
         row["model_sd"] = float(spec.get("model_sd", 0.0))
         row["weight"] = float(spec.get("weight", 1.0))
