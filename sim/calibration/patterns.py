@@ -56,7 +56,8 @@ def run_with_firms(scenario, seed) -> tuple[pd.DataFrame, pd.DataFrame, int, int
 
     model = ParkModel(scenario, seed=seed)
     model.run()
-    return monthly_frame(model.records), firm_table(model.firms), month_index(scenario.first_month), month_index(scenario.end)
+    first, last = month_index(scenario.first_month), month_index(scenario.end)
+    return monthly_frame(model.records), firm_table(model.firms), first, last
 
 
 # ------------------------------------------------------------------------------------ statistics
