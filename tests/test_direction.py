@@ -234,10 +234,15 @@ def test_lower_approval_rate_gives_no_more_listings_and_no_fewer_rejections(runs
 
 @pytest.mark.slow  # paired full-window runs of the listing rules
 def test_starting_queue_raises_listings_in_the_first_two_years(runs, tiny):
-    """Firms already queued at the start list in 2016-2017; without a queue nothing can list before 2017."""
+    """Firms already queued when the park is built (2014-01) list sooner than firms that must first file.
+
+    The 2014 park at tiny's 15% scale has no reformed or quoted firm large enough for a board, so the
+    queue is empty whatever ``init_ipo_queue`` says: the test runs the whole park (scale 1) to 2017-12.
+    """
     key = "exchange_listings_cum"
-    none = runs("queue_0", tiny.with_values(name="queue_0", init_ipo_queue=0))
-    full = runs("queue_20", tiny.with_values(name="queue_20", init_ipo_queue=20))
+    whole = {"population_scale": 1.0, "end": "2017-12"}
+    none = runs("queue_0", tiny.with_values(name="queue_0", init_ipo_queue=0, **whole))
+    full = runs("queue_20", tiny.with_values(name="queue_20", init_ipo_queue=20, **whole))
     early = [[float(r.monthly.loc["2017-12", key]) for r in rs] for rs in (none, full)]
     assert np.mean(early[1]) > np.mean(early[0]), (
         f"expected a starting IPO queue to raise listings to 2017-12: {np.mean(early[0])} -> {np.mean(early[1])}"

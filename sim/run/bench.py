@@ -64,9 +64,14 @@ out = {"config": args["config"]}
 try:
     import sim
     out["sim_path"] = sim.__file__
-    from sim.model.park import ParkModel
-    from sim.model.scenario import load_scenario
-    from sim.run.runner import replicate_seeds
+    try:  # the layout since issue 10 (sim/model/, sim/run/)
+        from sim.model.park import ParkModel
+        from sim.model.scenario import load_scenario
+        from sim.run.runner import replicate_seeds
+    except ModuleNotFoundError:  # the flat layout before it, so --against can measure older commits
+        from sim.model import ParkModel
+        from sim.scenario import load_scenario
+        from sim.runner import replicate_seeds
 except Exception as exc:
     print(json.dumps({**out, "error": f"cannot import the model: {exc!r}"})); sys.exit(0)
 try:
@@ -99,8 +104,12 @@ import json, sys, tempfile, time
 args = json.loads(sys.argv[1])
 out = {"config": args["config"], "workers": args["workers"], "reps": args["reps"]}
 try:
-    from sim.model.scenario import load_scenario
-    from sim.run.batch import run_batch
+    try:  # the layout since issue 10, else the flat one before it
+        from sim.model.scenario import load_scenario
+        from sim.run.batch import run_batch
+    except ModuleNotFoundError:
+        from sim.scenario import load_scenario
+        from sim.batch import run_batch
     sc = load_scenario(args["scenario"])
 except Exception as exc:
     print(json.dumps({**out, "error": f"not available: {type(exc).__name__}: {exc}"})); sys.exit(0)
