@@ -20,9 +20,12 @@ from sim.calibration.job import load_job
 from sim.calibration.synthetic import synthetic_data, write_data
 from sim.model.scenario import load_fitted, load_scenario
 
-pytestmark = pytest.mark.slow  # fits two calibrations: about 80 s on 2 cores
+pytestmark = pytest.mark.slow  # fits two calibrations: about 140 s on one core
 
 ROOT = Path(__file__).resolve().parents[1]
+# A cold start at 2016-07 (no 2014 warm-up): the fit machinery is the same and the runs are 2-3x shorter.
+# The forked path through calibration is covered by test_calibration_budget, test_crossval and test_history_matching.
+COLD = 'history_start = "2016-07"\n'
 TRUTH = {"leads_per_month": 30.0, "exit_peak_per_year": 0.095}
 FIGURES = [
     ("firms", "park", "stock", "2017-06-30"),
@@ -79,7 +82,9 @@ def record(tmp_path_factory) -> Path:
     """A folder with a 24-month tiny scenario and its synthetic record."""
     folder = tmp_path_factory.mktemp("recovery")
     tiny = ROOT / "scenarios" / "tiny.toml"
-    (folder / "scenario.toml").write_text(f'base = "{tiny}"\nname = "tiny24"\nend = "2018-06"\n', encoding="utf-8")
+    (folder / "scenario.toml").write_text(
+        f'base = "{tiny}"\nname = "tiny24"\n{COLD}end = "2018-06"\n', encoding="utf-8"
+    )
     scenario = load_scenario(folder / "scenario.toml")
     write_data(synthetic_data(scenario, TRUTH, FIGURES, seed=1), folder / "data.csv")
     return folder

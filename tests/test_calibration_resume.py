@@ -27,6 +27,9 @@ from sim.model.scenario import load_scenario
 pytestmark = pytest.mark.slow  # runs, cuts and resumes real ABC and MSM jobs: about 60 s
 
 ROOT = Path(__file__).resolve().parents[1]
+# A cold start at 2016-07 (no 2014 warm-up): the fit machinery is the same and the runs are 2-3x shorter.
+# The forked path through calibration is covered by test_calibration_budget, test_crossval and test_history_matching.
+COLD = 'history_start = "2016-07"\n'
 HANG_GUARD_S = 900  # only stops a hung subprocess; no result depends on how long anything takes
 JOB = """name = "resume_{method}"
 method = "{method}"
@@ -68,7 +71,9 @@ def folder(tmp_path_factory) -> Path:
     """A 12-month tiny scenario with a synthetic record and one job file per method."""
     folder = tmp_path_factory.mktemp("resume")
     tiny = ROOT / "scenarios" / "tiny.toml"
-    (folder / "scenario.toml").write_text(f'base = "{tiny}"\nname = "tiny12"\nend = "2017-06"\n', encoding="utf-8")
+    (folder / "scenario.toml").write_text(
+        f'base = "{tiny}"\nname = "tiny12"\n{COLD}end = "2017-06"\n', encoding="utf-8"
+    )
     figures = [("projects_signed", "park", "flow_year", "2017-06-30"), ("firms", "park", "stock", "2017-06-30")]
     truth = {"leads_per_month": 30.0, "p_register_per_month": 0.08}
     write_data(synthetic_data(load_scenario(folder / "scenario.toml"), truth, figures, seed=2), folder / "data.csv")
