@@ -103,9 +103,9 @@ def _move(ctx: ModelContext, rows: np.ndarray, new_state: int, event: str | None
     ctx.counters.record_transitions(old, new_state)
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1)
 def _exp_scalar(x: float) -> float:
-    """``portable.exp`` of one number, remembered (the same bits: the cache is keyed on the value).
+    """``portable.exp`` of one number, the last one remembered (the same bits: keyed on the value).
 
     The subsidy term of :func:`_hazard` is the same number in every call of a
     month (and of a run), and the array code of ``portable.exp`` costs ~80 µs a call.
