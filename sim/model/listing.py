@@ -87,9 +87,35 @@ def valuation_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
     # computed for the listed firms only (element by element, so the same bits as over all rows)
     at_listing = firms.listing_revenue_myuan[rows[listed]]
     growth = rev[listed] / np.where(at_listing > 0, at_listing, 1.0)
-    moved = portable.power(np.maximum(growth, 0.0), p.mv_revenue_elasticity)
+    moved = _moved(rows[listed], growth, p.mv_revenue_elasticity)
     out[listed] = firms.ps_listed[rows[listed]] * at_listing * moved * markets.market_level(ctx.month)
     return out
+
+
+# The last _moved computation: (rows, elasticity, growth, moved), rows strictly increasing.
+_last_moved: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
+
+
+def _moved(rows: np.ndarray, growth: np.ndarray, elasticity: float) -> np.ndarray:
+    """``portable.power(max(growth, 0), elasticity)``, reusing the last call's results where they apply.
+
+    The monthly reporters value the same listed firms three times (exchange,
+    exchange and NEEQ, domestic boards). The power is a function of each
+    element alone, so where every row was in the last call with a growth of
+    the same bits (and the elasticity is the same) its results are the ones
+    this call would compute; otherwise it computes them and remembers them.
+    """
+    global _last_moved
+    last = _last_moved
+    if last is not None and last[1] == elasticity and len(last[0]) and len(rows):
+        last_rows, _, last_growth, last_result = last
+        at = np.minimum(np.searchsorted(last_rows, rows), len(last_rows) - 1)
+        if (last_rows[at] == rows).all() and (last_growth[at].view(np.uint64) == growth.view(np.uint64)).all():
+            return last_result[at]
+    result = portable.power(np.maximum(growth, 0.0), elasticity)
+    if (rows[1:] > rows[:-1]).all():
+        _last_moved = (rows, elasticity, growth, result)
+    return result
 
 
 def _move(ctx: ModelContext, rows: np.ndarray, new_state: int, event: str | None = None) -> None:
