@@ -119,7 +119,12 @@ def _moved(rows: np.ndarray, growth: np.ndarray, elasticity: float) -> np.ndarra
 
 
 def _move(ctx: ModelContext, rows: np.ndarray, new_state: int, event: str | None = None) -> None:
+    """Move ``rows`` to ``new_state`` (checked against ``ALLOWED``), counting ``event`` (0 counts too)."""
     firms = ctx.firms
+    if len(rows) == 0:  # most moves of a month are empty: nothing to check, set or remember
+        if event:
+            ctx.counters.add(event, 0)
+        return
     old = firms.listing[rows]
     ok = _ALLOWED_INTO[new_state][old]
     assert ok.all(), f"illegal listing transition(s) {[(int(o), new_state) for o in old[~ok]][:SHOW_BAD]}"
