@@ -152,8 +152,11 @@ def _hazard(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.nda
 
 
 def _draw(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.ndarray:
-    rng = ctx.streams["listing"]
-    return rows[rng.random(len(rows)) < _hazard(ctx, rows, base_per_year)]
+    """The rows that take the step this month: one uniform each from the listing stream against :func:`_hazard`."""
+    draws = ctx.streams["listing"].random(len(rows))
+    if len(rows) == 0:  # the draw above (of nothing) stays, so the stream is used as always
+        return rows
+    return rows[draws < _hazard(ctx, rows, base_per_year)]
 
 
 def listing_step(ctx: ModelContext) -> None:
