@@ -48,7 +48,7 @@ CATEGORY_MIX = np.array(
         [0.20, 0.50, 0.30],  # other_tech
     ]
 )
-CATEGORY_MIX_CUMULATIVE = CATEGORY_MIX.cumsum(axis=1)  # row by row, as drawn for Israeli leads [derived]
+_CATEGORY_MIX_CUMULATIVE = CATEGORY_MIX.cumsum(axis=1)  # row by row, as drawn for Israeli leads [derived]
 # Mean pollution intensity by category, index 0-1 (1 = the most polluting project the park
 # could see) [judgement: the directory's tiers are ordered by expected impact].
 CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
@@ -83,7 +83,7 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
     counts = rng.poisson(rates)
     n_isr = rng.poisson(fx.israeli_leads_per_month * p.population_scale)
     isr_industry = rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)
-    isr_category = (rng.random(n_isr)[:, None] > CATEGORY_MIX_CUMULATIVE[isr_industry]).sum(axis=1)
+    isr_category = (rng.random(n_isr)[:, None] > _CATEGORY_MIX_CUMULATIVE[isr_industry]).sum(axis=1)
     pairs = np.repeat(np.arange(counts.size), counts.ravel())
     industry = np.concatenate([pairs // len(CATEGORIES), isr_industry])
     category = np.concatenate([pairs % len(CATEGORIES), np.minimum(isr_category, CLEAN)])
