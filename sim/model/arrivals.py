@@ -48,6 +48,7 @@ CATEGORY_MIX = np.array(
         [0.20, 0.50, 0.30],  # other_tech
     ]
 )
+_CATEGORY_MIX_CUMULATIVE = CATEGORY_MIX.cumsum(axis=1)  # row by row, as drawn for Israeli leads [derived]
 # Mean pollution intensity by category, index 0-1 (1 = the most polluting project the park
 # could see) [judgement: the directory's tiers are ordered by expected impact].
 CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
@@ -82,7 +83,7 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
     counts = rng.poisson(rates)
     n_isr = rng.poisson(fx.israeli_leads_per_month * p.population_scale)
     isr_industry = rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)
-    isr_category = (rng.random(n_isr)[:, None] > CATEGORY_MIX[isr_industry].cumsum(axis=1)).sum(axis=1)
+    isr_category = (rng.random(n_isr)[:, None] > _CATEGORY_MIX_CUMULATIVE[isr_industry]).sum(axis=1)
     pairs = np.repeat(np.arange(counts.size), counts.ravel())
     industry = np.concatenate([pairs // len(CATEGORIES), isr_industry])
     category = np.concatenate([pairs % len(CATEGORIES), np.minimum(isr_category, CLEAN)])
@@ -141,9 +142,11 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
     admitted = leads["pollution"] <= pollution_limits(ctx)[category]
     ctx.counters.add("leads", len(admitted))
     ctx.counters.add("leads_refused_eco", int((~admitted).sum()))
+    by_category = np.bincount(category, minlength=len(CATEGORIES))
+    refused_by_category = np.bincount(category[~admitted], minlength=len(CATEGORIES))
     for c, name in enumerate(CATEGORIES):
-        ctx.counters.add(f"leads_{name}", int((category == c).sum()))
-        ctx.counters.add(f"leads_refused_eco_{name}", int(((category == c) & ~admitted).sum()))
+        ctx.counters.add(f"leads_{name}", int(by_category[c]))
+        ctx.counters.add(f"leads_refused_eco_{name}", int(refused_by_category[c]))
     key = leads["investment"] >= p.key_project_investment_myuan
     p_sign = p.p_sign_lead * np.where(key, p.key_sign_mult, 1.0)
     signs = admitted & (rng.random(len(admitted)) < p_sign)
@@ -166,10 +169,12 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
     ctx.counters.add("leads_lost_outside", int((zone == -2).sum()))
     if not placed.any():
         return np.empty(0, dtype=int)
+    won = np.bincount(sel["category"][placed], minlength=len(CATEGORIES))
+    high = placed & (sel["pollution"] > HIGH_POLLUTION_INDEX)
+    won_high = np.bincount(sel["category"][high], minlength=len(CATEGORIES))
     for c, name in enumerate(CATEGORIES):
-        won = placed & (sel["category"] == c)
-        ctx.counters.add(f"{name}_projects_signed", int(won.sum()))
-        ctx.counters.add(f"high_pollution_{name}_signed", int((won & (sel["pollution"] > HIGH_POLLUTION_INDEX)).sum()))
+        ctx.counters.add(f"{name}_projects_signed", int(won[c]))
+        ctx.counters.add(f"high_pollution_{name}_signed", int(won_high[c]))
     key = sel["investment"][placed] >= p.key_project_investment_myuan
     rows = ctx.add_firms(
         int(placed.sum()),
@@ -194,8 +199,9 @@ def count_projects(ctx: ModelContext, rows: np.ndarray, event: str) -> None:
     """Count projects reaching a stage (signed / registered / started) by industry."""
     firms = ctx.firms
     ctx.counters.add(f"projects_{event}", len(rows))
+    by_industry = np.bincount(firms.industry[rows], minlength=len(INDUSTRIES))
     for i, name in enumerate(INDUSTRIES):
-        ctx.counters.add(f"{name}_projects_{event}", int((firms.industry[rows] == i).sum()))
+        ctx.counters.add(f"{name}_projects_{event}", int(by_industry[i]))
     ctx.counters.add(f"key_projects_{event}", int(firms.key_project[rows].sum()))
     ctx.counters.add(f"israeli_projects_{event}", int(firms.israeli[rows].sum()))
     ctx.counters.add(f"foreign_projects_{event}", int(firms.foreign[rows].sum()))

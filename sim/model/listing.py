@@ -24,6 +24,8 @@ lever effects (``listing_subsidy_elasticity``, ``reserve_hazard_gain``, and
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.model import markets, portable
@@ -33,6 +35,7 @@ from sim.model.firms import (
     GROWING,
     IPO_FILED,
     LISTED,
+    LISTING_STATES,
     MATURE,
     NEEQ,
     NEEQ_FILED,
@@ -57,6 +60,11 @@ ALLOWED = {
     (IPO_FILED, NEEQ),
     (NEEQ, DELISTED),
 }
+# ALLOWED as a look-up table: _ALLOWED_INTO[new][old] (the per-move check without a loop over firms)
+_ALLOWED_INTO = np.zeros((len(LISTING_STATES), len(LISTING_STATES)), dtype=bool)
+for _old, _new in ALLOWED:
+    _ALLOWED_INTO[_new, _old] = True
+_ALLOWED_INTO.flags.writeable = False
 
 
 def expected_value_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
@@ -70,36 +78,85 @@ def valuation_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
     """Market value: drawn at listing and moved with revenue and market level; P/S on the NEEQ and privately."""
     p, firms = ctx.params, ctx.firms
     rev = firms.revenue_myuan[rows]
-    # value at listing, moved with revenue growth since (elasticity mv_revenue_elasticity) and the index
-    at_listing = firms.listing_revenue_myuan[rows]
-    growth = rev / np.where(at_listing > 0, at_listing, 1.0)
-    moved = portable.power(np.maximum(growth, 0.0), p.mv_revenue_elasticity)
-    listed = firms.ps_listed[rows] * at_listing * moved * markets.market_level(ctx.month)
     state = firms.listing[rows]
-    return np.select([state == LISTED, state == NEEQ], [listed, p.ps_neeq * rev], p.ps_private * rev)
+    out = np.where(state == NEEQ, p.ps_neeq, p.ps_private) * rev
+    listed = np.flatnonzero(state == LISTED)
+    if len(listed) == 0:
+        return out
+    # value at listing, moved with revenue growth since (elasticity mv_revenue_elasticity) and the index;
+    # computed for the listed firms only (element by element, so the same bits as over all rows)
+    at_listing = firms.listing_revenue_myuan[rows[listed]]
+    growth = rev[listed] / np.where(at_listing > 0, at_listing, 1.0)
+    moved = _moved(rows[listed], growth, p.mv_revenue_elasticity)
+    out[listed] = firms.ps_listed[rows[listed]] * at_listing * moved * markets.market_level(ctx.month)
+    return out
+
+
+# The last _moved computation: (rows, elasticity, growth, moved), rows strictly increasing.
+_last_moved: tuple[np.ndarray, float, np.ndarray, np.ndarray] | None = None
+
+
+def _moved(rows: np.ndarray, growth: np.ndarray, elasticity: float) -> np.ndarray:
+    """``portable.power(max(growth, 0), elasticity)``, reusing the last call's results where they apply.
+
+    The monthly reporters value the same listed firms three times (exchange,
+    exchange and NEEQ, domestic boards). The power is a function of each
+    element alone, so where every row was in the last call with a growth of
+    the same bits (and the elasticity is the same) its results are the ones
+    this call would compute; otherwise it computes them and remembers them.
+    """
+    global _last_moved
+    last = _last_moved
+    if last is not None and last[1] == elasticity and len(last[0]) and len(rows):
+        last_rows, _, last_growth, last_result = last
+        at = np.minimum(np.searchsorted(last_rows, rows), len(last_rows) - 1)
+        if (last_rows[at] == rows).all() and (last_growth[at].view(np.uint64) == growth.view(np.uint64)).all():
+            return last_result[at]
+    result = portable.power(np.maximum(growth, 0.0), elasticity)
+    if (rows[1:] > rows[:-1]).all():
+        _last_moved = (rows, elasticity, growth, result)
+    return result
 
 
 def _move(ctx: ModelContext, rows: np.ndarray, new_state: int, event: str | None = None) -> None:
+    """Move ``rows`` to ``new_state`` (checked against ``ALLOWED``), counting ``event`` (0 counts too)."""
     firms = ctx.firms
+    if len(rows) == 0:  # most moves of a month are empty: nothing to check, set or remember
+        if event:
+            ctx.counters.add(event, 0)
+        return
     old = firms.listing[rows]
-    bad = [(int(o), new_state) for o in old if (int(o), new_state) not in ALLOWED]
-    assert not bad, f"illegal listing transition(s) {bad[:SHOW_BAD]}"
+    ok = _ALLOWED_INTO[new_state][old]
+    assert ok.all(), f"illegal listing transition(s) {[(int(o), new_state) for o in old[~ok]][:SHOW_BAD]}"
     firms.listing[rows] = new_state
     if event:
         ctx.counters.add(event, len(rows))
     ctx.counters.record_transitions(old, new_state)
 
 
+@functools.lru_cache(maxsize=1)
+def _exp_scalar(x: float) -> float:
+    """``portable.exp`` of one number, the last one remembered (the same bits: keyed on the value).
+
+    The subsidy term of :func:`_hazard` is the same number in every call of a
+    month (and of a run), and the array code of ``portable.exp`` costs ~80 µs a call.
+    """
+    return portable.exp(x)
+
+
 def _hazard(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.ndarray:
     p, firms, fx = ctx.params, ctx.firms, ctx.effects
-    h = base_per_year / MONTHS_PER_YEAR * portable.exp(p.listing_subsidy_elasticity * fx.listing_subsidy_myuan)
+    h = base_per_year / MONTHS_PER_YEAR * _exp_scalar(p.listing_subsidy_elasticity * fx.listing_subsidy_myuan)
     h = h * np.where(firms.vc_backed[rows], p.vc_listing_hazard_mult, 1.0)
     return h * np.where(firms.reserve[rows], 1.0 + p.reserve_hazard_gain * fx.reserve_support, 1.0)
 
 
 def _draw(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.ndarray:
-    rng = ctx.streams["listing"]
-    return rows[rng.random(len(rows)) < _hazard(ctx, rows, base_per_year)]
+    """The rows that take the step this month: one uniform each from the listing stream against :func:`_hazard`."""
+    draws = ctx.streams["listing"].random(len(rows))
+    if len(rows) == 0:  # the draw above (of nothing) stays, so the stream is used as always
+        return rows
+    return rows[draws < _hazard(ctx, rows, base_per_year)]
 
 
 def listing_step(ctx: ModelContext) -> None:
@@ -112,8 +169,9 @@ def listing_step(ctx: ModelContext) -> None:
     firms = ctx.firms
     live = firms.live()
     state = firms.listing[live]
-    firms.listing_timer[live] = np.maximum(firms.listing_timer[live] - 1, 0)
-    timer_done = firms.listing_timer[live] == 0
+    timer = np.maximum(firms.listing_timer[live] - 1, 0)
+    firms.listing_timer[live] = timer
+    timer_done = timer == 0
     _update_reserve(ctx, live)
     _finish_timers(ctx, live, state, timer_done)
     age = ctx.month - firms.born_month[live]
@@ -216,8 +274,11 @@ def _file_ipos(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.n
     eligible = markets.eligible_boards(p, ctx.month, board_columns(ctx, can))
     board = markets.choose_domestic(eligible)
     home = _draw(ctx, can[board != markets.NO_BOARD], p.p_ipo_file_per_year)
-    firms.board[home] = board[np.searchsorted(can, home)]
-    abroad_ok = can[eligible[markets.OVERSEAS] & ~np.isin(can, home)]
+    at_home = np.searchsorted(can, home)  # can is sorted (rows of live firms), home a subset of it
+    firms.board[home] = board[at_home]
+    not_home = np.ones(len(can), dtype=bool)
+    not_home[at_home] = False
+    abroad_ok = can[eligible[markets.OVERSEAS] & not_home]
     abroad = _draw(ctx, abroad_ok, p.p_overseas_file_per_year)
     firms.board[abroad] = markets.OVERSEAS
     filers = np.concatenate([home, abroad])

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from sim.model.params import INDUSTRIES
 from sim.model.units import MONTHS_PER_YEAR, MYUAN_PER_BNYUAN
 
 YYYYMM_PER_YEAR = 100  # a yyyymm date is year * 100 + month (definition)
@@ -38,6 +39,10 @@ STAR_EXCLUDED_INDUSTRY = 3
 # health/medical devices (1) [assumption: the firm table has no R&D spending]
 RD_INDUSTRIES = (0, 1)
 HEALTH_INDUSTRY = 1  # HKEX Chapter 18A (pre-revenue biotech) applies to health firms [assumption]
+# RD_INDUSTRIES as a look-up table by industry code (np.isin without its per-call cost)
+_IS_RD_INDUSTRY = np.zeros(len(INDUSTRIES), dtype=bool)
+_IS_RD_INDUSTRY[list(RD_INDUSTRIES)] = True
+_IS_RD_INDUSTRY.flags.writeable = False
 
 # ---- IPO review outcome and queue, by year (H/M/L = confidence of the source)
 # Approval (核准制) boards: share of reviewed IPO applications approved.
@@ -223,7 +228,7 @@ def eligible_boards(p, month: int, cols: dict[str, np.ndarray]) -> dict[int, np.
         out[CHINEXT] = (two_pos & (p1 + p2 >= p.ipo_min_profit_2y_myuan)) | (
             (p1 >= CHINEXT_MIN_PROFIT_1Y_MYUAN) & (rev >= CHINEXT_MIN_REVENUE_MYUAN)
         )
-    rd = np.isin(ind, RD_INDUSTRIES)
+    rd = _IS_RD_INDUSTRY[ind]
     star1 = (val >= STAR1_MIN_VALUE_MYUAN) & (
         (two_pos & (p1 + p2 >= STAR1_MIN_PROFIT_2Y_MYUAN)) | ((p1 > 0) & (rev >= STAR1_MIN_REVENUE_MYUAN))
     )

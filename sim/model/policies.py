@@ -25,6 +25,7 @@ no services, no new land.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,6 +79,17 @@ class Effects:
     vc_cluster_index: float = 0.0
 
 
+@functools.lru_cache(maxsize=2)
+def lever_power(x: float, y: float) -> float:
+    """``portable.power(x, y)`` of a lever and a parameter, remembered (keyed on the values: the same bits).
+
+    Both are fixed for a run, so the two monthly hooks that call it (attraction
+    effort, VC cluster) would otherwise recompute the same numbers every month
+    with the array code of ``portable``; the cache holds the last two.
+    """
+    return portable.power(x, y)
+
+
 class Policy:
     """Base class: a named policy with its levers, its active window and one hook.
 
@@ -124,7 +136,7 @@ class InvestmentAttraction(Policy):
 
     def apply(self, ctx: ModelContext, effects):
         p, focus = ctx.params, self.values["key_project_focus_share"]
-        effort = portable.power(self.values["attraction_effort_index"], p.attraction_effort_elasticity)
+        effort = lever_power(self.values["attraction_effort_index"], p.attraction_effort_elasticity)
         effects.lead_rate_mult = effort * (1.0 - p.key_focus_lead_loss * focus)
         effects.key_focus_share = focus
         effects.attraction_effort_index = self.values["attraction_effort_index"]
@@ -157,7 +169,7 @@ class Financing(Policy):
         v = self.values
         effects.loans_per_month = v["finance_supermarket_loans_per_year"] / MONTHS_PER_YEAR
         effects.loan_myuan = v["finance_supermarket_loan_myuan"]
-        cluster = portable.power(v["vc_cluster_index"], ctx.params.vc_cluster_elasticity)
+        cluster = lever_power(v["vc_cluster_index"], ctx.params.vc_cluster_elasticity)
         effects.deal_rate_mult = cluster
         effects.investor_entry_mult = cluster
         effects.vc_cluster_index = v["vc_cluster_index"]
