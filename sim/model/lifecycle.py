@@ -237,14 +237,14 @@ def _relocate(ctx: ModelContext, rows: np.ndarray) -> None:
     """Firms reconsider their zone one at a time; a firm's own floor counts as free, so it can always stay."""
     firms, zones = ctx.firms, ctx.zones
     moved = 0
+    rng, betas = ctx.streams["location"], ctx.location_betas()  # fixed within the month
     for r in rows:
         cur, floor = int(firms.zone[r]), float(firms.floor_m2[r])
         zones.occupied_m2[cur] -= floor
         one = np.array([r])
         zone = zones.choose(
-            ctx.streams["location"], firms.industry[one], firms.stage[one], firms.israeli[one],
-            firms.floor_m2[one], ctx.location_betas(), firms,
-        )[0]  # fmt: skip
+            rng, firms.industry[one], firms.stage[one], firms.israeli[one], firms.floor_m2[one], betas, firms
+        )[0]
         new = int(zone) if zone >= 0 else cur
         zones.occupied_m2[new] += floor
         firms.zone[r] = new
