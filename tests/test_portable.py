@@ -79,6 +79,40 @@ def test_portable_functions_are_accurate_to_a_few_units_in_the_last_place():
     assert np.allclose(portable.power(a, b), np.array([math.pow(u, v) for u, v in zip(a, b, strict=True)]), rtol=1e-14)
 
 
+def _bits(a) -> np.ndarray:
+    return np.asarray(a, dtype=np.float64).view(np.uint64)
+
+
+def test_fast_paths_give_the_bits_of_the_general_path():
+    """The scalar (Python float) and all-ordinary-array shortcuts return exactly what the general code does.
+
+    The general code runs whenever an array holds a special value (NaN, inf, 0, a negative, a value out of
+    exp's range), so appending one NaN forces it on the same numbers.
+    """
+    rng = np.random.default_rng(1)
+    x = np.concatenate([rng.normal(0, 1, 5000), rng.uniform(-745, 709, 5000), [EXP_EDGE_LO, EXP_EDGE_HI, 0.0, -0.0]])
+    pos = np.concatenate([portable.exp(rng.uniform(-700, 700, 5000)), rng.uniform(0.5, 2, 5000), [5e-324, 1.7e308]])
+    general = {
+        "exp": portable.exp(np.append(x, np.nan))[:-1],
+        "log": portable.log(np.append(pos, np.nan))[:-1],
+        "power": portable.power(np.append(pos, np.nan), 0.37)[:-1],
+    }
+    assert np.array_equal(_bits(portable.exp(x)), _bits(general["exp"]))
+    assert np.array_equal(_bits(portable.log(pos)), _bits(general["log"]))
+    assert np.array_equal(_bits(portable.power(pos, 0.37)), _bits(general["power"]))
+    for i in range(0, len(x), 37):
+        got = portable.exp(float(x[i]))
+        assert isinstance(got, np.float64) and _bits(got) == _bits(general["exp"][i]), x[i]
+        assert _bits(portable.exp(x[i])) == _bits(general["exp"][i]), x[i]
+    for i in range(0, len(pos), 37):
+        assert _bits(portable.log(float(pos[i]))) == _bits(general["log"][i]), pos[i]
+        assert _bits(portable.power(float(pos[i]), 0.37)) == _bits(general["power"][i]), pos[i]
+    assert _bits(portable.exp(3)) == _bits(portable.exp(np.array([3.0, np.nan]))[0])  # ints take the float path
+
+
+EXP_EDGE_LO, EXP_EDGE_HI = portable.EXP_MIN, portable.EXP_MAX  # the shortcut's range is closed at both ends
+
+
 def test_portable_functions_keep_the_ieee_special_values():
     nan, inf = np.nan, np.inf
     np.testing.assert_array_equal(

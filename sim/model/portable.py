@@ -34,6 +34,11 @@ Method (textbook range reduction plus a truncated series; no code copied):
   ``u`` corrected to first order), ``x`` itself where ``u == 1``.
 - ``expm1(x)`` by its Taylor series to degree 17 where ``|x| < 1/2``, else ``exp(x) - 1``.
 - ``power(x, y) = exp(y log x)`` for ``x > 0``, with the IEEE special cases of 0.
+- Speed (the same bits): one plain number takes a Python-float path with the same
+  operations in the same order (``round`` is round-half-even like ``np.rint``,
+  ``math.frexp``/``math.ldexp`` are exact), and an array with no special value
+  skips the special-case passes, which would change nothing in it;
+  ``tests/test_portable.py`` checks both against the general code bit for bit.
 
 Python's ``math`` functions and ``float ** float`` call the platform's C library,
 which differs between operating systems and, on x86-64 glibc, between CPUs with
@@ -62,6 +67,7 @@ SQRT_HALF = 0.70710678118654752440
 EXP_MAX = 709.782712893383973096  # log of the largest double: above it exp overflows
 EXP_MIN = -745.133219101941108420  # below it exp underflows to 0
 
+_EXACT_INT = 2**53  # Python ints below this convert to float exactly (the scalar fast paths take them)
 _EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(14))  # 1/n!, n = 0..13 (exact integers, one division)
 _EXPM1_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(1, 18))  # n = 1..17
 _ATANH_ODD = tuple(1.0 / (2 * n + 1) for n in range(11))  # 1, 1/3, ..., 1/21
@@ -76,15 +82,44 @@ def _horner(x: np.ndarray, coefficients: tuple[float, ...]) -> np.ndarray:
     return out
 
 
+def _horner_float(x: float, coefficients: tuple[float, ...]) -> float:
+    """:func:`_horner` on one Python float: the same multiplies and adds in the same order, so the same bits."""
+    out = coefficients[-1]
+    for c in coefficients[-2::-1]:
+        out = out * x + c  # two correctly rounded operations (Python never fuses them)
+    return out
+
+
 def _result(out: np.ndarray, scalar: bool):
     return out[0] if scalar else out
 
 
+def _as_float(x) -> float | None:
+    """``x`` as a Python float when it is one plain real number (the scalar fast paths), else ``None``."""
+    if type(x) is float or type(x) is np.float64 or (type(x) is int and -_EXACT_INT < x < _EXACT_INT):
+        return float(x)
+    return None
+
+
+def _exp_float(v: float) -> np.float64:
+    """:func:`exp` of one finite float inside ``[EXP_MIN, EXP_MAX]``, with Python floats (same operations)."""
+    k = float(round(v * INV_LN2))  # round() on a float is round-half-even, like np.rint
+    r = (v - k * LN2_HI) - k * LN2_LO
+    return np.float64(math.ldexp(_horner_float(r, _EXP_TAYLOR), int(k)))
+
+
 def exp(x):
     """``e**x``, bit-identical on every CPU (see the module docstring)."""
+    v = _as_float(x)
+    if v is not None and EXP_MIN <= v <= EXP_MAX:  # one ordinary number: no array machinery
+        return _exp_float(v)
     a = np.asarray(x, dtype=np.float64)
     scalar = a.ndim == 0
     a = np.atleast_1d(a)
+    if ((a >= EXP_MIN) & (a <= EXP_MAX)).all():  # no NaN, no clamp: the special-case passes would change nothing
+        k = np.rint(a * INV_LN2)
+        r = (a - k * LN2_HI) - k * LN2_LO
+        return _result(np.ldexp(_horner(r, _EXP_TAYLOR), k.astype(np.int64)), scalar)
     xc = np.minimum(np.maximum(a, EXP_MIN), EXP_MAX)
     xc = np.where(np.isnan(xc), 0.0, xc)
     k = np.rint(xc * INV_LN2)
@@ -96,12 +131,27 @@ def exp(x):
     return _result(out, scalar)
 
 
+def _log_float(v: float) -> float:
+    """:func:`log` of one finite positive float, with Python floats (same operations)."""
+    m, e = math.frexp(v)
+    if m < SQRT_HALF:
+        m, e = m * 2.0, e - 1
+    ef = float(e)
+    f = (m - 1.0) / (m + 1.0)
+    log_m = 2.0 * f * _horner_float(f * f, _ATANH_ODD)
+    return ef * LN2_HI + (ef * LN2_LO + log_m)
+
+
 def log(x):
     """Natural logarithm, bit-identical on every CPU; ``-inf`` at 0, NaN below 0."""
+    v = _as_float(x)
+    if v is not None and 0.0 < v < math.inf:
+        return np.float64(_log_float(v))
     a = np.asarray(x, dtype=np.float64)
     scalar = a.ndim == 0
     a = np.atleast_1d(a)
-    safe = np.where((a > 0) & np.isfinite(a), a, 1.0)
+    ordinary = ((a > 0) & (a < np.inf)).all()  # no zero, negative, inf or NaN: the special-case passes are no-ops
+    safe = a if ordinary else np.where((a > 0) & np.isfinite(a), a, 1.0)
     m, e = np.frexp(safe)
     low = m < SQRT_HALF
     m = np.where(low, m * 2.0, m)
@@ -109,6 +159,8 @@ def log(x):
     f = (m - 1.0) / (m + 1.0)
     log_m = 2.0 * f * _horner(f * f, _ATANH_ODD)
     out = e * LN2_HI + (e * LN2_LO + log_m)
+    if ordinary:
+        return _result(out, scalar)
     out = np.where(a == 0, -np.inf, out)
     out = np.where(a == np.inf, np.inf, out)
     out = np.where((a < 0) | np.isnan(a), np.nan, out)
@@ -148,9 +200,15 @@ def power(x, y):
     Integer powers are better written as products (``x * x``), which are exact
     to one rounding; this is for real exponents.
     """
+    u, w = _as_float(x), _as_float(y)
+    if u is not None and w is not None and 0.0 < u < math.inf and w != 0.0 and w == w:
+        t = w * _log_float(u)  # one ordinary base and a nonzero exponent: Python floats, the same operations
+        return np.float64(exp(t)) if EXP_MIN <= t <= EXP_MAX else np.float64(exp(np.float64(t)))
     a = np.asarray(x, dtype=np.float64)
     b = np.asarray(y, dtype=np.float64)
     scalar = a.ndim == 0 and b.ndim == 0
+    if b.ndim == 0 and a.ndim > 0 and b != 0 and not np.isnan(b) and ((a > 0) & (a < np.inf)).all():
+        return np.asarray(exp(b * log(a)), dtype=np.float64)  # every special case below is a no-op here
     a, b = np.broadcast_arrays(np.atleast_1d(a), np.atleast_1d(b))
     out = exp(b * log(np.where(a > 0, a, 1.0)))
     zero = np.where(b > 0, 0.0, np.where(b == 0, 1.0, np.inf))
