@@ -13,6 +13,7 @@ machine's wider SIMD features.
 from __future__ import annotations
 
 import ast
+import functools
 import math
 import os
 import subprocess
@@ -163,10 +164,15 @@ def simd_variants() -> list[tuple[str, list[str]]]:
     return variants if active else []
 
 
-def probe(disabled: list[str]) -> dict:
+@functools.cache
+def probe(disabled: tuple[str, ...] = (), **env_vars: str) -> dict:
+    """Hash of tiny's and the baseline's tables (3 seeds each) and of portable's outputs, in a fresh process.
+
+    ``disabled``: numpy CPU features to switch off; ``env_vars``: further environment.
+    """
     import json
 
-    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(disabled)}
+    env = {**os.environ, "NPY_DISABLE_CPU_FEATURES": " ".join(disabled), **env_vars}
     scenarios = [str(ROOT / "scenarios" / "tiny.toml"), str(ROOT / "scenarios" / "baseline.toml")]
     out = subprocess.run(
         [sys.executable, "-c", PROBE, *scenarios], capture_output=True, text=True, env=env, timeout=600, check=True
@@ -183,9 +189,52 @@ def probe(disabled: list[str]) -> dict:
 )
 def test_same_seeds_give_identical_tables_on_narrower_simd_paths(variant):
     disabled = dict(simd_variants())[variant]
-    here, there = probe([]), probe(disabled)
+    here, there = probe(), probe(tuple(disabled))
     assert not set(disabled) & set(there["simd"]), f"numpy did not switch off {disabled}: runs {there['simd']}"
     assert here["hash"] == there["hash"], (
         f"tables differ between numpy's {here['simd']} paths and the paths {variant}: some computation that feeds "
         "the model still depends on the CPU"
     )
+
+
+def test_compiled_loops_give_the_bits_of_the_numpy_code():
+    """sim.model._jit's loops (numba, fastmath off) return exactly what portable's numpy code does.
+
+    A million inputs over exp's and log's whole ranges, the edges and the special values: one fused
+    multiply-add or reassociated sum in the compiled code would change the last bit of many of them.
+    """
+    from sim.model import _jit
+
+    rng = np.random.default_rng(7)
+    specials = [0.0, -0.0, np.inf, -np.inf, np.nan, EXP_EDGE_LO, EXP_EDGE_HI, 709.79, -745.14, 5e-324, 1e-310, -1.0]
+    x = np.concatenate([rng.uniform(-750, 750, 400_000), rng.normal(0, 3, 400_000), rng.uniform(-1e-6, 1e-6, 1000)])
+    x = np.concatenate([x, specials])
+    pos = np.concatenate([portable.exp_numpy(rng.uniform(-700, 700, 400_000)), rng.uniform(0, 4, 400_000), specials])
+    for kernel, reference, values in ((_jit.exp_into, portable.exp_numpy, x), (_jit.log_into, portable.log_numpy, pos)):
+        out = np.empty_like(values)
+        kernel(values, out)
+        same = _bits(out) == _bits(reference(values))
+        assert same.all(), f"{kernel.__name__}: {int((~same).sum())} inputs differ, e.g. {values[~same][:5]}"
+    assert portable.USE_JIT, "the model runs the compiled loops by default"
+    grid = rng.uniform(0.1, 5.0, (4, 3))  # any shape goes through the loops flat and comes back shaped
+    assert np.array_equal(_bits(portable.log(grid)), _bits(portable.log_numpy(grid)))
+    assert portable.exp(np.float32(1.5)) == portable.exp_numpy(np.float32(1.5))
+
+
+def test_same_seeds_give_identical_tables_with_generic_compiled_code():
+    """numba compiles for this CPU (its widest vectors); for a generic x86-64 CPU the tables are the same.
+
+    A fresh cache folder makes the subprocess compile for the generic target instead of loading this
+    machine's cached code.
+    """
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as cache:
+        generic = probe(NUMBA_CPU_NAME="generic", NUMBA_CACHE_DIR=cache)
+    assert probe()["hash"] == generic["hash"], "the compiled loops give other bits for numba's generic CPU target"
+
+
+@pytest.mark.slow
+def test_same_seeds_give_identical_tables_without_compiled_code():
+    """PARKSIM_NO_JIT=1 (portable's numpy code only) gives the tables of the compiled loops."""
+    assert probe()["hash"] == probe(PARKSIM_NO_JIT="1")["hash"]

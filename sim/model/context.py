@@ -343,6 +343,9 @@ class ModelContext(Protocol):
             they run. It is invalid as soon as any firm changes stage or
             leaves, so nothing else may rely on it; read it through
             :func:`sim.model.metrics.in_park`, which computes the rows when it is None.
+        record_memo: values several reporters share (a column of the firms in
+            the park, counts, market values), or None; the same rule as
+            ``in_park_rows`` (:func:`sim.model.metrics.once`).
     """
 
     params: Params
@@ -358,6 +361,7 @@ class ModelContext(Protocol):
     start_month: int
     policy_start_month: int
     in_park_rows: np.ndarray | None
+    record_memo: dict | None
 
     def add_firms(self, count: int, **columns) -> np.ndarray:
         """Create ``count`` firms (table rows plus Mesa agents); return their rows."""

@@ -41,7 +41,7 @@ import weakref
 import numpy as np
 
 from sim.model.context import ModelContext
-from sim.model.metrics import reporter
+from sim.model.metrics import once, reporter
 from sim.model.units import MONTHS_PER_YEAR, YUAN_PER_MYUAN
 
 ITEMS = (
@@ -125,10 +125,14 @@ def cumulative_myuan(ctx: ModelContext) -> dict[str, float]:
     return {TOTAL: sum(out.values()), **out}
 
 
-reporter(TOTAL, "m yuan since start")(lambda m: cumulative_myuan(m)[TOTAL])
+def _cumulative_once(m) -> dict[str, float]:
+    return once(m, "policy_costs", lambda: cumulative_myuan(m))
+
+
+reporter(TOTAL, "m yuan since start")(lambda m: _cumulative_once(m)[TOTAL])
 for _item in ITEMS:
     _col = f"policy_cost_{_item}_myuan"
-    reporter(_col, "m yuan since start")(lambda m, c=_col: cumulative_myuan(m)[c])
+    reporter(_col, "m yuan since start")(lambda m, c=_col: _cumulative_once(m)[c])
 
 
 # ---------------------------------------------------------------- planned cost of a package

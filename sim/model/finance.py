@@ -134,14 +134,19 @@ class Finance:
         equity = self.investors("vc", "angel")
         guidance = self.investors("guidance") if fx.guidance_coinvests else []
         deals = 0
+        if len(chosen):  # investors' capital and preferences as arrays, kept in step with each deal
+            capital = np.array([a.capital_myuan for a in equity], dtype=float)
+            preference = np.array([a.preference for a in equity], dtype=float).reshape(len(equity), -1)
         for r in chosen:
             size = max(p.vc_min_deal_myuan, p.vc_deal_share * p.ps_private * firms.revenue_myuan[r])
-            able = [a for a in equity if a.capital_myuan >= size]
-            if not able:
+            able = np.flatnonzero(capital >= size)
+            if not len(able):
                 continue
-            w = np.array([a.preference[firms.industry[r]] for a in able])
-            lead = able[rng.choice(len(able), p=w / w.sum())]
+            w = preference[able, firms.industry[r]]
+            pick = able[rng.choice(len(able), p=w / w.sum())]
+            lead = equity[pick]
             self._invest(lead, r, size)
+            capital[pick] = lead.capital_myuan
             if guidance and guidance[0].capital_myuan >= size * p.guidance_coinvest_share:
                 self._invest(guidance[0], r, size * p.guidance_coinvest_share)
             firms.vc_backed[r] = True
@@ -216,9 +221,15 @@ class Finance:
                 self.realised_gain_myuan += proceeds - cost
                 self.ctx.counters.add("vc_exits", 1)
 
-    def on_firm_gone(self, row: int) -> None:
+    def on_firms_gone(self, rows) -> None:
+        """:meth:`on_firm_gone` for each of ``rows`` in order, reading the investor list once."""
+        holders = self.investors("vc", "angel", "guidance")
+        for r in rows:
+            self.on_firm_gone(int(r), holders)
+
+    def on_firm_gone(self, row: int, holders: list[Investor] | None = None) -> None:
         """Write off equity and unpaid loans of a firm that closed or left."""
-        for inv in self.investors("vc", "angel", "guidance"):
+        for inv in self.investors("vc", "angel", "guidance") if holders is None else holders:
             if row in inv.holdings:
                 self.written_off_myuan += inv.holdings.pop(row)[1]
         if row in self.loan_left_months:

@@ -8,6 +8,7 @@ name says otherwise; talent figures are people (agents times their scale).
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Callable
 
@@ -20,6 +21,7 @@ from sim.model.firms import (
     GROWING,
     IPO_FILED,
     LISTED,
+    LISTING_STATES,
     MATURE,
     NEEQ,
     NEEQ_FILED,
@@ -27,6 +29,7 @@ from sim.model.firms import (
     REFORMED,
     REGISTERED,
     SIGNED,
+    STAGES,
     is_one_of,
 )
 from sim.model.listing import valuation_myuan
@@ -122,6 +125,10 @@ class Counters:
 
 REPORTERS: dict[str, Callable] = {}
 UNITS: dict[str, str] = {}
+# Reporters that only read one event counter: name -> (event, year to date?). :func:`record`
+# reads these counters directly (the same values their reporters return) instead of calling
+# about fifty one-line functions a month.
+_COUNTER_OF: dict[str, tuple[str, bool]] = {}
 
 
 def reporter(name: str, unit: str):
@@ -130,6 +137,7 @@ def reporter(name: str, unit: str):
     def wrap(fn):
         REPORTERS[name] = fn
         UNITS[name] = unit
+        _COUNTER_OF.pop(name, None)  # a reporter registered again is called as written
         return fn
 
     return wrap
@@ -145,16 +153,46 @@ def in_park(ctx: ModelContext) -> np.ndarray:
     return ctx.firms.in_stage(*IN_PARK) if rows is None else rows
 
 
+def once(ctx: ModelContext, key: str, compute: Callable):
+    """``compute()``, once per :func:`record` call for each ``key`` (every call outside a record).
+
+    Several reporters read the same column of the firms in the park (a stage
+    count, the listing states, the market values): the first computes it and
+    the rest read it from ``ctx.record_memo``, which :func:`record` empties when
+    it starts and ends, under the same rule as ``ctx.in_park_rows``.
+    """
+    memo = getattr(ctx, "record_memo", None)  # None outside record, and on contexts built by hand
+    if memo is None:
+        return compute()
+    if key not in memo:
+        memo[key] = compute()
+    return memo[key]
+
+
+def _in_park_column(m, name: str) -> np.ndarray:
+    """Column ``name`` of the firm table for the firms in the park (rows of :func:`in_park`, in order)."""
+    return once(m, f"column:{name}", lambda: getattr(m.firms, name)[in_park(m)])
+
+
+def _count_of(m, name: str, size: int) -> np.ndarray:
+    """Firms in the park per code of the integer column ``name`` (exact counts, ``size`` codes)."""
+    return once(m, f"counts:{name}", lambda: np.bincount(_in_park_column(m, name), minlength=size))
+
+
 for _i, _ind in enumerate(INDUSTRIES):
-    reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int((m.firms.industry[in_park(m)] == i).sum()))
+    reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int(_count_of(m, "industry", len(INDUSTRIES))[i]))
     reporter(f"{_ind}_revenue_bn_yuan", "bn yuan/year")(
         lambda m, i=_i: (
-            float(m.firms.revenue_myuan[in_park(m)][m.firms.industry[in_park(m)] == i].sum()) / MYUAN_PER_BNYUAN
+            float(_in_park_column(m, "revenue_myuan")[_in_park_column(m, "industry") == i].sum()) / MYUAN_PER_BNYUAN
         )
     )
 for _z, _zone in enumerate(ZONES):
-    reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int((m.firms.zone[in_park(m)] == z).sum()))
-    reporter(f"talent_{_zone}", "people")(lambda m, z=_z: int((m.talent.zone == z).sum()) * m.talent.scale)
+    reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int((_in_park_column(m, "zone") == z).sum()))
+    reporter(f"talent_{_zone}", "people")(
+        lambda m, z=_z: (
+            int(once(m, "talent_by_zone", lambda: np.bincount(m.talent.zone, minlength=len(ZONES)))[z]) * m.talent.scale
+        )
+    )
     reporter(f"occupancy_{_zone}", "share")(lambda m, z=_z: float(m.zones.occupancy[z]))
     reporter(f"rent_{_zone}_yuan_per_m2_month", "yuan/m2/month")(
         lambda m, z=_z: float(m.zones.rent_yuan_per_m2_month[z])
@@ -167,9 +205,14 @@ for _s, _stage in (
     (GROWING, "growing"),
     (MATURE, "mature"),
 ):
-    reporter(f"stage_{_stage}", "firms")(lambda m, s=_s: len(m.firms.in_stage(s)))
+    reporter(f"stage_{_stage}", "firms")(
+        lambda m, s=_s: int(
+            once(m, "stages", lambda: np.bincount(m.firms.stage[m.firms.live()], minlength=len(STAGES)))[s]
+        )
+    )
 for _event in COUNTED_EVENTS:
     reporter(f"{_event}_cum", "events since start")(lambda m, e=_event: m.counters.total[e])
+    _COUNTER_OF[f"{_event}_cum"] = (_event, False)
 
 
 @reporter("firms_in_park", "firms")
@@ -204,7 +247,8 @@ def _employed(m):
 
 
 def _listing_count(m, *states):
-    return int(is_one_of(m.firms.listing[in_park(m)], states).sum())
+    counts = _count_of(m, "listing", len(LISTING_STATES))
+    return int(sum(int(counts[s]) for s in states))
 
 
 reporter("reformed_firms", "firms")(lambda m: _listing_count(m, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED))
@@ -218,7 +262,31 @@ def _on_boards(m, boards) -> np.ndarray:
     """Rows of firms in the park listed on one of ``boards``."""
     rows = in_park(m)
     rows = rows[m.firms.listing[rows] == LISTED]
-    return rows[np.isin(m.firms.board[rows], boards)]
+    return rows[_board_mask(tuple(boards))[m.firms.board[rows]]]
+
+
+def _quoted_values(m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Rows, listing states and market values (m yuan) of the firms in the park listed or NEEQ-quoted.
+
+    Valuation is element by element, so a subset of these values has the bits
+    :func:`valuation_myuan` gives the subset's rows.
+    """
+
+    def compute():
+        rows = in_park(m)
+        rows = rows[is_one_of(m.firms.listing[rows], (LISTED, NEEQ))]
+        return rows, m.firms.listing[rows], valuation_myuan(m, rows)
+
+    return once(m, "quoted_values", compute)
+
+
+@functools.cache
+def _board_mask(boards: tuple[int, ...]) -> np.ndarray:
+    """Look-up table of ``boards`` over the board codes (``np.isin`` by indexing; a hot path)."""
+    mask = np.zeros(len(markets.BOARDS), dtype=bool)
+    mask[list(boards)] = True
+    mask.flags.writeable = False
+    return mask
 
 
 for _b, _board in enumerate(markets.BOARDS[1:], start=1):
@@ -227,14 +295,18 @@ reporter("listed_domestic", "firms")(lambda m: len(_on_boards(m, markets.DOMESTI
 reporter("listed_domestic_neeq", "firms")(lambda m: len(_on_boards(m, markets.DOMESTIC)) + _listing_count(m, NEEQ))
 
 
+def _neeq_tiers(m):
+    return once(m, "neeq_tiers", lambda: markets.neeq_tiers(m.params, m.month, _neeq_columns(m)))
+
+
 @reporter("neeq_innovation_tier", "firms")
 def _neeq_innovation(m):
-    return int(markets.neeq_tiers(m.params, m.month, _neeq_columns(m))[0].sum())
+    return int(_neeq_tiers(m)[0].sum())
 
 
 @reporter("neeq_select_tier", "firms")
 def _neeq_select(m):
-    return int(markets.neeq_tiers(m.params, m.month, _neeq_columns(m))[1].sum())
+    return int(_neeq_tiers(m)[1].sum())
 
 
 def _neeq_columns(m) -> dict[str, np.ndarray]:
@@ -248,16 +320,19 @@ def _neeq_columns(m) -> dict[str, np.ndarray]:
 
 
 def _market_value_bn(m, *states):
-    rows = in_park(m)
-    rows = rows[is_one_of(m.firms.listing[rows], states)]
-    return float(valuation_myuan(m, rows).sum()) / MYUAN_PER_BNYUAN
+    _, listing, values = _quoted_values(m)
+    return float(values[is_one_of(listing, states)].sum()) / MYUAN_PER_BNYUAN
+
+
+def _domestic_value_bn(m):
+    rows, listing, values = _quoted_values(m)
+    on = (listing == LISTED) & _board_mask(markets.DOMESTIC)[m.firms.board[rows]]
+    return float(values[on].sum()) / MYUAN_PER_BNYUAN
 
 
 reporter("market_value_exchange_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED))
 reporter("market_value_exchange_neeq_bn_yuan", "bn yuan")(lambda m: _market_value_bn(m, LISTED, NEEQ))
-reporter("market_value_domestic_bn_yuan", "bn yuan")(
-    lambda m: float(valuation_myuan(m, _on_boards(m, markets.DOMESTIC)).sum()) / MYUAN_PER_BNYUAN
-)
+reporter("market_value_domestic_bn_yuan", "bn yuan")(_domestic_value_bn)
 
 
 @reporter("graphene_neeq_quoted", "firms")
@@ -330,6 +405,7 @@ for _frame, _column in FRAMES.items():
     reporter(f"frame_{_frame}_firms", "firms")(REPORTERS[_column])
 for _event in YEAR_FLOW_EVENTS:
     reporter(f"{_event}_ytd", "events this year")(lambda m, e=_event: m.counters.year_to_date(e))
+    _COUNTER_OF[f"{_event}_ytd"] = (_event, True)
 reporter("exchange_listings_domestic_ytd", "events this year")(
     lambda m: sum(m.counters.year_to_date(f"exchange_listings_{markets.BOARDS[b]}") for b in markets.DOMESTIC)
 )
@@ -363,10 +439,22 @@ def record(ctx: ModelContext) -> dict[str, float]:
     cache's invalidation rule, see :class:`~sim.model.context.ModelContext`).
     """
     ctx.in_park_rows = ctx.firms.in_stage(*IN_PARK)
+    ctx.record_memo = {}
     costs.account(ctx)  # book this month's policy spending before the policy_cost_* reporters read it
+    total, year_base = ctx.counters.total, ctx.counters.year_base
     try:
-        return {name: fn(ctx) for name, fn in REPORTERS.items()}
+        row = {}
+        for name, fn in REPORTERS.items():
+            counter = _COUNTER_OF.get(name)
+            if counter is None:
+                row[name] = fn(ctx)
+            elif counter[1]:  # = ctx.counters.year_to_date(event)
+                row[name] = total[counter[0]] - year_base.get(counter[0], 0.0)
+            else:
+                row[name] = total[counter[0]]
+        return row
     finally:
         ctx.in_park_rows = None
+        ctx.record_memo = None
         if ctx.month % MONTHS_PER_YEAR == MONTHS_PER_YEAR - 1:  # December: next year's counts start here
             ctx.counters.year_base = dict(ctx.counters.total)

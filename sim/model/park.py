@@ -99,6 +99,7 @@ class ParkModel(mesa.Model):
         self.effects = Effects()
         self.records: list[dict] = []
         self.in_park_rows: np.ndarray | None = None  # recording-time cache, see sim.model.context.ModelContext
+        self.record_memo: dict | None = None  # recording-time memo, the same rule
         self.agent_steps = 0  # firms + talent agents + investors stepped, for benchmarks
         build_initial_state(self)
         p = self.params
@@ -131,8 +132,8 @@ class ParkModel(mesa.Model):
         f.gone_month[rows] = self.month
         f.floor_m2[rows] = 0.0
         self.talent.release(rows)
+        self.finance.on_firms_gone(rows)
         for r in rows:
-            self.finance.on_firm_gone(int(r))
             self.agent_of_row.pop(int(r)).remove()
         self.counters.add(reason, len(rows))
 

@@ -39,6 +39,10 @@ Method (textbook range reduction plus a truncated series; no code copied):
   ``math.frexp``/``math.ldexp`` are exact), and an array with no special value
   skips the special-case passes, which would change nothing in it;
   ``tests/test_portable.py`` checks both against the general code bit for bit.
+  Arrays of ``exp`` and ``log`` go through compiled loops (``sim.model._jit``,
+  numba with ``fastmath`` off) that do the same operations per element; their
+  bits are checked against the numpy code here (``exp_numpy``, ``log_numpy``,
+  also used with ``PARKSIM_NO_JIT=1``) and across LLVM's CPU targets.
 
 Python's ``math`` functions and ``float ** float`` call the platform's C library,
 which differs between operating systems and, on x86-64 glibc, between CPUs with
@@ -56,6 +60,7 @@ bound, about 1e-16 per draw. Every batch manifest records the CPU signature
 from __future__ import annotations
 
 import math
+import os
 
 import numpy as np
 
@@ -67,6 +72,9 @@ SQRT_HALF = 0.70710678118654752440
 EXP_MAX = 709.782712893383973096  # log of the largest double: above it exp overflows
 EXP_MIN = -745.133219101941108420  # below it exp underflows to 0
 
+# Arrays go through the compiled loops of sim.model._jit (the same operations, element by element);
+# PARKSIM_NO_JIT=1 keeps the numpy code (the reference; the tests compare the two bit for bit).
+USE_JIT = os.environ.get("PARKSIM_NO_JIT", "") in ("", "0")
 _EXACT_INT = 2**53  # Python ints below this convert to float exactly (the scalar fast paths take them)
 _EXP_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(14))  # 1/n!, n = 0..13 (exact integers, one division)
 _EXPM1_TAYLOR = tuple(1.0 / math.factorial(n) for n in range(1, 18))  # n = 1..17
@@ -108,11 +116,43 @@ def _exp_float(v: float) -> np.float64:
     return np.float64(math.ldexp(_horner_float(r, _EXP_TAYLOR), int(k)))
 
 
+_KERNELS = None  # sim.model._jit, imported on the first array call (numba's import costs ~0.3 s)
+
+
+def _kernels():
+    global _KERNELS
+    if _KERNELS is None:
+        from sim.model import _jit
+
+        _KERNELS = _jit
+    return _KERNELS
+
+
+def _compiled(kernel, x):
+    """``kernel`` (a compiled element-wise loop of sim.model._jit) applied to ``x``, keeping its shape."""
+    if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 1 and x.flags.c_contiguous:
+        out = np.empty_like(x)  # the common case: no conversion, no reshaping
+        kernel(x, out)
+        return out
+    a = np.asarray(x, dtype=np.float64)
+    flat = np.ascontiguousarray(a).reshape(-1)
+    out = np.empty_like(flat)
+    kernel(flat, out)
+    return out[0] if a.ndim == 0 else out.reshape(a.shape)
+
+
 def exp(x):
     """``e**x``, bit-identical on every CPU (see the module docstring)."""
     v = _as_float(x)
     if v is not None and EXP_MIN <= v <= EXP_MAX:  # one ordinary number: no array machinery
         return _exp_float(v)
+    if USE_JIT:
+        return _compiled(_kernels().exp_into, x)
+    return exp_numpy(x)
+
+
+def exp_numpy(x):
+    """:func:`exp` by numpy ufuncs: the reference the compiled loop is checked against."""
     a = np.asarray(x, dtype=np.float64)
     scalar = a.ndim == 0
     a = np.atleast_1d(a)
@@ -147,6 +187,13 @@ def log(x):
     v = _as_float(x)
     if v is not None and 0.0 < v < math.inf:
         return np.float64(_log_float(v))
+    if USE_JIT:
+        return _compiled(_kernels().log_into, x)
+    return log_numpy(x)
+
+
+def log_numpy(x):
+    """:func:`log` by numpy ufuncs: the reference the compiled loop is checked against."""
     a = np.asarray(x, dtype=np.float64)
     scalar = a.ndim == 0
     a = np.atleast_1d(a)

@@ -35,6 +35,9 @@ the two shortfalls into the effective fill that growth reads.
 
 from __future__ import annotations
 
+import functools
+import math
+
 import numpy as np
 
 from sim.model import portable
@@ -113,7 +116,10 @@ class TalentPool:
     def release(self, firm_rows: np.ndarray) -> None:
         """Staff of closed or departed firms become unemployed."""
         if len(firm_rows):
-            self.employer[np.isin(self.employer, firm_rows)] = -1
+            # a look-up table over firm rows instead of np.isin (a hot path); the last cell stands for -1
+            gone = np.zeros(max(int(self.employer.max(initial=-1)), int(np.max(firm_rows))) + 2, bool)
+            gone[firm_rows] = True
+            self.employer[gone[self.employer]] = -1
 
     def recount(self, firms) -> None:
         """Store each firm's talent-agent count in the firm table."""
@@ -203,16 +209,26 @@ class TalentPool:
             draw = ctx.streams["talent"].random(len(idle)) < ctx.params.talent_arrival_rd_share
             self.skill[idle] = np.where(draw, RD, GENERAL)
 
-    def paid_subsidy(self, ctx: ModelContext) -> np.ndarray:
-        """Subsidy each row is paid now (1000 yuan/month), its pull fading; zero after talent_subsidy_months."""
-        months = ctx.month - self.arrived_month
+    def paid_subsidy(self, ctx: ModelContext, idx: np.ndarray | None = None) -> np.ndarray:
+        """Subsidy rows ``idx`` (default all) are paid now (1000 yuan/month), fading, zero after the paid months.
+
+        ``subsidy * 0.5 ** (months / half_life)`` while ``months < talent_subsidy_months``. The fade
+        depends only on the whole months since arrival, so it is read from a table of
+        :func:`_fade_table` (the same ``portable.power`` of the same numbers, so the same bits).
+        """
         p = ctx.params
-        fade = portable.power(0.5, months / p.talent_subsidy_half_life_months)
-        return np.where(months < p.talent_subsidy_months, self.subsidy_kyuan * fade, 0.0)
+        months = ctx.month - (self.arrived_month if idx is None else self.arrived_month[idx])
+        subsidy = self.subsidy_kyuan if idx is None else self.subsidy_kyuan[idx]
+        out = np.zeros(len(months))
+        paid = np.flatnonzero((months >= 0) & (months < p.talent_subsidy_months))
+        if len(paid):
+            table = _fade_table(float(p.talent_subsidy_months), float(p.talent_subsidy_half_life_months))
+            out[paid] = subsidy[paid] * table[months[paid]]
+        return out
 
     def _exit_probability(self, ctx: ModelContext, idx: np.ndarray, vacancy_rate) -> np.ndarray:
         """Probability that rows ``idx``, once looking, leave the park rather than stay in their zone."""
-        v = self.utility(ctx, self.paid_subsidy(ctx)[idx], vacancy_rate)[np.arange(len(idx)), self.zone[idx]]
+        v = self.utility(ctx, self.paid_subsidy(ctx, idx), vacancy_rate)[np.arange(len(idx)), self.zone[idx]]
         return portable.logistic(outside_utility(ctx.params) - v)
 
     def _leave(self, ctx: ModelContext, rng, vacancy_rate) -> None:
@@ -252,7 +268,7 @@ class TalentPool:
         move = rng.random(len(self)) < ctx.params.talent_unemployed_move_per_month
         idle = np.flatnonzero((self.employer < 0) & move)
         if len(idle):
-            v = self.utility(ctx, self.paid_subsidy(ctx)[idle], vacancy_rate)
+            v = self.utility(ctx, self.paid_subsidy(ctx, idle), vacancy_rate)
             self.zone[idle] = np.argmax(v + rng.gumbel(size=v.shape), axis=1)
 
     def _fire_excess(self, ctx: ModelContext, rows) -> None:
@@ -263,8 +279,8 @@ class TalentPool:
         if not len(emp):
             return
         key = self.employer[emp] * 2 + self.skill[emp]
-        order = emp[np.argsort(key, kind="stable")]
-        key = key[np.argsort(key, kind="stable")]
+        by_key = np.argsort(key, kind="stable")
+        order, key = emp[by_key], key[by_key]
         rank = np.arange(len(order)) - np.searchsorted(key, key, side="left")
         fired = order[rank >= want.reshape(-1)[key]]
         ctx.counters.add("talent_laid_off", len(fired) * self.scale)
@@ -275,11 +291,26 @@ class TalentPool:
         firms = ctx.firms
         vac = np.maximum(self.wanted_by_skill(ctx, rows) - self.have_by_skill(ctx, rows), 0)
         zone = firms.zone[rows]
+        # the idle rows of every (zone, class) pool at once, each pool in row order; pools are
+        # disjoint, so hiring from one leaves the others as they were
+        idle_all = np.flatnonzero(self.employer < 0)
+        pool = self.zone[idle_all].astype(np.intp) * 2 + self.skill[idle_all]
+        idle_all = idle_all[np.argsort(pool, kind="stable")]
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(pool, minlength=2 * len(ZONES)))])
         for z in range(len(ZONES)):
             in_zone = zone == z
             for k in (GENERAL, RD):
                 slots = np.repeat(rows[in_zone], vac[in_zone, k])
-                idle = np.flatnonzero((self.employer < 0) & (self.zone == z) & (self.skill == k))
+                idle = idle_all[bounds[2 * z + k] : bounds[2 * z + k + 1]]
                 n = min(len(slots), len(idle))
                 if n:
                     self.employer[rng.permutation(idle)[:n]] = rng.permutation(slots)[:n]
+
+
+@functools.cache  # keyed on two declared inputs: one entry per scenario in practice
+def _fade_table(subsidy_months: float, half_life_months: float) -> np.ndarray:
+    """``0.5 ** (m / half_life)`` for the whole months ``m`` a subsidy is paid (read-only)."""
+    m = np.arange(max(math.ceil(subsidy_months), 0))
+    table = portable.power(0.5, m / half_life_months)
+    table.flags.writeable = False
+    return table
