@@ -65,6 +65,17 @@ def test_bench_cli_writes_json_and_refuses_a_bad_ref(tmp_path, capsys):
     assert doc["configs"]["tiny"]["new"]["cpu_s_per_month"] > 0 and doc["against"] is None
 
 
+def test_timed_replications_add_up_their_months_and_a_bad_count_is_refused(capsys):
+    one = bench.measure_once("tiny", timed=1)
+    two = bench.measure_once("tiny", timed=2)
+    assert "error" not in one and "error" not in two, (one, two)
+    assert two["months"] == 2 * one["months"]  # tiny's window, twice
+    assert two["cpu_s_per_month"] == pytest.approx(two["cpu_s"] / two["months"])
+    assert "2 timed replications" in bench.markdown({**bench.run_all(["tiny"], 1, timed=2)})
+    assert cli(["bench", "--config", "tiny", "--timed", "0"]) == 2
+    assert "--timed" in capsys.readouterr().err
+
+
 @pytest.mark.slow  # four fresh processes, each a batch (tiny and baseline on 1 and 2 workers)
 def test_batch_mode_reports_runs_per_second_and_the_speed_up():
     doc = bench.run_batch_bench(reps=1, repeats=1)

@@ -32,6 +32,13 @@ def register(p):
         choices=list(CONFIGS),
         help="configuration to measure (repeatable; default tiny, baseline, baseline_x10)",
     )
+    p.add_argument(
+        "--timed",
+        type=int,
+        default=1,
+        metavar="K",
+        help="replications timed in each process after its warm-up (default 1; more: a long batch's steady state)",
+    )
     p.add_argument("--scaling", action="store_true", help="measure 1x/3x/10x/30x/50x the baseline population")
     p.add_argument("--against", metavar="REF", help="also measure the code of this git ref, side by side")
     p.add_argument("--batch", action="store_true", help="instead: batch runs per second on 1 and 2 workers")
@@ -49,6 +56,7 @@ def main(args) -> int:
     from sim.run import bench
 
     bench.check_reps(args.reps)
+    bench.check_reps(args.timed, "--timed")
     if args.batch:
         bench.check_reps(args.batch_reps, "--batch-reps")
     if args.json and (Path(args.json).is_dir() or not Path(args.json).resolve().parent.is_dir()):
@@ -63,7 +71,9 @@ def main(args) -> int:
         configs = list(args.config or [])
         if args.scaling:
             configs += [c for c in bench.SCALING_CONFIGS if c not in configs]
-        doc = bench.run_all(configs or list(bench.DEFAULT_CONFIGS), args.reps, against=args.against, log=log)
+        doc = bench.run_all(
+            configs or list(bench.DEFAULT_CONFIGS), args.reps, against=args.against, log=log, timed=args.timed
+        )
         print(bench.markdown(doc))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

@@ -14,6 +14,8 @@ if the zone wins it becomes an :class:`~sim.model.firms.Enterprise` in stage
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from sim.model import portable
@@ -82,8 +84,11 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
     rates = (base * INDUSTRY_MIX * ctx.cluster_factor())[:, None] * CATEGORY_MIX * category_attraction(ctx)
     counts = rng.poisson(rates)
     n_isr = rng.poisson(fx.israeli_leads_per_month * p.population_scale)
-    isr_industry = rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)
-    isr_category = (rng.random(n_isr)[:, None] > _CATEGORY_MIX_CUMULATIVE[isr_industry]).sum(axis=1)
+    if n_isr:
+        isr_industry = rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)
+        isr_category = (rng.random(n_isr)[:, None] > _CATEGORY_MIX_CUMULATIVE[isr_industry]).sum(axis=1)
+    else:  # drawing none takes nothing from the stream: skip the calls
+        isr_industry = isr_category = np.zeros(0, dtype=np.int64)
     pairs = np.repeat(np.arange(counts.size), counts.ravel())
     industry = np.concatenate([pairs // len(CATEGORIES), isr_industry])
     category = np.concatenate([pairs % len(CATEGORIES), np.minimum(isr_category, CLEAN)])
@@ -195,17 +200,31 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
     return rows
 
 
+@functools.cache
+def _project_counter_names(event: str) -> tuple[str, tuple[str, ...], str, str, str, str]:
+    """Counter names of :func:`count_projects` for one event (built once, not every month)."""
+    return (
+        f"projects_{event}",
+        tuple(f"{name}_projects_{event}" for name in INDUSTRIES),
+        f"key_projects_{event}",
+        f"israeli_projects_{event}",
+        f"foreign_projects_{event}",
+        f"high_pollution_{event}",
+    )
+
+
 def count_projects(ctx: ModelContext, rows: np.ndarray, event: str) -> None:
     """Count projects reaching a stage (signed / registered / started) by industry."""
-    firms = ctx.firms
-    ctx.counters.add(f"projects_{event}", len(rows))
+    firms, add = ctx.firms, ctx.counters.add
+    total, by_name, key, israeli, foreign, high = _project_counter_names(event)
+    add(total, len(rows))
     by_industry = np.bincount(firms.industry[rows], minlength=len(INDUSTRIES))
-    for i, name in enumerate(INDUSTRIES):
-        ctx.counters.add(f"{name}_projects_{event}", int(by_industry[i]))
-    ctx.counters.add(f"key_projects_{event}", int(firms.key_project[rows].sum()))
-    ctx.counters.add(f"israeli_projects_{event}", int(firms.israeli[rows].sum()))
-    ctx.counters.add(f"foreign_projects_{event}", int(firms.foreign[rows].sum()))
-    ctx.counters.add(f"high_pollution_{event}", int((firms.pollution_index[rows] > HIGH_POLLUTION_INDEX).sum()))
+    for i, name in enumerate(by_name):
+        add(name, int(by_industry[i]))
+    add(key, int(firms.key_project[rows].sum()))
+    add(israeli, int(firms.israeli[rows].sum()))
+    add(foreign, int(firms.foreign[rows].sum()))
+    add(high, int((firms.pollution_index[rows] > HIGH_POLLUTION_INDEX).sum()))
 
 
 def arrivals_step(ctx: ModelContext) -> None:

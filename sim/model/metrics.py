@@ -125,10 +125,26 @@ class Counters:
 
 REPORTERS: dict[str, Callable] = {}
 UNITS: dict[str, str] = {}
-# Reporters that only read one event counter: name -> (event, year to date?). :func:`record`
-# reads these counters directly (the same values their reporters return) instead of calling
-# about fifty one-line functions a month.
-_COUNTER_OF: dict[str, tuple[str, bool]] = {}
+# Reporters that only read one event counter: name -> (event, year to date?, the reporter).
+# :func:`record` reads these counters directly (the values their reporters return) instead of
+# calling about fifty one-line functions a month, as long as the registered reporter is that one.
+_COUNTER_OF: dict[str, tuple[str, bool, Callable]] = {}
+
+
+_PLAN: list = [None, ()]  # [the registry's items it was built for, plan]
+
+
+def _plan() -> tuple[tuple[str, Callable, str | None, bool], ...]:
+    """(name, reporter, counter event or None, year to date?) in order; rebuilt when the registry changes."""
+    items = tuple(REPORTERS.items())  # a few microseconds; catches any change to REPORTERS, however made
+    if _PLAN[0] != items:
+        _PLAN[0] = items
+        plan = []
+        for name, fn in items:
+            event, ytd, registered = _COUNTER_OF.get(name, (None, False, None))
+            plan.append((name, fn, event, ytd) if fn is registered else (name, fn, None, False))
+        _PLAN[1] = tuple(plan)
+    return _PLAN[1]
 
 
 def reporter(name: str, unit: str):
@@ -137,7 +153,6 @@ def reporter(name: str, unit: str):
     def wrap(fn):
         REPORTERS[name] = fn
         UNITS[name] = unit
-        _COUNTER_OF.pop(name, None)  # a reporter registered again is called as written
         return fn
 
     return wrap
@@ -211,8 +226,11 @@ for _s, _stage in (
         )
     )
 for _event in COUNTED_EVENTS:
-    reporter(f"{_event}_cum", "events since start")(lambda m, e=_event: m.counters.total[e])
-    _COUNTER_OF[f"{_event}_cum"] = (_event, False)
+    _COUNTER_OF[f"{_event}_cum"] = (
+        _event,
+        False,
+        reporter(f"{_event}_cum", "events since start")(lambda m, e=_event: m.counters.total[e]),
+    )
 
 
 @reporter("firms_in_park", "firms")
@@ -404,8 +422,11 @@ YEAR_FLOW_EVENTS = (
 for _frame, _column in FRAMES.items():
     reporter(f"frame_{_frame}_firms", "firms")(REPORTERS[_column])
 for _event in YEAR_FLOW_EVENTS:
-    reporter(f"{_event}_ytd", "events this year")(lambda m, e=_event: m.counters.year_to_date(e))
-    _COUNTER_OF[f"{_event}_ytd"] = (_event, True)
+    _COUNTER_OF[f"{_event}_ytd"] = (
+        _event,
+        True,
+        reporter(f"{_event}_ytd", "events this year")(lambda m, e=_event: m.counters.year_to_date(e)),
+    )
 reporter("exchange_listings_domestic_ytd", "events this year")(
     lambda m: sum(m.counters.year_to_date(f"exchange_listings_{markets.BOARDS[b]}") for b in markets.DOMESTIC)
 )
@@ -444,14 +465,13 @@ def record(ctx: ModelContext) -> dict[str, float]:
     total, year_base = ctx.counters.total, ctx.counters.year_base
     try:
         row = {}
-        for name, fn in REPORTERS.items():
-            counter = _COUNTER_OF.get(name)
-            if counter is None:
+        for name, fn, event, ytd in _plan():
+            if event is None:
                 row[name] = fn(ctx)
-            elif counter[1]:  # = ctx.counters.year_to_date(event)
-                row[name] = total[counter[0]] - year_base.get(counter[0], 0.0)
+            elif ytd:  # = ctx.counters.year_to_date(event)
+                row[name] = total[event] - year_base.get(event, 0.0)
             else:
-                row[name] = total[counter[0]]
+                row[name] = total[event]
         return row
     finally:
         ctx.in_park_rows = None

@@ -46,6 +46,7 @@ from sim.model.params import INDUSTRIES, ZONES
 from sim.model.units import MONTHS_PER_YEAR
 
 SKILLS = ("general", "rd")
+_LEFT_BY_ZONE = tuple(f"talent_left_{name}" for name in ZONES)  # counter names of TalentPool._leave
 GENERAL, RD = 0, 1
 # Kept for sim.model.initial, which reads it as a module constant: the declared default.
 # Once initial.py reads ctx.params.talent_initial_unemployed_share a scenario can change it.
@@ -134,9 +135,14 @@ class TalentPool:
             staff = np.minimum(staff, firms.floor_m2[rows] / p.m2_per_employee)
         return np.ceil(staff / self.scale).astype(np.int64)
 
-    def wanted_by_skill(self, ctx: ModelContext, rows: np.ndarray, within_floor: bool = True) -> np.ndarray:
-        """Agents wanted per firm and class (firms x 2): R&D is the industry's share, rounded."""
-        want = self.wanted_agents(ctx, rows, within_floor)
+    def wanted_by_skill(
+        self, ctx: ModelContext, rows: np.ndarray, within_floor: bool = True, want: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Agents wanted per firm and class (firms x 2): R&D is the industry's share, rounded.
+
+        ``want``: :meth:`wanted_agents` of the same rows, when the caller has it already.
+        """
+        want = self.wanted_agents(ctx, rows, within_floor) if want is None else want
         rd = np.minimum(np.rint(want * rd_share(ctx.params)[ctx.firms.industry[rows]]).astype(np.int64), want)
         return np.stack([want - rd, rd], axis=1)
 
@@ -190,8 +196,10 @@ class TalentPool:
         self._leave(ctx, rng, vacancy_rate)
         self._arrive(ctx, rng, vacancy_rate)
         self._move(ctx, rng, vacancy_rate)
-        self._fire_excess(ctx, rows)
-        self._hire(ctx, rng, rows)
+        # what each firm wants is fixed within the step (revenue and floor do not change here)
+        by_skill = self.wanted_by_skill(ctx, rows, want=want)
+        self._fire_excess(ctx, rows, by_skill)
+        self._hire(ctx, rng, rows, by_skill)
         self.recount(firms)
 
     def _match_initial_skills(self, ctx: ModelContext) -> None:
@@ -245,8 +253,8 @@ class TalentPool:
         ctx.counters.add("talent_quits", len(quits) * self.scale)
         ctx.counters.add("talent_left", int(leaves.sum()) * self.scale)
         by_zone = np.bincount(self.zone[leaves], minlength=len(ZONES)) * self.scale
-        for z, name in enumerate(ZONES):
-            ctx.counters.add(f"talent_left_{name}", int(by_zone[z]))
+        for z, name in enumerate(_LEFT_BY_ZONE):
+            ctx.counters.add(name, int(by_zone[z]))
         self.employer[quits] = -1
         self.keep(~leaves)
 
@@ -271,10 +279,10 @@ class TalentPool:
             v = self.utility(ctx, self.paid_subsidy(ctx, idle), vacancy_rate)
             self.zone[idle] = np.argmax(v + rng.gumbel(size=v.shape), axis=1)
 
-    def _fire_excess(self, ctx: ModelContext, rows) -> None:
-        """Firms that shrank let their surplus staff of each class go."""
+    def _fire_excess(self, ctx: ModelContext, rows, by_skill: np.ndarray | None = None) -> None:
+        """Firms that shrank let their surplus staff of each class go (``by_skill``: wanted_by_skill of rows)."""
         want = np.zeros((ctx.firms.n, 2), np.int64)
-        want[rows] = self.wanted_by_skill(ctx, rows)
+        want[rows] = self.wanted_by_skill(ctx, rows) if by_skill is None else by_skill
         emp = np.flatnonzero(self.employer >= 0)
         if not len(emp):
             return
@@ -286,25 +294,32 @@ class TalentPool:
         ctx.counters.add("talent_laid_off", len(fired) * self.scale)
         self.employer[fired] = -1
 
-    def _hire(self, ctx: ModelContext, rng, rows) -> None:
+    def _hire(self, ctx: ModelContext, rng, rows, by_skill: np.ndarray | None = None) -> None:
         """Match unemployed talent to vacancies of their class in the same zone, in random order."""
         firms = ctx.firms
-        vac = np.maximum(self.wanted_by_skill(ctx, rows) - self.have_by_skill(ctx, rows), 0)
+        wanted = self.wanted_by_skill(ctx, rows) if by_skill is None else by_skill
+        vac = np.maximum(wanted - self.have_by_skill(ctx, rows), 0)
         zone = firms.zone[rows]
         # the idle rows of every (zone, class) pool at once, each pool in row order; pools are
         # disjoint, so hiring from one leaves the others as they were
         idle_all = np.flatnonzero(self.employer < 0)
         pool = self.zone[idle_all].astype(np.intp) * 2 + self.skill[idle_all]
         idle_all = idle_all[np.argsort(pool, kind="stable")]
-        bounds = np.concatenate([[0], np.cumsum(np.bincount(pool, minlength=2 * len(ZONES)))])
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(pool, minlength=2 * len(ZONES)))]).tolist()
+        # vacancies per (zone, class): a pool with no vacancy or nobody idle hires nobody and draws nothing
+        open_slots = np.bincount(np.repeat(zone.astype(np.intp) * 2, 2) + np.tile([GENERAL, RD], len(zone)),
+                                 weights=vac.reshape(-1), minlength=2 * len(ZONES)).tolist()  # fmt: skip
         for z in range(len(ZONES)):
-            in_zone = zone == z
+            in_zone = None
             for k in (GENERAL, RD):
+                g = 2 * z + k
+                if open_slots[g] == 0 or bounds[g + 1] == bounds[g]:
+                    continue
+                in_zone = zone == z if in_zone is None else in_zone
                 slots = np.repeat(rows[in_zone], vac[in_zone, k])
-                idle = idle_all[bounds[2 * z + k] : bounds[2 * z + k + 1]]
+                idle = idle_all[bounds[g] : bounds[g + 1]]
                 n = min(len(slots), len(idle))
-                if n:
-                    self.employer[rng.permutation(idle)[:n]] = rng.permutation(slots)[:n]
+                self.employer[rng.permutation(idle)[:n]] = rng.permutation(slots)[:n]
 
 
 @functools.cache  # keyed on two declared inputs: one entry per scenario in practice

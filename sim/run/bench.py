@@ -3,7 +3,8 @@
 Every measurement runs in a fresh Python process (so its peak memory,
 ``ru_maxrss``, is its own, and no cache of an earlier measurement helps it):
 the process imports the code, runs one untimed warm-up replication, then one
-timed replication stepped month by month. The figures are
+timed replication stepped month by month (``timed`` > 1: that many, their CPU
+and months summed). The figures are
 
 * CPU seconds per simulated month: process CPU time (``time.process_time``,
   user + system of this process, not wall time) of the timed run / months;
@@ -80,17 +81,19 @@ try:
         sc = sc.with_values(**args["values"])
 except Exception as exc:
     print(json.dumps({**out, "error": f"configuration not available: {type(exc).__name__}: {exc}"})); sys.exit(0)
-seeds = replicate_seeds(args["seed"], 2)
+timed = args.get("timed", 1)
+seeds = replicate_seeds(args["seed"], 1 + timed)
 warm = load_scenario(args["warmup"]) if args["warmup"] else sc
 ParkModel(warm, seed=seeds[0]).run()
-c0, w0 = time.process_time(), time.perf_counter()
-model = ParkModel(sc, seed=seeds[1])
-months, firm_months = 0, 0
-while model.running:
-    model.step()
-    months += 1
-    firm_months += len(model.agent_of_row)
-cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+months, firm_months, cpu, wall = 0, 0, 0.0, 0.0
+for seed in seeds[1:]:
+    c0, w0 = time.process_time(), time.perf_counter()
+    model = ParkModel(sc, seed=seed)
+    while model.running:
+        model.step()
+        months += 1
+        firm_months += len(model.agent_of_row)
+    cpu, wall = cpu + time.process_time() - c0, wall + time.perf_counter() - w0
 out.update(months=months, firm_months=firm_months, cpu_s=cpu, wall_s=wall,
            cpu_s_per_month=cpu / max(months, 1), firm_months_per_cpu_s=firm_months / cpu if cpu > 0 else None,
            firms_at_end=len(model.agent_of_row),
@@ -128,7 +131,7 @@ def check_reps(reps: int, flag: str = "--reps") -> int:
     from sim.errors import InputError
 
     if isinstance(reps, bool) or not isinstance(reps, int) or reps < 1:
-        raise InputError(flag, None, f"must be a whole number of 1 or more (fresh processes per figure), got {reps!r}")
+        raise InputError(flag, None, f"must be a whole number of 1 or more, got {reps!r}")
     return reps
 
 
@@ -200,8 +203,8 @@ def _child(code: str, args: dict, tree: Path) -> dict:
     return out
 
 
-def measure_once(config: str, tree: Path = ROOT, seed: int = 1) -> dict:
-    """One measurement of ``config`` with the code in ``tree``, in a fresh process."""
+def measure_once(config: str, tree: Path = ROOT, seed: int = 1, timed: int = 1) -> dict:
+    """One measurement of ``config`` with the code in ``tree``, in a fresh process (``timed`` replications)."""
     scenario, values = CONFIGS[config]
     path = tree / "scenarios" / f"{scenario}.toml"
     big = values.get("population_scale", 1.0) > 10
@@ -210,6 +213,7 @@ def measure_once(config: str, tree: Path = ROOT, seed: int = 1) -> dict:
         "scenario": str(path),
         "values": values,
         "seed": seed,
+        "timed": timed,
         # a warm-up of tiny is enough to import and touch every code path; a 30x park would double the cost
         "warmup": str(tree / "scenarios" / "tiny.toml") if big else None,
     }
@@ -247,8 +251,11 @@ def ratios(old: dict, new: dict) -> dict:
     return out
 
 
-def run_all(configs: list[str], reps: int, against: str | None = None, log=None) -> dict:
+def run_all(configs: list[str], reps: int, against: str | None = None, log=None, timed: int = 1) -> dict:
     """Measure ``configs`` ``reps`` times each (fresh processes), the old tree interleaved when ``against``.
+
+    ``timed``: replications timed in each process after its warm-up (1: the first one after the warm-up,
+    the cost of a short batch; more: closer to the steady state of a long batch in one worker).
 
     Returns:
         ``{"reps", "against", "commit", "configs": {name: {"new": ..., "old": ..., "ratio": ...}}}``.
@@ -269,12 +276,12 @@ def run_all(configs: list[str], reps: int, against: str | None = None, log=None)
             for config in configs:
                 order = list(trees) if rep % 2 == 0 else list(reversed(trees))  # alternate who goes first
                 for side in order:
-                    r = measure_once(config, trees[side], seed=1 + rep)
+                    r = measure_once(config, trees[side], seed=1 + rep, timed=timed)
                     trials[config][side].append(r)
                     if log:
                         shown = r.get("error") or f"{r['cpu_s_per_month'] * 1000:.2f} ms CPU/month"
                         log(f"rep {rep + 1}/{reps} {config} [{side}]: {shown}")
-    out = {"reps": reps, "against": against, "commit": commit, "cpus": os.cpu_count(), "configs": {}}
+    out = {"reps": reps, "timed": timed, "against": against, "commit": commit, "cpus": os.cpu_count(), "configs": {}}
     for config in configs:
         row = {side: summarise(config, trials[config][side]) for side in trees}
         if "old" in row:
@@ -321,8 +328,9 @@ def markdown(doc: dict) -> str:
             ]
         lines.append("| " + " | ".join(cells) + " |")
     notes = [
-        f"- medians over {doc['reps']} fresh process(es) per figure; CPU = process time of one timed replication "
-        f"after a warm-up; {doc['cpus']} CPUs, load average {', '.join(f'{x:.1f}' for x in doc['load_average'])}"
+        f"- medians over {doc['reps']} fresh process(es) per figure; CPU = process time of "
+        + ("one timed replication" if doc.get("timed", 1) == 1 else f"{doc['timed']} timed replications")
+        + f" after a warm-up; {doc['cpus']} CPUs, load average {', '.join(f'{x:.1f}' for x in doc['load_average'])}"
     ]
     if against:
         notes.append(f"- old = {against} ({doc['commit'][:10]}), measured interleaved with the working tree")
