@@ -299,3 +299,20 @@ def test_reduced_job_changes_only_settings(tiny_job):
     assert r.method == "abc" and r.seed == 99 and r.abc["population"] == crossval.REDUCED["abc"]["population"]
     assert r.msm["max_evaluations"] == crossval.REDUCED["msm"]["max_evaluations"]
     assert r.priors == tiny_job.priors and r.observations is tiny_job.observations
+
+
+def test_a_posterior_that_narrows_without_following_the_truth_is_unidentified():
+    """Shrinkage alone is not identification: means stuck at the prior's middle, whatever the truth, are not."""
+    rng = np.random.default_rng(3)
+    truth = rng.uniform(0, 1, 20)
+    rows = []
+    for i, t in enumerate(truth):
+        base = {"method": "m", "dataset": i, "truth": t}
+        rows.append({**base, "param": "follows", "mean": t + rng.normal(0, 0.05), "var": 0.01,
+                     "q05": t - 0.2, "q95": t + 0.2, "covered": True, "shrinkage": 0.88})  # fmt: skip
+        rows.append({**base, "param": "stuck", "mean": 0.5 + rng.normal(0, 0.01), "var": 0.06,
+                     "q05": 0.1, "q95": 0.9, "covered": bool(0.1 <= t <= 0.9), "shrinkage": 0.3})  # fmt: skip
+    table = crossval.identifiability_table(pd.DataFrame(rows)).set_index("param")
+    assert table.loc["follows", "identified"] and table.loc["follows", "corr_mean_truth"] > 0.9
+    assert table.loc["stuck", "shrinkage"] >= crossval.UNIDENTIFIED_SHRINKAGE
+    assert not table.loc["stuck", "identified"], "a narrowing posterior that ignores the truth is not identification"

@@ -48,6 +48,12 @@ from sim.errors import InputError
 # Betancourt's principled-workflow case study (URL above), which reads contraction near 0 as
 # "poorly informed by the data"; 0.2 = the posterior keeps over 80% of the prior variance. Confidence L.
 UNIDENTIFIED_SHRINKAGE = 0.2
+# Correlation between posterior mean and truth, over the data sets, below which a parameter is named
+# unidentified even when its posterior shrinks: a reduced ABC population concentrates its particles
+# (shrinkage about 0.2) while its means stay at the prior's middle whatever the truth (measured on the
+# default job, docs/calibration.md). Source: [judgement]; 0.5 = the means explain a quarter of the truths'
+# variance. Confidence L.
+MIN_CORRELATION = 0.5
 INTERVAL = 0.90  # the methods' interval (fitted.summarise: q05..q95)
 BINOMIAL_LEVEL = 0.95  # level of the Clopper-Pearson interval around each coverage share
 # Reduced fit settings for cross-validation (declared; [judgement]: a tenth to a half of the job's
@@ -228,8 +234,14 @@ def binomial_interval(k: int, n: int, level: float = BINOMIAL_LEVEL) -> tuple[fl
     return lo, hi
 
 
-def identifiability_table(fits: pd.DataFrame, threshold: float = UNIDENTIFIED_SHRINKAGE) -> pd.DataFrame:
-    """Per method and parameter: coverage with its binomial interval, mean shrinkage, and a verdict."""
+def identifiability_table(
+    fits: pd.DataFrame, threshold: float = UNIDENTIFIED_SHRINKAGE, min_corr: float = MIN_CORRELATION
+) -> pd.DataFrame:
+    """Per method and parameter: coverage with its binomial interval, mean shrinkage, and a verdict.
+
+    Identified: mean shrinkage of at least ``threshold`` and a correlation of posterior mean and truth of at
+    least ``min_corr`` (a posterior that narrows but does not follow the truth has learnt nothing).
+    """
     rows = []
     for (method, name), g in fits.groupby(["method", "param"], sort=False):
         n, k = len(g), int(g["covered"].sum())
@@ -252,7 +264,7 @@ def identifiability_table(fits: pd.DataFrame, threshold: float = UNIDENTIFIED_SH
                 "rmse_over_sd": float(np.sqrt(np.mean((g["mean"] - g["truth"]) ** 2)) / sd_truth)
                 if n > 1
                 else float("nan"),
-                "identified": bool(shrink >= threshold),
+                "identified": bool(shrink >= threshold and corr >= min_corr),  # NaN corr: not identified
             }
         )
     return pd.DataFrame(rows)
@@ -327,7 +339,8 @@ def markdown_report(table: pd.DataFrame, sensitivity: pd.DataFrame | None, title
         "",
         f"Coverage of the {INTERVAL:.0%} interval (share of synthetic data sets whose interval holds the truth, "
         f"with a {BINOMIAL_LEVEL:.0%} Clopper-Pearson interval) and shrinkage (1 - posterior variance / prior "
-        f"variance, mean over data sets). Unidentified: shrinkage below {UNIDENTIFIED_SHRINKAGE:g}.",
+        f"variance, mean over data sets). Unidentified: shrinkage below {UNIDENTIFIED_SHRINKAGE:g}, or a "
+        f"correlation of posterior mean and truth below {MIN_CORRELATION:g}.",
         "",
         "| method | parameter | data sets | coverage | 95% interval | shrinkage | corr(mean, truth) | verdict |",
         "|---|---|---:|---:|---|---:|---:|---|",
