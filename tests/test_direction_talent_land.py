@@ -155,6 +155,21 @@ def test_subsidy_stops_after_declared_months(tiny):
     assert paid[0] == pytest.approx(2.0) and 0 < paid[1] < paid[0] and paid[2] == 0.0
 
 
+def test_paid_subsidy_is_the_formula_bit_for_bit_for_any_rows(tiny):
+    """The table read of the fade gives ``subsidy * 0.5 ** (months / half_life)`` while paid, 0 after, exactly."""
+    from sim.model import portable
+
+    m = ParkModel(tiny.with_values(talent_subsidy_months=36, talent_subsidy_half_life_months=5.0), seed=1)
+    pool = TalentPool(10)
+    months = np.array([0, 1, 2, 7, 35, 36, 80, -2])  # -2: an arrival dated after now, outside any run
+    pool.add(np.random.default_rng(0), np.zeros(len(months), int), np.full(len(months), -1), m.month, 3.0)
+    pool.arrived_month[:] = m.month - months
+    formula = np.where(months < 36, 3.0 * portable.power(0.5, months / 5.0), 0.0)
+    assert pool.paid_subsidy(m).view(np.uint64).tolist() == formula.view(np.uint64).tolist()
+    some = np.array([6, 3, 0])
+    assert pool.paid_subsidy(m, some).view(np.uint64).tolist() == formula[some].view(np.uint64).tolist()
+
+
 # -------- services
 
 

@@ -232,6 +232,9 @@ class TalentPool:
         if len(paid):
             table = _fade_table(float(p.talent_subsidy_months), float(p.talent_subsidy_half_life_months))
             out[paid] = subsidy[paid] * table[months[paid]]
+        early = np.flatnonzero(months < 0)  # arrival dated after now: never in a run, kept as the formula says
+        if len(early):
+            out[early] = subsidy[early] * portable.power(0.5, months[early] / p.talent_subsidy_half_life_months)
         return out
 
     def _exit_probability(self, ctx: ModelContext, idx: np.ndarray, vacancy_rate) -> np.ndarray:
