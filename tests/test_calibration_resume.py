@@ -194,7 +194,7 @@ def test_a_new_history_appears_with_all_its_tables(folder, tmp_path, monkeypatch
     """A reader (another pyABC History) never meets a half-built file: the cause of 'table ... already exists'."""
     from sim.calibration import abc_smc
     from sim.calibration.parallel import Pool
-    from sim.calibration.simulator import Simulator
+    from sim.calibration.patterns import job_model
 
     job = load_job(folder / "abc.toml")
     moved, real_replace = [], os.replace
@@ -208,8 +208,8 @@ def test_a_new_history_appears_with_all_its_tables(folder, tmp_path, monkeypatch
 
     monkeypatch.setattr(abc_smc.os, "replace", replace)
     db = tmp_path / "abc.db"
-    sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
-    abc_smc._create(db, abc_smc._abcsmc(job, sim, Pool(1)), job)
+    sim, disc = job_model(job)
+    abc_smc._create(db, abc_smc._abcsmc(job, sim, disc, Pool(1)), job)
     (tables, versions), *_ = moved
     assert {"version", "abc_smc", "populations", "models", "particles", "parameters"} <= tables and versions == 1
     assert abc_smc.finished_generations(db) == 0 and not (tmp_path / "abc.db.new").exists()

@@ -46,6 +46,9 @@ def test_exit_hazard_is_exits_over_firm_years_at_risk_by_age():
     assert np.isnan(exit_hazard(table, 4, 0, 35))  # nobody is four years old in three years
     # a window that starts late sees only the later exits and exposure
     assert exit_hazard(table, 2, 12, 35) == pytest.approx(1 / ((7 * 12 + 7) / 12))
+    # closures only: the first-year leaver that relocated out ends its exposure without counting
+    moved = firms(registered_month=reg, gone_month=gone, closed=np.r_[True, False, True, np.zeros(8, bool)])
+    assert exit_hazard(moved, 1, 0, 35) == pytest.approx(1 / ((8 * 12 + 2 * 7) / 12))
 
 
 def test_size_tail_statistics_give_the_known_values():
@@ -160,3 +163,112 @@ def test_the_model_noise_of_a_pattern_is_its_sd_over_replications(tmp_path):
     assert table["model_sd"].iloc[0] == pytest.approx(np.std([0.25, 0.5, 0.75], ddof=1))
     assert calls == [35.0] * 3, "replications run at the prior median"
     assert "model_sd = 0.25" in table["toml"].iloc[0]
+
+
+def _job_with_patterns(tmp_path, extra=""):
+    path = tmp_path / "job.toml"
+    path.write_text(HEAD + extra + '[[patterns]]\npattern = "exit_hazard_by_age"\nstatistic = "hazard_age_3"\n'
+                    'model_sd = 0.02\n[[patterns]]\npattern = "landing_share"\n'
+                    'statistic = "registered_share_of_signed"\nweight = 0.5\n'
+                    'model_sd = 0.03\n[[patterns]]\npattern = "exit_hazard_by_age"\n'
+                    'statistic = "hazard_age_1"\nweight = 0\n', encoding="utf-8")  # fmt: skip
+    return load_job(path)
+
+
+def test_every_method_matches_the_job_patterns_with_its_own_spread(tmp_path, monkeypatch):
+    """ABC scales by measurement and model noise; MSM and HM add the model's variance themselves."""
+    from sim.calibration import abc_smc, history_matching, msm
+    from sim.calibration.parallel import Pool
+    from sim.calibration.patterns import PatternSimulator
+    from sim.calibration.progress import disabled
+
+    job = _job_with_patterns(tmp_path)
+    n, fitted = len(job.observations), job.patterns[job.patterns["weight"] > 0]
+    keys = [("exit_hazard_by_age", "hazard_age_3"), ("landing_share", "registered_share_of_signed")]
+    values = np.r_[job.observations["value"], fitted["value"]]
+    # ABC: the stored observation and the distance hold the two weighted patterns (not the weight-0 one)
+    assert np.allclose(abc_smc._observed(job), values)
+    sim, disc = abc_smc.job_model(job)
+    assert isinstance(sim, PatternSimulator) and list(sim.pattern_keys) == keys
+    assert np.allclose(disc.sd[n:], np.hypot(fitted["sd_meas"], [0.02, 0.03]))
+    # MSM: the objective's model and distance, with the measurement spread only
+    obj = msm.Objective(job, tmp_path / "msm", Pool(1), False, np.inf, lambda line: None, disabled())
+    assert isinstance(obj.sim.sim, PatternSimulator) and np.allclose(obj.disc.y, values)
+    assert np.allclose(obj.disc.sd[n:], fitted["sd_meas"]) and np.all(obj.disc.sd[n:] < disc.sd[n:])
+    # HM: what run_hm hands the history matching
+    seen = {}
+
+    def fake_match(runs, k, y, var_obs, var_model, *args):
+        seen.update(sim=runs.sim, y=y, var_obs=var_obs)
+        raise StopIteration
+
+    monkeypatch.setattr(history_matching, "history_match", fake_match)
+    monkeypatch.setattr(history_matching, "model_variance", lambda job, sim, pool: np.zeros(n + 2))
+    hm_job = job.__class__(**{**job.__dict__, "method": "hm"})
+    with pytest.raises(StopIteration):
+        history_matching.run_hm(hm_job, tmp_path / "hm", Pool(1), log=lambda line: None)
+    assert isinstance(seen["sim"], PatternSimulator) and np.allclose(seen["y"], values)
+    assert np.allclose(seen["var_obs"][n:], fitted["sd_meas"] ** 2)
+
+
+def test_the_model_noise_file_widens_each_figure_and_a_stale_one_is_refused(tmp_path, capsys):
+    extra = '[distance]\nmodel_noise = "noise.csv"\n'
+    with pytest.raises(JobError, match="distance.model_noise"):
+        _job_with_patterns(tmp_path, extra)  # the file does not exist yet
+    bare = load_job(tmp_path / "job.toml", model_noise=False)
+    model_sd = np.arange(1.0, len(bare.observations) + 1)
+    pd.DataFrame({"obs": bare.observations["obs"], "model_sd": model_sd}).to_csv(tmp_path / "noise.csv", index=False)
+    job = load_job(tmp_path / "job.toml")
+    assert np.allclose(job.observations["sd"], np.hypot(bare.observations["sd_meas"], model_sd))
+    assert np.allclose(job.observations["sd_meas"], bare.observations["sd_meas"])
+    pd.DataFrame({"obs": bare.observations["obs"][1:], "model_sd": model_sd[1:]}).to_csv(tmp_path / "noise.csv")
+    with pytest.raises(JobError) as err:
+        load_job(tmp_path / "job.toml")
+    assert "noise.csv" in str(err.value) and "key 'obs'" in str(err.value) and "no row for" in str(err.value)
+    assert cli(["calibrate", str(tmp_path / "job.toml"), "--check"]) == 2
+
+
+def test_job_noise_is_the_sd_over_replications_of_every_figure(tmp_path):
+    """The noise file's figures are the replications' sd; the patterns' agree with job_pattern_noise (same seeds)."""
+    from sim.calibration.distance import replication_sd
+    from sim.calibration.patterns import job_model, job_noise, job_pattern_noise
+    from sim.run.runner import replicate_seeds
+
+    job = _job_with_patterns(tmp_path)
+    series, patterns = job_noise(job, k=3)
+    sim, _ = job_model(job)
+    theta = {p.name: float(p.ppf(0.5)) for p in job.priors}
+    direct = np.array([sim.figures(theta, s) for s in replicate_seeds(job.seed + 23, 3)])
+    n = len(job.observations)
+    assert list(series["obs"]) == list(job.observations["obs"]) and (series["runs"] == 3).all()
+    assert np.allclose(series["model_sd"], replication_sd(direct[:, :n]), equal_nan=True)
+    assert np.allclose(patterns["model_sd"], replication_sd(direct[:, n:]), equal_nan=True)
+    fitted = job.__class__(**{**job.__dict__, "patterns": job.patterns[job.patterns["weight"] > 0]})
+    assert np.allclose(patterns["model_sd"], job_pattern_noise(fitted, k=3)["model_sd"], equal_nan=True)
+    assert np.nanmax(series["model_sd"]) > 0, "the runs differ"
+
+
+def test_a_synthetic_record_moves_the_pattern_ranges_with_their_values(tmp_path):
+    from sim.calibration.synthetic import with_pattern_values, with_values
+
+    job = _job_with_patterns(tmp_path)
+    n = len(job.observations)
+    figures = np.r_[job.observations["value"] * 2, 0.2, 0.6]
+    pats = with_pattern_values(job, figures)
+    assert list(pats["value"]) == [0.2, 0.6]
+    assert list(pats["statistic"]) == ["hazard_age_3", "registered_share_of_signed"]
+    fitted = job.patterns[job.patterns["weight"] > 0].reset_index(drop=True)
+    assert np.allclose(pats["high"] - pats["low"], fitted["high"] - fitted["low"])
+    assert np.allclose(pats["sd"], np.hypot(pats["sd_meas"], fitted["model_sd"]))
+    obs = with_values(job, figures)
+    assert len(obs) == n and np.allclose(obs["value"], 2 * job.observations["value"])
+
+
+def test_the_noise_floor_lies_between_one_and_the_root_of_two():
+    from sim.calibration.patterns import noise_floor
+
+    w = np.array([1.0, 3.0])
+    assert noise_floor(w, np.ones(2), np.zeros(2)) == pytest.approx(1.0)  # measurement error alone
+    assert noise_floor(w, np.zeros(2), np.ones(2)) == pytest.approx(np.sqrt(2.0))  # model noise alone
+    # equal parts in the heavier figure only: 1/4 * 1 + 3/4 * 1.5
+    assert noise_floor(w, np.ones(2), np.r_[0.0, 1.0]) == pytest.approx(np.sqrt(0.25 + 0.75 * 1.5))

@@ -60,6 +60,7 @@ from sim.calibration import progress as _progress
 from sim.calibration.distance import Discrepancy
 from sim.calibration.job import Job, JobError
 from sim.calibration.parallel import Pool, SimCounter, abc_sampler, check_interrupt, interrupt_point
+from sim.calibration.patterns import job_model
 from sim.calibration.progress import BudgetReached, FitProgress, Throughput, TimedPool, TimedSimulator, disabled
 from sim.calibration.simulator import Simulator
 from sim.errors import StoreError
@@ -88,7 +89,7 @@ def _quiet_pyabc() -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
 
 
-def _abcsmc(job: Job, sim: Simulator, pool: Pool, counter: SimCounter | None = None):
+def _abcsmc(job: Job, sim: Simulator, disc: Discrepancy, pool: Pool, counter: SimCounter | None = None):
     import pyabc
 
     _quiet_pyabc()
@@ -97,7 +98,7 @@ def _abcsmc(job: Job, sim: Simulator, pool: Pool, counter: SimCounter | None = N
     return pyabc.ABCSMC(
         sim,
         prior,
-        Discrepancy.from_observations(job.observations),
+        disc,
         population_size=int(job.abc["population"]),
         sampler=abc_sampler(pool, counter),
         eps=pyabc.QuantileEpsilon(alpha=float(job.abc["quantile"])),
@@ -147,6 +148,11 @@ def _discard(db: Path) -> None:
         path.unlink(missing_ok=True)
 
 
+def _observed(job: Job) -> np.ndarray:
+    """The figures the distance matches, in its order: the series, then the patterns of weight > 0."""
+    return job_model(job)[1].y
+
+
 def _create(db: Path, abc, job: Job) -> int:
     """Start a new run in ``db``: tables built under a temporary name, then moved into place; returns its id."""
     from pyabc import History
@@ -155,7 +161,7 @@ def _create(db: Path, abc, job: Job) -> int:
     tmp.unlink(missing_ok=True)
     History(_url(tmp))  # opening a new file creates every table, then writes the version row
     os.replace(tmp, db)
-    abc.new(_url(db), {"x": job.observations["value"].to_numpy(float)}, meta_info={"job": job.name})
+    abc.new(_url(db), {"x": _observed(job)}, meta_info={"job": job.name})
     return int(abc.history.id)
 
 
@@ -197,7 +203,7 @@ def _check_resume(db: Path, job: Job, resume: bool, log) -> None:
 
     h = History(_url(db))
     stored = np.asarray(h.observed_sum_stat()["x"], float)
-    now = job.observations["value"].to_numpy(float)
+    now = _observed(job)
     if stored.shape != now.shape or not np.allclose(stored, now):
         raise JobError(db, None, "the job's data selection changed since this run began; start a new run")
     names = sorted(h.get_distribution(m=0, t=h.max_t)[0].columns)
@@ -302,7 +308,8 @@ def run_abc(
 def _generations_loop(job: Job, db: Path, pool, budget: float, bar: FitProgress, log, tp: Throughput) -> str:
     """Sample generations until a stop rule holds; returns the reason."""
     deadline = _progress.now() + budget
-    sim = TimedSimulator(Simulator(job.scenario, job.observations, job.param_names, job.seed), deadline)
+    model, disc = job_model(job)  # the series, then the job's patterns; sd = measurement error and model noise
+    sim = TimedSimulator(model, deadline)
     counter = SimCounter()
     bar.watch(counter, int(job.abc["population"]))
     t0, last_seconds = time.perf_counter(), 0.0
@@ -312,7 +319,7 @@ def _generations_loop(job: Job, db: Path, pool, budget: float, bar: FitProgress,
         if reason:
             return reason
         started = time.perf_counter()
-        abc = _abcsmc(job, sim, pool, counter)
+        abc = _abcsmc(job, sim, disc, pool, counter)
         if len(done) == 0:
             _create(db, abc, job)
         else:

@@ -399,21 +399,27 @@ def available_methods() -> list[str]:
 
 
 def park_design(job) -> Design:
-    """The real record's design: the job's priors, history scenario and figures (all of them, weight 0 too)."""
-    from sim.calibration.simulator import Simulator
-    from sim.calibration.synthetic import synthetic_observations
+    """The real record's design: the job's priors, history scenario and figures (all of them, weight 0 too).
 
-    sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
+    A job with ``[[patterns]]`` simulates them too: a synthetic record holds the
+    series figures, then the pattern statistics of the same run.
+    """
+    from sim.calibration.patterns import fitted_patterns, job_model
+
+    sim, disc = job_model(job)
+    pats = fitted_patterns(job)
+    labels = [] if pats is None else [f"{a}@{b}" for a, b in zip(pats["pattern"], pats["statistic"], strict=True)]
 
     def simulate(theta, seed):
-        return synthetic_observations(job, theta, seed, simulator=sim)["value"].to_numpy(float)
+        seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
+        return sim.figures(theta, seed)
 
     return Design(
         names=job.param_names,
         priors=list(job.priors),
         simulate=simulate,
-        stats=list(job.observations["obs"]),
-        scale=job.observations["sd"].to_numpy(float),
+        stats=[*job.observations["obs"], *labels],
+        scale=disc.sd,
         seed=job.seed,
     )
 
@@ -428,12 +434,13 @@ def reduced_job(job, method: str, seed: int):
 def park_fitters(job, methods: list[str], budget: float, workers: int = 1) -> dict[str, Callable]:
     """One fitter per method: calibrate the reduced job on a data set's figures (seed job.seed + 1 + i)."""
     from sim.calibration.calibrate import calibrate
-    from sim.calibration.synthetic import with_values
+    from sim.calibration.synthetic import with_pattern_values, with_values
 
     def make(method):
         def fit(i, figures, work):
             variant = reduced_job(job, method, job.seed + 1 + i)
-            variant = replace(variant, observations=with_values(job, figures))
+            synthetic = {"observations": with_values(job, figures), "patterns": with_pattern_values(job, figures)}
+            variant = replace(variant, **synthetic)
             # pyABC draws proposals from numpy's global state: fixed per data set for reproducibility
             np.random.seed(variant.seed % 2**32)  # noqa: NPY002
             res = calibrate(variant, out=work, workers=workers, budget=budget, log=lambda line: None)

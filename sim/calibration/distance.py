@@ -1,7 +1,8 @@
-"""The distance between simulated and observed figures, shared by ABC-SMC and MSM.
+"""The distance between simulated and observed figures, shared by ABC-SMC, MSM and history matching.
 
-Each figure ``i`` has a value ``y_i``, a standard deviation ``sd_i`` (from its
-confidence grade and unit, see :mod:`sim.calibration.job`) and a weight ``w_i``
+Each figure ``i`` has a value ``y_i``, a standard deviation ``sd_i`` (its
+measurement error from its confidence grade and unit, and the model's
+run-to-run noise where the job measured it, see :mod:`sim.calibration.job`) and a weight ``w_i``
 (its series' weight shared among the series' figures, so a series counts as a
 whole however many figures it has). The scaled residual is
 ``r_i = (x_i - y_i) / sd_i`` for a point figure and ``min(0, x_i - y_i) / sd_i``
@@ -41,13 +42,20 @@ class Discrepancy:
     bound: np.ndarray
 
     @classmethod
-    def from_observations(cls, obs: pd.DataFrame, patterns: pd.DataFrame | None = None) -> Discrepancy:
-        """Series figures of ``obs`` (job order), then the pattern figures of ``patterns`` (point figures)."""
+    def from_observations(
+        cls, obs: pd.DataFrame, patterns: pd.DataFrame | None = None, spread: str = "sd"
+    ) -> Discrepancy:
+        """Series figures of ``obs`` (job order), then the pattern figures of ``patterns`` (point figures).
+
+        ``spread`` names the column of standard deviations: ``sd`` (measurement
+        error and model noise, for ABC) or ``sd_meas`` (measurement error alone,
+        for methods that estimate the model's variance from their own replications).
+        """
         w = obs["weight"].to_numpy(float)
-        y, sd, bound = obs["value"].to_numpy(float), obs["sd"].to_numpy(float), (obs["qualifier"] == "gt").to_numpy()
+        y, sd, bound = obs["value"].to_numpy(float), obs[spread].to_numpy(float), (obs["qualifier"] == "gt").to_numpy()
         if patterns is not None and len(patterns):
             w = np.r_[w, patterns["weight"].to_numpy(float)]
-            y, sd = np.r_[y, patterns["value"].to_numpy(float)], np.r_[sd, patterns["sd"].to_numpy(float)]
+            y, sd = np.r_[y, patterns["value"].to_numpy(float)], np.r_[sd, patterns[spread].to_numpy(float)]
             bound = np.r_[bound, np.zeros(len(patterns), bool)]
         return cls(y=y, sd=sd, weight=w / w.sum(), bound=bound)
 

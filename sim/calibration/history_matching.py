@@ -62,10 +62,11 @@ import numpy as np
 import pandas as pd
 from scipy.stats import qmc
 
-from sim.calibration.distance import Discrepancy, replication_sd
+from sim.calibration.distance import replication_sd
 from sim.calibration.fitted import summarise
 from sim.calibration.job import Job, JobError
 from sim.calibration.parallel import Pool, check_interrupt
+from sim.calibration.patterns import job_model
 from sim.calibration.simulator import Simulator
 from sim.run.runner import replicate_seeds
 
@@ -352,20 +353,11 @@ def run_hm(job: Job, out: Path, pool: Pool, resume: bool = False, budget: float 
         settings = HmSettings(**{**settings.__dict__, "budget_seconds": float(budget)})
     fitted = (job.observations["weight"] > 0).to_numpy()
     obs = job.observations[fitted].reset_index(drop=True)
-    pats = None if job.patterns is None else job.patterns[job.patterns["weight"] > 0].reset_index(drop=True)
-    if pats is not None and len(pats):
-        from sim.calibration.patterns import PatternSimulator, pattern_sd
-
-        keys = tuple(zip(pats["pattern"], pats["statistic"], strict=True))
-        sim = PatternSimulator(job.scenario, obs, job.param_names, job.seed, pattern_keys=keys)
-        # Var_model comes from HM's own replications: the pattern spread here is the measurement part only
-        pats = pats.assign(sd=pattern_sd(pats, job.distance["rel_sd"]))
-    else:
-        sim = Simulator(job.scenario, obs, job.param_names, job.seed)
-    disc = Discrepancy.from_observations(obs, pats)
+    # Var_model comes from HM's own replications: the figures' spread here is the measurement part only
+    sim, disc = job_model(job, obs, spread="sd_meas")
     var_model = model_variance(job, sim, pool)
     log(f"HM: model variance from {int(job.hm['replications'])} runs at the prior median; "
-        f"{len(obs)} figures matched")  # fmt: skip
+        f"{len(disc.y)} figures matched ({len(disc.y) - len(obs)} of them patterns)")  # fmt: skip
     runs = _CachedRuns(job, sim, out, pool, resume, log)
     res = history_match(runs, len(job.priors), disc.y, disc.sd**2, np.nan_to_num(var_model, nan=0.0), settings,
                         job.seed, disc.bound, log)  # fmt: skip

@@ -22,8 +22,16 @@ MSM), the method and its budget. Example::
     weight = 1.0                        # 0: in the predictive check only, not fitted
 
     [distance]                          # standard deviation of a figure
-    rel_sd = {H = 0.1, M = 0.2, L = 0.4}
+    rel_sd = {H = 0.1, M = 0.2, L = 0.4}   # measurement error by confidence grade
     min_sd = {firms = 2.0, projects = 2.0, "100m_yuan" = 0.5, pct_per_year = 5.0}
+    model_noise = "default_noise.csv"   # optional: the model's run-to-run sd per figure
+
+A figure's ``sd`` is ``sqrt(sd_meas^2 + model_sd^2)``: the measurement error
+(``max(rel_sd[grade] |value|, min_sd[unit])``) and, when the job names a
+``model_noise`` file (``scripts/job_noise.py`` writes it from replications at the
+prior median), the model's run-to-run noise, since the park's record is one
+realisation of that noise. ABC scales residuals by ``sd``; MSM and history
+matching estimate the model's variance themselves and use ``sd_meas``.
 
     [abc]                               # or [msm], [hm]; see SETTINGS
     population = 200
@@ -159,14 +167,16 @@ class Job:
         data_path: the data file.
         seed: root seed of the job.
         priors: fitted parameters in job order.
-        observations: one row per selected data figure (data columns plus ``sd``,
+        observations: one row per selected data figure (data columns plus ``sd_meas``,
+            the measurement error; ``model_sd``, the model's run-to-run noise from the
+            ``[distance] model_noise`` file, 0 without one; ``sd``, both together;
             ``weight``, ``series_weight``), in a fixed order.
         abc: ABC-SMC settings.
         msm: MSM settings.
         hm: history-matching settings (:mod:`sim.calibration.history_matching`).
         output: predictive-check and posterior-draw settings.
         patterns: one row per selected pattern figure (``patterns.csv`` columns plus
-            ``sd``, ``model_sd``, ``weight``), or None when the job lists none.
+            ``sd_meas``, ``model_sd``, ``sd``, ``weight``), or None when the job lists none.
         distance: the ``[distance]`` table over its defaults (``rel_sd``, ``min_sd``).
     """
 
@@ -224,7 +234,7 @@ JOB_FIELDS = {
     "series": ListOf(SERIES_TABLE, SERIES_HINT),
     "patterns": ListOf(PATTERN_TABLE, "list patterns in [[patterns]] tables"),
     "patterns_file": Unchecked(),
-    "distance": Table({"rel_sd": _per(CONFIDENCE), "min_sd": _per(UNITS)}),
+    "distance": Table({"rel_sd": _per(CONFIDENCE), "min_sd": _per(UNITS), "model_noise": Unchecked()}),
     **{k: _settings_table(settings) for k, settings in SETTINGS.items()},
 }
 JOB_FILE = Table(JOB_FIELDS, top=True)
@@ -352,9 +362,52 @@ def _sd(rows: pd.DataFrame, dist: dict) -> np.ndarray:
 
 
 def _distance(raw: dict) -> dict:
-    """The checked ``[distance]`` table over its defaults."""
+    """The checked ``[distance]`` table over its defaults (``model_noise`` kept as given, or None)."""
     given = raw.get("distance", {})
-    return {k: {**v, **given.get(k, {})} for k, v in DISTANCE_DEFAULTS.items()}
+    out = {k: {**v, **given.get(k, {})} for k, v in DISTANCE_DEFAULTS.items()}
+    return out | {"model_noise": given.get("model_noise")}
+
+
+NOISE_COLUMNS = ("obs", "model_sd")
+
+
+def _model_noise(path, ref, obs: pd.DataFrame) -> np.ndarray:
+    """Run-to-run sd of each figure of ``obs`` from the job's ``model_noise`` file (zeros without one).
+
+    The file (``obs,model_sd[,runs]``, written by ``scripts/job_noise.py``) holds
+    the model's sd of each figure over replications at the prior median; every
+    figure of the job must have a row (a stale file would silently mis-weight).
+    """
+    if ref is None:
+        return np.zeros(len(obs))
+    key = "distance.model_noise"
+    if not isinstance(ref, str):
+        raise JobError(path, key, 'must name a CSV file of (obs, model_sd) rows, like "default_noise.csv"')
+    source = resources.find(ref, "job", referrer=path, key=key, must_exist=False)
+    if not source.is_file():
+        raise JobError(path, key, f"no file {source}; make it with scripts/job_noise.py {path}")
+    try:
+        table = pd.read_csv(source)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise JobError(source, None, f"cannot be read as CSV ({exc})") from None
+    missing = [c for c in NOISE_COLUMNS if c not in table.columns]
+    if missing:
+        raise JobError(source, missing[0], f"missing column; the file needs columns {', '.join(NOISE_COLUMNS)}")
+    sd = pd.to_numeric(table["model_sd"], errors="coerce")
+    bad = table.loc[~(sd >= 0) & table["model_sd"].notna(), "obs"]
+    if len(bad):
+        raise JobError(source, "model_sd", f"must be a number >= 0 (row {bad.iloc[0]!r})")
+    noise = dict(zip(table["obs"].astype(str), sd.fillna(0.0), strict=True))
+    absent = [o for o in obs["obs"] if o not in noise]
+    if absent:
+        raise JobError(source, "obs", f"no row for {absent[0]!r} (and {len(absent) - 1} more figure(s) of the job); "
+                       f"make the file again with scripts/job_noise.py {path}")  # fmt: skip
+    return np.array([noise[o] for o in obs["obs"]], float)
+
+
+def spread(meas: np.ndarray, model: np.ndarray) -> np.ndarray:
+    """A figure's sd: measurement error and the model's run-to-run noise, independent, ``sqrt(a^2 + b^2)``."""
+    return np.sqrt(np.asarray(meas, float) ** 2 + np.asarray(model, float) ** 2)
 
 
 def _series_rows(path, key, spec, data: pd.DataFrame, frames: dict, scenario: Scenario) -> pd.DataFrame:
@@ -368,7 +421,7 @@ def _series_rows(path, key, spec, data: pd.DataFrame, frames: dict, scenario: Sc
     return rows
 
 
-def _observations(path, raw: dict, data: pd.DataFrame, scenario: Scenario) -> pd.DataFrame:
+def _observations(path, raw: dict, data: pd.DataFrame, scenario: Scenario, noise: bool = True) -> pd.DataFrame:
     if "series" not in raw:
         raise JobError(path, "series", SERIES_HINT)
     frames = {s: sorted(g["frame"].unique()) for s, g in data.groupby("series")}
@@ -379,12 +432,14 @@ def _observations(path, raw: dict, data: pd.DataFrame, scenario: Scenario) -> pd
         if pair in seen:
             raise JobError(path, f"series[{i}]", f"{pair[0]!r} in frame {pair[1]!r} is named twice")
         seen.add(pair)
-        rows["sd"] = _sd(rows, dist)
+        rows["sd_meas"] = _sd(rows, dist)
         chosen.append(rows)
     obs = pd.concat(chosen, ignore_index=True)
     if not (obs["weight"] > 0).any():
         raise JobError(path, "series", "every series has weight 0: nothing would be fitted")
     obs.insert(0, "obs", [f"{r.series}@{r.frame}@{r.date}" for r in obs.itertuples()])
+    obs["model_sd"] = _model_noise(path, dist["model_noise"] if noise else None, obs)
+    obs["sd"] = spread(obs["sd_meas"], obs["model_sd"])
     return obs
 
 
@@ -416,7 +471,8 @@ def _patterns(path, raw: dict, scenario: Scenario) -> pd.DataFrame | None:
     table = pd.DataFrame(rows)
     if table.duplicated(["pattern", "statistic"]).any():
         raise JobError(path, "patterns", "a pattern statistic is named twice")
-    table["sd"] = pattern_sd(table, dist["rel_sd"], table["model_sd"].to_numpy())
+    table["sd_meas"] = pattern_sd(table, dist["rel_sd"])
+    table["sd"] = spread(table["sd_meas"], table["model_sd"])
     return table
 
 
@@ -429,8 +485,11 @@ def _scenario(path: Path, ref) -> Scenario:
         raise JobError(path, "scenario", f"cannot load {ref!r}: {exc}") from None
 
 
-def load_job(path: str | Path) -> Job:
+def load_job(path: str | Path, model_noise: bool = True) -> Job:
     """Read and validate a job file (a path, or a name such as ``default`` in ``calibration/jobs/``).
+
+    ``model_noise=False`` leaves the ``[distance] model_noise`` file unread (every
+    ``model_sd`` 0): what ``scripts/job_noise.py`` needs to write that file.
 
     Raises:
         JobError: unknown keys, parameters or series; a prior outside a
@@ -457,7 +516,7 @@ def load_job(path: str | Path) -> Job:
         data_path=str(data_path),
         seed=raw.get("seed", 1),
         priors=priors,
-        observations=_observations(path, raw, data, scenario),
+        observations=_observations(path, raw, data, scenario, model_noise),
         patterns=_patterns(path, raw, scenario),
         distance=_distance(raw),
         **{k: {**defaults, **raw.get(k, {})} for k, defaults in DEFAULTS.items()},

@@ -46,11 +46,10 @@ from scipy import optimize
 from scipy.stats import qmc
 
 from sim.calibration import progress as _progress
-from sim.calibration.distance import Discrepancy
 from sim.calibration.job import Job, JobError
 from sim.calibration.parallel import Pool, check_interrupt, interrupt_point
+from sim.calibration.patterns import job_model
 from sim.calibration.progress import BudgetReached, FitProgress, Throughput, TimedPool, TimedSimulator, disabled
-from sim.calibration.simulator import Simulator
 from sim.run.runner import replicate_seeds
 
 CACHE_NAME = "msm_cache.jsonl"
@@ -85,8 +84,9 @@ class Objective:
         self.throughput = Throughput(pool.workers)
         self.pool = TimedPool(pool, self.throughput)
         self.deadline = _progress.now() + budget
-        self.sim = TimedSimulator(Simulator(job.scenario, job.observations, job.param_names, job.seed))
-        self.disc = Discrepancy.from_observations(job.observations)
+        # Sigma (the replications' covariance) carries the model's noise: the figures' spread is measurement only
+        model, self.disc = job_model(job, spread="sd_meas")
+        self.sim = TimedSimulator(model)
         self.seeds = replicate_seeds(job.seed, int(job.msm["replications"]))
         self.lo = np.array([p.low for p in job.priors])
         self.hi = np.array([p.high for p in job.priors])

@@ -40,7 +40,7 @@ from sim.model.scenario import month_index
 from sim.model.units import MONTHS_PER_YEAR
 
 FIRM_COLUMNS = ("industry", "stage", "alive", "born_month", "signed_month", "registered_month", "gone_month",
-                "revenue_myuan", "listed_month")  # fmt: skip
+                "closed", "revenue_myuan", "listed_month")  # fmt: skip
 GRAPHENE = 0  # industry code of graphene (sim.model.params.INDUSTRIES[0])
 
 
@@ -62,16 +62,20 @@ def run_with_firms(scenario, seed) -> tuple[pd.DataFrame, pd.DataFrame, int, int
 
 # ------------------------------------------------------------------------------------ statistics
 def exit_hazard(firms: pd.DataFrame, age_year: int, start: int, end: int) -> float:
-    """Yearly exit hazard of registered firms in their ``age_year``-th year since registration (1 = first year).
+    """Yearly closure hazard of registered firms in their ``age_year``-th year since registration (1 = first year).
 
-    Exits (``gone_month`` set) at ages ``[age_year - 1, age_year)`` years during
-    months ``start..end`` over the firm-years at risk at those ages in those
-    months: events / (exposure months / 12). NaN with no exposure.
+    Closures (``gone_month`` set and ``closed``) at ages ``[age_year - 1, age_year)``
+    years during months ``start..end`` over the firm-years at risk at those ages in
+    those months: events / (exposure months / 12). NaN with no exposure. The
+    published hazards (SAIC 2013) are deaths of firms, so a firm that relocates out
+    of the park ends its exposure without counting as an event (a table without a
+    ``closed`` column counts every exit).
     """
     reg = firms["registered_month"].to_numpy(np.int64)
     gone = firms["gone_month"].to_numpy(np.int64)
+    closed = firms["closed"].to_numpy(bool) if "closed" in firms else np.ones(len(firms), bool)
     ok = reg >= 0
-    reg, gone = reg[ok], gone[ok]
+    reg, gone, closed = reg[ok], gone[ok], closed[ok]
     lo_age, hi_age = (age_year - 1) * MONTHS_PER_YEAR, age_year * MONTHS_PER_YEAR
     # months a firm is at risk: [max(start, reg + lo_age), min(end + 1, reg + hi_age, exit month + 1))
     last = np.where(gone >= 0, gone + 1, end + 1)
@@ -79,7 +83,7 @@ def exit_hazard(firms: pd.DataFrame, age_year: int, start: int, end: int) -> flo
     b = np.minimum(np.minimum(end + 1, reg + hi_age), last)
     exposure = np.clip(b - a, 0, None).sum()
     age_at_exit = gone - reg
-    events = ((gone >= start) & (gone <= end) & (age_at_exit >= lo_age) & (age_at_exit < hi_age)).sum()
+    events = (closed & (gone >= start) & (gone <= end) & (age_at_exit >= lo_age) & (age_at_exit < hi_age)).sum()
     return float(events) / (exposure / MONTHS_PER_YEAR) if exposure > 0 else float("nan")
 
 
@@ -233,6 +237,77 @@ class PatternSimulator(Simulator):
             return np.full(len(self._plan) + len(self.pattern_keys), np.nan)
         series = self.measure(SimpleNamespace(monthly=run[0]), sc.values)
         return np.r_[series, measure_patterns(run, list(self.pattern_keys))]
+
+
+def job_model(job, observations: pd.DataFrame | None = None, spread: str = "sd"):
+    """The simulator and distance of ``job``: its series figures, then its ``[[patterns]]`` of weight > 0.
+
+    Every method builds its model here, so a job's patterns reach ABC, MSM and
+    history matching alike. ``observations`` defaults to all of the job's figures
+    (weight 0 ones add nothing to the distance); ``spread`` is the column of
+    standard deviations (:meth:`Discrepancy.from_observations`).
+
+    Returns:
+        ``(simulator, discrepancy)``: a :class:`PatternSimulator` when the job
+        has patterns, else a plain :class:`Simulator`.
+    """
+    from sim.calibration.distance import Discrepancy
+
+    obs = job.observations if observations is None else observations
+    pats = fitted_patterns(job)
+    if pats is None:
+        return Simulator(job.scenario, obs, job.param_names, job.seed), Discrepancy.from_observations(obs, None, spread)
+    keys = tuple(zip(pats["pattern"], pats["statistic"], strict=True))
+    sim = PatternSimulator(job.scenario, obs, job.param_names, job.seed, pattern_keys=keys)
+    return sim, Discrepancy.from_observations(obs, pats, spread)
+
+
+def fitted_patterns(job) -> pd.DataFrame | None:
+    """The job's patterns of weight > 0, or None when it has none."""
+    if job.patterns is None:
+        return None
+    pats = job.patterns[job.patterns["weight"] > 0].reset_index(drop=True)
+    return pats if len(pats) else None
+
+
+def job_noise(job, k: int, pool=None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The model's run-to-run sd of each figure of ``job`` from ``k`` replications at the prior median.
+
+    Returns ``(series, patterns)``: a table ``obs, model_sd, runs`` of every series
+    figure (weight 0 ones too) for the job's ``[distance] model_noise`` file, and a
+    table ``pattern, statistic, model_sd`` of its fitted patterns (empty without
+    any). Seeds: :func:`sim.run.runner.replicate_seeds` of ``job.seed + 23``, the
+    seeds :func:`job_pattern_noise` uses, so both give the same pattern figures.
+    """
+    from sim.run.runner import replicate_seeds
+
+    sim, _ = job_model(job)
+    theta = {p.name: float(p.ppf(0.5)) for p in job.priors}
+    tasks = [(theta, s) for s in replicate_seeds(job.seed + 23, k)]
+    figures = np.array(pool.map(sim.figures_task, tasks) if pool is not None else [sim.figures_task(t) for t in tasks])
+    sd = replication_sd(figures)
+    runs = np.isfinite(figures).sum(axis=0)
+    n = len(job.observations)
+    series = pd.DataFrame({"obs": job.observations["obs"], "model_sd": sd[:n], "runs": runs[:n]})
+    pats = fitted_patterns(job)
+    if pats is None:
+        return series, pd.DataFrame(columns=["pattern", "statistic", "model_sd"])
+    return series, pd.DataFrame({"pattern": pats["pattern"], "statistic": pats["statistic"], "model_sd": sd[n:]})
+
+
+def noise_floor(weight: np.ndarray, sd_meas: np.ndarray, model_sd: np.ndarray) -> float:
+    """The root-mean-square distance of a run at the true parameters from the record it made: ``sqrt(E[D^2])``.
+
+    The record is one run plus measurement error, the simulation another run:
+    their difference has variance ``2 m^2 + s^2`` per figure, scaled by
+    ``sd^2 = m^2 + s^2``, so ``E[D^2] = sum_i w_i (1 + m_i^2 / (m_i^2 + s_i^2))``,
+    between 1 (no model noise) and 2 (no measurement error). Below it ABC rejects
+    most runs made at the truth for their noise alone: a convergence criterion
+    (the default job's ``min_epsilon``, docs/calibration.md).
+    """
+    w, s, m = (np.asarray(a, float) for a in (weight, sd_meas, model_sd))
+    share = np.divide(m**2, m**2 + s**2, out=np.zeros_like(m), where=(m**2 + s**2) > 0)
+    return float(np.sqrt(np.sum(w / w.sum() * (1.0 + share))))
 
 
 def job_pattern_noise(job, k: int = 16, run=run_with_firms) -> pd.DataFrame:

@@ -75,14 +75,38 @@ def with_values(job, values) -> pd.DataFrame:
     the value, floored at ``min_sd`` of its unit: :mod:`sim.calibration.job`), so a
     synthetic record is weighted exactly as the real one would be at those values.
     """
-    from sim.calibration.job import JobError, _distance, _sd
+    from sim.calibration.job import JobError, _distance, _sd, spread
     from sim.schema import read_toml
 
     obs = job.observations.copy()
-    obs["value"] = np.asarray(values, float)
+    obs["value"] = np.asarray(values, float)[: len(obs)]
     raw = read_toml(Path(job.path), JobError) if Path(job.path).is_file() else {}
-    obs["sd"] = _sd(obs, _distance(raw))
+    obs["sd_meas"] = _sd(obs, _distance(raw))
+    obs["sd"] = spread(obs["sd_meas"], obs["model_sd"])  # the model's noise does not depend on the record
     return obs
+
+
+def with_pattern_values(job, values):
+    """``job.patterns`` with the fitted patterns' values replaced by ``values`` (figures after the series).
+
+    ``values`` is a whole figure vector of :func:`sim.calibration.patterns.job_model`
+    (series, then the patterns of weight > 0). The published range moves with the
+    value (same half-width), so the measurement error is recomputed as the job
+    computes it. Returns None for a job without patterns.
+    """
+    from sim.calibration.job import spread
+    from sim.calibration.patterns import fitted_patterns, pattern_sd
+
+    pats = fitted_patterns(job)
+    if pats is None:
+        return None
+    new = np.asarray(values, float)[len(job.observations) :]
+    pats = pats.copy()
+    shift = new - pats["value"].to_numpy(float)
+    pats["value"], pats["low"], pats["high"] = new, pats["low"] + shift, pats["high"] + shift
+    pats["sd_meas"] = pattern_sd(pats, job.distance["rel_sd"])
+    pats["sd"] = spread(pats["sd_meas"], pats["model_sd"])
+    return pats
 
 
 def synthetic_observations(job, truth: dict[str, float], seed, simulator=None) -> pd.DataFrame:
@@ -97,9 +121,9 @@ def synthetic_observations(job, truth: dict[str, float], seed, simulator=None) -
     Returns:
         A copy of ``job.observations`` with ``value`` (NaN where the run failed) and ``sd`` replaced.
     """
-    from sim.calibration.simulator import Simulator
+    from sim.calibration.patterns import job_model
 
-    sim = simulator or Simulator(job.scenario, job.observations, job.param_names, job.seed)
+    sim = simulator or job_model(job)[0]
     seed = seed if isinstance(seed, np.random.SeedSequence) else np.random.SeedSequence(seed)
     figures = sim.figures(truth, seed)
     return with_values(job, figures)

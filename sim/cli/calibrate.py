@@ -72,9 +72,11 @@ def main(args) -> int:
     job = load_job(args.job)
     obs = job.observations
     fitted = int((obs["weight"] > 0).sum())
+    pats = 0 if job.patterns is None else int((job.patterns["weight"] > 0).sum())
     print(
         f"ok: job '{job.name}' ({job.method}) fits {', '.join(job.param_names)} to {fitted} figures "
-        f"({len(obs) - fitted} more checked only) of {len(obs[['series', 'frame']].drop_duplicates())} series; "
+        f"({len(obs) - fitted} more checked only) of {len(obs[['series', 'frame']].drop_duplicates())} series"
+        f"{f' and {pats} pattern figures' if pats else ''}; "
         f"scenario {job.scenario.name} {job.scenario.start}..{job.scenario.end}"
     )
     if args.check:

@@ -43,6 +43,7 @@ _FIELDS = {
     "registered_month": np.int32,
     "started_month": np.int32,
     "gone_month": np.int32,
+    "closed": bool,  # left by closing down (not by relocating out of the park or abandoning before landing)
     "key_project": bool,
     "investment_myuan": float,
     "pollution_index": float,

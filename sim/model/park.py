@@ -130,6 +130,7 @@ class ParkModel(mesa.Model):
         f.alive[rows] = False
         f.stage[rows] = GONE
         f.gone_month[rows] = self.month
+        f.closed[rows] = reason == "closed"
         f.floor_m2[rows] = 0.0
         self.talent.release(rows)
         self.finance.on_firms_gone(rows)
