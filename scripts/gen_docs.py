@@ -94,6 +94,8 @@ FIRM_DOCS = {
     "registered_month": "month index of company registration (-1 before)",
     "started_month": "month index of starting operation (-1 before)",
     "gone_month": "month index of closing, relocating out or abandoning (-1 while alive)",
+    "closed": "the firm left by closing down, not by relocating out of the park or abandoning before landing "
+    "(the exit-by-age pattern counts these)",
     "key_project": "planned investment >= key_project_investment_myuan at signing",
     "investment_myuan": "planned investment (m yuan); only used to flag key projects",
     "pollution_index": "pollution intensity, index 0-1, drawn at the lead stage",

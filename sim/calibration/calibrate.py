@@ -20,7 +20,7 @@ from sim.calibration import plots
 from sim.calibration.fitted import abc_summary, resample, write_params_toml
 from sim.calibration.job import Job, JobError, project_root
 from sim.calibration.parallel import Pool, check_interrupt
-from sim.calibration.predictive import band_table, coverage_table, predictive_runs
+from sim.calibration.predictive import band_table, coverage_table, pattern_check, predictive_runs
 from sim.calibration.progress import Throughput, TimedPool, TimedSimulator
 from sim.calibration.simulator import Simulator
 from sim.cli.options import command_line
@@ -49,6 +49,16 @@ def fingerprint(job: Job) -> dict:
         "scenario": {"start": job.scenario.start, "end": job.scenario.end, **job.scenario.values},
         "abc": {k: job.abc[k] for k in ("population", "quantile")},
         "msm": {k: job.msm[k] for k in ("replications", "start_points", "fd_step")},
+        **(
+            {}
+            if job.patterns is None
+            else {
+                "patterns": [
+                    f"{p.pattern}/{p.statistic}={p.value:.12g}/{p.sd:.6g}/{p.weight:.6g}"
+                    for p in job.patterns.itertuples()
+                ]
+            }
+        ),  # fmt: skip
     }
 
 
@@ -114,6 +124,11 @@ def _fit_hm(job, out, pool, resume, budget, log, progress):
     return fit_hm(job, out, pool, resume, budget, log, progress)
 
 
+def _patterns_note(job) -> str:
+    n = 0 if job.patterns is None else int((job.patterns["weight"] > 0).sum())
+    return f" and {n} pattern figures" if n else ""
+
+
 def calibrate(
     job: Job,
     out: Path | None = None,
@@ -145,8 +160,8 @@ def calibrate(
     _check_fingerprint(job, out, resume)
     with Pool(workers, dask) as pool:
         log(
-            f"job '{job.name}' ({job.method.upper()}): {len(job.priors)} parameters, {len(job.observations)} figures, "
-            f"on {pool.describe()}"
+            f"job '{job.name}' ({job.method.upper()}): {len(job.priors)} parameters, {len(job.observations)} figures"
+            f"{_patterns_note(job)}, on {pool.describe()}"
         )
         fit = {"abc": _fit_abc, "msm": _fit_msm, "hm": _fit_hm}[job.method]
         summary, draws, info, post = fit(job, out, pool, resume, budget, log, progress)
@@ -156,12 +171,15 @@ def calibrate(
         sim = Simulator(job.scenario, job.observations, job.param_names, job.seed)
         tp = Throughput(pool.workers)
         figures, traj = predictive_runs(TimedSimulator(sim), draws, n_pp, job.seed + 1, TimedPool(pool, tp))
+        patterns = pattern_check(job, draws, n_pp, job.seed + 1, TimedPool(pool, tp))
         info["predictive_throughput"] = tp.figures()
         where = pool.describe()
     coverage = coverage_table(job.observations, figures)
     bands = band_table(sim.months(), traj)
     seconds = time.perf_counter() - t0
     _write(job, out, summary, draws, coverage, bands, post, info, seconds)
+    if patterns is not None:
+        patterns.to_csv(out / "predictive_patterns.csv", index=False, float_format="%.6g")
     manifest = {
         "job": job.name,
         "job_file": job.path,
@@ -182,12 +200,23 @@ def calibrate(
         "figures_covered": int(coverage["covered"].sum()),
         "not_covered": coverage.loc[~coverage["covered"], "obs"].tolist(),
         "failed_predictive_runs": int(np.all(np.isnan(figures), axis=1).sum()),
+        **(
+            {}
+            if patterns is None
+            else {
+                "pattern_figures": len(patterns),
+                "patterns_covered": int(patterns["covered"].sum()),
+                "patterns_not_covered": patterns.loc[~patterns["covered"], "statistic"].tolist(),
+            }
+        ),  # fmt: skip
     }
     (out / "run.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     if info.get("fit_throughput"):
         log(f"fit throughput: {Throughput.line(info['fit_throughput'])}")
     log(
-        f"{manifest['figures_covered']}/{manifest['figures']} figures inside the 90% predictive band; "
+        f"{manifest['figures_covered']}/{manifest['figures']} figures"
+        f"{'' if patterns is None else f' and {int(patterns.covered.sum())}/{len(patterns)} patterns'}"
+        " inside the 90% predictive band; "
         f"{seconds:.0f} s in all; files in {out}"
     )
     return {**manifest, "summary": summary, "coverage": coverage, "out": out}

@@ -58,3 +58,26 @@ def band_table(months: list[str], traj: dict) -> pd.DataFrame:
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def pattern_check(job, draws: pd.DataFrame, n: int, seed: int, pool: Pool) -> pd.DataFrame | None:
+    """The predictive check of the job's fitted patterns: the same ``n`` (draw, seed) runs as the series' check.
+
+    Returns one row per pattern figure (pattern, statistic, value, sd, the
+    5/50/95% quantiles of the runs, covered), or None for a job without patterns.
+    """
+    from sim.calibration.patterns import fitted_patterns, job_model
+
+    pats = fitted_patterns(job)
+    if pats is None:
+        return None
+    sim, _ = job_model(job)
+    seeds = replicate_seeds(seed, n)
+    tasks = [(draws.iloc[i % len(draws)].to_dict(), seeds[i]) for i in range(n)]
+    figures = np.array(pool.map(sim.figures_task, tasks))[:, len(job.observations) :]
+    q05, q50, q95 = np.nanquantile(figures, QUANTILES, axis=0)
+    y = pats["value"].to_numpy(float)
+    table = pats[["pattern", "statistic", "value", "low", "high", "sd", "confidence", "source"]].copy()
+    table["sim_q05"], table["sim_q50"], table["sim_q95"] = q05, q50, q95
+    table["covered"] = (q05 <= y) & (y <= q95)
+    return table
