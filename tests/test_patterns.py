@@ -272,3 +272,39 @@ def test_the_noise_floor_lies_between_one_and_the_root_of_two():
     assert noise_floor(w, np.zeros(2), np.ones(2)) == pytest.approx(np.sqrt(2.0))  # model noise alone
     # equal parts in the heavier figure only: 1/4 * 1 + 3/4 * 1.5
     assert noise_floor(w, np.ones(2), np.r_[0.0, 1.0]) == pytest.approx(np.sqrt(0.25 + 0.75 * 1.5))
+
+
+@pytest.mark.slow  # one small ABC fit with its predictive check: about 20 s
+def test_an_abc_fit_matches_the_patterns_and_checks_them_against_its_runs(tmp_path):
+    import json
+
+    from sim.calibration.abc_smc import _observed
+    from sim.calibration.calibrate import calibrate
+    from sim.calibration.synthetic import synthetic_data, write_data
+    from sim.model.scenario import load_scenario
+
+    (tmp_path / "scenario.toml").write_text(
+        f'base = "{ROOT / "scenarios" / "tiny.toml"}"\nname = "tiny12"\nhistory_start = "2016-07"\nend = "2017-06"\n',
+        encoding="utf-8",
+    )
+    figures = [("firms", "park", "stock", "2017-06-30")]
+    data = synthetic_data(load_scenario(tmp_path / "scenario.toml"), {"leads_per_month": 30.0}, figures, seed=2)
+    write_data(data, tmp_path / "data.csv")
+    (tmp_path / "job.toml").write_text(
+        'name = "p"\nscenario = "scenario.toml"\ndata = "data.csv"\nseed = 3\n[params.leads_per_month]\nlow = 10.0\n'
+        'high = 60.0\n[[series]]\nseries = "firms"\n[abc]\npopulation = 8\nmax_generations = 1\n'
+        "[output]\npredictive_runs = 4\nposterior_draws = 8\n"
+        '[[patterns]]\npattern = "exit_hazard_by_age"\nstatistic = "hazard_age_1"\nmodel_sd = 0.01\n',
+        encoding="utf-8",
+    )
+    job = load_job(tmp_path / "job.toml")
+    res = calibrate(job, out=tmp_path / "out", log=lambda line: None)
+    from pyabc import History
+
+    stored = History(f"sqlite:///{tmp_path / 'out' / 'abc.db'}").observed_sum_stat()["x"]
+    assert len(stored) == 2 and np.allclose(stored, _observed(job)) and stored[1] == pytest.approx(0.016)
+    check = pd.read_csv(tmp_path / "out" / "predictive_patterns.csv")
+    assert list(check["statistic"]) == ["hazard_age_1"] and check["sim_q05"].iloc[0] <= check["sim_q95"].iloc[0]
+    manifest = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
+    assert manifest["pattern_figures"] == 1 and manifest["patterns_covered"] == int(check["covered"].sum())
+    assert res["job"] == "p"
