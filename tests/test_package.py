@@ -36,6 +36,24 @@ def test_every_sim_package_goes_into_the_wheel():
     assert mapped == {"scenarios", "calibration"}
 
 
+def test_every_input_file_a_job_or_scenario_can_name_goes_into_the_wheel():
+    """A job's model_noise CSV or a design's CSV left out of the globs breaks the installed package only."""
+    from fnmatch import fnmatch
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["tool"]["setuptools"]
+    globs = config["package-data"]
+    shipped = {"scenarios": globs["sim._data.scenarios"], "calibration": globs["sim._data.calibration"]}
+    folders = {"scenarios": ROOT / "scenarios", "calibration": ROOT / "calibration"}
+    left_out = []
+    for key, top in folders.items():
+        for sub in [top] if key == "scenarios" else [top / "jobs", top / "data"]:
+            for path in sub.rglob("*"):
+                rel = path.relative_to(top).as_posix()
+                if path.is_file() and not any(fnmatch(rel, g) for g in shipped[key]):
+                    left_out.append(f"{key}/{rel}")
+    assert not left_out, f"not matched by [tool.setuptools.package-data]: {left_out}"
+
+
 def test_one_version():
     assert importlib.metadata.version("parksim") == __version__
 
