@@ -113,20 +113,20 @@ def caveats_section(fitted: dict, batches: dict) -> list[str]:
         ident = [k for k, n in notes.items() if "NOT identified" not in n]
         loose = [k for k, n in notes.items() if "NOT identified" in n]
         lines += [
-            f"The baseline uses the point estimates (posterior medians) of `{fitted['path']}`. "
+            f"The fitted parameters are those of `{fitted['path']}` (its posterior medians are the point estimate "
+            "that `--at-point` runs use; every batch here samples its posterior draws instead). "
             f"Of its {len(notes)} fitted parameters the data identify {len(ident)} "
             f"({', '.join(f'`{k}`' for k in ident) or 'none'}); the other {len(loose)} are prior-dominated:", "",
             *[f"- `{k}` = {fitted['values'][k]:g} ({notes[k]})" for k in notes], "",
             "What this means for the findings: every batch above samples the fitted posterior (`parksim run` and "
             "`sweep` pair replication i with posterior draw i and seed i, the same pairs in every scenario), so "
-            "the P(reach) intervals include parameter uncertainty as well as the model's own randomness; the "
-            "variance split (`parksim show BATCH`) says how much of each outcome's spread is which. Targets driven by "
-            "unidentified parameters (the listing targets through `p_neeq_file_per_year`, survival through "
-            "`exit_peak_per_year`, project counts through the split of `leads_per_month` and `p_sign_lead`, whose "
-            "product the data do pin down; see docs/calibration.md) could be reached more or less often "
-            "under other parameter values that fit the park's history equally well. Absolute probabilities "
-            "should be read with that in mind; the comparisons between packages (common random numbers) and "
-            "the ranking of levers are more robust than the levels.", "",
+            "the P(reach) intervals include parameter uncertainty as well as the model's own randomness, and the "
+            "variance split of section 1 says how much of each reading's spread is which. The prior-dominated "
+            f"parameters ({', '.join(f'`{k}`' for k in loose) or 'none'}) are sampled over nearly their whole prior "
+            "ranges, so the intervals are wide where a target leans on them (the NEEQ reading of the listing "
+            "targets on `p_neeq_file_per_year`; the project counts on `leads_per_month` and `p_sign_lead`, whose "
+            "product the data pin down; see docs/calibration.md). The comparisons between packages (the same "
+            "(draw, seed) pairs in every scenario) and the ranking of levers are more robust than the levels.", "",
         ]  # fmt: skip
     lines += [
         "### Definitions", "",

@@ -31,6 +31,7 @@ from findings_text import (  # noqa: E402  (sibling module, not a package)
     changes_section,
     reproduce_section,
 )
+from findings_uncertainty import hindcast_section, load_choices, robust_section, split_section  # noqa: E402
 
 from sim.analysis import discovery as sd  # noqa: E402
 from sim.analysis.compare import paired_differences  # noqa: E402
@@ -338,7 +339,7 @@ def _pkg(frame: pd.DataFrame) -> str:
 # ---------------------------------------------------------------- the document
 
 
-def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | None, rank) -> list[str]:
+def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | None, rank, robust=None) -> list[str]:
     """Plain-language summary: counts, per target the odds now / with the package / best tested, verdicts."""
     if q1 is None:
         return ["- The scenario batch was not run, so no probabilities can be given."]
@@ -347,9 +348,10 @@ def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | N
     now = sum(g.get((c, REFERENCE), 0) >= 0.5 for c in cols)
     pkg = sum(g.get((c, PACKAGE), 0) >= 0.5 for c in cols)
     lines = [f"The plan's {len(TARGETS)} targets have {len(cols)} readings (\"introduced\" and \"listed\" can be "
-             "read several ways). Under the model at its fitted parameters (fitted before the latest "
-             f"mechanisms: see below), **{now} of the {len(cols)} readings are more likely "
-             f"than not under the status quo, and {pkg} under the plan's full package.**", ""]  # fmt: skip
+             "read several ways). Over the fitted posterior (every replication pairs a posterior draw with a "
+             f"seed, so the odds include what the calibration leaves open), **{now} of the {len(cols)} readings "
+             f"are more likely than not under the status quo, and {pkg} under the plan's full package.**",
+             ""]  # fmt: skip
     for t in TARGETS:
         cells = []
         for d in t.columns:
@@ -372,16 +374,28 @@ def summary(q1: pd.DataFrame | None, best: pd.DataFrame, diffs: pd.DataFrame | N
             lines.append("- The full package makes some readings *less* likely than the status quo (paired runs, 95% "
                          "interval below zero): " + ", ".join(f"{label(r.measure)} {100 * r.mean_diff:+.0f} points"
                                                               for r in worse.itertuples()) + ".")  # fmt: skip
+    if robust is not None and not robust.empty:
+        lines.append("- Cheapest packages found by robust search and confirmed with fresh runs (section 3): "
+                     + "; ".join(_robust_cell(r) for r in robust.itertuples()) + ".")  # fmt: skip
     if rank is not None:
         lines.append(f"- The levers that move the most targets (Morris screening): {', '.join(rank.index[:4])}.")
     return lines
+
+
+def _robust_cell(r) -> str:
+    head = f"{label(r.column)} at {100 * r.threshold:.0f}%"
+    if not r.reachable:
+        return f"{head}: not reached by any package found"
+    return f"{head}: {r.cost_myuan:,.0f} m yuan, confirmed {100 * r.p:.0f}% [{100 * r.low:.0f}-{100 * r.high:.0f}]"
 
 
 def build(args) -> str:
     """The whole document as markdown (figures are written on the way)."""
     started = time.perf_counter()
     root, img = Path(args.root), Path(args.img)
-    b = {k: load(root, getattr(args, k)) for k in ("scenarios", "morris", "scale", "packages")}
+    b = {k: load(root, getattr(args, k)) for k in ("scenarios", "morris", "scale", "packages", "split")}
+    optimise = Path(args.optimise) if args.optimise else None
+    robust = load_choices(optimise) if optimise is not None and optimise.is_dir() else None
     q1 = probabilities(b["scenarios"]) if b["scenarios"] else None
     scale = probabilities(b["scale"]) if b["scale"] else None
     low = b["scenarios"].scenario(REFERENCE)["inputs"] if b["scenarios"] else {}
@@ -395,14 +409,18 @@ def build(args) -> str:
            "do not edit by hand.*", "", "## Summary for policy staff", ""]  # fmt: skip
     diffs = paired_differences(b["scenarios"].outcomes, REFERENCE) if b["scenarios"] else None
     rank = lever_ranking(morris_indices(b["morris"])) if b["morris"] else None
-    doc += summary(q1, best, diffs, rank)
+    doc += summary(q1, best, diffs, rank, robust)
     doc += changes_section()
     doc += _intro(b, q1)
+    fitted_dir = Path(args.fitted).parent if args.fitted else ROOT / "calibration/fitted/default"
+    doc += hindcast_section(fitted_dir, _shown(fitted_dir))
     doc += _section_q1(q1, img, args)
+    doc += split_section(b["split"], args.split)
     doc += _section_q2(b["morris"], img, args)
     doc += _section_q3(b, scale, points, inputs, low, high, img, args)
     packages = all_packages(b, {"scenarios": q1, "scale": scale}, points, low, high) if low else pd.DataFrame()
     doc += _section_minimum(packages, low, high)
+    doc += [""] + robust_section(optimise, _shown(optimise) if optimise else "results/optimise")
     doc += ["", "### Targets out of reach of every tested package", ""]
     doc += out_of_reach(best, low) or ["- None: every target reaches at least 50% under some tested package."]
     fitted = _fitted(args)
@@ -520,6 +538,11 @@ def _section_minimum(packages: pd.DataFrame, low: dict, high: dict) -> list[str]
     ]  # fmt: skip
 
 
+def _shown(path: Path) -> str:
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
 def _rel(path: Path, args) -> str:
     return Path(path).resolve().relative_to(Path(args.out).resolve().parent, walk_up=True).as_posix()
 
@@ -545,6 +568,12 @@ def main(argv=None) -> int:
     p.add_argument("--morris", default="findings-morris", help="batch id: Morris screening of the levers")
     p.add_argument("--scale", default="findings-scale", help="batch id: full package scaled")
     p.add_argument("--packages", default="findings-packages", help="batch id: Latin hypercube of packages")
+    p.add_argument("--split", default="findings-split", help="batch id: posterior draws x seeds, variance split")
+    p.add_argument(
+        "--optimise",
+        default=str(ROOT / "results/optimise"),
+        help="folder searched for parksim optimise's robust_*_result.json",
+    )
     p.add_argument("--out", default=str(ROOT / "docs/findings.md"), help="markdown file to write")
     p.add_argument("--img", default=str(ROOT / "docs/img"), help="folder for the figures")
     p.add_argument("--fitted", default=None, help="fitted parameter file (default: the baseline's)")
