@@ -76,7 +76,9 @@ optimise_group() {  # optimise_group NAME END TARGET...: one process, targets in
     for t in "$@"; do
         if [[ -f "$out/robust_${t/:/__}_result.json" ]]; then echo "== optimise $t: done, skipped"; continue; fi
         echo "== optimise $t: running"
+        local t0=$SECONDS
         "${PARKSIM[@]}" optimise baseline --target "$t" --end "$end" "${OPT[@]}" --out "$out" > "$out.${t/:/__}.log" 2>&1
+        echo "$t,$((SECONDS - t0))" >> "$out/timings.csv"  # read by write_findings.py's reproduce table
     done
 }
 mkdir -p "$OPT_ROOT"

@@ -117,7 +117,7 @@ def caveats_section(fitted: dict, batches: dict) -> list[str]:
             "that `--at-point` runs use; every batch here samples its posterior draws instead). "
             f"Of its {len(notes)} fitted parameters the data identify {len(ident)} "
             f"({', '.join(f'`{k}`' for k in ident) or 'none'}); the other {len(loose)} are prior-dominated:", "",
-            *[f"- `{k}` = {fitted['values'][k]:g} ({notes[k]})" for k in notes], "",
+            *[f"- `{k}` = {fitted['values'][k]:g}: {notes[k]}" for k in notes], "",
             "What this means for the findings: every batch above samples the fitted posterior (`parksim run` and "
             "`sweep` pair replication i with posterior draw i and seed i, the same pairs in every scenario), so "
             "the P(reach) intervals include parameter uncertainty as well as the model's own randomness, and the "
@@ -152,10 +152,10 @@ def caveats_section(fitted: dict, batches: dict) -> list[str]:
     return lines
 
 
-def reproduce_section(batches: dict, args, generate_s: float) -> list[str]:
-    """The commands, and how long each batch took (from its manifest)."""
-    lines = ["## How to reproduce", "", "```", "scripts/findings.sh                      # runs the four studies "
-             "(skips finished ones, resumes interrupted ones), then:",
+def reproduce_section(batches: dict, args, generate_s: float, searches: dict | None = None) -> list[str]:
+    """The commands, and how long each batch (from its manifest) and each robust search group took."""
+    lines = ["## How to reproduce", "", "```", "scripts/findings.sh                      # runs the five batches and "
+             "the robust search (skips finished ones, resumes interrupted batches), then:",
              ".venv/bin/python scripts/write_findings.py   # writes this file and docs/img/findings_*.png",
              "```", "", "| batch | runs | workers | wall time | runs/s | code commit |",
              "|---|---|---|---|---|---|"]  # fmt: skip
@@ -172,9 +172,14 @@ def reproduce_section(batches: dict, args, generate_s: float) -> list[str]:
         rate = m["timings"].get("runs_per_second") or 0.0
         lines.append(f"| `{m['id']}` | {m['counts']['ok']} ok / {m['counts']['planned']} | {workers} | "
                      f"{wall:.0f} s | {rate:.1f} | {commit} |")  # fmt: skip
-    lines += ["", f"Total wall time of the batches here: {total / 60:.1f} minutes on this project's 2-core "
-              f"development machine (shared with other work); `write_findings.py` took {generate_s:.0f} s to this "
-              "point.",
+    search_wall = 0.0
+    for folder, (n, seconds) in (searches or {}).items():
+        search_wall = max(search_wall, seconds)  # the groups run side by side
+        lines.append(f"| `{folder}` (robust search) | {n} readings | 1 | {seconds:.0f} s | | |")
+    lines += ["", f"Total wall time of the batches here: {total / 60:.1f} minutes"
+              + (f", and {search_wall / 60:.1f} minutes for the robust search groups side by side" if searches else "")
+              + " on this project's 2-core development machine (shared with other work); `write_findings.py` took "
+              f"{generate_s:.0f} s to this point.",
               "Seeds, replications and designs are fixed in `scripts/findings.sh`, `scripts/findings_packages.toml` "
               "and `scripts/findings_scale.toml`, so a rerun gives the same tables."]  # fmt: skip
     return lines

@@ -152,11 +152,48 @@ def load_choices(root: Path) -> pd.DataFrame:
                 "reason": c.get("reason", ""), "at_bound": c.get("at_bound", {}),
                 "full_cost_myuan": r.get("full_cost_myuan"), "nfe": s.get("nfe"), "reps": s.get("reps"),
                 "deep": s.get("deep"), "n_levers": len(r.get("levers", [])), "folder": path.parent.name,
+                "scenario": r["scenario"], "package": c.get("package", {}),
+                "status_quo": is_status_quo(r["scenario"], r.get("end"), c.get("package", {})),
             })  # fmt: skip
     return pd.DataFrame(rows)
 
 
-def robust_section(root: Path | None, shown: str) -> list[str]:
+def _reached_elsewhere(choices: pd.DataFrame, r) -> str:
+    """For a level the search did not reach: a cheaper choice of the same reading whose confirmation did."""
+    same = choices[(choices["column"] == r.column) & choices["reachable"] & (choices["p"] >= r.threshold)]
+    if same.empty:
+        return ""
+    c = same.sort_values("cost_myuan").iloc[0]
+    return (
+        f"; but the P >= {100 * c.threshold:.0f}% package ({c.cost_myuan:,.0f} m yuan) confirmed at "
+        f"{100 * c.p:.0f}% [{100 * c.low:.0f}, {100 * c.high:.0f}] in {int(c.n)} fresh runs: the search's "
+        f"{int(c.reps * c.deep)} shared runs are too few to see it"
+    )
+
+
+def is_status_quo(scenario: str, end: str | None, package: dict) -> bool:
+    """Whether every lever of ``package`` has the scenario's own value."""
+    from sim.analysis.robust import resolve
+
+    values = resolve(scenario, end).values
+    return bool(package) and all(abs(float(values[k]) - float(v)) <= 1e-9 * max(1.0, abs(float(v)))
+                                 for k, v in package.items())  # fmt: skip
+
+
+def cost_items(scenario: str, end: str | None, package: dict, top: int = 2) -> str:
+    """The ``top`` largest items of a package's planned cost, as ``item share%`` (sim.model.costs)."""
+    from sim.analysis.robust import resolve
+    from sim.model.costs import package_cost_myuan
+
+    items = package_cost_myuan(resolve(scenario, end).with_values(**package), by_item=True)
+    total = sum(items.values())
+    if total <= 0:
+        return "-"
+    ranked = sorted(items.items(), key=lambda kv: -kv[1])[:top]
+    return ", ".join(f"{k} {100 * v / total:.0f}%" for k, v in ranked if v > 0)
+
+
+def robust_section(root: Path | None, shown: str, status_quo_p: dict | None = None) -> list[str]:
     """The cheapest robust package per searched reading and threshold, confirmed by fresh runs."""
     lines = ["### Cheapest robust packages (search over the posterior and the deep uncertainties)", ""]
     choices = load_choices(root) if root is not None and Path(root).is_dir() else pd.DataFrame()
@@ -166,17 +203,24 @@ def robust_section(root: Path | None, shown: str) -> list[str]:
     rows = []
     for r in choices.itertuples():
         if r.reachable and r.n:
-            flag = "" if r.low is not None and r.p >= r.threshold else " (confirmed below the level asked)"
-            cell = f"{100 * r.p:.0f}% [{100 * r.low:.0f}, {100 * r.high:.0f}] of {r.n}{flag}"
+            flag = "" if r.p >= r.threshold else " (confirmed below the level asked)"
+            cell = f"{100 * r.p:.0f}% [{100 * r.low:.0f}, {100 * r.high:.0f}] of {int(r.n)}{flag}"
         else:
             cell = "-"
-        cost = f"{r.cost_myuan:,.0f}" if r.reachable else "**unreachable**"
+        if r.reachable:
+            cost = f"{r.cost_myuan:,.0f}" + (" (the status quo's levers)" if r.status_quo else "")
+        else:
+            cost = "**not reached in the search**"
         share = f"{100 * r.cost_myuan / r.full_cost_myuan:.0f}%" if r.reachable and r.full_cost_myuan else "-"
-        note = r.reason if not r.reachable else ""
-        rows.append([f"{r.target} ({r.definition})", f"{100 * r.threshold:.0f}%", cost, share,
-                     f"{100 * r.p_shared:.0f}%" if r.p_shared is not None else "-", cell, note])  # fmt: skip
-    frame = pd.DataFrame(rows, columns=["target (definition)", "P asked", "cost (m yuan)", "of full package",
-                                        "P in the search", "P confirmed [95%]", "why not"])  # fmt: skip
+        note = "" if r.reachable else r.reason + _reached_elsewhere(choices, r)
+        where = cost_items(r.scenario, r.end, r.package) if r.reachable and r.package else "-"
+        rows.append([f"{r.target} ({r.definition})", f"{100 * r.threshold:.0f}%", f"2016-07..{r.end}", cost, share,
+                     where, f"{100 * r.p_shared:.0f}%" if r.p_shared is not None else "-", cell, note])  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["target (definition)", "P asked", "cost window", "cost (m yuan)",
+                                        "of every lever at its top", "largest cost items", "P in the search",
+                                        "P confirmed [95%]", "why not"])  # fmt: skip
+    tops = choices.drop_duplicates("end").sort_values("end")
+    top_text = "; ".join(f"{r.full_cost_myuan:,.0f} m yuan to {r.end}" for r in tops.itertuples())
     searched = set(choices["column"])
     others = [column_of(t.name, d) for t in TARGETS for d in t.columns if column_of(t.name, d) not in searched]
     lines += [
@@ -187,10 +231,13 @@ def robust_section(root: Path | None, shown: str) -> list[str]:
         "reading; the cheapest package on the front at each level was then rerun at least 200 times with fresh "
         "seeds (same posterior, same deep points). The confirmed P is the number to read: the search's P is "
         "optimistic (the best of many candidates on the same few runs). The search is small "
-        f"({int(first.nfe)} candidates over {int(first.n_levers)} levers), so"
-        " a cheaper package may exist: read the cost as an upper bound of the cheapest, and the "
-        f"*of full package* column against the full package's {first.full_cost_myuan:,.0f} m yuan. Folder "
-        f"`{shown}`; the 2016 readings run to 2016-12 and the others to 2020-12.", "",
+        f"({int(first.nfe)} candidates over {int(first.n_levers)} levers), so a cheaper package may exist: read "
+        "the cost as an upper bound of the cheapest. Costs are the planned cost of the levers "
+        "(`sim.model.costs.package_cost_myuan`, mostly [assumption] unit costs) over the search's run window, "
+        "from the fork in 2016-07 to the end of the target's year, so a 2016 reading's cost covers six months and "
+        "is comparable neither with a 2020 reading's nor with the 2016-07..2025-12 costs of the minimum-package "
+        "table above. *Of every lever at its top* compares with every searched lever at the high end of its "
+        f"range over the same window ({top_text}). Folder `{shown}`.", "",
         _md(frame), "",
     ]  # fmt: skip
     bound = {}
@@ -201,6 +248,17 @@ def robust_section(root: Path | None, shown: str) -> list[str]:
         lines += ["Levers at a bound of their range in the best package found for an unreachable level (the range, "
                   "not the search, may be what limits it): "
                   + "; ".join(f"{k}: {v}" for k, v in bound.items()) + ".", ""]  # fmt: skip
+    sq = choices[choices["status_quo"] & choices["n"].notna()].drop_duplicates("column")
+    pairs = [(r.column, r.p, (status_quo_p or {}).get(r.column)) for r in sq.itertuples()]
+    pairs = [(c, p, q) for c, p, q in pairs if q is not None]
+    if pairs:
+        lines += ["The confirmed P averages over the deep points too, whereas section 1 holds the deep inputs at "
+                  "their declared default values, and they act at the status quo's levers too, which are not zero "
+                  "(in 2016 the park already paid listing subsidies and ran the VC cluster and the China-Israel "
+                  "stream): where the "
+                  "chosen package is the status quo's own, P here against section 1's status quo: "
+                  + "; ".join(f"{c.replace('__', ' (')}) {100 * p:.0f}% against {100 * q:.0f}%" for c, p, q in pairs)
+                  + ". A large gap is the deep uncertainty of lever effects at work.", ""]  # fmt: skip
     if others:
         names = ", ".join(c.replace("__", " (") + ")" for c in others)
         lines += [f"Not searched (the other readings, to keep the study within the hour): {names}. "
