@@ -85,12 +85,17 @@ mkdir -p "$OPT_ROOT"
 t0=$SECONDS
 optimise_group 2016 2016-12 key_projects_2016:signed graphene_new_2016:signed graphene_total_2016:in_park \
     internet_projects_2016:signed listings_2016:exchange_neeq listings_2016_level:exchange_neeq \
-    share_reforms_2016:completed reserve_firms_2016:new_reserve &
+    share_reforms_2016:completed reserve_firms_2016:new_reserve graphene_new_2016:registered \
+    graphene_new_2016:started graphene_total_2016:incl_signed internet_projects_2016:registered \
+    internet_projects_2016:started &
 g2016=$!
+optimise_group 2016b 2016-12 listings_2016:main_board_neeq listings_2016_level:main_board_neeq \
+    key_projects_2016:registered key_projects_2016:started &
+g2016b=$!
 optimise_group 2020 2020-12 tech_projects_2016_2020:signed tech_projects_each_year:signed \
     listed_companies_2020:exchange_neeq listed_market_value_2020:exchange leading_enterprises_2020:revenue_threshold &
 g2020=$!
-wait "$g2016"; wait "$g2020"  # set -e: a failed group stops the script here
+wait "$g2016"; wait "$g2016b"; wait "$g2020"  # set -e: a failed group stops the script here
 echo "== optimise: done in $((SECONDS - t0)) s"
 
 "$PY" scripts/write_findings.py --root "$ROOT" --optimise "$OPT_ROOT"
