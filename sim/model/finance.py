@@ -55,6 +55,18 @@ def screen_factor(p: Params, quality: np.ndarray, noise: np.ndarray) -> np.ndarr
     return portable.exp(s * signal - s * s / 2.0)
 
 
+def weighted_index(rng: np.random.Generator, weights: np.ndarray) -> int:
+    """One index drawn with probability proportional to ``weights``: one uniform, by inverse CDF.
+
+    The draw ``Generator.choice(len(weights), p=weights / weights.sum())`` makes (the same
+    uniform, the same normalised running sum), without its per-call checks of ``p``; the
+    baseline regression hash holds it to that.
+    """
+    cdf = (weights / weights.sum()).cumsum()
+    cdf /= cdf[-1]
+    return int(cdf.searchsorted(rng.random(), side="right"))
+
+
 class Investor(mesa.Agent):
     """An investor in the park's finance centre."""
 
@@ -77,6 +89,9 @@ class Finance:
         self.loan_left_months = {}
         self.deals_history = []
         self.capital_at_start = 1.0
+        # firm row -> investors with a stake in it: the inverse of Investor.holdings, so a firm's
+        # listing or exit touches its holders only, not every investor in the park
+        self.holders_of: dict[int, list[Investor]] = {}
 
     # ----------------------------------------------------------------- set-up
     def add_investor(self, kind: str, capital_myuan: float, preference: np.ndarray | None = None) -> Investor:
@@ -142,8 +157,7 @@ class Finance:
             able = np.flatnonzero(capital >= size)
             if not len(able):
                 continue
-            w = preference[able, firms.industry[r]]
-            pick = able[rng.choice(len(able), p=w / w.sum())]
+            pick = able[weighted_index(rng, preference[able, firms.industry[r]])]
             lead = equity[pick]
             self._invest(lead, r, size)
             capital[pick] = lead.capital_myuan
@@ -159,6 +173,8 @@ class Finance:
         firms = self.ctx.firms
         valuation = max(self.ctx.params.ps_private * firms.revenue_myuan[row], amount / self.ctx.params.vc_deal_share)
         investor.capital_myuan -= amount
+        if row not in investor.holdings:
+            self.holders_of.setdefault(row, []).append(investor)
         stake, cost = investor.holdings.get(row, [0.0, 0.0])
         investor.holdings[row] = [stake + amount / (valuation + amount), cost + amount]
         firms.cash_myuan[row] += amount
@@ -213,7 +229,7 @@ class Finance:
     # ------------------------------------------------------------ firm events
     def on_listing(self, row: int, valuation_myuan: float) -> None:
         """Investors sell their stake when a firm is quoted or listed."""
-        for inv in self.investors("vc", "angel", "guidance"):
+        for inv in self._pop_holders(row):
             if row in inv.holdings:
                 stake, cost = inv.holdings.pop(row)
                 proceeds = stake * valuation_myuan
@@ -221,15 +237,18 @@ class Finance:
                 self.realised_gain_myuan += proceeds - cost
                 self.ctx.counters.add("vc_exits", 1)
 
-    def on_firms_gone(self, rows) -> None:
-        """:meth:`on_firm_gone` for each of ``rows`` in order, reading the investor list once."""
-        holders = self.investors("vc", "angel", "guidance")
-        for r in rows:
-            self.on_firm_gone(int(r), holders)
+    def _pop_holders(self, row: int) -> list[Investor]:
+        """The firm's holders in the order investors joined (the order sums over them run in)."""
+        return sorted(self.holders_of.pop(row, ()), key=lambda inv: inv.unique_id)
 
-    def on_firm_gone(self, row: int, holders: list[Investor] | None = None) -> None:
+    def on_firms_gone(self, rows) -> None:
+        """:meth:`on_firm_gone` for each of ``rows`` in order."""
+        for r in rows:
+            self.on_firm_gone(int(r))
+
+    def on_firm_gone(self, row: int) -> None:
         """Write off equity and unpaid loans of a firm that closed or left."""
-        for inv in self.investors("vc", "angel", "guidance") if holders is None else holders:
+        for inv in self._pop_holders(row):
             if row in inv.holdings:
                 self.written_off_myuan += inv.holdings.pop(row)[1]
         if row in self.loan_left_months:
@@ -251,4 +270,4 @@ class Finance:
         return capital + holdings + loans - (self.injected_myuan + self.realised_gain_myuan - self.written_off_myuan)
 
 
-__all__ = ["Finance", "Investor", "KINDS", "LISTED"]
+__all__ = ["Finance", "Investor", "KINDS", "LISTED", "weighted_index"]

@@ -236,20 +236,10 @@ def outside_pull(gap: np.ndarray) -> np.ndarray:
 def _relocate(ctx: ModelContext, rows: np.ndarray) -> None:
     """Firms reconsider their zone one at a time; a firm's own floor counts as free, so it can always stay."""
     firms, zones = ctx.firms, ctx.zones
-    moved = 0
-    rng, betas = ctx.streams["location"], ctx.location_betas()  # fixed within the month
-    for r in rows:
-        cur, floor = int(firms.zone[r]), float(firms.floor_m2[r])
-        zones.occupied_m2[cur] -= floor
-        one = np.array([r])
-        zone = zones.choose(
-            rng, firms.industry[one], firms.stage[one], firms.israeli[one], firms.floor_m2[one], betas, firms
-        )[0]
-        new = int(zone) if zone >= 0 else cur
-        zones.occupied_m2[new] += floor
-        firms.zone[r] = new
-        moved += new != cur
-    ctx.counters.add("relocations_in_park", moved)
+    # fixed betas within the month; one pass over the movers, each seeing the moves before it
+    zone = zones.reconsider(ctx.streams["location"], rows, ctx.location_betas(), firms)
+    ctx.counters.add("relocations_in_park", int((zone != firms.zone[rows]).sum()))
+    firms.zone[rows] = zone
     over = (zones.occupied_m2 > zones.capacity_m2) & ~np.isclose(zones.occupied_m2, zones.capacity_m2)
     assert not over.any(), "relocation overfilled a zone"
 

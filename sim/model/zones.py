@@ -143,12 +143,8 @@ class Zones:
     def industry_share(self, firms) -> np.ndarray:
         """Share of each zone's live firms in each industry (industries x zones)."""
         rows = firms.live()
-        zone, ind = firms.zone[rows], firms.industry[rows]
-        ok = zone >= 0
         # one bincount over the flat (industry, zone) cell: exact integer counts, far cheaper than np.add.at
-        cell = ind[ok].astype(np.intp) * len(ZONES) + zone[ok]
-        counts = np.bincount(cell, minlength=len(INDUSTRIES) * len(ZONES)).reshape(len(INDUSTRIES), len(ZONES))
-        counts = counts.astype(float)
+        counts = self._cell_counts(firms.zone[rows], firms.industry[rows])
         return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
 
     def utility(self, industry, stage, israeli, betas, firms) -> np.ndarray:
@@ -163,6 +159,65 @@ class Zones:
         )
         util[:, CENTRAL] += np.where(israeli, b_aff * self.inputs["zone_israeli_central_bonus"], 0.0)
         return util
+
+    def reconsider(self, rng, rows, betas, firms) -> np.ndarray:
+        """Firms of ``rows`` reconsider their zone one after another; returns each one's zone afterwards.
+
+        The same choice as :meth:`choose` for one firm at a time, with the firm's own floor
+        counted as free (so it can always stay) and each move seen by the next firm's cluster
+        term and free floor, but in one pass: the Gumbel draws are taken at once (the same
+        values, in the same order, as one draw per firm), the cluster counts are kept up to
+        date in place of a recount per firm, and each firm's utility is summed in the same
+        order as :meth:`utility`, so the result is the same to the last bit. Updates
+        ``occupied_m2``; the caller writes the zones back to the firm table.
+        """
+        n = len(rows)
+        zone = firms.zone[rows].astype(np.intp)
+        if n == 0:
+            return zone
+        b_aff, b_cluster, b_services, b_rent = betas[:N_LOGIT_BETAS]
+        if len(betas) > N_LOGIT_BETAS and betas[N_LOGIT_BETAS] != 0:
+            raise ValueError("reconsider() has no size term; use choose() for the offer betas")
+        industry, floor = firms.industry[rows], firms.floor_m2[rows]
+        fixed = (b_aff * (INDUSTRY_AFFINITY[industry] + STAGE_AFFINITY[firms.stage[rows]])).tolist()
+        bonus = np.where(firms.israeli[rows], b_aff * self.inputs["zone_israeli_central_bonus"], 0.0).tolist()
+        shock = rng.gumbel(size=(n, len(ZONES))).tolist()
+        live = firms.live()
+        counts = self._cell_counts(firms.zone[live], firms.industry[live])
+        col = counts.sum(axis=0).tolist()
+        counts = counts.tolist()
+        services = (b_services * self.services_index).tolist()
+        rent = (b_rent * self.rent_yuan_per_m2_month).tolist()
+        capacity, occupied = self.capacity_m2.tolist(), self.occupied_m2.tolist()
+        zones = range(len(ZONES))
+        for i in range(n):
+            cur, ind, need = int(zone[i]), int(industry[i]), float(floor[i])
+            occupied[cur] -= need
+            row = counts[ind]
+            util = [fixed[i][z] + b_cluster * (row[z] / max(col[z], 1.0)) + services[z] - rent[z] for z in zones]
+            util[CENTRAL] += bonus[i]
+            best, best_u = cur, -np.inf
+            for z in zones:
+                u = util[z] + shock[i][z]
+                if u > best_u and max(capacity[z] - occupied[z], 0.0) >= need:
+                    best, best_u = z, u
+            occupied[best] += need
+            if best != cur:
+                row[cur] -= 1
+                row[best] += 1
+                col[cur] -= 1
+                col[best] += 1
+                zone[i] = best
+        self.occupied_m2 = np.array(occupied)
+        return zone
+
+    @staticmethod
+    def _cell_counts(zone, industry) -> np.ndarray:
+        """Live firms per (industry, zone) cell, as floats (exact integer counts)."""
+        ok = zone >= 0
+        cell = industry[ok].astype(np.intp) * len(ZONES) + zone[ok]
+        counts = np.bincount(cell, minlength=len(INDUSTRIES) * len(ZONES)).reshape(len(INDUSTRIES), len(ZONES))
+        return counts.astype(float)
 
     def choose(self, rng, industry, stage, israeli, need_m2, betas, firms, exclude=None, outside=None) -> np.ndarray:
         """Multinomial-logit zone choice with capacity limits and, optionally, an outside alternative.

@@ -1,0 +1,136 @@
+"""Each fast path of the monthly step gives, to the last bit, what the plain algorithm it replaced gives.
+
+The speed issue asks for results unchanged; the paths below change only how a month is
+computed. Each test runs the plain algorithm (kept here as the specification: one choice
+per firm through ``Zones.choose``, ``Generator.choice``, a rank over all staff, a scan of
+every investor) and the fast path from the same state and the same random stream, and
+compares every output exactly. tests/test_regression.py's hash over whole runs holds the
+paths together; these tests say which one broke.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+from conftest import on_tiny
+
+from sim.model.finance import weighted_index
+from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED
+from sim.model.park import ParkModel
+
+MONTHS = 40  # months stepped before a state is taken: the park then has firms in every stage and zone
+MONEY_TOL_REL = 1e-9  # as in test_invariants: rounding of a few thousand terms stays near 1e-12 relative
+STREAM_SEED = 20161  # seed of the random stream both versions draw from [definition: any fixed seed]
+
+
+@pytest.fixture(scope="module")
+def park(tiny):
+    m = ParkModel(on_tiny("baseline", tiny), seed=5)
+    for _ in range(MONTHS):
+        m.step()
+    return m
+
+
+def _old_relocate(m, rows, rng):
+    """The one-firm-at-a-time relocation loop this round replaced (lifecycle._relocate before)."""
+    firms, zones = m.firms, m.zones
+    moved = 0
+    for r in rows:
+        cur, floor = int(firms.zone[r]), float(firms.floor_m2[r])
+        zones.occupied_m2[cur] -= floor
+        one = np.array([r])
+        zone = zones.choose(
+            rng,
+            firms.industry[one],
+            firms.stage[one],
+            firms.israeli[one],
+            firms.floor_m2[one],
+            m.location_betas(),
+            firms,
+        )[0]
+        new = int(zone) if zone >= 0 else cur
+        zones.occupied_m2[new] += floor
+        firms.zone[r] = new
+        moved += new != cur
+    return moved
+
+
+@pytest.mark.parametrize("room", [None, 0.02], ids=["room-to-spare", "zones-nearly-full"])
+def test_reconsider_moves_every_firm_as_one_choice_at_a_time_does(park, room):
+    rows = park.firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    assert len(rows) > 50, "too few firms for the comparison to mean anything"
+    old, new = copy.deepcopy(park), copy.deepcopy(park)
+    if room is not None:  # capacity just above today's floor: some moves are refused for want of room
+        for m in (old, new):
+            m.zones.capacity_m2 = m.zones.occupied_m2 * (1.0 + room)
+    # every firm reconsiders, so the cluster term and free floor change under the later choosers
+    moved = _old_relocate(old, rows, np.random.default_rng(STREAM_SEED))
+    rng = np.random.default_rng(STREAM_SEED)
+    zone = new.zones.reconsider(rng, rows, new.location_betas(), new.firms)
+    assert moved > 0, "no firm moved: the comparison would not test the cluster update"
+    np.testing.assert_array_equal(zone, old.firms.zone[rows])
+    assert new.zones.occupied_m2.tobytes() == old.zones.occupied_m2.tobytes()
+    assert int((zone != new.firms.zone[rows]).sum()) == moved
+
+
+def test_reconsider_leaves_the_stream_where_one_draw_per_firm_leaves_it(park):
+    rows = park.firms.in_stage(OPERATING, GROWING)[:30]
+    old, new = copy.deepcopy(park), copy.deepcopy(park)
+    rng_old, rng_new = np.random.default_rng(STREAM_SEED), np.random.default_rng(STREAM_SEED)
+    _old_relocate(old, rows, rng_old)
+    new.zones.reconsider(rng_new, rows, new.location_betas(), new.firms)
+    assert rng_new.bit_generator.state == rng_old.bit_generator.state
+
+
+def test_reconsider_refuses_the_size_term_it_does_not_compute(park):
+    rows = park.firms.in_stage(OPERATING)[:3]
+    with pytest.raises(ValueError, match="size term"):
+        park.zones.reconsider(np.random.default_rng(0), rows, (*park.location_betas(), 0.5), park.firms)
+
+
+def test_weighted_index_draws_what_generator_choice_draws():
+    shapes = np.random.default_rng(1)
+    for trial in range(300):
+        w = shapes.dirichlet(np.ones(int(shapes.integers(1, 40))))[: int(shapes.integers(1, 40))]
+        w = w * shapes.choice([1e-6, 1.0, 1e6])  # unnormalised weights of any scale
+        a, b = np.random.default_rng(trial), np.random.default_rng(trial)
+        assert weighted_index(a, w) == b.choice(len(w), p=w / w.sum()), f"trial {trial}: weights {w}"
+        assert a.bit_generator.state == b.bit_generator.state
+
+
+def _old_fire_excess(talent, want):
+    """The rank over all employed staff that _fire_excess used before (talent.py)."""
+    emp = np.flatnonzero(talent.employer >= 0)
+    key = talent.employer[emp] * 2 + talent.skill[emp]
+    by_key = np.argsort(key, kind="stable")
+    order, key = emp[by_key], key[by_key]
+    rank = np.arange(len(order)) - np.searchsorted(key, key, side="left")
+    talent.employer[order[rank >= want.reshape(-1)[key]]] = -1
+
+
+def test_fire_excess_lets_go_the_staff_the_full_rank_lets_go(park):
+    rows = park.firms.in_stage(OPERATING, GROWING, MATURE)
+    old, new = copy.deepcopy(park), copy.deepcopy(park)
+    # half the staff each firm has: most firms shed people, of both classes
+    by_skill = new.talent.have_by_skill(new, rows) // 2
+    want = np.zeros((old.firms.n, 2), np.int64)
+    want[rows] = by_skill
+    _old_fire_excess(old.talent, want)
+    new.talent._fire_excess(new, rows, by_skill)
+    assert (old.talent.employer != park.talent.employer).sum() > 20, "too few lay-offs to compare"
+    np.testing.assert_array_equal(new.talent.employer, old.talent.employer)
+
+
+def test_holders_index_is_the_inverse_of_every_investors_holdings(tiny):
+    m = ParkModel(on_tiny("financing", tiny), seed=2)
+    m.run()
+    inverse: dict[int, set[int]] = {}
+    for inv in m.finance.investors():
+        for row in inv.holdings:
+            inverse.setdefault(row, set()).add(inv.unique_id)
+    indexed = {row: {inv.unique_id for inv in holders} for row, holders in m.finance.holders_of.items() if holders}
+    assert inverse, "no investor holds a stake: the run does not test the index"
+    assert indexed == inverse
+    assert abs(m.finance.balance_error()) <= MONEY_TOL_REL * m.finance.injected_myuan
