@@ -165,6 +165,7 @@ FINANCE_DOCS = {
     "loan_left_months": "firm row -> instalments left on its loan",
     "deals_history": "VC deals per month so far (for investor entry)",
     "capital_at_start": "equity capital (vc, angel, guidance) at initialisation, at least 1 m yuan",
+    "holders_of": "firm row -> investors with a stake in it (the inverse of their holdings)",
 }
 
 
