@@ -93,9 +93,16 @@ optimise_group 2016b 2016-12 listings_2016:main_board_neeq listings_2016_level:m
     key_projects_2016:registered key_projects_2016:started &
 g2016b=$!
 optimise_group 2020 2020-12 tech_projects_2016_2020:signed tech_projects_each_year:signed \
-    listed_companies_2020:exchange_neeq listed_market_value_2020:exchange leading_enterprises_2020:revenue_threshold &
+    listed_companies_2020:exchange_neeq listed_market_value_2020:exchange leading_enterprises_2020:revenue_threshold \
+    tech_projects_2016_2020:registered tech_projects_2016_2020:started listed_companies_2020:exchange \
+    listed_market_value_2020:exchange_neeq &
 g2020=$!
-wait "$g2016"; wait "$g2016b"; wait "$g2020"  # set -e: a failed group stops the script here
+wait "$g2016"; wait "$g2016b"  # the 2016 groups are short: the second 2020 group starts when they end
+optimise_group 2020b 2020-12 tech_projects_each_year:registered tech_projects_each_year:started \
+    listed_companies_2020:domestic_exchange listed_companies_2020:domestic_exchange_neeq \
+    listed_market_value_2020:domestic_exchange &
+g2020b=$!
+wait "$g2020"; wait "$g2020b"  # set -e: a failed group stops the script here
 echo "== optimise: done in $((SECONDS - t0)) s"
 
 "$PY" scripts/write_findings.py --root "$ROOT" --optimise "$OPT_ROOT"
