@@ -229,13 +229,12 @@ class Finance:
     # ------------------------------------------------------------ firm events
     def on_listing(self, row: int, valuation_myuan: float) -> None:
         """Investors sell their stake when a firm is quoted or listed."""
-        for inv in self._pop_holders(row):
-            if row in inv.holdings:
-                stake, cost = inv.holdings.pop(row)
-                proceeds = stake * valuation_myuan
-                inv.capital_myuan += proceeds
-                self.realised_gain_myuan += proceeds - cost
-                self.ctx.counters.add("vc_exits", 1)
+        for inv in self._pop_holders(row):  # each holds a stake in row: holders_of is the inverse of holdings
+            stake, cost = inv.holdings.pop(row)
+            proceeds = stake * valuation_myuan
+            inv.capital_myuan += proceeds
+            self.realised_gain_myuan += proceeds - cost
+            self.ctx.counters.add("vc_exits", 1)
 
     def _pop_holders(self, row: int) -> list[Investor]:
         """The firm's holders in the order investors joined (the order sums over them run in)."""
@@ -249,8 +248,7 @@ class Finance:
     def on_firm_gone(self, row: int) -> None:
         """Write off equity and unpaid loans of a firm that closed or left."""
         for inv in self._pop_holders(row):
-            if row in inv.holdings:
-                self.written_off_myuan += inv.holdings.pop(row)[1]
+            self.written_off_myuan += inv.holdings.pop(row)[1]
         if row in self.loan_left_months:
             firms = self.ctx.firms
             unpaid = float(firms.loan_myuan[row])

@@ -293,8 +293,8 @@ class TalentPool:
         # only (firm, class) cells with more staff than wanted lose anyone: rank those cells' staff alone
         # (a cell keeps all its rows, so each one's rank is the same as over all staff)
         flat_want = want.reshape(-1)
-        over = np.bincount(key, minlength=len(flat_want)) > flat_want
-        emp, key = emp[over[key]], key[over[key]]
+        shed = (np.bincount(key, minlength=len(flat_want)) > flat_want)[key]
+        emp, key = emp[shed], key[shed]
         by_key = np.argsort(key, kind="stable")
         order, key = emp[by_key], key[by_key]
         rank = np.arange(len(order)) - np.searchsorted(key, key, side="left")
