@@ -134,3 +134,40 @@ def test_holders_index_is_the_inverse_of_every_investors_holdings(tiny):
     assert inverse, "no investor holds a stake: the run does not test the index"
     assert indexed == inverse
     assert abs(m.finance.balance_error()) <= MONEY_TOL_REL * m.finance.injected_myuan
+
+
+def _state_bytes(m) -> dict[str, bytes]:
+    """Every column of the firm table and talent pool, and the zones' floor, as raw bytes."""
+    from sim.model.firms import _FIELDS
+
+    state = {f"firms.{name}": getattr(m.firms, name)[: m.firms.n].tobytes() for name in _FIELDS}
+    state |= {f"talent.{name}": getattr(m.talent, name).tobytes() for name in ("zone", "skill", "employer")}
+    state["zones.occupied_m2"] = np.asarray(m.zones.occupied_m2).tobytes()
+    return state
+
+
+@pytest.mark.parametrize("january", [False, True], ids=["a-month", "january-closes-the-books"])
+@pytest.mark.parametrize("room", [None, 0.001], ids=["room-to-spare", "zones-full"])
+def test_compiled_growth_month_gives_the_bits_of_the_numpy_step(park, january, room):
+    """lifecycle.growth_step's compiled loop leaves the state and the stream as growth_step_numpy does."""
+    from sim.model import lifecycle, portable
+
+    assert portable.USE_JIT, "this compares the compiled loop, which PARKSIM_NO_JIT switches off"
+    old, new = copy.deepcopy(park), copy.deepcopy(park)
+    for m in (old, new):
+        if january:
+            m.month += 12 - m.month % 12
+        if room is not None:  # capacity just above today's floor: growth asks for more than is free
+            m.zones.capacity_m2 = m.zones.occupied_m2 * (1.0 + room)
+    before = _state_bytes(old)
+    lifecycle.growth_step_numpy(old)
+    lifecycle.growth_step(new)
+    after_old, after_new = _state_bytes(old), _state_bytes(new)
+    changed = {k for k in before if before[k] != after_old[k]}
+    # the comparison means something only if the step changed what the loop computes
+    assert {"firms.revenue_myuan", "firms.cash_myuan", "firms.floor_m2", "firms.profit_ytd_myuan"} <= changed
+    if january:
+        assert "firms.profit_y1_myuan" in changed
+    differ = [k for k in after_old if after_old[k] != after_new[k]]
+    assert not differ, f"the compiled growth month differs from the numpy step in {differ}"
+    assert new.streams["growth"].bit_generator.state == old.streams["growth"].bit_generator.state

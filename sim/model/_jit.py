@@ -47,48 +47,56 @@ _ATANH_DOWN = tuple(reversed(_ATANH_ODD))
 
 
 @numba.njit(cache=True, nogil=True)
+def exp1(v):  # pragma: no cover - compiled; tested through portable.exp
+    """``exp(v)`` of one float64 (portable.exp's operations); the loops of this package call it."""
+    if v != v:
+        return np.nan
+    if v > EXP_MAX:
+        return np.inf
+    if v < EXP_MIN:
+        return 0.0
+    k = np.rint(v * INV_LN2)
+    r = (v - k * LN2_HI) - k * LN2_LO
+    p = _EXP_DOWN[0]
+    for c in _EXP_DOWN[1:]:
+        p = p * r
+        p = p + c
+    return math.ldexp(p, int(k))
+
+
+@numba.njit(cache=True, nogil=True)
 def exp_into(a, out):  # pragma: no cover - compiled; tested through portable.exp
     """``out[i] = exp(a[i])`` for flat float64 arrays (portable.exp's operations)."""
     for i in range(a.size):
-        v = a[i]
-        if v != v:
-            out[i] = np.nan
-        elif v > EXP_MAX:
-            out[i] = np.inf
-        elif v < EXP_MIN:
-            out[i] = 0.0
-        else:
-            k = np.rint(v * INV_LN2)
-            r = (v - k * LN2_HI) - k * LN2_LO
-            p = _EXP_DOWN[0]
-            for c in _EXP_DOWN[1:]:
-                p = p * r
-                p = p + c
-            out[i] = math.ldexp(p, int(k))
+        out[i] = exp1(a[i])
+
+
+@numba.njit(cache=True, nogil=True)
+def log1(v):  # pragma: no cover - compiled; tested through portable.log
+    """``log(v)`` of one float64 (portable.log's operations); the loops of this package call it."""
+    if v > 0.0 and v < np.inf:
+        m, e = math.frexp(v)
+        if m < SQRT_HALF:
+            m = m * 2.0
+            e = e - 1
+        ef = float(e)
+        f = (m - 1.0) / (m + 1.0)
+        ff = f * f
+        p = _ATANH_DOWN[0]
+        for c in _ATANH_DOWN[1:]:
+            p = p * ff
+            p = p + c
+        log_m = (2.0 * f) * p
+        return ef * LN2_HI + (ef * LN2_LO + log_m)
+    if v == 0.0:
+        return -np.inf
+    if v == np.inf:
+        return np.inf
+    return np.nan
 
 
 @numba.njit(cache=True, nogil=True)
 def log_into(a, out):  # pragma: no cover - compiled; tested through portable.log
     """``out[i] = log(a[i])`` for flat float64 arrays (portable.log's operations)."""
     for i in range(a.size):
-        v = a[i]
-        if v > 0.0 and v < np.inf:
-            m, e = math.frexp(v)
-            if m < SQRT_HALF:
-                m = m * 2.0
-                e = e - 1
-            ef = float(e)
-            f = (m - 1.0) / (m + 1.0)
-            ff = f * f
-            p = _ATANH_DOWN[0]
-            for c in _ATANH_DOWN[1:]:
-                p = p * ff
-                p = p + c
-            log_m = (2.0 * f) * p
-            out[i] = ef * LN2_HI + (ef * LN2_LO + log_m)
-        elif v == 0.0:
-            out[i] = -np.inf
-        elif v == np.inf:
-            out[i] = np.inf
-        else:
-            out[i] = np.nan
+        out[i] = log1(a[i])

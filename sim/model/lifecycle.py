@@ -30,6 +30,7 @@ from sim.model.arrivals import count_projects
 from sim.model.context import ModelContext, Params
 from sim.model.firms import GONE, GROWING, LISTED, MATURE, OPERATING, REGISTERED, SIGNED
 from sim.model.params import ZONES
+from sim.model.talent import rd_share as talent_rd_share
 from sim.model.units import MONTHS_PER_YEAR
 from sim.model.zones import offer_gap
 
@@ -106,7 +107,71 @@ def margin_of(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
 
 
 def growth_step(ctx: ModelContext) -> None:
-    """Revenue growth, staff wanted, floor space within zone capacity, stage moves, profits."""
+    """Revenue growth, staff wanted, floor space within zone capacity, stage moves, profits.
+
+    Runs as one compiled loop (:mod:`sim.model._jit_lifecycle`, the same operations firm
+    by firm, so the same bits) unless ``PARKSIM_NO_JIT`` is set; :func:`growth_step_numpy`
+    is the reference it is tested against.
+    """
+    if not portable.USE_JIT:
+        growth_step_numpy(ctx)
+        return
+    from sim.model import _jit_lifecycle as jit  # numba's import is paid on first use
+
+    rng, p, firms = ctx.streams["growth"], ctx.params, ctx.firms
+    rows = firms.in_stage(OPERATING, GROWING, MATURE)
+    if len(rows) == 0:
+        return
+    eps = rng.standard_normal(len(rows))
+    if ctx.month % MONTHS_PER_YEAR == 0:  # January: close the books of last year
+        _close_the_books(firms)
+    spend_rows = firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    talent = ctx.talent
+    ctx.zones.occupied_m2 = jit.growth_month(
+        rows,
+        spend_rows,
+        eps,
+        ctx.month,
+        tuple(float(getattr(p, name)) for name in jit.GROWTH_INPUTS),
+        float(ctx.effects.support_growth_per_year),
+        1.0 / MONTHS_PER_YEAR,
+        float(MONTHS_PER_YEAR),
+        talent.scale,
+        talent_rd_share(p),
+        (OPERATING, GROWING, MATURE),
+        ctx.zones.capacity_m2,
+        firms.n,
+        firms.alive,
+        firms.stage,
+        firms.zone,
+        firms.industry,
+        firms.funded_month,
+        firms.born_month,
+        firms.revenue_myuan,
+        firms.quality,
+        firms.loan_myuan,
+        firms.supported,
+        firms.margin,
+        firms.profit_ytd_myuan,
+        firms.cash_myuan,
+        firms.spend_left_months,
+        firms.investment_myuan,
+        firms.floor_m2,
+        talent.employer,
+        talent.skill,
+    )
+
+
+def _close_the_books(firms) -> None:
+    """January: last year's profit moves into the three-year history."""
+    firms.profit_y3_myuan[:] = firms.profit_y2_myuan
+    firms.profit_y2_myuan[:] = firms.profit_y1_myuan
+    firms.profit_y1_myuan[:] = firms.profit_ytd_myuan
+    firms.profit_ytd_myuan[:] = 0.0
+
+
+def growth_step_numpy(ctx: ModelContext) -> None:
+    """:func:`growth_step` by numpy array operations: the reference the compiled loop is checked against."""
     rng, p, firms, fx = ctx.streams["growth"], ctx.params, ctx.firms, ctx.effects
     rows = firms.in_stage(OPERATING, GROWING, MATURE)
     if len(rows) == 0:
@@ -130,10 +195,7 @@ def growth_step(ctx: ModelContext) -> None:
     dt = 1.0 / MONTHS_PER_YEAR
     firms.revenue_myuan[rows] *= portable.exp(mu * dt + sigma * np.sqrt(dt) * rng.standard_normal(len(rows)))
     if ctx.month % MONTHS_PER_YEAR == 0:  # January: close the books of last year
-        firms.profit_y3_myuan[:] = firms.profit_y2_myuan
-        firms.profit_y2_myuan[:] = firms.profit_y1_myuan
-        firms.profit_y1_myuan[:] = firms.profit_ytd_myuan
-        firms.profit_ytd_myuan[:] = 0.0
+        _close_the_books(firms)
     profit = firms.revenue_myuan[rows] * margin_of(ctx, rows) / MONTHS_PER_YEAR
     firms.profit_ytd_myuan[rows] += profit
     firms.cash_myuan[rows] += profit

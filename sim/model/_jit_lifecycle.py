@@ -1,0 +1,227 @@
+"""The growth month of :func:`sim.model.lifecycle.growth_step` as one compiled loop.
+
+The numpy version makes about 90 array calls a month on a few hundred to a
+few thousand firms: at the baseline's size that is call overhead, not
+arithmetic. This loop does, firm by firm, the same IEEE operations in the same
+order (numba, ``fastmath`` off, so no fused multiply-adds and no reassociated
+sums; exp and log are :mod:`sim.model._jit`'s, the portable ones), and every
+sum over firms (staff per firm and class, floor space per zone) adds in row
+order as ``np.bincount`` does. So the results are the same to the last bit on
+every CPU: ``tests/test_fast_paths.py`` compares the two on a park's state,
+and the whole-run tables are compared with ``PARKSIM_NO_JIT=1`` (the numpy
+version) and with numba's generic CPU target in ``tests/test_portable.py``.
+
+The random draw (one standard normal per growing firm) stays in numpy, taken
+before the loop in the same order as the numpy version takes it.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+
+from sim.model._jit import exp1, log1
+
+# Layout of the ``k`` tuple of declared inputs the loop reads (sim.model.lifecycle.growth_inputs builds it).
+GROWTH_INPUTS = (
+    "drift_factor_operating",
+    "drift_factor_mature",
+    "funded_months",
+    "revenue_per_employee_myuan",
+    "talent_rd_shortfall_weight",
+    "growth_size_floor_myuan",
+    "growth_size_ref_myuan",
+    "growth_drift_per_year",
+    "growth_drift_size_elasticity",
+    "quality_growth_per_year",
+    "funding_growth_boost_per_year",
+    "talent_shortfall_penalty_per_year",
+    "growth_sigma_per_year",
+    "growth_sigma_size_exponent",
+    "margin_mature",
+    "margin_start",
+    "margin_months",
+    "investment_spend_months",
+    "min_floor_m2",
+    "m2_per_employee",
+    "growing_revenue_myuan",
+    "mature_revenue_myuan",
+    "mature_age_months",
+)
+
+
+@numba.njit(cache=True, nogil=True)
+def growth_month(  # pragma: no cover - compiled; tested against the numpy version
+    rows,
+    spend_rows,
+    eps,
+    month,
+    k,
+    support_growth,
+    dt,
+    months_per_year,
+    people_per_agent,
+    rd_share,
+    stages,
+    capacity,
+    n,
+    alive,
+    stage,
+    zone,
+    industry,
+    funded_month,
+    born_month,
+    revenue,
+    quality,
+    loan,
+    supported,
+    margin,
+    profit_ytd,
+    cash,
+    spend_left,
+    investment,
+    floor,
+    employer,
+    skill,
+):
+    """One month of growth for the firms ``rows`` (in place); returns the zones' occupied floor (m2).
+
+    ``stages``: the stage codes (operating, growing, mature); ``spend_rows``: the firms spending
+    planned investment (registered or later); ``eps``: one standard normal per row of ``rows``.
+    """
+    (
+        f_operating,
+        f_mature,
+        funded_months,
+        rev_per_employee,
+        rd_weight,
+        size_floor,
+        size_ref,
+        drift,
+        drift_size,
+        quality_growth,
+        funding_boost,
+        shortfall_penalty,
+        sigma0,
+        sigma_exponent,
+        margin_mature,
+        margin_start,
+        margin_months,
+        spend_months,
+        min_floor,
+        m2_per_employee,
+        growing_at,
+        mature_at,
+        mature_age,
+    ) = k
+    operating, growing, mature = stages
+    n_zones = capacity.size
+    # staff employed per (firm, class): np.bincount(employer * 2 + skill) over the employed
+    have = np.zeros(2 * n, np.int64)
+    for t in range(employer.size):
+        e = employer[t]
+        if e >= 0 and e < n:  # rows beyond the table's used part fall outside, as [: 2 * n] drops them
+            have[e * 2 + skill[t]] += 1
+    sqrt_dt = math.sqrt(dt)
+    margin_span = margin_mature - margin_start
+    old_stage = np.empty(rows.size, np.int8)
+    for j in range(rows.size):
+        r = rows[j]
+        s = stage[r]
+        old_stage[j] = s
+        if s == operating:
+            factor = f_operating
+        elif s == growing:
+            factor = 1.0
+        else:
+            factor = f_mature
+        funded = funded_month[r] >= 0 and month - funded_month[r] < funded_months
+        # staffing (TalentPool.fill: wanted staff not limited by floor space)
+        want = np.int64(math.ceil(revenue[r] / rev_per_employee / people_per_agent))
+        share = rd_share[industry[r]]
+        rd = np.int64(np.rint(want * share))
+        if rd > want:
+            rd = want
+        want_general = want - rd
+        short_general = 0.0
+        if want_general > 0:
+            short_general = 1.0 - min(have[2 * r] / max(want_general, 1), 1.0)
+        short_rd = 0.0
+        if rd > 0:
+            short_rd = 1.0 - min(have[2 * r + 1] / max(rd, 1), 1.0)
+        lost = (1.0 - share) * short_general + share * rd_weight * short_rd
+        fill = 1.0 - lost
+        if fill < 0.0:
+            fill = 0.0
+        # revenue growth
+        size = revenue[r]
+        if size < size_floor:
+            size = size_floor
+        log_size = log1(size / size_ref)
+        if log_size > 0.0:
+            log_size = 0.0
+        boost = 1.0 if (funded or loan[r] > 0) else 0.0
+        mu = (
+            drift * factor
+            - drift_size * log_size
+            + quality_growth * quality[r]
+            + funding_boost * boost
+            + support_growth * (1.0 if supported[r] else 0.0)
+            - shortfall_penalty * (1.0 - fill)
+        )
+        sigma = sigma0 * exp1(-sigma_exponent * log_size)
+        revenue[r] = revenue[r] * exp1(mu * dt + sigma * sqrt_dt * eps[j])
+        # profit of the month (margin_of)
+        age = month - born_month[r]
+        path = margin_mature - margin_span * exp1(-age / margin_months)
+        profit = revenue[r] * (path + margin[r]) / months_per_year
+        profit_ytd[r] = profit_ytd[r] + profit
+        cash[r] = cash[r] + profit
+    # planned investment spent from cash (_spend_investment)
+    for j in range(spend_rows.size):
+        r = spend_rows[j]
+        if spend_left[r] > 0:
+            cash[r] = cash[r] - investment[r] / spend_months
+            spend_left[r] = spend_left[r] - 1
+    # floor space toward what the staff need, within each zone's capacity (_resize_floor)
+    grow = np.empty(rows.size)
+    for j in range(rows.size):
+        r = rows[j]
+        want_m2 = revenue[r] / rev_per_employee * m2_per_employee
+        if want_m2 < min_floor:
+            want_m2 = min_floor
+        delta = want_m2 - floor[r]
+        floor[r] = floor[r] + min(delta, 0.0)
+        grow[j] = max(delta, 0.0)
+    occupied = _occupied(n, alive, zone, floor, n_zones)
+    asked = np.zeros(n_zones)
+    for j in range(rows.size):
+        asked[zone[rows[j]]] += grow[j]
+    ratio = np.ones(n_zones)
+    for z in range(n_zones):
+        free = max(capacity[z] - occupied[z], 0.0)
+        if asked[z] > free:
+            ratio[z] = max(free, 0.0) / asked[z]
+    for j in range(rows.size):
+        r = rows[j]
+        floor[r] = floor[r] + grow[j] * ratio[zone[r]]
+    # stage moves on the new revenue
+    for j in range(rows.size):
+        r = rows[j]
+        if old_stage[j] == operating and revenue[r] >= growing_at:
+            stage[r] = growing
+        elif old_stage[j] == growing and (revenue[r] >= mature_at or month - born_month[r] >= mature_age):
+            stage[r] = mature
+    return _occupied(n, alive, zone, floor, n_zones)
+
+
+@numba.njit(cache=True, nogil=True)
+def _occupied(n, alive, zone, floor, n_zones):  # pragma: no cover - compiled
+    """Floor space of the live firms per zone, added in row order (Zones.recount's bincount)."""
+    out = np.zeros(n_zones)
+    for r in range(n):
+        if alive[r] and zone[r] >= 0:
+            out[zone[r]] += floor[r]
+    return out
