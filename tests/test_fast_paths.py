@@ -171,3 +171,54 @@ def test_compiled_growth_month_gives_the_bits_of_the_numpy_step(park, january, r
     differ = [k for k in after_old if after_old[k] != after_new[k]]
     assert not differ, f"the compiled growth month differs from the numpy step in {differ}"
     assert new.streams["growth"].bit_generator.state == old.streams["growth"].bit_generator.state
+
+
+@pytest.fixture(scope="module")
+def subsidised_park(tiny):
+    """A park under the talent programme, so that newcomers are paid the fading subsidy."""
+    m = ParkModel(on_tiny("talent_services", tiny), seed=5)
+    for _ in range(MONTHS):
+        m.step()
+    return m
+
+
+@pytest.mark.parametrize("which", ["baseline", "talent-subsidy"])
+def test_compiled_talent_month_gives_the_bits_of_the_numpy_step(park, subsidised_park, which):
+    """TalentPool.step's compiled loops leave rows, counters and the stream as step_numpy does."""
+    from sim.model import portable
+
+    assert portable.USE_JIT, "this compares the compiled loops, which PARKSIM_NO_JIT switches off"
+    state = park if which == "baseline" else subsidised_park
+    if which == "talent-subsidy":
+        assert (state.talent.paid_subsidy(state) > 0).any(), "nobody is paid a subsidy: the term is not tested"
+    old, new = copy.deepcopy(state), copy.deepcopy(state)
+    before = _state_bytes(old) | {"talent_agents": old.firms.talent_agents[: old.firms.n].tobytes()}
+    counts_before = dict(old.counters.total)
+    for m in (old, new):
+        m.month += 1
+    old.talent.step_numpy(old)
+    new.talent.step(new)
+    after_old = _state_bytes(old) | {"talent_agents": old.firms.talent_agents[: old.firms.n].tobytes()}
+    after_new = _state_bytes(new) | {"talent_agents": new.firms.talent_agents[: new.firms.n].tobytes()}
+    assert {"talent.zone", "talent.employer"} <= {k for k in before if before[k] != after_old[k]}
+    events = {k for k in old.counters.total if old.counters.total[k] != counts_before.get(k, 0.0)}
+    # quits, departures, arrivals and hires all happened, so every loop was exercised
+    assert {"talent_quits", "talent_left", "talent_arrived"} <= events, events
+    differ = [k for k in after_old if after_old[k] != after_new[k]]
+    assert not differ, f"the compiled talent month differs from the numpy step in {differ}"
+    for name in ("arrived_month", "subsidy_kyuan"):
+        assert getattr(new.talent, name).tobytes() == getattr(old.talent, name).tobytes(), name
+    assert dict(new.counters.total) == dict(old.counters.total)
+    assert new.streams["talent"].bit_generator.state == old.streams["talent"].bit_generator.state
+
+
+def test_talent_rows_dated_after_now_take_the_numpy_step(park):
+    """A row that arrives after the current month (never in a run) is paid by the formula: the numpy step runs."""
+    m = copy.deepcopy(park)
+    m.month += 1
+    m.talent.arrived_month[0] = m.month + 3
+    ref = copy.deepcopy(m)
+    ref.talent.step_numpy(ref)
+    m.talent.step(m)
+    assert m.talent.employer.tobytes() == ref.talent.employer.tobytes()
+    assert m.streams["talent"].bit_generator.state == ref.streams["talent"].bit_generator.state

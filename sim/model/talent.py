@@ -171,17 +171,102 @@ class TalentPool:
 
     def utility(self, ctx: ModelContext, subsidy_kyuan: np.ndarray, vacancy_rate: np.ndarray) -> np.ndarray:
         """Zone utility (see module docstring); broadcasting over rows of subsidy."""
+        return self.base_utility(ctx, vacancy_rate) + ctx.params.talent_beta_subsidy * subsidy_kyuan[..., None]
+
+    @staticmethod
+    def base_utility(ctx: ModelContext, vacancy_rate: np.ndarray) -> np.ndarray:
+        """Zone utility without the subsidy term (per zone)."""
         p, z = ctx.params, ctx.zones
-        base = (
+        return (
             p.talent_beta_wage * portable.log(np.maximum(z.wage_index, p.talent_wage_index_floor))
             + p.talent_beta_services * (z.services_index + z.eco_quality_index) / 2.0
             + p.talent_beta_vacancy * vacancy_rate
             - p.talent_beta_subsidy * housing_kyuan(p)
         )
-        return base + p.talent_beta_subsidy * subsidy_kyuan[..., None]
 
     def step(self, ctx: ModelContext) -> None:
-        """Turnover, arrivals, moves and hiring of one month."""
+        """Turnover, arrivals, moves and hiring of one month.
+
+        Runs as compiled loops (:mod:`sim.model._jit_talent`: the same operations row by
+        row and the same draws in the same order, so the same bits) unless ``PARKSIM_NO_JIT``
+        is set or a row is dated after now; :meth:`step_numpy` is the reference.
+        """
+        if not portable.USE_JIT or (len(self) and int(self.arrived_month.max()) > ctx.month):
+            self.step_numpy(ctx)
+            return
+        from sim.model import _jit_talent as jit  # numba's import is paid on first use
+
+        rng, firms, p = ctx.streams["talent"], ctx.firms, ctx.params
+        if ctx.month == ctx.start_month:
+            self._match_initial_skills(ctx)
+        n, n_zones = firms.n, len(ZONES)
+        jit.recount(self.employer, n, firms.talent_agents)
+        rows, _, by_skill, vacancy_rate = jit.demand(
+            n,
+            firms.alive,
+            firms.zone,
+            firms.industry,
+            firms.revenue_myuan,
+            firms.floor_m2,
+            firms.talent_agents,
+            p.revenue_per_employee_myuan,
+            p.m2_per_employee,
+            self.scale,
+            rd_share(p),
+            n_zones,
+        )
+        base = self.base_utility(ctx, vacancy_rate)
+        fade = _fade_table(float(p.talent_subsidy_months), float(p.talent_subsidy_half_life_months))
+        money, paid_months = float(p.talent_beta_subsidy), float(p.talent_subsidy_months)
+        if len(self):  # _leave
+            quit_h = p.talent_leave_per_year / MONTHS_PER_YEAR
+            unemployed_h = quit_h * p.talent_unemployed_leave_factor
+            lookers = jit.looking(self.employer, rng.random(len(self)), quit_h, unemployed_h)
+            u = rng.random(len(lookers))
+            quits, left, by_zone, *kept = jit.leave(
+                lookers,
+                u,
+                ctx.month,
+                self.zone,
+                self.skill,
+                self.employer,
+                self.arrived_month,
+                self.subsidy_kyuan,
+                base,
+                money,
+                float(outside_utility(p)),
+                paid_months,
+                fade,
+                n_zones,
+            )
+            ctx.counters.add("talent_quits", int(quits) * self.scale)
+            ctx.counters.add("talent_left", int(left) * self.scale)
+            for z, name in enumerate(_LEFT_BY_ZONE):
+                ctx.counters.add(name, int(by_zone[z]) * self.scale)
+            self.zone, self.skill, self.employer, self.arrived_month, self.subsidy_kyuan = kept
+        self._arrive(ctx, rng, vacancy_rate)
+        movers = jit.idle_movers(self.employer, rng.random(len(self)), p.talent_unemployed_move_per_month)
+        if len(movers):  # _move
+            shock = rng.gumbel(size=(len(movers), n_zones))
+            jit.move(movers, shock, ctx.month, self.zone, self.arrived_month, self.subsidy_kyuan, base, money,
+                     paid_months, fade)  # fmt: skip
+        fired, employed = jit.fire_excess(rows, by_skill, n, self.employer, self.skill)
+        if employed:
+            ctx.counters.add("talent_laid_off", int(fired) * self.scale)
+        idle, pool_bounds, slots, slot_bounds = jit.hire_pools(
+            rows, by_skill, n, firms.zone, self.employer, self.zone, self.skill, n_zones
+        )
+        pool_bounds, slot_bounds = pool_bounds.tolist(), slot_bounds.tolist()
+        for g in range(len(pool_bounds) - 1):  # _hire: pools in (zone, class) order
+            pool, open_slots = idle[pool_bounds[g] : pool_bounds[g + 1]], slots[slot_bounds[g] : slot_bounds[g + 1]]
+            if len(pool) and len(open_slots):
+                k = min(len(pool), len(open_slots))
+                hired_by = rng.permutation(open_slots)[:k]  # drawn before the people, as in _hire
+                self.employer[rng.permutation(pool)[:k]] = hired_by
+        jit.recount(self.employer, n, firms.talent_agents)
+
+    def step_numpy(self, ctx: ModelContext) -> None:
+        """:meth:`step` by numpy array operations: the reference the compiled loops are checked against."""
         rng, firms = ctx.streams["talent"], ctx.firms
         if ctx.month == ctx.start_month:
             self._match_initial_skills(ctx)
