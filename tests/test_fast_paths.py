@@ -222,3 +222,27 @@ def test_talent_rows_dated_after_now_take_the_numpy_step(park):
     m.talent.step(m)
     assert m.talent.employer.tobytes() == ref.talent.employer.tobytes()
     assert m.streams["talent"].bit_generator.state == ref.streams["talent"].bit_generator.state
+
+
+def test_compiled_zone_utility_and_offer_gap_give_the_bits_of_the_numpy_code(park):
+    """Zones.utility and offer_gap (compiled) equal utility_numpy and offer_gap_numpy, Israeli firms included."""
+    from sim.model import portable
+    from sim.model.zones import offer_gap, offer_gap_numpy
+
+    assert portable.USE_JIT, "this compares the compiled loops, which PARKSIM_NO_JIT switches off"
+    m = copy.deepcopy(park)
+    f = m.firms
+    rows = f.live()
+    f.israeli[rows[::3]] = True  # some choosers of every kind get the central bonus
+    m.zones.services_index = np.array([0.3, 0.7, 0.5])  # a non-zero services term
+    assert len(rows) > 50 and f.israeli[rows].any() and (~f.israeli[rows]).any()
+    for betas in (m.location_betas(), (1.3, -0.7, 2.1, 0.05)):
+        fast = m.zones.utility(f.industry[rows], f.stage[rows], f.israeli[rows], betas, f)
+        ref = m.zones.utility_numpy(f.industry[rows], f.stage[rows], f.israeli[rows], betas, f)
+        assert fast.shape == ref.shape and fast.tobytes() == ref.tobytes()
+    # leads: wider integer types than the table's columns, as screen_and_sign passes them
+    ind, stage = f.industry[rows].astype(np.int64), f.stage[rows].astype(np.int64)
+    fast = m.zones.utility(ind, stage, f.israeli[rows], m.location_betas(), f)
+    assert fast.tobytes() == m.zones.utility_numpy(ind, stage, f.israeli[rows], m.location_betas(), f).tobytes()
+    assert offer_gap(m, rows).tobytes() == offer_gap_numpy(m, rows).tobytes()
+    assert offer_gap(m, rows[:0]).shape == (0,)

@@ -79,7 +79,20 @@ def offer_betas(ctx) -> tuple[float, ...]:
 def offer_gap(ctx, rows: np.ndarray) -> np.ndarray:
     """Utility of each firm's current zone minus the outside utility (the park's offer to a firm already placed)."""
     f, z = ctx.firms, ctx.zones
-    util = z.utility(f.industry[rows], f.stage[rows], f.israeli[rows], ctx.location_betas(), f)
+    if portable.USE_JIT:
+        from sim.model import _jit_zones as jit
+
+        return jit.own_zone_gap(
+            f.industry[rows], f.stage[rows], f.israeli[rows], f.zone[rows], *z.jit_inputs(ctx.location_betas(), f),
+            float(ctx.params.zone_outside_utility),
+        )  # fmt: skip
+    return offer_gap_numpy(ctx, rows)
+
+
+def offer_gap_numpy(ctx, rows: np.ndarray) -> np.ndarray:
+    """:func:`offer_gap` by numpy array operations: the reference the compiled loop is checked against."""
+    f, z = ctx.firms, ctx.zones
+    util = z.utility_numpy(f.industry[rows], f.stage[rows], f.israeli[rows], ctx.location_betas(), f)
     return util[np.arange(len(rows)), f.zone[rows]] - ctx.params.zone_outside_utility
 
 
@@ -148,7 +161,36 @@ class Zones:
         return counts / np.maximum(counts.sum(axis=0, keepdims=True), 1.0)
 
     def utility(self, industry, stage, israeli, betas, firms) -> np.ndarray:
-        """Systematic utility of each zone for each chooser (choosers x zones), without the size term."""
+        """Systematic utility of each zone for each chooser (choosers x zones), without the size term.
+
+        A compiled loop (:mod:`sim.model._jit_zones`, the same bits) unless ``PARKSIM_NO_JIT``
+        is set; :meth:`utility_numpy` is the reference.
+        """
+        if portable.USE_JIT:
+            from sim.model import _jit_zones as jit
+
+            return jit.utility(np.asarray(industry), np.asarray(stage), np.asarray(israeli, bool),
+                               *self.jit_inputs(betas, firms))  # fmt: skip
+        return self.utility_numpy(industry, stage, israeli, betas, firms)
+
+    def jit_inputs(self, betas, firms) -> tuple:
+        """The compiled utility's inputs after the choosers: betas, cluster shares, tables, zone values."""
+        from sim.model import _jit_zones as jit
+
+        share = jit.cluster_share(firms.n, firms.alive, firms.zone, firms.industry, len(INDUSTRIES), len(ZONES))
+        return (
+            tuple(float(b) for b in betas[:N_LOGIT_BETAS]),
+            share,
+            INDUSTRY_AFFINITY,
+            STAGE_AFFINITY,
+            np.asarray(self.services_index, dtype=float),
+            np.asarray(self.rent_yuan_per_m2_month, dtype=float),
+            float(self.inputs["zone_israeli_central_bonus"]),
+            CENTRAL,
+        )
+
+    def utility_numpy(self, industry, stage, israeli, betas, firms) -> np.ndarray:
+        """:meth:`utility` by numpy array operations: the reference the compiled loop is checked against."""
         b_aff, b_cluster, b_services, b_rent = betas[:N_LOGIT_BETAS]
         share = self.industry_share(firms)
         util = (

@@ -1,0 +1,75 @@
+"""Compiled loops of the zones' location logit (:meth:`sim.model.zones.Zones.utility` and ``offer_gap``).
+
+The numpy version makes about 20 array calls per call (the cluster shares from
+every live firm, then the utility matrix), three or four times a month. These
+loops do the same operations in the same order (numba, ``fastmath`` off; the
+cluster counts are whole numbers, exact in any order), so the results are the
+same to the last bit on every CPU. ``tests/test_fast_paths.py`` compares them
+with :meth:`~sim.model.zones.Zones.utility_numpy`; the whole-run tables are
+compared with ``PARKSIM_NO_JIT=1`` in ``tests/test_portable.py``.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(cache=True, nogil=True)
+def cluster_share(n, alive, zone, industry, n_industries, n_zones):  # pragma: no cover - compiled
+    """Share of each zone's live firms in each industry (industries x zones; Zones.industry_share)."""
+    counts = np.zeros((n_industries, n_zones))
+    for r in range(n):
+        if alive[r] and zone[r] >= 0:
+            counts[industry[r], zone[r]] += 1.0
+    share = np.empty((n_industries, n_zones))
+    for z in range(n_zones):
+        col = 0.0
+        for i in range(n_industries):
+            col += counts[i, z]
+        for i in range(n_industries):
+            share[i, z] = counts[i, z] / max(col, 1.0)
+    return share
+
+
+@numba.njit(cache=True, nogil=True)
+def _one(i, z, industry, stage, israeli, betas, share, affinity, stage_affinity, services, rent, bonus, central):
+    """Utility of zone ``z`` for chooser ``i`` (Zones.utility's sum, term by term in its order)."""  # noqa: D401
+    b_aff, b_cluster, b_services, b_rent = betas
+    ind = industry[i]
+    u = (
+        b_aff * (affinity[ind, z] + stage_affinity[stage[i], z])
+        + b_cluster * share[ind, z]
+        + b_services * services[z]
+        - b_rent * rent[z]
+    )
+    if z == central:
+        u = u + (b_aff * bonus if israeli[i] else 0.0)
+    return u
+
+
+@numba.njit(cache=True, nogil=True)
+def utility(  # pragma: no cover - compiled; tested against Zones.utility_numpy
+    industry, stage, israeli, betas, share, affinity, stage_affinity, services, rent, bonus, central
+):
+    """Systematic utility of each zone for each chooser (choosers x zones), without the size term."""
+    n_zones = services.size
+    out = np.empty((industry.size, n_zones))
+    for i in range(industry.size):
+        for z in range(n_zones):
+            out[i, z] = _one(i, z, industry, stage, israeli, betas, share, affinity, stage_affinity, services, rent,
+                             bonus, central)  # fmt: skip
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def own_zone_gap(  # pragma: no cover - compiled; tested against offer_gap's numpy version
+    industry, stage, israeli, zone, betas, share, affinity, stage_affinity, services, rent, bonus, central, outside
+):
+    """Utility of each chooser's own zone minus the outside utility (offer_gap)."""
+    out = np.empty(industry.size)
+    for i in range(industry.size):
+        u = _one(i, zone[i], industry, stage, israeli, betas, share, affinity, stage_affinity, services, rent, bonus,
+                 central)  # fmt: skip
+        out[i] = u - outside
+    return out
