@@ -11,6 +11,7 @@ paths together; these tests say which one broke.
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import numpy as np
 import pytest
@@ -246,3 +247,72 @@ def test_compiled_zone_utility_and_offer_gap_give_the_bits_of_the_numpy_code(par
     assert fast.tobytes() == m.zones.utility_numpy(ind, stage, f.israeli[rows], m.location_betas(), f).tobytes()
     assert offer_gap(m, rows).tobytes() == offer_gap_numpy(m, rows).tobytes()
     assert offer_gap(m, rows[:0]).shape == (0,)
+
+
+def test_compiled_exit_hazards_give_the_bits_of_the_numpy_step(park):
+    """exit_step's compiled hazards close, relocate and move the firms exit_step_numpy does."""
+    from sim.model import lifecycle, portable
+    from sim.model.firms import LISTED
+
+    assert portable.USE_JIT, "this compares the compiled loop, which PARKSIM_NO_JIT switches off"
+    state = copy.deepcopy(park)
+    f = state.firms
+    rows = f.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    # every term of the hazard in play: listed, supported and broke firms, a firm born this month
+    f.listing[rows[::7]] = LISTED
+    f.supported[rows[1::5]] = True
+    f.cash_myuan[rows[2::4]] = -1.0
+    f.born_month[rows[3]] = state.month + 1
+    state.params = dataclasses.replace(state.params, exit_peak_per_year=1.5)  # enough closures to compare
+    old, new = copy.deepcopy(state), copy.deepcopy(state)
+    for m in (old, new):
+        m.month += 1
+    lifecycle.exit_step_numpy(old)
+    lifecycle.exit_step(new)
+    gone = old.counters.total["closed"], old.counters.total["relocated_out"], old.counters.total["closed_cash_out"]
+    assert all(n > 0 for n in gone), f"closures, relocations out and cash-outs all happen: {gone}"
+    differ = [k for k, v in _state_bytes(old).items() if v != _state_bytes(new)[k]]
+    assert not differ, f"the compiled exit hazards differ from the numpy step in {differ}"
+    assert dict(new.counters.total) == dict(old.counters.total)
+    assert len(new.agents) == len(old.agents)
+    for stream in ("exits", "location"):
+        assert new.streams[stream].bit_generator.state == old.streams[stream].bit_generator.state
+
+
+def test_compiled_exit_hazards_are_the_numpy_hazards_to_the_last_bit(park):
+    """exit_month decides as the numpy hazards do for draws at each hazard and one step below it.
+
+    The loop returns decisions, not hazards: with ``u`` exactly at ``h / 12`` a firm does not close,
+    one representable number below it does, so a hazard one unit in the last place off flips a decision.
+    """
+    from sim.model import _jit_lifecycle as jit
+    from sim.model import lifecycle
+    from sim.model.firms import LISTED
+    from sim.model.units import MONTHS_PER_YEAR
+    from sim.model.zones import offer_gap
+
+    m = copy.deepcopy(park)
+    f = m.firms
+    rows = f.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    f.listing[rows[::7]] = LISTED
+    f.supported[rows[1::5]] = True
+    f.cash_myuan[rows[2::4]] = -1.0
+    f.born_month[rows[3]] = m.month + 1  # age below zero: the inverted U's zero base
+    h, broke = lifecycle.exit_hazards_numpy(m, rows)
+    h_out = lifecycle.relocation_out_hazards_numpy(m, rows)
+    assert (h > 0).sum() > 50 and (h == 0).any() and broke.any()
+
+    def decide(u):
+        return jit.exit_month(
+            rows, u, offer_gap(m, rows), m.month, float(MONTHS_PER_YEAR), LISTED,
+            tuple(float(getattr(m.params, name)) for name in jit.EXIT_INPUTS),
+            f.born_month, f.revenue_myuan, f.listing, f.supported, f.cash_myuan,
+        )  # fmt: skip
+
+    for edge in (h / MONTHS_PER_YEAR, (h + h_out) / MONTHS_PER_YEAR):
+        for u in (edge, np.nextafter(edge, -np.inf)):
+            close, leave, out_of_cash = decide(u)
+            want_close = u < h / MONTHS_PER_YEAR
+            np.testing.assert_array_equal(close, want_close)
+            np.testing.assert_array_equal(leave, ~want_close & (u < (h + h_out) / MONTHS_PER_YEAR))
+            np.testing.assert_array_equal(out_of_cash, broke)

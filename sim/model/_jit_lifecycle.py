@@ -225,3 +225,77 @@ def _occupied(n, alive, zone, floor, n_zones):  # pragma: no cover - compiled
         if alive[r] and zone[r] >= 0:
             out[zone[r]] += floor[r]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _power(a, b):  # pragma: no cover - compiled; tested against portable.power through exit_month
+    """portable.power of one base and one exponent, element by element (its special cases included)."""
+    if a != a or b != b or a < 0.0:
+        return np.nan
+    if b == 0.0:
+        return 1.0
+    if a == 0.0:
+        return 0.0 if b > 0.0 else np.inf
+    return exp1(b * log1(a))
+
+
+# Layout of the ``k`` tuple of declared inputs exit_month reads (lifecycle.exit_step builds it).
+EXIT_INPUTS = (
+    "exit_peak_age_years",
+    "exit_shape",
+    "exit_peak_per_year",
+    "growth_size_ref_myuan",
+    "exit_size_elasticity",
+    "exit_size_factor_max",
+    "listed_exit_factor",
+    "supported_exit_factor",
+    "cash_out_exit_mult",
+    "relocation_out_per_year",
+    "relocation_out_cost_utility",
+)
+
+
+@numba.njit(cache=True, nogil=True)
+def exit_month(  # pragma: no cover - compiled; tested against exit_step_numpy
+    rows, u, gap, month, months_per_year, listed, k, born_month, revenue, listing, supported, cash
+):
+    """Which of ``rows`` close and which relocate out this month, and which were out of cash.
+
+    ``u``: one uniform draw per row; ``gap``: offer_gap of each row. The hazards are those of
+    lifecycle.exit_step, computed in its order: age (inverted U), size, listed, supported and
+    cash terms, then the relocation hazard ``relocation_out_per_year * 2 / (1 + exp(gap + cost))``.
+    """
+    (
+        peak_age,
+        shape,
+        peak,
+        size_ref,
+        size_elasticity,
+        size_cap,
+        listed_factor,
+        supported_factor,
+        cash_out_mult,
+        relocation_out,
+        relocation_cost,
+    ) = k
+    close = np.zeros(rows.size, np.bool_)
+    leave = np.zeros(rows.size, np.bool_)
+    broke = np.zeros(rows.size, np.bool_)
+    for j in range(rows.size):
+        r = rows[j]
+        age_years = (month - born_month[r]) / months_per_year
+        x = max(age_years, 0.0) / peak_age
+        h = peak * _power(x, shape) * exp1(shape * (1.0 - x))
+        safe = revenue[r] if revenue[r] > 0 else size_ref
+        factor = exp1(-size_elasticity * log1(safe / size_ref))
+        h = h * min(factor, size_cap)
+        h = h * (listed_factor if listing[r] == listed else 1.0)
+        h = h * (supported_factor if supported[r] else 1.0)
+        broke[j] = cash[r] < 0
+        h = h * (cash_out_mult if broke[j] else 1.0)
+        x = -(gap[j] + relocation_cost)  # outside_pull(g) = 2 * logistic(-g), logistic(x) = 1 / (1 + exp(-x))
+        pull = 2.0 * (1.0 / (1.0 + exp1(-x)))
+        h_out = relocation_out * pull
+        close[j] = u[j] < h / months_per_year
+        leave[j] = not close[j] and u[j] < (h + h_out) / months_per_year
+    return close, leave, broke

@@ -269,25 +269,75 @@ def size_exit_factor(revenue_myuan: np.ndarray, p: Params) -> np.ndarray:
 
 
 def exit_step(ctx: ModelContext) -> None:
-    """Closures (age, size and cash), relocations out of the park and moves between zones."""
+    """Closures (age, size and cash), relocations out of the park and moves between zones.
+
+    The hazards run as one compiled loop (:func:`sim.model._jit_lifecycle.exit_month`, the
+    same operations, so the same bits) unless ``PARKSIM_NO_JIT`` is set;
+    :func:`exit_step_numpy` is the reference.
+    """
+    if not portable.USE_JIT:
+        exit_step_numpy(ctx)
+        return
+    from sim.model import _jit_lifecycle as jit
+
     rng, p, firms = ctx.streams["exits"], ctx.params, ctx.firms
     rows = firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
-    age_years = (ctx.month - firms.born_month[rows]) / MONTHS_PER_YEAR
-    h = exit_hazard_per_year(age_years, p) * size_exit_factor(firms.revenue_myuan[rows], p)
-    h = h * np.where(firms.listing[rows] == LISTED, p.listed_exit_factor, 1.0)
-    h = h * np.where(firms.supported[rows], p.supported_exit_factor, 1.0)
-    broke = firms.cash_myuan[rows] < 0
-    h = h * np.where(broke, p.cash_out_exit_mult, 1.0)
     u = rng.random(len(rows))
-    h_out = p.relocation_out_per_year * outside_pull(offer_gap(ctx, rows) + p.relocation_out_cost_utility)
-    close = u < h / MONTHS_PER_YEAR
-    leave = ~close & (u < (h + h_out) / MONTHS_PER_YEAR)
+    close, leave, broke = jit.exit_month(
+        rows,
+        u,
+        offer_gap(ctx, rows),
+        ctx.month,
+        float(MONTHS_PER_YEAR),
+        LISTED,
+        tuple(float(getattr(p, name)) for name in jit.EXIT_INPUTS),
+        firms.born_month,
+        firms.revenue_myuan,
+        firms.listing,
+        firms.supported,
+        firms.cash_myuan,
+    )
+    _close_move_and_relocate(ctx, rng, rows, close, leave, broke)
+
+
+def _close_move_and_relocate(ctx: ModelContext, rng, rows, close, leave, broke) -> None:
+    """The closures and relocations out drawn, then the moves between zones of the firms that stay."""
+    p = ctx.params
     ctx.counters.add("closed_cash_out", int((close & broke).sum()))
     ctx.remove_firms(rows[close], reason="closed")
     ctx.remove_firms(rows[leave], reason="relocated_out")
     stay = rows[~close & ~leave]
     movers = stay[rng.random(len(stay)) < p.relocation_in_park_per_year / MONTHS_PER_YEAR]
     _relocate(ctx, movers)
+
+
+def exit_step_numpy(ctx: ModelContext) -> None:
+    """:func:`exit_step` by numpy array operations: the reference the compiled loop is checked against."""
+    rng, firms = ctx.streams["exits"], ctx.firms
+    rows = firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    h, broke = exit_hazards_numpy(ctx, rows)
+    u = rng.random(len(rows))
+    h_out = relocation_out_hazards_numpy(ctx, rows)
+    close = u < h / MONTHS_PER_YEAR
+    leave = ~close & (u < (h + h_out) / MONTHS_PER_YEAR)
+    _close_move_and_relocate(ctx, rng, rows, close, leave, broke)
+
+
+def exit_hazards_numpy(ctx: ModelContext, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Closure hazard per year of ``rows`` (age, size, listed, supported and cash terms), and who is out of cash."""
+    p, firms = ctx.params, ctx.firms
+    age_years = (ctx.month - firms.born_month[rows]) / MONTHS_PER_YEAR
+    h = exit_hazard_per_year(age_years, p) * size_exit_factor(firms.revenue_myuan[rows], p)
+    h = h * np.where(firms.listing[rows] == LISTED, p.listed_exit_factor, 1.0)
+    h = h * np.where(firms.supported[rows], p.supported_exit_factor, 1.0)
+    broke = firms.cash_myuan[rows] < 0
+    return h * np.where(broke, p.cash_out_exit_mult, 1.0), broke
+
+
+def relocation_out_hazards_numpy(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
+    """Hazard per year that ``rows`` relocate out of the park (the outside pull on their zone's offer)."""
+    p = ctx.params
+    return p.relocation_out_per_year * outside_pull(offer_gap(ctx, rows) + p.relocation_out_cost_utility)
 
 
 def outside_pull(gap: np.ndarray) -> np.ndarray:
