@@ -73,3 +73,32 @@ def own_zone_gap(  # pragma: no cover - compiled; tested against offer_gap's num
                  central)  # fmt: skip
         out[i] = u - outside
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def serve_in_order(util, out_util, free, need, no_room, outside_won):  # pragma: no cover - compiled
+    """Zones.choose's serving loop: each chooser in turn takes its best zone with room, or the outside option.
+
+    ``util``: utilities with their shocks (choosers x zones; -inf where excluded); the zones are tried
+    from the highest utility down, ties in zone order (``np.argsort(-util)`` of three numbers). ``free``
+    is drawn down in place. Returns the zone per chooser, ``no_room`` or ``outside_won``.
+    """
+    n_zones = free.size
+    out = np.full(util.shape[0], no_room, np.int8)
+    tried = np.zeros(n_zones, np.bool_)
+    for i in range(util.shape[0]):
+        tried[:] = False
+        for _ in range(n_zones):
+            z = -1
+            for c in range(n_zones):  # the best untried zone, the first on a tie
+                if not tried[c] and (z < 0 or -util[i, c] < -util[i, z]):
+                    z = c
+            tried[z] = True
+            if np.isfinite(util[i, z]) and free[z] >= need[i]:
+                if util[i, z] < out_util[i]:
+                    out[i] = outside_won
+                else:
+                    out[i] = z
+                    free[z] -= need[i]
+                break
+    return out

@@ -294,15 +294,28 @@ class Zones:
         if exclude is not None:
             util[np.arange(len(util)), exclude] = -np.inf
         out_util = outside + rng.gumbel(size=len(util)) if outside is not None else np.full(len(util), -np.inf)
-        out = np.full(len(util), -1, dtype=np.int8)
-        order = np.argsort(-util, axis=1)
-        for i in range(len(util)):
-            for z in order[i]:
-                if np.isfinite(util[i, z]) and free[z] >= need[i]:
-                    if util[i, z] < out_util[i]:
-                        out[i] = -2
-                    else:
-                        out[i] = z
-                        free[z] -= need[i]
-                    break
-        return out
+        if portable.USE_JIT:  # the same loop compiled (sim.model._jit_zones.serve_in_order)
+            from sim.model import _jit_zones as jit
+
+            return jit.serve_in_order(util, np.asarray(out_util, dtype=float), free, need, -1, -2)
+        return serve_in_order_numpy(util, out_util, free, need)
+
+
+def serve_in_order_numpy(util, out_util, free, need) -> np.ndarray:
+    """:meth:`Zones.choose`'s serving loop in Python (the reference of the compiled one).
+
+    Each chooser in turn takes its best zone with room (``free`` is drawn down in place), or the
+    outside option (-2) when that beats it; -1 where no zone has room.
+    """
+    out = np.full(len(util), -1, dtype=np.int8)
+    order = np.argsort(-util, axis=1)
+    for i in range(len(util)):
+        for z in order[i]:
+            if np.isfinite(util[i, z]) and free[z] >= need[i]:
+                if util[i, z] < out_util[i]:
+                    out[i] = -2
+                else:
+                    out[i] = z
+                    free[z] -= need[i]
+                break
+    return out
