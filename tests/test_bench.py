@@ -84,4 +84,6 @@ def test_batch_mode_reports_runs_per_second_and_the_speed_up():
         one, two = res[f"{length} x1"]["new"], res[f"{length} x2"]["new"]
         assert one["runs_per_s"] > 0 and two["runs_per_s"] > 0, (one, two)
         assert res[f"{length} speed-up 1->2"]["new"] == pytest.approx(two["runs_per_s"] / one["runs_per_s"])
-    assert "speed-up 1->2" in bench.batch_markdown(doc)
+    assert res["short x1"]["new"]["months"] == 84 and res["long x1"]["new"]["months"] == 144  # 2014-01 on
+    table = bench.batch_markdown(doc)
+    assert "speed-up 1->2" in table and "months/s (working tree)" in table

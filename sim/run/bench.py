@@ -108,12 +108,14 @@ args = json.loads(sys.argv[1])
 out = {"config": args["config"], "workers": args["workers"], "reps": args["reps"]}
 try:
     try:  # the layout since issue 10, else the flat one before it
-        from sim.model.scenario import load_scenario
+        from sim.model.scenario import load_scenario, month_index
         from sim.run.batch import run_batch
     except ModuleNotFoundError:
-        from sim.scenario import load_scenario
+        from sim.scenario import load_scenario, month_index
         from sim.batch import run_batch
     sc = load_scenario(args["scenario"])
+    # months each replication simulates (from history_start where a tree has it): trees differ in run length
+    out["months"] = month_index(sc.end) - month_index(getattr(sc, "first_month", sc.start)) + 1
 except Exception as exc:
     print(json.dumps({**out, "error": f"not available: {type(exc).__name__}: {exc}"})); sys.exit(0)
 with tempfile.TemporaryDirectory() as tmp:
@@ -384,7 +386,8 @@ def run_batch_bench(reps: int, repeats: int, workers=(1, 2), against: str | None
         for name, ts in by_name.items():
             bad = [t["error"] for t in ts if "error" in t]
             cell = {"error": bad[0]} if bad else {"runs_per_s": statistics.median(t["runs_per_s"] for t in ts),
-                                                  "all": [round(t["runs_per_s"], 3) for t in ts]}  # fmt: skip
+                                                  "all": [round(t["runs_per_s"], 3) for t in ts],
+                                                  "months": ts[0].get("months")}  # fmt: skip
             res.setdefault(name, {})[side] = cell
     for length in BATCH_SCENARIOS:
         for side in trees:
@@ -397,19 +400,25 @@ def run_batch_bench(reps: int, repeats: int, workers=(1, 2), against: str | None
 
 
 def batch_markdown(doc: dict) -> str:
+    """The batch figures as a table: runs/s and simulated months/s of each tree (trees differ in run length)."""
     sides = ["new", "old"] if doc.get("against") else ["new"]
-    head = ["configuration"] + [f"runs/s ({'working tree' if s == 'new' else doc['against']})" for s in sides]
+    label = {"new": "working tree", "old": doc.get("against")}
+    head = ["configuration"]
+    for s in sides:
+        head += [f"runs/s ({label[s]})", f"months/run ({label[s]})", f"months/s ({label[s]})"]
     lines = ["| " + " | ".join(head) + " |", "|---" * len(head) + "|"]
     for name, row in doc["results"].items():
         cells = [name]
         for s in sides:
             v = row.get(s)
             if isinstance(v, float):
-                cells.append(f"{v:.2f}x")
+                cells += [f"{v:.2f}x", "", ""]
             elif isinstance(v, dict) and "runs_per_s" in v:
-                cells.append(f"{v['runs_per_s']:.2f}")
+                months = v.get("months")
+                cells += [f"{v['runs_per_s']:.2f}", str(months or "n/a"),
+                          f"{v['runs_per_s'] * months:,.0f}" if months else "n/a"]  # fmt: skip
             else:
-                cells.append("n/a")
+                cells += ["n/a", "", ""]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
     lines.append(
