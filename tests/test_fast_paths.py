@@ -26,12 +26,17 @@ MONEY_TOL_REL = 1e-9  # as in test_invariants: rounding of a few thousand terms 
 STREAM_SEED = 20161  # seed of the random stream both versions draw from [definition: any fixed seed]
 
 
-@pytest.fixture(scope="module")
-def park(tiny):
-    m = ParkModel(on_tiny("baseline", tiny), seed=5)
+def _stepped(scenario):
+    """A park of ``scenario`` after MONTHS months."""
+    m = ParkModel(scenario, seed=5)
     for _ in range(MONTHS):
         m.step()
     return m
+
+
+@pytest.fixture(scope="module")
+def park(tiny):
+    return _stepped(on_tiny("baseline", tiny))
 
 
 def _old_relocate(m, rows, rng):
@@ -177,10 +182,7 @@ def test_compiled_growth_month_gives_the_bits_of_the_numpy_step(park, january, r
 @pytest.fixture(scope="module")
 def subsidised_park(tiny):
     """A park under the talent programme, so that newcomers are paid the fading subsidy."""
-    m = ParkModel(on_tiny("talent_services", tiny), seed=5)
-    for _ in range(MONTHS):
-        m.step()
-    return m
+    return _stepped(on_tiny("talent_services", tiny))
 
 
 @pytest.mark.parametrize("which", ["baseline", "talent-subsidy"])
@@ -249,20 +251,30 @@ def test_compiled_zone_utility_and_offer_gap_give_the_bits_of_the_numpy_code(par
     assert offer_gap(m, rows[:0]).shape == (0,)
 
 
-def test_compiled_exit_hazards_give_the_bits_of_the_numpy_step(park):
-    """exit_step's compiled hazards close, relocate and move the firms exit_step_numpy does."""
-    from sim.model import lifecycle, portable
+def _every_exit_term(park):
+    """A copy of ``park`` with every term of the exit hazard in play, and the rows it applies to.
+
+    Listed, supported and broke firms, and a firm born next month (age below zero: the inverted
+    U's zero base).
+    """
     from sim.model.firms import LISTED
 
-    assert portable.USE_JIT, "this compares the compiled loop, which PARKSIM_NO_JIT switches off"
-    state = copy.deepcopy(park)
-    f = state.firms
+    m = copy.deepcopy(park)
+    f = m.firms
     rows = f.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
-    # every term of the hazard in play: listed, supported and broke firms, a firm born this month
     f.listing[rows[::7]] = LISTED
     f.supported[rows[1::5]] = True
     f.cash_myuan[rows[2::4]] = -1.0
-    f.born_month[rows[3]] = state.month + 1
+    f.born_month[rows[3]] = m.month + 1
+    return m, rows
+
+
+def test_compiled_exit_hazards_give_the_bits_of_the_numpy_step(park):
+    """exit_step's compiled hazards close, relocate and move the firms exit_step_numpy does."""
+    from sim.model import lifecycle, portable
+
+    assert portable.USE_JIT, "this compares the compiled loop, which PARKSIM_NO_JIT switches off"
+    state, _ = _every_exit_term(park)
     state.params = dataclasses.replace(state.params, exit_peak_per_year=1.5)  # enough closures to compare
     old, new = copy.deepcopy(state), copy.deepcopy(state)
     for m in (old, new):
@@ -291,13 +303,8 @@ def test_compiled_exit_hazards_are_the_numpy_hazards_to_the_last_bit(park):
     from sim.model.units import MONTHS_PER_YEAR
     from sim.model.zones import offer_gap
 
-    m = copy.deepcopy(park)
+    m, rows = _every_exit_term(park)
     f = m.firms
-    rows = f.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
-    f.listing[rows[::7]] = LISTED
-    f.supported[rows[1::5]] = True
-    f.cash_myuan[rows[2::4]] = -1.0
-    f.born_month[rows[3]] = m.month + 1  # age below zero: the inverted U's zero base
     h, broke = lifecycle.exit_hazards_numpy(m, rows)
     h_out = lifecycle.relocation_out_hazards_numpy(m, rows)
     assert (h > 0).sum() > 50 and (h == 0).any() and broke.any()

@@ -200,9 +200,7 @@ def hire_pools(rows, by_skill, n, firm_zone, employer, zone, skill, n_zones):  #
                 have[2 * e + skill[t]] += 1
         else:
             idle_per_pool[2 * zone[t] + skill[t]] += 1
-    pool_bounds = np.zeros(n_pools + 1, np.int64)
-    for g in range(n_pools):
-        pool_bounds[g + 1] = pool_bounds[g] + idle_per_pool[g]
+    pool_bounds = _bounds(idle_per_pool)
     idle = np.empty(pool_bounds[n_pools], np.int64)
     fill = pool_bounds[:n_pools].copy()
     for t in range(employer.size):
@@ -210,21 +208,29 @@ def hire_pools(rows, by_skill, n, firm_zone, employer, zone, skill, n_zones):  #
             g = 2 * zone[t] + skill[t]
             idle[fill[g]] = t
             fill[g] += 1
+    vacancies = np.zeros((rows.size, 2), np.int64)
     slots_per_pool = np.zeros(n_pools, np.int64)
     for j in range(rows.size):
         r = rows[j]
         for k in range(2):
-            slots_per_pool[2 * firm_zone[r] + k] += max(by_skill[j, k] - have[2 * r + k], 0)
-    slot_bounds = np.zeros(n_pools + 1, np.int64)
-    for g in range(n_pools):
-        slot_bounds[g + 1] = slot_bounds[g] + slots_per_pool[g]
+            vacancies[j, k] = max(by_skill[j, k] - have[2 * r + k], 0)
+            slots_per_pool[2 * firm_zone[r] + k] += vacancies[j, k]
+    slot_bounds = _bounds(slots_per_pool)
     slots = np.empty(slot_bounds[n_pools], np.int64)
     fill = slot_bounds[:n_pools].copy()
     for j in range(rows.size):
-        r = rows[j]
         for k in range(2):
-            g = 2 * firm_zone[r] + k
-            for _ in range(max(by_skill[j, k] - have[2 * r + k], 0)):
-                slots[fill[g]] = r
+            g = 2 * firm_zone[rows[j]] + k
+            for _ in range(vacancies[j, k]):
+                slots[fill[g]] = rows[j]
                 fill[g] += 1
     return idle, pool_bounds, slots, slot_bounds
+
+
+@numba.njit(cache=True, nogil=True)
+def _bounds(counts):  # pragma: no cover - compiled
+    """Start of each group in a grouped array (and the total at the end): the running sum of ``counts``."""
+    out = np.zeros(counts.size + 1, np.int64)
+    for g in range(counts.size):
+        out[g + 1] = out[g] + counts[g]
+    return out
