@@ -1,18 +1,21 @@
-"""The growth month of :func:`sim.model.lifecycle.growth_step` as one compiled loop.
+"""Compiled loops of the firm lifecycle: the growth month and the exit hazards.
 
-The numpy version makes about 90 array calls a month on a few hundred to a
+:func:`growth_month` is :func:`sim.model.lifecycle.growth_step` and
+:func:`exit_month` the hazards and decisions of :func:`~sim.model.lifecycle.exit_step`.
+The numpy versions make about 90 and 40 array calls a month on a few hundred to a
 few thousand firms: at the baseline's size that is call overhead, not
-arithmetic. This loop does, firm by firm, the same IEEE operations in the same
+arithmetic. These loops do, firm by firm, the same IEEE operations in the same
 order (numba, ``fastmath`` off, so no fused multiply-adds and no reassociated
 sums; exp and log are :mod:`sim.model._jit`'s, the portable ones), and every
 sum over firms (staff per firm and class, floor space per zone) adds in row
 order as ``np.bincount`` does. So the results are the same to the last bit on
-every CPU: ``tests/test_fast_paths.py`` compares the two on a park's state,
-and the whole-run tables are compared with ``PARKSIM_NO_JIT=1`` (the numpy
-version) and with numba's generic CPU target in ``tests/test_portable.py``.
+every CPU: ``tests/test_fast_paths.py`` compares each with its numpy version on
+a park's state, and the whole-run tables are compared with ``PARKSIM_NO_JIT=1``
+(the numpy versions) and with numba's generic CPU target in ``tests/test_portable.py``.
 
-The random draw (one standard normal per growing firm) stays in numpy, taken
-before the loop in the same order as the numpy version takes it.
+The random draws (one standard normal per growing firm, one uniform per firm
+that may exit) stay in numpy, taken before the loops in the same order as the
+numpy versions take them.
 """
 
 from __future__ import annotations
