@@ -349,3 +349,25 @@ def test_compiled_serving_loop_places_choosers_as_the_python_loop_does(trial):
     np.testing.assert_array_equal(got, ref)
     assert free_jit.tobytes() == free_py.tobytes()
     assert ref.dtype == got.dtype == np.int8 and (ref == -1).any()
+
+
+@pytest.mark.parametrize("room", [None, 0.02], ids=["room-to-spare", "zones-nearly-full"])
+def test_compiled_reconsider_gives_the_bits_of_the_python_pass(park, room):
+    """Zones.reconsider (compiled) moves the firms reconsider_python moves, Israeli firms and full zones included."""
+    from sim.model import portable
+
+    assert portable.USE_JIT, "this compares the compiled loop, which PARKSIM_NO_JIT switches off"
+    m = copy.deepcopy(park)
+    rows = m.firms.in_stage(REGISTERED, OPERATING, GROWING, MATURE)
+    m.firms.israeli[rows[::4]] = True  # the central bonus in play
+    m.zones.services_index = np.array([0.3, 0.7, 0.5])
+    if room is not None:
+        m.zones.capacity_m2 = m.zones.occupied_m2 * (1.0 + room)
+    old, new = copy.deepcopy(m), copy.deepcopy(m)
+    rng_old, rng_new = np.random.default_rng(STREAM_SEED), np.random.default_rng(STREAM_SEED)
+    ref = old.zones.reconsider_python(rng_old, rows, old.location_betas(), old.firms)
+    got = new.zones.reconsider(rng_new, rows, new.location_betas(), new.firms)
+    assert (ref != m.firms.zone[rows]).sum() > 0, "no firm moved: the comparison would not test the moves"
+    assert got.dtype == ref.dtype and got.tobytes() == ref.tobytes()
+    assert np.asarray(new.zones.occupied_m2).tobytes() == np.asarray(old.zones.occupied_m2).tobytes()
+    assert rng_new.bit_generator.state == rng_old.bit_generator.state

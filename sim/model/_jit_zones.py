@@ -102,3 +102,67 @@ def serve_in_order(util, out_util, free, need, no_room, outside_won):  # pragma:
                     free[z] -= need[i]
                 break
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def reconsider(  # pragma: no cover - compiled; tested against Zones.reconsider_python
+    zone,
+    industry,
+    stage,
+    israeli,
+    floor,
+    shock,
+    betas,
+    bonus,
+    affinity,
+    stage_affinity,
+    services,
+    rent,
+    capacity,
+    occupied,
+    n,
+    alive,
+    firm_zone,
+    firm_industry,
+    n_industries,
+    central,
+):
+    """Zones.reconsider's pass over the movers: each in turn takes its best zone with room, seeing the moves before it.
+
+    ``zone`` (each mover's current zone) and ``occupied`` are updated in place; the cluster
+    counts start from the live firms and follow each move, as the Python loop keeps them.
+    """
+    b_aff, b_cluster, b_services, b_rent = betas
+    n_zones = services.size
+    counts = np.zeros((n_industries, n_zones))
+    for r in range(n):
+        if alive[r] and firm_zone[r] >= 0:
+            counts[firm_industry[r], firm_zone[r]] += 1.0
+    col = np.zeros(n_zones)
+    for z in range(n_zones):
+        for i in range(n_industries):
+            col[z] += counts[i, z]
+    util = np.empty(n_zones)
+    for i in range(zone.size):
+        cur, ind, need = zone[i], industry[i], floor[i]
+        occupied[cur] -= need
+        for z in range(n_zones):
+            util[z] = (
+                b_aff * (affinity[ind, z] + stage_affinity[stage[i], z])
+                + b_cluster * (counts[ind, z] / max(col[z], 1.0))
+                + b_services * services[z]
+                - b_rent * rent[z]
+            )
+        util[central] += b_aff * bonus if israeli[i] else 0.0
+        best, best_u = cur, -np.inf
+        for z in range(n_zones):
+            u = util[z] + shock[i, z]
+            if u > best_u and max(capacity[z] - occupied[z], 0.0) >= need:
+                best, best_u = z, u
+        occupied[best] += need
+        if best != cur:
+            counts[ind, cur] -= 1.0
+            counts[ind, best] += 1.0
+            col[cur] -= 1.0
+            col[best] += 1.0
+            zone[i] = best

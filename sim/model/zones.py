@@ -212,7 +212,48 @@ class Zones:
         date in place of a recount per firm, and each firm's utility is summed in the same
         order as :meth:`utility`, so the result is the same to the last bit. Updates
         ``occupied_m2``; the caller writes the zones back to the firm table.
+
+        The pass is a compiled loop (:func:`sim.model._jit_zones.reconsider`) unless
+        ``PARKSIM_NO_JIT`` is set; :meth:`reconsider_python` is the reference.
         """
+        if not portable.USE_JIT:
+            return self.reconsider_python(rng, rows, betas, firms)
+        from sim.model import _jit_zones as jit
+
+        zone = firms.zone[rows].astype(np.intp)
+        if len(rows) == 0:
+            return zone
+        if len(betas) > N_LOGIT_BETAS and betas[N_LOGIT_BETAS] != 0:
+            raise ValueError("reconsider() has no size term; use choose() for the offer betas")
+        shock = rng.gumbel(size=(len(rows), len(ZONES)))
+        occupied = np.array(self.occupied_m2, dtype=float)
+        jit.reconsider(
+            zone,
+            firms.industry[rows],
+            firms.stage[rows],
+            firms.israeli[rows],
+            firms.floor_m2[rows],
+            shock,
+            tuple(float(b) for b in betas[:N_LOGIT_BETAS]),
+            float(self.inputs["zone_israeli_central_bonus"]),
+            INDUSTRY_AFFINITY,
+            STAGE_AFFINITY,
+            np.asarray(self.services_index, dtype=float),
+            np.asarray(self.rent_yuan_per_m2_month, dtype=float),
+            np.asarray(self.capacity_m2, dtype=float),
+            occupied,
+            firms.n,
+            firms.alive,
+            firms.zone,
+            firms.industry,
+            len(INDUSTRIES),
+            CENTRAL,
+        )
+        self.occupied_m2 = occupied
+        return zone
+
+    def reconsider_python(self, rng, rows, betas, firms) -> np.ndarray:
+        """:meth:`reconsider` as a Python loop: the reference the compiled pass is checked against."""
         n = len(rows)
         zone = firms.zone[rows].astype(np.intp)
         if n == 0:
