@@ -76,6 +76,8 @@ TABLES = {
     "arrivals.py": {"INDUSTRY_MIX", "ISRAELI_MIX", "CATEGORY_MIX", "CATEGORY_POLLUTION_MEAN", "HIGH_POLLUTION_INDEX"},
     # definition: rows the firm table holds before it first grows (storage, not behaviour)
     "firms.py": {"DEFAULT_CAPACITY"},
+    # definitions: numpy's pairwise-summation block and unroll (its source), the summation stack's depth
+    "_jit.py": {"_PAIRWISE_BLOCK", "_UNROLL", "_PAIRWISE_DEPTH"},
     # definition: "unbounded" zone capacity while the initial firms choose their zones
     "initial.py": {"UNBOUNDED_M2"},
     # definitions: seed spawn-key suffixes (reproducibility contract) and the firm table's initial size

@@ -371,3 +371,59 @@ def test_compiled_reconsider_gives_the_bits_of_the_python_pass(park, room):
     assert got.dtype == ref.dtype and got.tobytes() == ref.tobytes()
     assert np.asarray(new.zones.occupied_m2).tobytes() == np.asarray(old.zones.occupied_m2).tobytes()
     assert rng_new.bit_generator.state == rng_old.bit_generator.state
+
+
+@pytest.mark.parametrize("trial", range(10))
+def test_compiled_vc_leads_pick_what_weighted_index_picks(trial):
+    """vc_leads picks each round's lead as the loop over np.flatnonzero and weighted_index does, and uses
+    one uniform per round that found an investor (rounds nobody can fund draw nothing)."""
+    from sim.model import _jit_finance as jit
+
+    shapes = np.random.default_rng(trial)
+    n_inv, k = int(shapes.integers(1, 150)), int(shapes.integers(1, 12))
+    capital = shapes.uniform(0.0, 100.0, n_inv)
+    preference = shapes.dirichlet(np.ones(5), n_inv)
+    industry = shapes.integers(0, 5, k).astype(np.int8)
+    revenue = shapes.uniform(0.0, 400.0, k)
+    chosen, min_deal, per_revenue = np.arange(k), 5.0, 0.2
+    ref_rng, ref_capital, ref = np.random.default_rng(STREAM_SEED), capital.copy(), []
+    for r in chosen:
+        size = max(min_deal, per_revenue * revenue[r])
+        able = np.flatnonzero(ref_capital >= size)
+        if not len(able):
+            ref.append(-1)
+            continue
+        pick = able[weighted_index(ref_rng, preference[able, industry[r]])]
+        ref_capital[pick] -= size
+        ref.append(int(pick))
+    rng = np.random.default_rng(STREAM_SEED)
+    lead, _, used = jit.vc_leads(chosen, rng.random(k), capital, preference, industry, revenue, min_deal, per_revenue)
+    assert lead.tolist() == ref
+    assert used == sum(p >= 0 for p in ref)
+    assert capital.tobytes() == ref_capital.tobytes()
+
+
+def test_compiled_vc_rounds_leave_investors_firms_and_stream_as_the_python_loop(park, monkeypatch):
+    """Finance._vc_deals with the compiled leads equals the Python loop: capital (bits and type), stakes,
+    firms' cash and flags, counters and the finance stream."""
+    from sim.model import portable
+
+    assert portable.USE_JIT, "this compares the compiled loop, which PARKSIM_NO_JIT switches off"
+    state = copy.deepcopy(park)
+    state.params = dataclasses.replace(state.params, vc_deals_per_firm_year=3.0)  # enough rounds to compare
+    old, new = copy.deepcopy(state), copy.deepcopy(state)
+    with monkeypatch.context() as patch:
+        patch.setattr(portable, "USE_JIT", False)
+        deals_old = old.finance._vc_deals()
+    deals_new = new.finance._vc_deals()
+    assert deals_old > 10 and deals_new == deals_old
+
+    def investors(m):
+        return [(a.unique_id, a.kind, a.capital_myuan, type(a.capital_myuan), a.holdings)
+                for a in m.finance.investors()]  # fmt: skip
+
+    assert investors(new) == investors(old)
+    assert new.finance.vc_capital() == old.finance.vc_capital()  # Python's sum: the types matter to its bits
+    assert not [k for k, v in _state_bytes(old).items() if v != _state_bytes(new)[k]]
+    assert dict(new.counters.total) == dict(old.counters.total)
+    assert new.streams["finance"].bit_generator.state == old.streams["finance"].bit_generator.state

@@ -18,6 +18,7 @@ import math
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -238,3 +239,43 @@ def test_same_seeds_give_identical_tables_with_generic_compiled_code():
 def test_same_seeds_give_identical_tables_without_compiled_code():
     """PARKSIM_NO_JIT=1 (portable's numpy code only) gives the tables of the compiled loops."""
     assert probe()["hash"] == probe(PARKSIM_NO_JIT="1")["hash"]
+
+
+def test_pairwise_sum_adds_in_numpys_order():
+    """sim.model._jit.pairwise_sum gives ndarray.sum()'s bits: short, blocked and split runs, any offset."""
+    from sim.model import _jit
+
+    rng = np.random.default_rng(11)
+    lengths = [0, 1, 7, 8, 9, 15, 16, 17, 127, 128, 129, 255, 256, 257, 1000, 4097, 10_001, 70_000]
+    lengths += rng.integers(1, 3000, 200).tolist()
+    for n in lengths:
+        a = rng.standard_normal(n + 5) * 10.0 ** rng.uniform(-3, 6, n + 5)  # magnitudes that round differently
+        for lo in (0, 3):
+            want = a[lo : lo + n].sum()
+            got = _jit.pairwise_sum(a, lo, n)
+            assert _bits(np.float64(got)) == _bits(want), f"n={n} lo={lo}: {got!r} != {want!r}"
+
+
+def test_a_change_to_any_compiled_source_drops_the_cached_code_of_all_compiled_modules(tmp_path):
+    """numba's cache only sees a function's own file: the shared stamp drops every compiled module's code.
+
+    A cache folder holding the compiled modules' files and another module's under an old stamp loses
+    the former only; under the current stamp it keeps everything. The stamp covers portable.py (the
+    constants the loops read) and every compiled module.
+    """
+    from sim.model import _jit
+
+    names = [f"{m}.f-1.py313.{ext}" for m in _jit.COMPILED_MODULES for ext in ("nbi", "1.nbc")]
+    other = ["arrivals.g-3.py313.nbi", "_jitter.h-2.py313.nbi"]
+    for name in names + other:
+        (tmp_path / name).write_text("x")
+    (tmp_path / _jit.STAMP_FILE).write_text("an older stamp")
+    stamp = _jit.source_stamp()
+    assert _jit.drop_stale_cache(tmp_path, stamp) == len(names)
+    assert sorted(p.name for p in tmp_path.glob("*.nb[ic]")) == sorted(other)
+    assert (tmp_path / _jit.STAMP_FILE).read_text() == stamp
+    (tmp_path / names[0]).write_text("x")  # compiled under the current stamp: kept
+    assert _jit.drop_stale_cache(tmp_path, stamp) == 0 and (tmp_path / names[0]).exists()
+    assert set(_jit._STAMP_SOURCES) >= {"portable", *_jit.COMPILED_MODULES}
+    compiled = {p.stem for p in Path(_jit.__file__).parent.glob("_jit*.py")}
+    assert compiled == set(_jit.COMPILED_MODULES), "a compiled module outside the stamp would go stale unseen"

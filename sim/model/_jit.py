@@ -21,11 +21,20 @@ this machine's.
 Compiled on first use and cached on disk (``cache=True``, numba's
 ``__pycache__`` next to this file or its user-wide cache), so a process pays
 the compilation once per machine and a cache load (tens of ms) afterwards.
+numba's cache sees only the file a function is defined in: a change to a
+function it calls from another file, or to a constant it read from one, would
+leave stale machine code. The compiled modules (this one, ``_jit_lifecycle``,
+``_jit_talent``, ``_jit_zones``, ``_jit_finance``) call this one's functions and
+read portable's constants, so one stamp over all their sources guards them
+together (:func:`drop_stale_cache`, run when this module is imported).
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+import os
+from pathlib import Path
 
 import numba
 import numpy as np
@@ -100,3 +109,132 @@ def log_into(a, out):  # pragma: no cover - compiled; tested through portable.lo
     """``out[i] = log(a[i])`` for flat float64 arrays (portable.log's operations)."""
     for i in range(a.size):
         out[i] = log1(a[i])
+
+
+# numpy's pairwise summation: up to this many terms a block is summed by _UNROLL accumulators, above
+# it split in two [definition: PW_BLOCKSIZE and the unroll of numpy/_core/src/umath/loops_utils.h.src]
+_PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE [definition, numpy source]
+_UNROLL = 8  # numpy's 8 accumulators [definition, numpy source]
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_sum(a, lo, n):  # pragma: no cover - compiled; tested through pairwise_sum
+    """The sum of a run of at most 128 terms as numpy adds it: one by one below 8, else 8 accumulators."""
+    if n < _UNROLL:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r = a[lo : lo + _UNROLL].copy()
+    i = _UNROLL
+    while i < n - (n % _UNROLL):
+        for k in range(_UNROLL):
+            r[k] += a[lo + i + k]
+        i += _UNROLL
+    width = _UNROLL  # ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)): neighbours, then their sums
+    while width > 1:
+        width //= 2
+        for k in range(width):
+            r[k] = r[2 * k] + r[2 * k + 1]
+    res = r[0]
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+# Depth of pairwise_sum's explicit stack: each level halves the run, so 64 levels hold any array.
+_PAIRWISE_DEPTH = 64  # [definition: storage size, log2 of the longest array]
+
+
+@numba.njit(cache=True, nogil=True)
+def pairwise_sum(a, lo, n):  # pragma: no cover - compiled; tested against ndarray.sum
+    """``a[lo:lo + n].sum()`` in numpy's order for a contiguous float64 array (so the same bits).
+
+    numpy adds fewer than 8 terms one by one from 0; up to 128 terms in 8 interleaved
+    accumulators, combined as ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7)), then the rest
+    one by one; a longer run splits in two at a multiple of 8 and adds the halves' sums (left +
+    right). The halving runs on an explicit stack (numba cannot cache a recursive function that
+    other compiled functions call).
+    """
+    if n <= _PAIRWISE_BLOCK:
+        return _block_sum(a, lo, n)
+    los = np.empty(2 * _PAIRWISE_DEPTH, np.int64)
+    ns = np.empty(2 * _PAIRWISE_DEPTH, np.int64)
+    split = np.zeros(2 * _PAIRWISE_DEPTH, np.bool_)
+    sums = np.empty(2 * _PAIRWISE_DEPTH)
+    top, n_sums = 0, 0
+    los[0], ns[0] = lo, n
+    while top >= 0:
+        start, length = los[top], ns[top]
+        if length <= _PAIRWISE_BLOCK:
+            sums[n_sums] = _block_sum(a, start, length)
+            n_sums += 1
+            top -= 1
+        elif not split[top]:  # first visit: its halves go on the stack, the left one on top
+            split[top] = True
+            half = length // 2
+            half -= half % _UNROLL
+            los[top + 1], ns[top + 1], split[top + 1] = start + half, length - half, False
+            los[top + 2], ns[top + 2], split[top + 2] = start, half, False
+            top += 2
+        else:  # both halves summed: the left one's sum was pushed first
+            sums[n_sums - 2] = sums[n_sums - 2] + sums[n_sums - 1]
+            n_sums -= 1
+            top -= 1
+    return sums[0]
+
+
+# ----------------------------------------------------------------- the cache's stamp
+COMPILED_MODULES = ("_jit", "_jit_lifecycle", "_jit_talent", "_jit_zones", "_jit_finance")
+_STAMP_SOURCES = (*COMPILED_MODULES, "portable")  # what the compiled code is made of
+STAMP_FILE = "parksim-compiled.stamp"
+
+
+def source_stamp() -> str:
+    """Digest of the compiled modules' sources, portable's (their constants) and numba's version."""
+    digest = hashlib.sha256(numba.__version__.encode())
+    here = Path(__file__).resolve().parent
+    for name in _STAMP_SOURCES:
+        digest.update((here / f"{name}.py").read_bytes())
+    return digest.hexdigest()
+
+
+def drop_stale_cache(directory: Path, stamp: str) -> int:
+    """Remove the compiled modules' cached code in ``directory`` unless it was made under ``stamp``.
+
+    Returns how many files were removed. Then records ``stamp``, so the next process keeps what
+    this one compiles. Failures to read, remove or write are ignored: numba recompiles what is missing.
+    """
+    marker = directory / STAMP_FILE
+    try:
+        if marker.read_text() == stamp:
+            return 0
+    except OSError:
+        pass
+    removed = 0
+    for path in directory.glob("*.nb[ic]"):  # numba's index (.nbi) and code (.nbc) files
+        if path.name.split(".", 1)[0] in COMPILED_MODULES:
+            try:
+                path.unlink()
+                removed += 1
+            except OSError:
+                pass
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        partial = directory / f"{STAMP_FILE}.{os.getpid()}"
+        partial.write_text(stamp)
+        os.replace(partial, marker)
+    except OSError:
+        pass
+    return removed
+
+
+def _guard_cache() -> None:
+    """Drop stale compiled code before any of it loads (numba loads a function's cache on its first call)."""
+    cache_dir = getattr(getattr(exp_into, "_cache", None), "_cache_path", None)  # numba's chosen folder
+    if cache_dir:
+        drop_stale_cache(Path(cache_dir), source_stamp())
+
+
+_guard_cache()

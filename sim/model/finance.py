@@ -152,6 +152,9 @@ class Finance:
         if len(chosen):  # investors' capital and preferences as arrays, kept in step with each deal
             capital = np.array([a.capital_myuan for a in equity], dtype=float)
             preference = np.array([a.preference for a in equity], dtype=float).reshape(len(equity), -1)
+            if portable.USE_JIT:
+                deals = self._compiled_rounds(chosen, equity, guidance, capital, preference)
+                chosen = chosen[:0]  # done: the loop below is the reference (PARKSIM_NO_JIT)
         for r in chosen:
             size = max(p.vc_min_deal_myuan, p.vc_deal_share * p.ps_private * firms.revenue_myuan[r])
             able = np.flatnonzero(capital >= size)
@@ -167,6 +170,41 @@ class Finance:
             firms.funded_month[r] = ctx.month
             deals += 1
         ctx.counters.add("vc_deals", deals)
+        return deals
+
+    def _compiled_rounds(self, chosen, equity, guidance, capital, preference) -> int:
+        """_vc_deals' loop over the chosen firms with the leads picked by a compiled loop (the same bits).
+
+        :func:`sim.model._jit_finance.vc_leads` picks each lead from one uniform per chosen firm
+        drawn in advance and says how many it used; the stream is then rewound to just after
+        those, where one draw per deal leaves it.
+        """
+        from sim.model import _jit_finance as jit
+
+        ctx, firms = self.ctx, self.ctx.firms
+        rng, p = ctx.streams["finance"], ctx.params
+        state = rng.bit_generator.state
+        u = rng.random(len(chosen))
+        lead, size, used = jit.vc_leads(
+            chosen, u, capital, preference, firms.industry, firms.revenue_myuan, float(p.vc_min_deal_myuan),
+            float(p.vc_deal_share * p.ps_private),
+        )  # fmt: skip
+        rng.bit_generator.state = state
+        rng.random(used)
+        deals = 0
+        for r, pick, amount in zip(chosen, lead.tolist(), size, strict=True):
+            if pick < 0:
+                continue
+            # the type the reference's max(min_deal, share * revenue) returns: numpy's float when the
+            # revenue term wins, the parameter's own float otherwise (the investors' capital keeps the
+            # type, and Python's sum adds plain floats with compensation, numpy's floats without)
+            amount = amount if amount > p.vc_min_deal_myuan else p.vc_min_deal_myuan
+            self._invest(equity[pick], r, amount)
+            if guidance and guidance[0].capital_myuan >= amount * p.guidance_coinvest_share:
+                self._invest(guidance[0], r, amount * p.guidance_coinvest_share)
+            firms.vc_backed[r] = True
+            firms.funded_month[r] = ctx.month
+            deals += 1
         return deals
 
     def _invest(self, investor: Investor, row: int, amount: float) -> None:
