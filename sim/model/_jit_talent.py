@@ -39,9 +39,8 @@ def recount(employer, n, talent_agents):  # pragma: no cover - compiled; tested 
 def demand(  # pragma: no cover - compiled; tested against the numpy step
     n, alive, zone, industry, revenue, floor, talent_agents, rev_per_employee, m2_per_employee, scale, rd_share, n_zones
 ):
-    """Live rows, agents each wants (within its floor), wanted per class (rows x 2) and each zone's vacancy rate."""
+    """Live rows, agents wanted per class (rows x 2; within the floor) and each zone's vacancy rate."""
     rows = alive[:n].nonzero()[0]
-    want = np.empty(rows.size, np.int64)
     by_skill = np.empty((rows.size, 2), np.int64)
     vacancies = np.zeros(n_zones)
     staff = np.zeros(n_zones)
@@ -52,7 +51,6 @@ def demand(  # pragma: no cover - compiled; tested against the numpy step
         if room < need:
             need = room
         w = np.int64(math.ceil(need / scale))
-        want[j] = w
         have = np.int64(talent_agents[r])
         vacancies[zone[r]] += max(w - have, 0)
         staff[zone[r]] += min(have, w)
@@ -64,7 +62,7 @@ def demand(  # pragma: no cover - compiled; tested against the numpy step
     rate = np.empty(n_zones)
     for z in range(n_zones):
         rate[z] = vacancies[z] / max(staff[z] + vacancies[z], 1.0)
-    return rows, want, by_skill, rate
+    return rows, by_skill, rate
 
 
 @numba.njit(cache=True, nogil=True)

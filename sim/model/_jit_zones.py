@@ -16,19 +16,33 @@ import numpy as np
 
 
 @numba.njit(cache=True, nogil=True)
-def cluster_share(n, alive, zone, industry, n_industries, n_zones):  # pragma: no cover - compiled
-    """Share of each zone's live firms in each industry (industries x zones; Zones.industry_share)."""
+def _cell_counts(n, alive, zone, industry, n_industries, n_zones):  # pragma: no cover - compiled
+    """Live firms per (industry, zone) cell, as floats, and per zone (Zones._cell_counts and its column sums)."""
     counts = np.zeros((n_industries, n_zones))
     for r in range(n):
         if alive[r] and zone[r] >= 0:
             counts[industry[r], zone[r]] += 1.0
+    col = np.zeros(n_zones)
+    for z in range(n_zones):
+        for i in range(n_industries):
+            col[z] += counts[i, z]
+    return counts, col
+
+
+@numba.njit(cache=True, nogil=True)
+def _share_of_zone(share, counts, col, z):  # pragma: no cover - compiled
+    """Column ``z`` of the cluster shares from the counts: ``counts / max(col, 1)``."""
+    for i in range(counts.shape[0]):
+        share[i, z] = counts[i, z] / max(col[z], 1.0)
+
+
+@numba.njit(cache=True, nogil=True)
+def cluster_share(n, alive, zone, industry, n_industries, n_zones):  # pragma: no cover - compiled
+    """Share of each zone's live firms in each industry (industries x zones; Zones.industry_share)."""
+    counts, col = _cell_counts(n, alive, zone, industry, n_industries, n_zones)
     share = np.empty((n_industries, n_zones))
     for z in range(n_zones):
-        col = 0.0
-        for i in range(n_industries):
-            col += counts[i, z]
-        for i in range(n_industries):
-            share[i, z] = counts[i, z] / max(col, 1.0)
+        _share_of_zone(share, counts, col, z)
     return share
 
 
@@ -113,11 +127,12 @@ def reconsider(  # pragma: no cover - compiled; tested against Zones.reconsider_
     floor,
     shock,
     betas,
-    bonus,
     affinity,
     stage_affinity,
     services,
     rent,
+    bonus,
+    central,
     capacity,
     occupied,
     n,
@@ -125,44 +140,32 @@ def reconsider(  # pragma: no cover - compiled; tested against Zones.reconsider_
     firm_zone,
     firm_industry,
     n_industries,
-    central,
 ):
     """Zones.reconsider's pass over the movers: each in turn takes its best zone with room, seeing the moves before it.
 
     ``zone`` (each mover's current zone) and ``occupied`` are updated in place; the cluster
     counts start from the live firms and follow each move, as the Python loop keeps them.
     """
-    b_aff, b_cluster, b_services, b_rent = betas
     n_zones = services.size
-    counts = np.zeros((n_industries, n_zones))
-    for r in range(n):
-        if alive[r] and firm_zone[r] >= 0:
-            counts[firm_industry[r], firm_zone[r]] += 1.0
-    col = np.zeros(n_zones)
+    counts, col = _cell_counts(n, alive, firm_zone, firm_industry, n_industries, n_zones)
+    share = np.empty((n_industries, n_zones))
     for z in range(n_zones):
-        for i in range(n_industries):
-            col[z] += counts[i, z]
-    util = np.empty(n_zones)
+        _share_of_zone(share, counts, col, z)
     for i in range(zone.size):
         cur, ind, need = zone[i], industry[i], floor[i]
         occupied[cur] -= need
-        for z in range(n_zones):
-            util[z] = (
-                b_aff * (affinity[ind, z] + stage_affinity[stage[i], z])
-                + b_cluster * (counts[ind, z] / max(col[z], 1.0))
-                + b_services * services[z]
-                - b_rent * rent[z]
-            )
-        util[central] += b_aff * bonus if israeli[i] else 0.0
         best, best_u = cur, -np.inf
         for z in range(n_zones):
-            u = util[z] + shock[i, z]
+            u = _one(i, z, industry, stage, israeli, betas, share, affinity, stage_affinity, services, rent, bonus,
+                     central) + shock[i, z]  # fmt: skip
             if u > best_u and max(capacity[z] - occupied[z], 0.0) >= need:
                 best, best_u = z, u
         occupied[best] += need
-        if best != cur:
+        if best != cur:  # the move changes two zones' counts, so their shares, for the movers after it
             counts[ind, cur] -= 1.0
             counts[ind, best] += 1.0
             col[cur] -= 1.0
             col[best] += 1.0
+            _share_of_zone(share, counts, col, cur)
+            _share_of_zone(share, counts, col, best)
             zone[i] = best

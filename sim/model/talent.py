@@ -201,7 +201,7 @@ class TalentPool:
             self._match_initial_skills(ctx)
         n, n_zones = firms.n, len(ZONES)
         jit.recount(self.employer, n, firms.talent_agents)
-        rows, _, by_skill, vacancy_rate = jit.demand(
+        rows, by_skill, vacancy_rate = jit.demand(
             n,
             firms.alive,
             firms.zone,

@@ -178,9 +178,11 @@ class Zones:
         from sim.model import _jit_zones as jit
 
         share = jit.cluster_share(firms.n, firms.alive, firms.zone, firms.industry, len(INDUSTRIES), len(ZONES))
+        return tuple(float(b) for b in betas[:N_LOGIT_BETAS]), share, *self._jit_tables()
+
+    def _jit_tables(self) -> tuple:
+        """The compiled loops' fixed inputs: affinity tables, services, rents, the Israeli bonus, the central zone."""
         return (
-            tuple(float(b) for b in betas[:N_LOGIT_BETAS]),
-            share,
             INDUSTRY_AFFINITY,
             STAGE_AFFINITY,
             np.asarray(self.services_index, dtype=float),
@@ -235,11 +237,7 @@ class Zones:
             firms.floor_m2[rows],
             shock,
             tuple(float(b) for b in betas[:N_LOGIT_BETAS]),
-            float(self.inputs["zone_israeli_central_bonus"]),
-            INDUSTRY_AFFINITY,
-            STAGE_AFFINITY,
-            np.asarray(self.services_index, dtype=float),
-            np.asarray(self.rent_yuan_per_m2_month, dtype=float),
+            *self._jit_tables(),
             np.asarray(self.capacity_m2, dtype=float),
             occupied,
             firms.n,
@@ -247,7 +245,6 @@ class Zones:
             firms.zone,
             firms.industry,
             len(INDUSTRIES),
-            CENTRAL,
         )
         self.occupied_m2 = occupied
         return zone
