@@ -17,7 +17,8 @@ import numpy as np
 import pytest
 from conftest import on_tiny
 
-from sim.model.finance import weighted_index
+from sim.model.arrivals import _ISRAELI_CDF, ISRAELI_MIX
+from sim.model.finance import weighted_index, weighted_sample
 from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED
 from sim.model.park import ParkModel
 
@@ -103,6 +104,38 @@ def test_weighted_index_draws_what_generator_choice_draws():
         w = w * shapes.choice([1e-6, 1.0, 1e6])  # unnormalised weights of any scale
         a, b = np.random.default_rng(trial), np.random.default_rng(trial)
         assert weighted_index(a, w) == b.choice(len(w), p=w / w.sum()), f"trial {trial}: weights {w}"
+        assert a.bit_generator.state == b.bit_generator.state
+
+
+def test_weighted_sample_draws_what_generator_choice_without_replacement_draws():
+    """Every size up to the whole population, weights of every scale with tiny ones among them (repeat rounds)."""
+    shapes = np.random.default_rng(2)
+    rounds = 0  # trials that drew a second round of uniforms
+    for trial in range(300):
+        size = int(shapes.integers(1, 60))
+        w = shapes.lognormal(0.0, 3.0, size) * shapes.choice([1e-6, 1.0, 1e6])
+        w[shapes.random(size) < 0.2] = np.finfo(float).tiny  # as _loans weights firms with no revenue
+        positive = int(np.count_nonzero(w / w.sum() > 0))
+        n = int(shapes.integers(1, positive + 1))
+        a, b = np.random.default_rng(trial), np.random.default_rng(trial)
+        got = weighted_sample(a, w, n)
+        want = b.choice(len(w), n, replace=False, p=w / w.sum())
+        np.testing.assert_array_equal(got, want, err_msg=f"trial {trial}")
+        assert got.dtype == want.dtype
+        assert a.bit_generator.state == b.bit_generator.state
+        one_round = np.random.default_rng(trial)
+        one_round.random(n)
+        rounds += one_round.bit_generator.state != a.bit_generator.state  # some index drawn twice in a round
+    assert rounds >= 30, f"only {rounds} trials needed a second round: the repeat rounds are not covered"
+    with pytest.raises(ValueError, match="positive weights"):
+        weighted_sample(np.random.default_rng(0), np.array([1.0, 0.0, 0.0]), 2)
+
+
+def test_israeli_industries_draw_what_generator_choice_draws():
+    for trial, n in enumerate((1, 2, 5, 17, 300)):
+        a, b = np.random.default_rng(trial), np.random.default_rng(trial)
+        got = _ISRAELI_CDF.searchsorted(a.random(n), side="right")
+        np.testing.assert_array_equal(got, b.choice(len(ISRAELI_MIX), n, p=ISRAELI_MIX))
         assert a.bit_generator.state == b.bit_generator.state
 
 

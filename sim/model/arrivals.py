@@ -51,6 +51,11 @@ CATEGORY_MIX = np.array(
     ]
 )
 _CATEGORY_MIX_CUMULATIVE = CATEGORY_MIX.cumsum(axis=1)  # row by row, as drawn for Israeli leads [derived]
+# Normalised running sum of ISRAELI_MIX, the inverse CDF Generator.choice(p=ISRAELI_MIX) draws by
+# (computed once instead of in every call, with its checks of p) [derived]
+_ISRAELI_CDF = ISRAELI_MIX.cumsum()
+_ISRAELI_CDF /= _ISRAELI_CDF[-1]
+_ISRAELI_CDF.flags.writeable = False
 # Mean pollution intensity by category, index 0-1 (1 = the most polluting project the park
 # could see) [judgement: the directory's tiers are ordered by expected impact].
 CATEGORY_POLLUTION_MEAN = np.array([0.70, 0.35, 0.05])
@@ -85,7 +90,8 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
     counts = rng.poisson(rates)
     n_isr = rng.poisson(fx.israeli_leads_per_month * p.population_scale)
     if n_isr:
-        isr_industry = rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX)
+        # = rng.choice(len(INDUSTRIES), n_isr, p=ISRAELI_MIX): the same uniforms through the same CDF
+        isr_industry = _ISRAELI_CDF.searchsorted(rng.random(n_isr), side="right")
         isr_category = (rng.random(n_isr)[:, None] > _CATEGORY_MIX_CUMULATIVE[isr_industry]).sum(axis=1)
     else:  # drawing none takes nothing from the stream: skip the calls
         isr_industry = isr_category = np.zeros(0, dtype=np.int64)

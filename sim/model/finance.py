@@ -67,6 +67,35 @@ def weighted_index(rng: np.random.Generator, weights: np.ndarray) -> int:
     return int(cdf.searchsorted(rng.random(), side="right"))
 
 
+def weighted_sample(rng: np.random.Generator, weights: np.ndarray, n: int) -> np.ndarray:
+    """``n`` distinct indices drawn with probability proportional to ``weights`` (all positive), by inverse CDF.
+
+    The draw ``Generator.choice(len(weights), n, replace=False, p=weights / weights.sum())``
+    makes, without its per-call checks of ``p`` (about 40 us a call, profiled): a round of
+    uniforms for the places still open, each mapped through the normalised running sum of
+    the weights not yet taken; an index drawn twice in a round counts once, at its first
+    draw; the next round draws only for the places left. The same uniforms and the same
+    sums, so the same indices; a test compares the two and the baseline regression hash
+    holds it to that.
+    """
+    p = weights / weights.sum()
+    positive = int(np.count_nonzero(p > 0))
+    if positive < n:  # Generator.choice refuses these too; the rounds would never end
+        raise ValueError(f"weighted_sample: {n} draws without replacement from {positive} positive weights")
+    taken = np.zeros(n, dtype=np.int64)
+    done = 0
+    while done < n:
+        u = rng.random(n - done)
+        p[taken[:done]] = 0.0
+        cdf = np.cumsum(p)
+        cdf /= cdf[-1]
+        drawn = cdf.searchsorted(u, side="right")
+        first = np.sort(np.unique(drawn, return_index=True)[1])
+        taken[done : done + len(first)] = drawn[first]
+        done += len(first)
+    return taken
+
+
 class Investor(mesa.Agent):
     """An investor in the park's finance centre."""
 
@@ -232,7 +261,7 @@ class Finance:
             return
         n = min(n, len(rows))
         w = firms.revenue_myuan[rows] + np.finfo(float).tiny  # no zero weights
-        take = rng.choice(rows, n, replace=False, p=w / w.sum())
+        take = rows[weighted_sample(rng, w, n)]
         for r in take:
             if banks[0].capital_myuan < fx.loan_myuan:
                 break
@@ -306,4 +335,4 @@ class Finance:
         return capital + holdings + loans - (self.injected_myuan + self.realised_gain_myuan - self.written_off_myuan)
 
 
-__all__ = ["Finance", "Investor", "KINDS", "LISTED", "weighted_index"]
+__all__ = ["Finance", "Investor", "KINDS", "LISTED", "weighted_index", "weighted_sample"]
