@@ -460,3 +460,38 @@ def test_compiled_vc_rounds_leave_investors_firms_and_stream_as_the_python_loop(
     assert not [k for k, v in _state_bytes(old).items() if v != _state_bytes(new)[k]]
     assert dict(new.counters.total) == dict(old.counters.total)
     assert new.streams["finance"].bit_generator.state == old.streams["finance"].bit_generator.state
+
+
+def _bits(value):
+    """A tally value as comparable bits: arrays by their values' bytes, numbers with their Python type."""
+    if isinstance(value, np.ndarray):
+        return value.astype(np.int64).tobytes()
+    if isinstance(value, list):
+        return [_bits(v) for v in value]
+    return type(value), np.float64(value).tobytes()
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["as-stepped", "every-board-state-and-flag"])
+def test_compiled_tally_gives_the_counts_and_sum_bits_of_the_numpy_masks(park, shuffle):
+    """metrics.tally (one compiled pass) equals tally_numpy: every count, and every revenue sum to the bit."""
+    from sim.model import markets, metrics, portable
+    from sim.model.firms import LISTING_STATES
+
+    assert portable.USE_JIT, "this compares the compiled pass, which PARKSIM_NO_JIT switches off"
+    m = copy.deepcopy(park)
+    f = m.firms
+    rows = metrics.in_park(m)
+    if shuffle:  # every listing state, board and flag among the firms, revenues of every scale
+        rng = np.random.default_rng(STREAM_SEED)
+        f.listing[rows] = rng.integers(0, len(LISTING_STATES), len(rows))
+        f.board[rows] = rng.integers(0, len(markets.BOARDS), len(rows))
+        for flag in ("israeli", "foreign", "leading", "supported", "vc_backed"):
+            getattr(f, flag)[rows] = rng.random(len(rows)) < 0.3
+        f.revenue_myuan[rows] = rng.lognormal(0.0, 4.0, len(rows))
+    assert len(rows) > 100
+    fast, ref = metrics._tally_compiled(m), metrics.tally_numpy(m)
+    assert fast.keys() == ref.keys()
+    assert {k: _bits(v) for k, v in fast.items()} == {k: _bits(v) for k, v in ref.items()}
+    if shuffle:
+        assert (ref["listed_board"][1:] > 0).all() and ref["graphene_neeq"] > 0 and ref["high_pollution"] > 0
+    assert sum(fast["industry"]) == sum(fast["zone"]) == sum(fast["listing"]) == len(rows)

@@ -186,7 +186,7 @@ def pairwise_sum(a, lo, n):  # pragma: no cover - compiled; tested against ndarr
 
 
 # ----------------------------------------------------------------- the cache's stamp
-COMPILED_MODULES = ("_jit", "_jit_lifecycle", "_jit_talent", "_jit_zones", "_jit_finance")
+COMPILED_MODULES = ("_jit", "_jit_lifecycle", "_jit_talent", "_jit_zones", "_jit_finance", "_jit_metrics")
 _STAMP_SOURCES = (*COMPILED_MODULES, "portable")  # what the compiled code is made of
 STAMP_FILE = "parksim-compiled.stamp"
 

@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from sim.model import markets
+from sim.model import markets, portable
 from sim.model.arrivals import CATEGORIES
 from sim.model.context import ModelContext
 from sim.model.firms import (
@@ -36,6 +36,7 @@ from sim.model.listing import valuation_myuan
 from sim.model.params import INDUSTRIES, ZONES
 from sim.model.units import MONTHS_PER_YEAR, MYUAN_PER_BNYUAN, YUAN_PER_MYUAN
 
+GRAPHENE = INDUSTRIES.index("graphene")
 IN_PARK = (REGISTERED, OPERATING, GROWING, MATURE)
 COUNTED_EVENTS = (
     "projects_signed",
@@ -184,25 +185,86 @@ def once(ctx: ModelContext, key: str, compute: Callable):
     return memo[key]
 
 
-def _in_park_column(m, name: str) -> np.ndarray:
-    """Column ``name`` of the firm table for the firms in the park (rows of :func:`in_park`, in order)."""
-    return once(m, f"column:{name}", lambda: getattr(m.firms, name)[in_park(m)])
+def tally(ctx: ModelContext) -> dict:
+    """Counts and revenue sums over the firms in the park that about forty reporters read (once per record).
+
+    ``industry``, ``zone`` and ``listing``: firms per code; ``listed_board``: listed firms per
+    board; ``israeli``, ``foreign``, ``leading``, ``supported``, ``vc_backed``,
+    ``high_pollution`` and ``graphene_neeq``: firms with the flag (ints); ``revenue``: the
+    park's revenue (m yuan/year) and ``revenue_industry`` each industry's (floats). One
+    compiled pass (:func:`sim.model._jit_metrics.tally`, the same sums in the same order)
+    unless ``PARKSIM_NO_JIT`` is set; :func:`tally_numpy` is the reference.
+    """
+    return once(ctx, "tally", lambda: _tally_compiled(ctx) if portable.USE_JIT else tally_numpy(ctx))
 
 
-def _count_of(m, name: str, size: int) -> np.ndarray:
-    """Firms in the park per code of the integer column ``name`` (exact counts, ``size`` codes)."""
-    return once(m, f"counts:{name}", lambda: np.bincount(_in_park_column(m, name), minlength=size))
+def tally_numpy(ctx: ModelContext) -> dict:
+    """:func:`tally` by numpy masks and sums, as each reporter computed its figure before."""
+    from sim.model.arrivals import HIGH_POLLUTION_INDEX
+
+    f, rows = ctx.firms, in_park(ctx)
+    industry, listing, revenue = f.industry[rows], f.listing[rows], f.revenue_myuan[rows]
+    out = {
+        "industry": np.bincount(industry, minlength=len(INDUSTRIES)),
+        "zone": np.bincount(f.zone[rows], minlength=len(ZONES)),
+        "listing": np.bincount(listing, minlength=len(LISTING_STATES)),
+        "listed_board": np.bincount(f.board[rows][listing == LISTED], minlength=len(markets.BOARDS)),
+        "israeli": int(f.israeli[rows].sum()),
+        "foreign": int(f.foreign[rows].sum()),
+        "leading": int(f.leading[rows].sum()),
+        "supported": int(f.supported[rows].sum()),
+        "vc_backed": int(f.vc_backed[rows].sum()),
+        "high_pollution": int((f.pollution_index[rows] > HIGH_POLLUTION_INDEX).sum()),
+        "graphene_neeq": int(((listing == NEEQ) & (industry == GRAPHENE)).sum()),
+        "revenue": float(revenue.sum()),
+        "revenue_industry": [float(revenue[industry == i].sum()) for i in range(len(INDUSTRIES))],
+    }
+    return out
+
+
+def _tally_compiled(ctx: ModelContext) -> dict:
+    from sim.model import _jit_metrics as jit
+    from sim.model.arrivals import HIGH_POLLUTION_INDEX
+
+    f = ctx.firms
+    sizes = (len(INDUSTRIES), len(ZONES), len(LISTING_STATES), len(markets.BOARDS))
+    counts, sums = jit.tally(
+        np.asarray(in_park(ctx), dtype=np.int64),
+        f.industry,
+        f.zone,
+        f.listing,
+        f.board,
+        f.israeli,
+        f.foreign,
+        f.leading,
+        f.supported,
+        f.vc_backed,
+        f.pollution_index,
+        f.revenue_myuan,
+        float(HIGH_POLLUTION_INDEX),
+        sizes,
+        LISTED,
+        NEEQ,
+        GRAPHENE,
+    )
+    out, at = {}, 0
+    for name, size in zip(("industry", "zone", "listing", "listed_board"), sizes, strict=True):
+        out[name] = counts[at : at + size]
+        at += size
+    for name, value in zip(jit.SINGLE_COUNTS, counts[at:].tolist(), strict=True):
+        out[name] = value
+    out["revenue"] = float(sums[0])
+    out["revenue_industry"] = sums[1:].tolist()
+    return out
 
 
 for _i, _ind in enumerate(INDUSTRIES):
-    reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int(_count_of(m, "industry", len(INDUSTRIES))[i]))
+    reporter(f"{_ind}_firms", "firms")(lambda m, i=_i: int(tally(m)["industry"][i]))
     reporter(f"{_ind}_revenue_bn_yuan", "bn yuan/year")(
-        lambda m, i=_i: (
-            float(_in_park_column(m, "revenue_myuan")[_in_park_column(m, "industry") == i].sum()) / MYUAN_PER_BNYUAN
-        )
+        lambda m, i=_i: tally(m)["revenue_industry"][i] / MYUAN_PER_BNYUAN
     )
 for _z, _zone in enumerate(ZONES):
-    reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int((_in_park_column(m, "zone") == z).sum()))
+    reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int(tally(m)["zone"][z]))
     reporter(f"talent_{_zone}", "people")(
         lambda m, z=_z: (
             int(once(m, "talent_by_zone", lambda: np.bincount(m.talent.zone, minlength=len(ZONES)))[z]) * m.talent.scale
@@ -246,12 +308,12 @@ def _graphene_all(m):
 
 @reporter("israeli_firms", "firms")
 def _israeli(m):
-    return int(m.firms.israeli[in_park(m)].sum())
+    return tally(m)["israeli"]
 
 
 @reporter("foreign_firms", "firms")
 def _foreign(m):
-    return int(m.firms.foreign[in_park(m)].sum())
+    return tally(m)["foreign"]
 
 
 @reporter("talent_people", "people")
@@ -265,7 +327,7 @@ def _employed(m):
 
 
 def _listing_count(m, *states):
-    counts = _count_of(m, "listing", len(LISTING_STATES))
+    counts = tally(m)["listing"]
     return int(sum(int(counts[s]) for s in states))
 
 
@@ -276,11 +338,10 @@ reporter("listed_exchange", "firms")(lambda m: _listing_count(m, LISTED))
 reporter("listed_exchange_neeq", "firms")(lambda m: _listing_count(m, LISTED, NEEQ))
 
 
-def _on_boards(m, boards) -> np.ndarray:
-    """Rows of firms in the park listed on one of ``boards``."""
-    rows = in_park(m)
-    rows = rows[m.firms.listing[rows] == LISTED]
-    return rows[_board_mask(tuple(boards))[m.firms.board[rows]]]
+def _listed_on(m, boards) -> int:
+    """Firms in the park listed on one of ``boards``."""
+    counts = tally(m)["listed_board"]
+    return int(sum(int(counts[b]) for b in boards))
 
 
 def _quoted_values(m) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -308,9 +369,9 @@ def _board_mask(boards: tuple[int, ...]) -> np.ndarray:
 
 
 for _b, _board in enumerate(markets.BOARDS[1:], start=1):
-    reporter(f"listed_{_board}", "firms")(lambda m, b=_b: len(_on_boards(m, (b,))))
-reporter("listed_domestic", "firms")(lambda m: len(_on_boards(m, markets.DOMESTIC)))
-reporter("listed_domestic_neeq", "firms")(lambda m: len(_on_boards(m, markets.DOMESTIC)) + _listing_count(m, NEEQ))
+    reporter(f"listed_{_board}", "firms")(lambda m, b=_b: _listed_on(m, (b,)))
+reporter("listed_domestic", "firms")(lambda m: _listed_on(m, markets.DOMESTIC))
+reporter("listed_domestic_neeq", "firms")(lambda m: _listed_on(m, markets.DOMESTIC) + _listing_count(m, NEEQ))
 
 
 def _neeq_tiers(m):
@@ -355,35 +416,32 @@ reporter("market_value_domestic_bn_yuan", "bn yuan")(_domestic_value_bn)
 
 @reporter("graphene_neeq_quoted", "firms")
 def _graphene_neeq(m):
-    rows = in_park(m)
-    return int(((m.firms.listing[rows] == NEEQ) & (m.firms.industry[rows] == 0)).sum())
+    return tally(m)["graphene_neeq"]
 
 
 @reporter("leading_firms", "firms")
 def _leading(m):
-    return int(m.firms.leading[in_park(m)].sum())
+    return tally(m)["leading"]
 
 
 @reporter("supported_firms", "firms")
 def _supported(m):
-    return int(m.firms.supported[in_park(m)].sum())
+    return tally(m)["supported"]
 
 
 @reporter("revenue_bn_yuan", "bn yuan/year")
 def _revenue(m):
-    return float(m.firms.revenue_myuan[in_park(m)].sum()) / MYUAN_PER_BNYUAN
+    return tally(m)["revenue"] / MYUAN_PER_BNYUAN
 
 
 @reporter("high_pollution_firms", "firms")
 def _polluters(m):
-    from sim.model.arrivals import HIGH_POLLUTION_INDEX
-
-    return int((m.firms.pollution_index[in_park(m)] > HIGH_POLLUTION_INDEX).sum())
+    return tally(m)["high_pollution"]
 
 
 @reporter("vc_backed_firms", "firms")
 def _vc_backed(m):
-    return int(m.firms.vc_backed[in_park(m)].sum())
+    return tally(m)["vc_backed"]
 
 
 @reporter("investors", "investors")
@@ -433,7 +491,7 @@ reporter("exchange_listings_domestic_ytd", "events this year")(
 reporter("exchange_listings_domestic_cum", "events since start")(
     lambda m: sum(m.counters.total[f"exchange_listings_{markets.BOARDS[b]}"] for b in markets.DOMESTIC)
 )
-reporter("listed_main_neeq", "firms")(lambda m: len(_on_boards(m, (markets.MAIN,))) + _listing_count(m, NEEQ))
+reporter("listed_main_neeq", "firms")(lambda m: _listed_on(m, (markets.MAIN,)) + _listing_count(m, NEEQ))
 
 
 @reporter("occupied_floor_m2", "m2")
@@ -447,7 +505,7 @@ def _revenue_per_m2(m):
     floor = float(m.zones.occupied_m2.sum())
     if floor <= 0.0:
         return float("nan")
-    return float(m.firms.revenue_myuan[in_park(m)].sum()) * YUAN_PER_MYUAN / floor
+    return tally(m)["revenue"] * YUAN_PER_MYUAN / floor
 
 
 from sim.model import costs  # noqa: E402  (registers the policy_cost_* reporters last; issue 11, lever costs)

@@ -1,0 +1,89 @@
+"""Compiled tally of the firms in the park for the monthly reporters (:func:`sim.model.metrics.tally`).
+
+About forty reporters each count or add one column of the firms in the park
+(firms per industry, zone and listing state, firms listed per board, the
+Israeli, foreign, leading, supported, VC-backed and high-pollution firms, the
+revenue of the park and of each industry): with numpy that is a mask and a sum
+per reporter, a few microseconds each. This loop makes every count in one pass
+over the rows and adds the revenues with numpy's pairwise summation
+(:func:`sim.model._jit.pairwise_sum`) over the same values in the same order
+(each industry's revenues gathered in row order, as ``revenue[industry == i]``
+gives them), so every float has the bits ``ndarray.sum`` gives. The counts are
+integers, exact either way. ``tests/test_fast_paths.py`` compares it with
+:func:`sim.model.metrics.tally_numpy`.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+from sim.model._jit import pairwise_sum
+
+# Order of the single counts after the per-code counts (the names tally() gives them) [definition]
+SINGLE_COUNTS = ("israeli", "foreign", "leading", "supported", "vc_backed", "high_pollution", "graphene_neeq")
+_N_SINGLE = len(SINGLE_COUNTS)
+
+
+@numba.njit(cache=True, nogil=True)
+def tally(
+    rows,
+    industry,
+    zone,
+    listing,
+    board,
+    israeli,
+    foreign,
+    leading,
+    supported,
+    vc_backed,
+    pollution,
+    revenue,
+    high_index,
+    sizes,
+    listed,
+    neeq,
+    graphene,
+):  # pragma: no cover - compiled; tested against metrics.tally_numpy
+    """Counts (industries, zones, listing states, listed firms per board, then SINGLE_COUNTS) and revenue sums.
+
+    ``sizes`` = (industries, zones, listing states, boards); the sums are the park's revenue,
+    then each industry's.
+    """
+    n_industry, n_zone, n_listing, n_board = sizes
+    at_zone = n_industry
+    at_listing = at_zone + n_zone
+    at_board = at_listing + n_listing
+    at_single = at_board + n_board
+    counts = np.zeros(at_single + _N_SINGLE, np.int64)
+    n = rows.size
+    rev = np.empty(n)
+    by_industry = np.empty((n_industry, n))
+    for j in range(n):
+        r = rows[j]
+        i = industry[r]
+        state = listing[r]
+        by_industry[i, counts[i]] = revenue[r]
+        counts[i] += 1
+        counts[at_zone + zone[r]] += 1
+        counts[at_listing + state] += 1
+        if state == listed:
+            counts[at_board + board[r]] += 1
+        k = at_single  # in SINGLE_COUNTS order
+        for flag in (
+            israeli[r],
+            foreign[r],
+            leading[r],
+            supported[r],
+            vc_backed[r],
+            pollution[r] > high_index,
+            (state == neeq) and (i == graphene),
+        ):
+            counts[k] += flag
+            k += 1
+        rev[j] = revenue[r]
+    sums = np.empty(1 + n_industry)
+    sums[0] = pairwise_sum(rev, 0, n)
+    for i in range(n_industry):
+        sums[1 + i] = pairwise_sum(by_industry[i], 0, counts[i])
+    return counts, sums
