@@ -130,6 +130,7 @@ def growth_month(  # pragma: no cover - compiled; tested against the numpy versi
     sqrt_dt = math.sqrt(dt)
     margin_span = margin_mature - margin_start
     old_stage = np.empty(rows.size, np.int8)
+    path_by_age = np.full(_oldest(rows, born_month, month) + 1, np.nan)
     for j in range(rows.size):
         r = rows[j]
         s = stage[r]
@@ -176,9 +177,13 @@ def growth_month(  # pragma: no cover - compiled; tested against the numpy versi
         )
         sigma = sigma0 * exp1(-sigma_exponent * log_size)
         revenue[r] = revenue[r] * exp1(mu * dt + sigma * sqrt_dt * eps[j])
-        # profit of the month (margin_of)
+        # profit of the month (margin_of); the age path computed once per age in months (the same bits)
         age = month - born_month[r]
-        path = margin_mature - margin_span * exp1(-age / margin_months)
+        path = path_by_age[age] if 0 <= age < path_by_age.size else np.nan
+        if path != path:
+            path = margin_mature - margin_span * exp1(-age / margin_months)
+            if 0 <= age < path_by_age.size:
+                path_by_age[age] = path
         profit = revenue[r] * (path + margin[r]) / months_per_year
         profit_ytd[r] = profit_ytd[r] + profit
         cash[r] = cash[r] + profit
@@ -228,6 +233,15 @@ def _occupied(n, alive, zone, floor, n_zones):  # pragma: no cover - compiled
         if alive[r] and zone[r] >= 0:
             out[zone[r]] += floor[r]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _oldest(rows, born_month, month):  # pragma: no cover - compiled
+    """The largest age in whole months among ``rows`` (0 if none is older)."""
+    oldest = 0
+    for j in range(rows.size):
+        oldest = max(oldest, month - born_month[rows[j]])
+    return oldest
 
 
 @numba.njit(cache=True, nogil=True)
@@ -284,11 +298,18 @@ def exit_month(  # pragma: no cover - compiled; tested against exit_step_numpy
     close = np.zeros(rows.size, np.bool_)
     leave = np.zeros(rows.size, np.bool_)
     broke = np.zeros(rows.size, np.bool_)
+    # the age term is a function of the age in whole months alone: computed at the first firm of
+    # each age and read for the rest (the same operations on the same number, so the same bits)
+    by_age = np.full(_oldest(rows, born_month, month) + 1, np.nan)
     for j in range(rows.size):
         r = rows[j]
-        age_years = (month - born_month[r]) / months_per_year
-        x = max(age_years, 0.0) / peak_age
-        h = peak * _power(x, shape) * exp1(shape * (1.0 - x))
+        months_old = max(month - born_month[r], 0)  # younger than zero: the age term of zero, as max(age, 0) gives
+        h = by_age[months_old]
+        if h != h:
+            age_years = months_old / months_per_year
+            x = max(age_years, 0.0) / peak_age
+            h = peak * _power(x, shape) * exp1(shape * (1.0 - x))
+            by_age[months_old] = h
         safe = revenue[r] if revenue[r] > 0 else size_ref
         factor = exp1(-size_elasticity * log1(safe / size_ref))
         h = h * min(factor, size_cap)
