@@ -120,8 +120,8 @@ class Counters:
 
     def record_transitions(self, old: np.ndarray, new: int) -> None:
         """Remember which listing transitions happened (checked by the tests)."""
-        for o in np.unique(old):
-            self.transitions.add((int(o), int(new)))
+        new = int(new)
+        self.transitions.update({(o, new) for o in old.tolist()})  # np.unique costs ~5 us on a few rows
 
 
 REPORTERS: dict[str, Callable] = {}
