@@ -7,13 +7,18 @@ over --reps fresh processes (each runs a warm-up, then one timed replication).
 the working tree's, and prints the ratios old/new. --scaling measures 1x, 3x,
 10x, 30x and 50x the baseline population instead. --batch measures runs per
 second of the batch runner on 1 and 2 workers for short (tiny) and long
-(baseline) runs. A benchmark, not a test: figures depend on the machine and its load.
+(baseline) runs. --equivalence runs --seeds paired seeds (at least 200) of --scenario
+under the working tree and under --against REF and tests every target, reached
+target and end indicator for equivalence (sim/run/equivalence.py: identical
+pairs, TOST with declared margins), with each side's CPU per replication.
+A benchmark, not a test: figures depend on the machine and its load.
 
 examples:
   parksim bench
   parksim bench --reps 5 --against main --json bench.json
   parksim bench --scaling --reps 3
   parksim bench --batch --batch-reps 20 --reps 3
+  parksim bench --equivalence --against b4a6883 --seeds 200 --json equivalence.json
 """
 
 from __future__ import annotations
@@ -43,6 +48,14 @@ def register(p):
     p.add_argument("--against", metavar="REF", help="also measure the code of this git ref, side by side")
     p.add_argument("--batch", action="store_true", help="instead: batch runs per second on 1 and 2 workers")
     p.add_argument("--batch-reps", type=int, default=20, help="replications per batch with --batch (default 20)")
+    p.add_argument(
+        "--equivalence",
+        action="store_true",
+        help="instead: paired seeds under the working tree and --against REF, every outcome tested for equivalence",
+    )
+    p.add_argument("--seeds", type=int, default=200, help="paired seeds with --equivalence (default 200, at least 200)")
+    p.add_argument("--scenario", default="baseline", help="scenario in scenarios/ (--equivalence; default baseline)")
+    p.add_argument("--workers", type=int, default=2, help="processes per side with --equivalence (default 2)")
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     options.add_quiet(p)  # progress here: one line per measurement on stderr
 
@@ -64,6 +77,17 @@ def main(args) -> int:
     if args.against:
         bench.resolve_ref(args.against)  # a bad ref fails before anything is measured
     log = None if args.quiet else (lambda line: print(line, file=sys.stderr, flush=True))
+    if args.equivalence:
+        from sim.run import equivalence
+
+        if not args.against:
+            raise InputError("--against", None, "--equivalence compares with the code of a git ref: give --against REF")
+        doc = equivalence.run_equivalence(args.scenario, args.seeds, args.against, workers=args.workers, log=log)
+        print(equivalence.markdown(doc))
+        if args.json:
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(doc, fh, indent=2)
+        return 0 if doc["equivalent"] else 1
     if args.batch:
         doc = bench.run_batch_bench(args.batch_reps, args.reps, against=args.against, log=log)
         print(bench.batch_markdown(doc))

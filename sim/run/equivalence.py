@@ -1,0 +1,278 @@
+"""Are a faster model's results those of the code before it? Paired seeds, every target and end indicator.
+
+``parksim bench --equivalence --against REF`` runs the same scenario with the same
+``--seeds`` replication seeds (``replicate_seeds``, as a batch spawns them) under
+the working tree and under the tree of ``REF`` (exported by ``git archive``, as
+``--against`` does for the speed figures), and compares, pair by pair, every
+outcome column a batch records: each target under each definition, whether it
+was reached (``targets.reached``), and each end-state indicator (``end_*``).
+
+For each column it reports
+
+* the pairs whose two values are the same number (NaN counts as the same as NaN),
+  and whether every pair's whole monthly table had the same bytes;
+* the old and new means, the mean paired difference and a TOST equivalence test
+  (two one-sided paired t tests at ``ALPHA``) against a margin ``delta``:
+
+  - a value column: ``delta = MARGIN_SD x`` the old code's standard deviation
+    across seeds. A paired mean shift below a tenth of the seed-to-seed spread is
+    negligible (a standardised effect of 0.1; Cohen's conventions call 0.2
+    small), and it is well below what a study of a few hundred replications can
+    resolve (the standard error of a mean over 200 seeds is 0.07 SD);
+  - a reached column (0 or 1): ``delta = MARGIN_REACHED`` (5 percentage points of
+    the probability of reaching the target). Over 200 seeds the 95% interval of a
+    probability near one half is about +-7 points, so a shift below 5 points is
+    below what the findings can tell apart;
+  - a column constant under the old code (no spread) is equivalent only if every
+    pair is identical.
+
+  Where every pair is identical the test is exact (p = 0); a NaN on one side
+  only fails the column.
+
+The verdict is equivalent when every column passes. Bit-identical code passes
+with every pair identical; code that draws differently (another stream layout,
+another algorithm) must pass the TOST on every column. Each side's CPU seconds
+per replication is reported too, so the figure says what the change bought and
+what it cost in results, from one run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ALPHA = 0.05  # size of each one-sided test of the TOST [convention]
+MARGIN_SD = 0.1  # equivalence margin of a value column, in the old code's seed-to-seed SD [judgement, see above]
+MARGIN_REACHED = 0.05  # equivalence margin of a reached-target probability [judgement, see above]
+MIN_SEEDS = 200  # the speed issue's floor for the equivalence test (issue 14)
+
+# One side's replications: `python -c CHILD '<json args>'`, one JSON line per seed.
+CHILD = r"""
+import hashlib, json, sys, time
+args = json.loads(sys.argv[1])
+try:
+    import sim
+    from sim.model.scenario import load_scenario
+    from sim.run.runner import replicate_seeds, run_arrays
+except Exception as exc:
+    print(json.dumps({"error": f"cannot import the model: {exc!r}"})); sys.exit(0)
+sc = load_scenario(args["scenario"])
+seeds = replicate_seeds(args["root_seed"], args["n"])
+print(json.dumps({"sim_path": sim.__file__}), flush=True)
+for i in range(args["start"], args["stop"]):
+    c0 = time.process_time()
+    res = run_arrays(sc, seeds[i])
+    cpu = time.process_time() - c0
+    digest = hashlib.sha256(res.monthly.tobytes()).hexdigest()[:16]
+    print(json.dumps({"seed": i, "cpu_s": cpu, "digest": digest, "outcomes": res.outcomes}), flush=True)
+"""
+
+
+def _env(tree: Path) -> dict:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(tree) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = "1"  # one process = one core
+    return env
+
+
+def run_side(tree: Path, scenario: Path, n: int, root_seed: int, workers: int, log=None, label: str = "") -> list[dict]:
+    """Replications ``0 .. n-1`` of ``scenario`` under the code in ``tree``, split over ``workers`` processes.
+
+    Returns one dict per seed (``seed``, ``cpu_s``, ``digest`` of the monthly table, ``outcomes``), in seed order.
+
+    Raises:
+        RuntimeError: a process failed, or imported the model from somewhere other than ``tree``.
+    """
+    bounds = [round(n * k / workers) for k in range(workers + 1)]
+    procs = []
+    for start, stop in zip(bounds, bounds[1:], strict=False):
+        if stop <= start:
+            continue
+        args = {"scenario": str(scenario), "root_seed": root_seed, "n": n, "start": start, "stop": stop}
+        procs.append(
+            subprocess.Popen(
+                [sys.executable, "-c", CHILD, json.dumps(args)],
+                cwd=tree,
+                env=_env(tree),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
+    rows = []
+    for proc in procs:
+        out, err = proc.communicate()
+        lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        if proc.returncode != 0 or not lines or "error" in lines[0]:
+            why = lines[0].get("error") if lines and "error" in lines[0] else (err.strip().splitlines() or ["?"])[-1]
+            raise RuntimeError(f"{label or tree}: replications failed ({why})")
+        where = Path(lines[0]["sim_path"]).resolve()
+        if not where.is_relative_to(Path(tree).resolve()):
+            raise RuntimeError(f"{label or tree}: imported sim from {where}, not from {tree}")
+        rows += lines[1:]
+    if log:
+        log(f"{label}: {len(rows)} replications")
+    return sorted(rows, key=lambda r: r["seed"])
+
+
+def _same(a: float, b: float) -> bool:
+    return (a == b) or (math.isnan(a) and math.isnan(b))
+
+
+def tost_p(diffs: list[float], delta: float) -> float:
+    """p-value of the TOST that the mean of paired ``diffs`` lies within ``(-delta, delta)`` (one-sided t tests).
+
+    Every difference zero: 0 (exactly equivalent). No spread in the differences but a non-zero mean:
+    0 inside the margin, 1 outside.
+    """
+    from scipy import stats
+
+    n = len(diffs)
+    mean = statistics.fmean(diffs)
+    sd = statistics.stdev(diffs) if n > 1 else 0.0
+    if sd == 0.0:
+        return 0.0 if abs(mean) < delta or all(d == 0.0 for d in diffs) else 1.0
+    se = sd / math.sqrt(n)
+    p_low = stats.t.sf((mean + delta) / se, n - 1)  # H0: mean <= -delta
+    p_high = stats.t.cdf((mean - delta) / se, n - 1)  # H0: mean >= +delta
+    return float(max(p_low, p_high))
+
+
+def compare_column(old: list[float], new: list[float], reached: bool) -> dict:
+    """The identical pairs, means, margin and TOST of one outcome column (see the module docstring)."""
+    pairs = list(zip(old, new, strict=True))
+    identical = sum(_same(a, b) for a, b in pairs)
+    one_nan = sum(math.isnan(a) != math.isnan(b) for a, b in pairs)
+    both = [(a, b) for a, b in pairs if not (math.isnan(a) or math.isnan(b))]
+    row = {"pairs": len(pairs), "identical": identical, "nan_on_one_side": one_nan, "evaluable": len(both)}
+    if not both:
+        row.update(delta=None, p=0.0 if identical == len(pairs) else 1.0, equivalent=identical == len(pairs))
+        return row
+    a, b = [x for x, _ in both], [y for _, y in both]
+    diffs = [y - x for x, y in both]
+    spread = statistics.stdev(a) if len(a) > 1 else 0.0
+    delta = MARGIN_REACHED if reached else MARGIN_SD * spread
+    if identical == len(pairs):
+        p = 0.0
+    elif one_nan or delta == 0.0:
+        p = 1.0
+    else:
+        p = tost_p(diffs, delta)
+    row.update(
+        mean_old=statistics.fmean(a),
+        mean_new=statistics.fmean(b),
+        sd_old=spread,
+        mean_diff=statistics.fmean(diffs),
+        delta=delta,
+        p=p,
+        equivalent=p < ALPHA,
+    )
+    return row
+
+
+def compare(old_rows: list[dict], new_rows: list[dict]) -> dict:
+    """Every outcome column and every target's reached indicator, compared pair by pair."""
+    from sim.model import targets
+
+    assert [r["seed"] for r in old_rows] == [r["seed"] for r in new_rows], "the two sides ran different seeds"
+    columns = [c for c in new_rows[0]["outcomes"] if c in old_rows[0]["outcomes"]]
+    missing = sorted(set(new_rows[0]["outcomes"]) ^ set(old_rows[0]["outcomes"]))
+    out = {}
+    for c in columns:
+        out[c] = compare_column([r["outcomes"][c] for r in old_rows], [r["outcomes"][c] for r in new_rows], False)
+    for c in (c for c in columns if targets.is_target_column(c)):
+        old = [targets.reached({c: r["outcomes"][c]})[c] for r in old_rows]
+        new = [targets.reached({c: r["outcomes"][c]})[c] for r in new_rows]
+        out[f"reached:{c}"] = compare_column(old, new, True)
+    return {"columns": out, "not_on_both_sides": missing}
+
+
+def run_equivalence(scenario: str, seeds: int, against: str, root_seed: int = 1, workers: int = 2, log=None) -> dict:
+    """Run ``seeds`` paired replications of ``scenario`` under the working tree and under ``against``; compare.
+
+    Raises:
+        InputError: fewer than MIN_SEEDS seeds, an unknown scenario, or a ref that names no commit.
+    """
+    from sim.errors import InputError
+    from sim.run.bench import ROOT, exported_tree, resolve_ref
+
+    if seeds < MIN_SEEDS:
+        raise InputError("--seeds", None, f"{seeds}: the equivalence test needs at least {MIN_SEEDS} paired seeds")
+    if workers < 1:
+        raise InputError("--workers", None, f"{workers}: give a positive number of processes per side")
+    rel = Path("scenarios") / f"{scenario}.toml"
+    if not (ROOT / rel).is_file():
+        raise InputError("--scenario", None, f"no {rel} in this tree")
+    commit = resolve_ref(against)
+    t0 = time.perf_counter()
+    with exported_tree(commit) as old_tree:
+        if not (old_tree / rel).is_file():
+            raise InputError("--scenario", None, f"{against} has no {rel}")
+        old = run_side(old_tree, old_tree / rel, seeds, root_seed, workers, log, f"old ({against})")
+        new = run_side(ROOT, ROOT / rel, seeds, root_seed, workers, log, "new (working tree)")
+    doc = compare(old, new)
+    cols = doc["columns"]
+    old_cpu = statistics.median(r["cpu_s"] for r in old)
+    new_cpu = statistics.median(r["cpu_s"] for r in new)
+    doc.update(
+        scenario=scenario,
+        seeds=seeds,
+        root_seed=root_seed,
+        against=against,
+        commit=commit,
+        identical_runs=sum(a["digest"] == b["digest"] for a, b in zip(old, new, strict=True)),
+        columns_tested=len(cols),
+        columns_identical=sum(c["identical"] == c["pairs"] for c in cols.values()),
+        columns_equivalent=sum(c["equivalent"] for c in cols.values()),
+        equivalent=all(c["equivalent"] for c in cols.values()) and not doc["not_on_both_sides"],
+        cpu_s_per_run={"old": old_cpu, "new": new_cpu, "ratio_old_new": old_cpu / new_cpu if new_cpu else None},
+        wall_s=time.perf_counter() - t0,
+        alpha=ALPHA,
+        margin_sd=MARGIN_SD,
+        margin_reached=MARGIN_REACHED,
+    )
+    return doc
+
+
+def markdown(doc: dict) -> str:
+    """The verdict, the CPU figures and one table row per column that is not identical in every pair."""
+    cpu = doc["cpu_s_per_run"]
+    lines = [
+        f"Equivalence of `{doc['scenario']}` over {doc['seeds']} paired seeds (root seed {doc['root_seed']}), "
+        f"working tree against {doc['against']} ({doc['commit'][:7]}):",
+        "",
+        f"- verdict: **{'equivalent' if doc['equivalent'] else 'NOT equivalent'}** "
+        f"({doc['columns_equivalent']}/{doc['columns_tested']} columns pass the TOST at alpha {doc['alpha']}; "
+        f"margins {doc['margin_sd']} SD for values, {doc['margin_reached']:.0%} for reached targets)",
+        f"- identical: {doc['columns_identical']}/{doc['columns_tested']} columns in every pair; "
+        f"{doc['identical_runs']}/{doc['seeds']} runs with the same monthly table to the byte",
+        f"- CPU per replication (median): old {cpu['old']:.3f} s, new {cpu['new']:.3f} s, "
+        f"old/new {cpu['ratio_old_new']:.2f}x",
+    ]
+    if doc["not_on_both_sides"]:
+        lines.append(f"- columns on one side only (fail the verdict): {', '.join(doc['not_on_both_sides'])}")
+    differing = {k: v for k, v in doc["columns"].items() if v["identical"] != v["pairs"]}
+    if differing:
+        lines += [
+            "",
+            "| column | identical pairs | mean old | mean new | mean diff | margin | TOST p | equivalent |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for k, v in differing.items():
+            lines.append(
+                f"| {k} | {v['identical']}/{v['pairs']} | {v.get('mean_old', float('nan')):.4g} | "
+                f"{v.get('mean_new', float('nan')):.4g} | {v.get('mean_diff', float('nan')):.3g} | "
+                f"{v['delta'] if v['delta'] is None else format(v['delta'], '.3g')} | {v['p']:.3g} | "
+                f"{'yes' if v['equivalent'] else 'NO'} |"
+            )
+    return "\n".join(lines)
+
+
+__all__ = ["run_equivalence", "compare", "compare_column", "tost_p", "markdown", "MIN_SEEDS"]
