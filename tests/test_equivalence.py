@@ -103,3 +103,7 @@ def test_cli_refuses_too_few_seeds_a_missing_ref_and_a_bad_scenario(capsys):
     assert "no_such_scenario" in capsys.readouterr().err
     assert cli(["bench", "--equivalence", "--against", "no-such-ref-xyz"]) == 2
     assert "no-such-ref-xyz" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as info:
+        cli(["bench", "--equivalence", "--against", "HEAD", "--workers", "0"])
+    assert info.value.code == 2
+    assert "--workers" in capsys.readouterr().err

@@ -55,7 +55,9 @@ def register(p):
     )
     p.add_argument("--seeds", type=int, default=200, help="paired seeds with --equivalence (default 200, at least 200)")
     p.add_argument("--scenario", default="baseline", help="scenario in scenarios/ (--equivalence; default baseline)")
-    p.add_argument("--workers", type=int, default=2, help="processes per side with --equivalence (default 2)")
+    p.add_argument(
+        "--workers", type=options.positive_int, default=2, help="processes per side with --equivalence (default 2)"
+    )
     p.add_argument("--json", metavar="FILE", help="also write the figures as JSON")
     options.add_quiet(p)  # progress here: one line per measurement on stderr
 
