@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from sim.cli import main as cli
+from sim.errors import InputError
 from sim.run import equivalence
 from sim.run.bench import ROOT, exported_tree, resolve_ref
 
@@ -103,7 +104,17 @@ def test_cli_refuses_too_few_seeds_a_missing_ref_and_a_bad_scenario(capsys):
     assert "no_such_scenario" in capsys.readouterr().err
     assert cli(["bench", "--equivalence", "--against", "no-such-ref-xyz"]) == 2
     assert "no-such-ref-xyz" in capsys.readouterr().err
+    assert cli(["bench", "--equivalence", "--against", "HEAD", "--batch"]) == 2
+    assert "runs on its own" in capsys.readouterr().err
     with pytest.raises(SystemExit) as info:
         cli(["bench", "--equivalence", "--against", "HEAD", "--workers", "0"])
     assert info.value.code == 2
     assert "--workers" in capsys.readouterr().err
+
+
+def test_a_tree_that_cannot_run_its_own_replications_is_refused_with_the_reason(tmp_path):
+    """A tree with no model: the editable install would fill the modules from the working tree; refused."""
+    (tmp_path / "sim").mkdir()
+    (tmp_path / "sim" / "__init__.py").write_text("")
+    with pytest.raises(InputError, match=r"old: (imported sim\.model\.\w+ from .*, not from|replications failed)"):
+        equivalence.run_side(tmp_path, tmp_path / "scenarios" / "tiny.toml", 2, 1, 1, label="old")

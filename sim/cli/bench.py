@@ -84,6 +84,8 @@ def main(args) -> int:
 
         if not args.against:
             raise InputError("--against", None, "--equivalence compares with the code of a git ref: give --against REF")
+        if args.batch or args.scaling or args.config:
+            raise InputError("--equivalence", None, "runs on its own: drop --batch, --scaling and --config")
         doc = equivalence.run_equivalence(args.scenario, args.seeds, args.against, workers=args.workers, log=log)
         print(equivalence.markdown(doc))
         if args.json:

@@ -75,6 +75,7 @@ try:
         from sim.runner import replicate_seeds
 except Exception as exc:
     print(json.dumps({**out, "error": f"cannot import the model: {exc!r}"})); sys.exit(0)
+out["model_path"] = sys.modules[ParkModel.__module__].__file__  # an editable install can fill a missing module
 try:
     sc = load_scenario(args["scenario"])
     if args["values"]:
@@ -199,9 +200,10 @@ def _child(code: str, args: dict, tree: Path) -> dict:
         tail = (res.stderr or "").strip().splitlines()[-1:] or ["no output"]
         return {"config": args["config"], "error": f"exit code {res.returncode}: {tail[0]}"}
     out = json.loads(lines[-1])
-    where = out.get("sim_path")
-    if where and not Path(where).resolve().is_relative_to(tree.resolve()):
-        out["error"] = f"imported sim from {where}, not from {tree}"
+    for what, key in (("sim", "sim_path"), ("the model", "model_path")):
+        where = out.get(key)
+        if where and not Path(where).resolve().is_relative_to(tree.resolve()):
+            out["error"] = f"imported {what} from {where}, not from {tree}"
     return out
 
 

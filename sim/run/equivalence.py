@@ -40,7 +40,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -57,14 +56,16 @@ CHILD = r"""
 import hashlib, json, sys, time
 args = json.loads(sys.argv[1])
 try:
-    import sim
+    import sim, sim.model.park, sim.model.scenario, sim.run.runner
     from sim.model.scenario import load_scenario
     from sim.run.runner import replicate_seeds, run_arrays
 except Exception as exc:
     print(json.dumps({"error": f"cannot import the model: {exc!r}"})); sys.exit(0)
+# where each module came from: an editable install can fill a module an old tree lacks from the new one
+modules = (sim, sim.model.park, sim.model.scenario, sim.run.runner)
+print(json.dumps({"paths": {m.__name__: m.__file__ for m in modules}}), flush=True)
 sc = load_scenario(args["scenario"])
 seeds = replicate_seeds(args["root_seed"], args["n"])
-print(json.dumps({"sim_path": sim.__file__}), flush=True)
 for i in range(args["start"], args["stop"]):
     c0 = time.process_time()
     res = run_arrays(sc, seeds[i])
@@ -74,22 +75,18 @@ for i in range(args["start"], args["stop"]):
 """
 
 
-def _env(tree: Path) -> dict:
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(tree) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[var] = "1"  # one process = one core
-    return env
-
-
 def run_side(tree: Path, scenario: Path, n: int, root_seed: int, workers: int, log=None, label: str = "") -> list[dict]:
     """Replications ``0 .. n-1`` of ``scenario`` under the code in ``tree``, split over ``workers`` processes.
 
     Returns one dict per seed (``seed``, ``cpu_s``, ``digest`` of the monthly table, ``outcomes``), in seed order.
 
     Raises:
-        RuntimeError: a process failed, or imported the model from somewhere other than ``tree``.
+        InputError: a process failed (a tree too old to run: no ``run_arrays``), or imported the
+            model from somewhere other than ``tree``.
     """
+    from sim.errors import InputError
+    from sim.run.bench import _env
+
     bounds = [round(n * k / workers) for k in range(workers + 1)]
     procs = []
     for start, stop in zip(bounds, bounds[1:], strict=False):
@@ -110,12 +107,14 @@ def run_side(tree: Path, scenario: Path, n: int, root_seed: int, workers: int, l
     for proc in procs:
         out, err = proc.communicate()
         lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-        if proc.returncode != 0 or not lines or "error" in lines[0]:
-            why = lines[0].get("error") if lines and "error" in lines[0] else (err.strip().splitlines() or ["?"])[-1]
-            raise RuntimeError(f"{label or tree}: replications failed ({why})")
-        where = Path(lines[0]["sim_path"]).resolve()
-        if not where.is_relative_to(Path(tree).resolve()):
-            raise RuntimeError(f"{label or tree}: imported sim from {where}, not from {tree}")
+        head = lines[0] if lines else {}
+        for name, where in head.get("paths", {}).items():
+            if not Path(where).resolve().is_relative_to(Path(tree).resolve()):
+                why = f"imported {name} from {where}, not from {tree}"
+                raise InputError("--equivalence", None, f"{label or tree}: {why}")
+        if proc.returncode != 0 or "paths" not in head:
+            why = head.get("error") or (err.strip().splitlines() or ["no output"])[-1]
+            raise InputError("--equivalence", None, f"{label or tree}: replications failed ({why})")
         rows += lines[1:]
     if log:
         log(f"{label}: {len(rows)} replications")
