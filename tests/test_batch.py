@@ -332,3 +332,38 @@ def test_python_dash_m_needs_no_guard(tmp_path):
     out, err = proc.communicate(timeout=300)
     assert proc.returncode == 0, err
     assert json.loads(out)["status"] == "complete"
+
+
+def _triple(chunk):
+    return [3 * x for x in chunk]
+
+
+def test_a_pool_found_broken_at_submit_is_restarted_and_every_chunk_comes_back_once(monkeypatch):
+    """A worker may die between the pool's wait and its next submit (a race that heavy load made real):
+    submit then raises BrokenProcessPool. The chunk it was given never started; every chunk still comes
+    back once, that one at its first attempt, and the pool is restarted once."""
+    from concurrent.futures.process import BrokenProcessPool
+
+    from sim.run.pool import PoolExecutor
+
+    executor = PoolExecutor(2)
+    try:
+        first = executor._pool
+        submit, calls = first.submit, []
+
+        def breaks_on_the_fifth(fn, *args):
+            calls.append(args)
+            if len(calls) == 5:
+                raise BrokenProcessPool("a worker died since the last wait")
+            return submit(fn, *args)
+
+        monkeypatch.setattr(first, "submit", breaks_on_the_fifth)
+        chunks = [(i,) for i in range(12)]
+        got = list(executor.run(_triple, chunks))
+        assert executor.restarts == 1 and executor._pool is not first
+        assert sorted(chunk for chunk, _, _ in got) == chunks  # each chunk once
+        assert all(result == [3 * chunk[0]] for chunk, result, _ in got)
+        attempts = {chunk: attempt for chunk, _, attempt in got}
+        assert attempts[calls[4][0]] == 1, "the chunk that never started keeps its first attempt"
+    finally:
+        executor.close()

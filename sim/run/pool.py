@@ -91,14 +91,23 @@ class PoolExecutor(Executor):
         flight: dict = {}
         fruitless = 0  # pool breaks in a row without any chunk coming back
         while True:
+            broke = False  # a worker died since the last wait, found by submit (under load, a real race)
             while len(flight) < 2 * self.workers:
                 chunk = retry.popleft() if retry else (next(fresh, None), 1)
                 if chunk[0] is None:
                     break
-                flight[self._pool.submit(fn, chunk[0])] = chunk
-            if not flight:
+                try:
+                    flight[self._pool.submit(fn, chunk[0])] = chunk
+                except BrokenProcessPool:
+                    retry.appendleft(chunk)  # it never started: the same attempt, first after the restart
+                    broke = True
+                    break
+            if not flight and not broke:
                 return
-            done, _ = wait(list(flight), return_when=FIRST_COMPLETED)
+            if broke:  # what finished before the break still counts; the rest is lost with the pool
+                done = [fut for fut in flight if fut.done()]
+            else:
+                done, _ = wait(list(flight), return_when=FIRST_COMPLETED)
             lost = []
             for fut in done:
                 chunk, attempt = flight.pop(fut)
@@ -109,7 +118,7 @@ class PoolExecutor(Executor):
                     continue
                 fruitless = 0
                 yield chunk, result, attempt
-            if lost:
+            if lost or broke:
                 fruitless += 1
                 if fruitless >= 3:
                     self._shutdown()
