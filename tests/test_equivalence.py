@@ -45,6 +45,25 @@ def test_a_negligible_shift_passes_and_a_real_one_fails():
     assert not noisy["equivalent"]
 
 
+def test_the_bound_shown_says_what_the_sample_can_show_and_how_many_seeds_would_show_more():
+    """Below one margin exactly when the TOST passes; independent draws of the same distribution (a change
+    that draws differently) cannot be shown equivalent by 200 seeds, and the report says how many would."""
+    for shift, noise in ((0.01, 0.2), (0.5, 0.2), (0.0, 3.0), (0.05, 0.6)):
+        row = equivalence.compare_column(*_sample(shift, noise), reached=False)
+        assert (row["bound_in_margins"] < 1.0) == row["equivalent"], (shift, noise, row)
+    rng = np.random.default_rng(SEED)
+    independent = equivalence.compare_column(rng.normal(0, 1, N).tolist(), rng.normal(0, 1, N).tolist(), False)
+    assert not independent["equivalent"] and independent["bound_in_margins"] > 1.0
+    assert independent["seeds_needed"] > 5 * N and not independent["seeds_needed_unreachable"]
+    far = equivalence.compare_column(*_sample(0.5, 0.2), reached=False)
+    assert far["seeds_needed_unreachable"] and far["seeds_needed"] is None  # outside the margin: no seeds help
+    identical = equivalence.compare_column(*[_sample(0.0, 0.0)[0]] * 2, reached=False)
+    assert identical["bound_in_margins"] == 0.0 and identical["seeds_needed"] is None
+    assert equivalence._seeds_to_show([identical]) is None
+    assert equivalence._seeds_to_show([identical, independent]) == independent["seeds_needed"]
+    assert equivalence._seeds_to_show([independent, far]) == -1
+
+
 def test_tost_p_is_the_larger_one_sided_p():
     from scipy import stats
 

@@ -28,6 +28,20 @@ For each column it reports
 
   Where every pair is identical the test is exact (p = 0); a NaN on one side
   only fails the column.
+* the **bound shown**: the smallest margin the TOST would pass at with these pairs
+  (``|mean diff| + t(1 - ALPHA) x SE``), in margins, and an estimate of the seeds a
+  column that did not pass would need to pass with probability ``POWER`` if its
+  mean difference is what this sample says.
+
+What 200 seeds can show. Bit-identical code passes with every pair identical. Code
+that draws differently makes the two trajectories of a pair nearly independent,
+so a paired difference has about sqrt(2) times the seed-to-seed SD: with 200 seeds
+the TOST can then show no margin below about 0.17 SD for a value and 8 points for
+a probability near one half, so such a change fails at these margins however
+equivalent it is, and the report says how many seeds it would take (about 1,700
+for either margin, for one column; more for every column at once). The margins are set by what the findings
+must not be moved by (they report 10-point differences between packages as
+results), not by what is easy to pass.
 
 The verdict is equivalent when every column passes. Bit-identical code passes
 with every pair identical; code that draws differently (another stream layout,
@@ -50,6 +64,7 @@ ALPHA = 0.05  # size of each one-sided test of the TOST [convention]
 MARGIN_SD = 0.1  # equivalence margin of a value column, in the old code's seed-to-seed SD [judgement, see above]
 MARGIN_REACHED = 0.05  # equivalence margin of a reached-target probability [judgement, see above]
 MIN_SEEDS = 200  # the speed issue's floor for the equivalence test (issue 14)
+POWER = 0.8  # chance of showing equivalence that the seeds-needed estimate aims at [convention]
 
 # One side's replications: `python -c CHILD '<json args>'`, one JSON line per seed.
 CHILD = r"""
@@ -164,6 +179,9 @@ def compare_column(old: list[float], new: list[float], reached: bool) -> dict:
         p = 1.0
     else:
         p = tost_p(diffs, delta)
+    row.update(_bound_shown(diffs, delta, identical == len(pairs)))
+    if one_nan:  # more seeds do not mend a value that one side cannot evaluate
+        row.update(seeds_needed=None, seeds_needed_unreachable=True)
     row.update(
         mean_old=statistics.fmean(a),
         mean_new=statistics.fmean(b),
@@ -174,6 +192,29 @@ def compare_column(old: list[float], new: list[float], reached: bool) -> dict:
         equivalent=p < ALPHA,
     )
     return row
+
+
+def _bound_shown(diffs: list[float], delta: float, identical: bool) -> dict:
+    """The smallest margin the TOST passes at (in margins), and the seeds that would show ``delta``."""
+    from scipy import stats
+
+    n = len(diffs)
+    if identical:
+        return {"bound_in_margins": 0.0, "seeds_needed": None, "seeds_needed_unreachable": False}
+    mean = abs(statistics.fmean(diffs))
+    sd = statistics.stdev(diffs) if n > 1 else 0.0
+    bound = mean + float(stats.t.ppf(1.0 - ALPHA, max(n - 1, 1))) * sd / math.sqrt(n)
+    # both one-sided tests must pass: with no true difference each side gets (1 - POWER) / 2 of the misses
+    z = float(stats.norm.ppf(1.0 - ALPHA) + stats.norm.ppf((1.0 + POWER) / 2.0))
+    if delta <= mean:
+        needed = None  # no number of seeds shows a margin the mean difference is already outside
+    else:
+        needed = max(n, math.ceil((z * sd / (delta - mean)) ** 2))
+    return {
+        "bound_in_margins": bound / delta if delta > 0 else math.inf,
+        "seeds_needed": needed,
+        "seeds_needed_unreachable": delta <= mean,
+    }
 
 
 def compare(old_rows: list[dict], new_rows: list[dict]) -> dict:
@@ -231,6 +272,8 @@ def run_equivalence(scenario: str, seeds: int, against: str, root_seed: int = 1,
         columns_identical=sum(c["identical"] == c["pairs"] for c in cols.values()),
         columns_equivalent=sum(c["equivalent"] for c in cols.values()),
         equivalent=all(c["equivalent"] for c in cols.values()) and not doc["not_on_both_sides"],
+        largest_bound_in_margins=max((c.get("bound_in_margins", 0.0) for c in cols.values()), default=0.0),
+        seeds_to_show_every_column=_seeds_to_show(cols.values()),
         cpu_s_per_run={"old": old_cpu, "new": new_cpu, "ratio_old_new": old_cpu / new_cpu if new_cpu else None},
         wall_s=time.perf_counter() - t0,
         alpha=ALPHA,
@@ -238,6 +281,16 @@ def run_equivalence(scenario: str, seeds: int, against: str, root_seed: int = 1,
         margin_reached=MARGIN_REACHED,
     )
     return doc
+
+
+def _seeds_to_show(columns) -> int | None:
+    """The most seeds any failing column needs, each at POWER (None: all pass; -1: one cannot pass at any size)."""
+    failing = [c for c in columns if not c["equivalent"]]
+    if not failing:
+        return None
+    if any(c.get("seeds_needed_unreachable") or c.get("seeds_needed") is None for c in failing):
+        return -1
+    return max(c["seeds_needed"] for c in failing)
 
 
 def markdown(doc: dict) -> str:
@@ -254,24 +307,40 @@ def markdown(doc: dict) -> str:
         f"{doc['identical_runs']}/{doc['seeds']} runs with the same monthly table to the byte",
         f"- CPU per replication (median): old {cpu['old']:.3f} s, new {cpu['new']:.3f} s, "
         f"old/new {cpu['ratio_old_new']:.2f}x",
+        f"- largest bound shown: {doc['largest_bound_in_margins']:.2f} margins (below 1 passes)",
     ]
+    need = doc["seeds_to_show_every_column"]
+    if need == -1:
+        lines.append("- some column's mean difference lies outside its margin: more seeds cannot show equivalence")
+    elif need is not None:
+        lines.append(f"- seeds the most demanding failing column would need (estimate, {POWER:.0%} power): {need:,}")
     if doc["not_on_both_sides"]:
         lines.append(f"- columns on one side only (fail the verdict): {', '.join(doc['not_on_both_sides'])}")
     differing = {k: v for k, v in doc["columns"].items() if v["identical"] != v["pairs"]}
     if differing:
         lines += [
             "",
-            "| column | identical pairs | mean old | mean new | mean diff | margin | TOST p | equivalent |",
-            "|---|---|---|---|---|---|---|---|",
+            "| column | identical pairs | mean old | mean new | mean diff | margin | TOST p | bound shown (margins) "
+            "| seeds needed | equivalent |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for k, v in differing.items():
             lines.append(
                 f"| {k} | {v['identical']}/{v['pairs']} | {v.get('mean_old', float('nan')):.4g} | "
                 f"{v.get('mean_new', float('nan')):.4g} | {v.get('mean_diff', float('nan')):.3g} | "
                 f"{v['delta'] if v['delta'] is None else format(v['delta'], '.3g')} | {v['p']:.3g} | "
+                f"{v.get('bound_in_margins', float('nan')):.2f} | {_needed_text(v)} | "
                 f"{'yes' if v['equivalent'] else 'NO'} |"
             )
     return "\n".join(lines)
+
+
+def _needed_text(v: dict) -> str:
+    if v["equivalent"]:
+        return "-"
+    if v.get("seeds_needed_unreachable") or v.get("seeds_needed") is None:
+        return "none would"
+    return f"{v['seeds_needed']:,}"
 
 
 __all__ = ["run_equivalence", "compare", "compare_column", "tost_p", "markdown", "MIN_SEEDS"]
