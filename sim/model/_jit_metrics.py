@@ -65,7 +65,8 @@ def tally(
         state = listing[r]
         by_industry[i, counts[i]] = revenue[r]
         counts[i] += 1
-        counts[at_zone + zone[r]] += 1
+        if zone[r] >= 0:  # a firm without a zone counts in none, as (zone == z).sum() counts it
+            counts[at_zone + zone[r]] += 1
         counts[at_listing + state] += 1
         if state == listed:
             counts[at_board + board[r]] += 1

@@ -203,10 +203,10 @@ def tally_numpy(ctx: ModelContext) -> dict:
     from sim.model.arrivals import HIGH_POLLUTION_INDEX
 
     f, rows = ctx.firms, in_park(ctx)
-    industry, listing, revenue = f.industry[rows], f.listing[rows], f.revenue_myuan[rows]
+    industry, listing, revenue, zone = f.industry[rows], f.listing[rows], f.revenue_myuan[rows], f.zone[rows]
     return {
         "industry": np.bincount(industry, minlength=len(INDUSTRIES)),
-        "zone": np.bincount(f.zone[rows], minlength=len(ZONES)),
+        "zone": np.bincount(zone[zone >= 0], minlength=len(ZONES)),
         "listing": np.bincount(listing, minlength=len(LISTING_STATES)),
         "listed_board": np.bincount(f.board[rows][listing == LISTED], minlength=len(markets.BOARDS)),
         "israeli": int(f.israeli[rows].sum()),
