@@ -77,7 +77,15 @@ TABLES = {
     # definition: rows the firm table holds before it first grows (storage, not behaviour)
     "firms.py": {"DEFAULT_CAPACITY"},
     # definitions: numpy's pairwise-summation block and unroll (its source), the summation stack's depth
-    "_jit.py": {"_PAIRWISE_BLOCK", "_UNROLL", "_PAIRWISE_DEPTH"},
+    "_jit.py": {
+        "_PAIRWISE_BLOCK",
+        "_UNROLL",
+        "_PAIRWISE_DEPTH",
+        "_POW2_MIN_EXPONENT",
+        "_POW2_MAX_EXPONENT",
+        "_EXPONENT_BIAS",
+        "_MANTISSA_BITS",
+    },
     # definition: "unbounded" zone capacity while the initial firms choose their zones
     "initial.py": {"UNBOUNDED_M2"},
     # definitions: seed spawn-key suffixes (reproducibility contract) and the firm table's initial size

@@ -10,6 +10,10 @@ numba. Why the bits stay the same on every CPU:
   separate (no FMA contraction, no reassociation); ``+ - * /`` are correctly
   rounded on every IEEE machine, in any SIMD width;
 - ``np.rint`` (round half to even), ``math.frexp`` and ``math.ldexp`` are exact;
+  ``exp`` scales by ``2**k`` with one multiply where ``2**k`` is a normal double
+  (built from its bits, exact): the product of the exact value is rounded once, as
+  ``ldexp`` rounds it, so the same bits (and half the time of the C library's
+  ``ldexp`` call); the rare ``k`` outside that range still calls ``ldexp``;
 - the special values (NaN, infinities, zero, negatives) are handled by
   comparisons, as numpy's ``where`` passes handle them.
 
@@ -38,6 +42,7 @@ from pathlib import Path
 
 import numba
 import numpy as np
+from numba.extending import intrinsic
 
 from sim.model.portable import (
     _ATANH_ODD,
@@ -55,6 +60,27 @@ _EXP_DOWN = tuple(reversed(_EXP_TAYLOR))
 _ATANH_DOWN = tuple(reversed(_ATANH_ODD))
 
 
+# Exponents of the normal doubles: 2**k is one for k in this range [definition: IEEE 754 binary64].
+_POW2_MIN_EXPONENT, _POW2_MAX_EXPONENT = -1022, 1023
+_EXPONENT_BIAS, _MANTISSA_BITS = 1023, 52  # binary64's exponent bias and fraction width [definition: IEEE 754]
+
+
+@intrinsic
+def _int64_bits_as_float64(typingctx, bits):  # pragma: no cover - compiled
+    """The float64 whose bit pattern is the int64 ``bits`` (a reinterpretation: no conversion, no rounding)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(numba.types.float64))
+
+    return numba.types.float64(numba.types.int64), codegen
+
+
+@numba.njit(cache=True, nogil=True)
+def _pow2(k):  # pragma: no cover - compiled; tested through portable.exp
+    """``2.0 ** k`` for an integer ``k`` in ``[-1022, 1023]``, built from its exponent bits (exact)."""
+    return _int64_bits_as_float64((k + _EXPONENT_BIAS) << _MANTISSA_BITS)
+
+
 @numba.njit(cache=True, nogil=True)
 def exp1(v):  # pragma: no cover - compiled; tested through portable.exp
     """``exp(v)`` of one float64 (portable.exp's operations); the loops of this package call it."""
@@ -70,7 +96,10 @@ def exp1(v):  # pragma: no cover - compiled; tested through portable.exp
     for c in _EXP_DOWN[1:]:
         p = p * r
         p = p + c
-    return math.ldexp(p, int(k))
+    ki = np.int64(k)
+    if ki >= _POW2_MIN_EXPONENT and ki <= _POW2_MAX_EXPONENT:  # 2**k is a normal double: scale by one multiply
+        return p * _pow2(ki)
+    return math.ldexp(p, ki)
 
 
 @numba.njit(cache=True, nogil=True)
