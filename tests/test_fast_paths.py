@@ -497,3 +497,30 @@ def test_compiled_tally_gives_the_counts_and_sum_bits_of_the_numpy_masks(park, s
         assert (ref["listed_board"][1:] > 0).all() and ref["graphene_neeq"] > 0 and ref["high_pollution"] > 0
     assert sum(fast["industry"]) == sum(fast["listing"]) == len(rows)
     assert sum(fast["zone"]) == int((f.zone[rows] >= 0).sum())
+
+
+@pytest.mark.parametrize("shuffle", [False, True], ids=["as-stepped", "every-state-and-edge"])
+def test_compiled_valuation_gives_the_bits_of_the_numpy_masks(park, shuffle):
+    """listing.valuation_myuan (one compiled loop) equals valuation_numpy to the bit, on every row of the table."""
+    from sim.model import listing, portable
+    from sim.model.firms import LISTED, LISTING_STATES
+
+    assert portable.USE_JIT, "this compares the compiled loop, which PARKSIM_NO_JIT switches off"
+    m = copy.deepcopy(park)
+    f = m.firms
+    rows = np.arange(f.n)
+    if shuffle:  # every listing state; revenues of every scale, zero, negative and NaN; no revenue at listing
+        rng = np.random.default_rng(STREAM_SEED)
+        f.listing[rows] = rng.integers(0, len(LISTING_STATES), f.n)
+        f.revenue_myuan[rows] = rng.lognormal(0.0, 4.0, f.n) * rng.choice([1.0, 0.0, -1.0], f.n, p=[0.8, 0.1, 0.1])
+        f.revenue_myuan[rows[::37]] = np.nan
+        f.listing_revenue_myuan[rows] = np.where(rng.random(f.n) < 0.2, 0.0, rng.lognormal(0.0, 3.0, f.n))
+        f.ps_listed[rows] = rng.lognormal(1.0, 0.5, f.n)
+    if shuffle:  # the tiny park after MONTHS months has no listed firm yet: the shuffled table has many
+        assert (f.listing[rows] == LISTED).sum() > 10 and np.isnan(f.revenue_myuan[rows]).any()
+    fast = listing.valuation_myuan(m, rows)
+    listing._last_moved = None  # the numpy version's cache must not answer for the compiled one
+    ref = listing.valuation_numpy(m, rows)
+    assert fast.dtype == ref.dtype and np.array_equal(fast.view(np.uint64), ref.view(np.uint64))
+    sub = rows[::3]  # a subset has the bits of the whole (element by element)
+    assert np.array_equal(listing.valuation_myuan(m, sub).view(np.uint64), fast[::3].view(np.uint64))

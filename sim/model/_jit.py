@@ -140,6 +140,18 @@ def log_into(a, out):  # pragma: no cover - compiled; tested through portable.lo
         out[i] = log1(a[i])
 
 
+@numba.njit(cache=True, nogil=True)
+def power1(a, b):  # pragma: no cover - compiled; tested against portable.power
+    """portable.power of one base and one exponent, element by element (its special cases included)."""
+    if a != a or b != b or a < 0.0:
+        return np.nan
+    if b == 0.0:
+        return 1.0
+    if a == 0.0:
+        return 0.0 if b > 0.0 else np.inf
+    return exp1(b * log1(a))
+
+
 # numpy's pairwise summation: up to this many terms a block is summed by _UNROLL accumulators, above
 # it split in two [definition: PW_BLOCKSIZE and the unroll of numpy/_core/src/umath/loops_utils.h.src]
 _PAIRWISE_BLOCK = 128  # numpy's PW_BLOCKSIZE [definition, numpy source]

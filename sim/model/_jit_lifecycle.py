@@ -25,7 +25,7 @@ import math
 import numba
 import numpy as np
 
-from sim.model._jit import exp1, log1
+from sim.model._jit import exp1, log1, power1
 
 # Layout of the ``k`` tuple of declared inputs the loop reads (sim.model.lifecycle.growth_inputs builds it).
 GROWTH_INPUTS = (
@@ -244,18 +244,6 @@ def _oldest(rows, born_month, month):  # pragma: no cover - compiled
     return oldest
 
 
-@numba.njit(cache=True, nogil=True)
-def _power(a, b):  # pragma: no cover - compiled; tested against portable.power through exit_month
-    """portable.power of one base and one exponent, element by element (its special cases included)."""
-    if a != a or b != b or a < 0.0:
-        return np.nan
-    if b == 0.0:
-        return 1.0
-    if a == 0.0:
-        return 0.0 if b > 0.0 else np.inf
-    return exp1(b * log1(a))
-
-
 # Layout of the ``k`` tuple of declared inputs exit_month reads (lifecycle.exit_step builds it).
 EXIT_INPUTS = (
     "exit_peak_age_years",
@@ -308,7 +296,7 @@ def exit_month(  # pragma: no cover - compiled; tested against exit_step_numpy
         if h != h:
             age_years = months_old / months_per_year
             x = max(age_years, 0.0) / peak_age
-            h = peak * _power(x, shape) * exp1(shape * (1.0 - x))
+            h = peak * power1(x, shape) * exp1(shape * (1.0 - x))
             by_age[months_old] = h
         safe = revenue[r] if revenue[r] > 0 else size_ref
         factor = exp1(-size_elasticity * log1(safe / size_ref))

@@ -75,7 +75,33 @@ def expected_value_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
 
 
 def valuation_myuan(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
-    """Market value: drawn at listing and moved with revenue and market level; P/S on the NEEQ and privately."""
+    """Market value: drawn at listing and moved with revenue and market level; P/S on the NEEQ and privately.
+
+    One compiled loop (:func:`sim.model._jit_metrics.valuation`, the same bits) unless
+    ``PARKSIM_NO_JIT`` is set; :func:`valuation_numpy` is the reference.
+    """
+    if portable.USE_JIT:
+        from sim.model._jit_metrics import valuation  # numba's import is paid on first use
+
+        p, firms = ctx.params, ctx.firms
+        return valuation(
+            np.asarray(rows, dtype=np.int64),
+            firms.listing,
+            firms.revenue_myuan,
+            firms.listing_revenue_myuan,
+            firms.ps_listed,
+            LISTED,
+            NEEQ,
+            float(p.ps_neeq),
+            float(p.ps_private),
+            float(p.mv_revenue_elasticity),
+            float(markets.market_level(ctx.month)),
+        )
+    return valuation_numpy(ctx, rows)
+
+
+def valuation_numpy(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
+    """:func:`valuation_myuan` by numpy masks: the reference the compiled loop is checked against."""
     p, firms = ctx.params, ctx.firms
     rev = firms.revenue_myuan[rows]
     state = firms.listing[rows]
