@@ -33,7 +33,7 @@ import numba
 import numpy as np
 
 from sim.model import _jit, portable
-from sim.model._jit import _EXP_DOWN, EXP_MAX, EXP_MIN, INV_LN2, LN2_HI, LN2_LO
+from sim.model._jit import EXP_MAX, EXP_MIN
 
 SEED = 20161205  # seed of the timed inputs [definition: any fixed seed]
 SIZES = (1_000, 100_000)  # a month's typical array (about 1,000 firms) and a large one
@@ -42,19 +42,10 @@ SIZES = (1_000, 100_000)  # a month's typical array (about 1,000 firms) and a la
 @numba.njit(nogil=True)
 def _exp1_ldexp(v):  # pragma: no cover - compiled
     """exp of one float64 as sim.model._jit computed it before 2026-12-05: scaled by ``math.ldexp``."""
-    if v != v:
-        return np.nan
-    if v > EXP_MAX:
-        return np.inf
-    if v < EXP_MIN:
-        return 0.0
-    k = np.rint(v * INV_LN2)
-    r = (v - k * LN2_HI) - k * LN2_LO
-    p = _EXP_DOWN[0]
-    for c in _EXP_DOWN[1:]:
-        p = p * r
-        p = p + c
-    return math.ldexp(p, int(k))
+    if v != v or v > EXP_MAX or v < EXP_MIN:
+        return _jit.exp1(v)  # the special values: unchanged
+    p, k = _jit.exp_parts(v)
+    return math.ldexp(p, k)
 
 
 @numba.njit(nogil=True)

@@ -82,6 +82,18 @@ def _pow2(k):  # pragma: no cover - compiled; tested through portable.exp
 
 
 @numba.njit(cache=True, nogil=True)
+def exp_parts(v):  # pragma: no cover - compiled; tested through portable.exp
+    """``(exp(r), k)`` with ``exp(v) = exp(r) * 2**k`` for a finite ``v`` in ``[EXP_MIN, EXP_MAX]``."""
+    k = np.rint(v * INV_LN2)
+    r = (v - k * LN2_HI) - k * LN2_LO
+    p = _EXP_DOWN[0]
+    for c in _EXP_DOWN[1:]:
+        p = p * r
+        p = p + c
+    return p, np.int64(k)
+
+
+@numba.njit(cache=True, nogil=True)
 def exp1(v):  # pragma: no cover - compiled; tested through portable.exp
     """``exp(v)`` of one float64 (portable.exp's operations); the loops of this package call it."""
     if v != v:
@@ -90,13 +102,7 @@ def exp1(v):  # pragma: no cover - compiled; tested through portable.exp
         return np.inf
     if v < EXP_MIN:
         return 0.0
-    k = np.rint(v * INV_LN2)
-    r = (v - k * LN2_HI) - k * LN2_LO
-    p = _EXP_DOWN[0]
-    for c in _EXP_DOWN[1:]:
-        p = p * r
-        p = p + c
-    ki = np.int64(k)
+    p, ki = exp_parts(v)
     if ki >= _POW2_MIN_EXPONENT and ki <= _POW2_MAX_EXPONENT:  # 2**k is a normal double: scale by one multiply
         return p * _pow2(ki)
     return math.ldexp(p, ki)
