@@ -146,13 +146,22 @@ def tost_p(diffs: list[float], delta: float) -> float:
     Every difference zero: 0 (exactly equivalent). No spread in the differences but a non-zero mean:
     0 inside the margin, 1 outside.
     """
+    return _tost_p(_moments(diffs), delta, all(d == 0.0 for d in diffs))
+
+
+def _moments(diffs: list[float]) -> tuple[int, float, float]:
+    """``(n, mean, sd)`` of the paired differences (sd 0 for one pair), computed once per column."""
+    n = len(diffs)
+    return n, statistics.fmean(diffs), statistics.stdev(diffs) if n > 1 else 0.0
+
+
+def _tost_p(moments: tuple[int, float, float], delta: float, all_zero: bool) -> float:
+    """:func:`tost_p` from the differences' ``(n, mean, sd)``."""
     from scipy import stats
 
-    n = len(diffs)
-    mean = statistics.fmean(diffs)
-    sd = statistics.stdev(diffs) if n > 1 else 0.0
+    n, mean, sd = moments
     if sd == 0.0:
-        return 0.0 if abs(mean) < delta or all(d == 0.0 for d in diffs) else 1.0
+        return 0.0 if abs(mean) < delta or all_zero else 1.0
     se = sd / math.sqrt(n)
     p_low = stats.t.sf((mean + delta) / se, n - 1)  # H0: mean <= -delta
     p_high = stats.t.cdf((mean - delta) / se, n - 1)  # H0: mean >= +delta
@@ -171,6 +180,7 @@ def compare_column(old: list[float], new: list[float], reached: bool) -> dict:
         return row
     a, b = [x for x, _ in both], [y for _, y in both]
     diffs = [y - x for x, y in both]
+    moments = _moments(diffs)
     spread = statistics.stdev(a) if len(a) > 1 else 0.0
     delta = MARGIN_REACHED if reached else MARGIN_SD * spread
     if identical == len(pairs):
@@ -178,15 +188,15 @@ def compare_column(old: list[float], new: list[float], reached: bool) -> dict:
     elif one_nan or delta == 0.0:
         p = 1.0
     else:
-        p = tost_p(diffs, delta)
-    row.update(_bound_shown(diffs, delta, identical == len(pairs)))
+        p = _tost_p(moments, delta, all(d == 0.0 for d in diffs))
+    row.update(_bound_shown(moments, delta, identical == len(pairs)))
     if one_nan:  # more seeds do not mend a value that one side cannot evaluate
         row.update(seeds_needed=None, seeds_needed_unreachable=True)
     row.update(
         mean_old=statistics.fmean(a),
         mean_new=statistics.fmean(b),
         sd_old=spread,
-        mean_diff=statistics.fmean(diffs),
+        mean_diff=moments[1],
         delta=delta,
         p=p,
         equivalent=p < ALPHA,
@@ -194,15 +204,17 @@ def compare_column(old: list[float], new: list[float], reached: bool) -> dict:
     return row
 
 
-def _bound_shown(diffs: list[float], delta: float, identical: bool) -> dict:
-    """The smallest margin the TOST passes at (in margins), and the seeds that would show ``delta``."""
+def _bound_shown(moments: tuple[int, float, float], delta: float, identical: bool) -> dict:
+    """The smallest margin the TOST passes at (in margins), and the seeds that would show ``delta``.
+
+    ``moments``: the paired differences' ``(n, mean, sd)`` (:func:`_moments`).
+    """
     from scipy import stats
 
-    n = len(diffs)
     if identical:
         return {"bound_in_margins": 0.0, "seeds_needed": None, "seeds_needed_unreachable": False}
-    mean = abs(statistics.fmean(diffs))
-    sd = statistics.stdev(diffs) if n > 1 else 0.0
+    n, mean, sd = moments
+    mean = abs(mean)
     bound = mean + float(stats.t.ppf(1.0 - ALPHA, max(n - 1, 1))) * sd / math.sqrt(n)
     # both one-sided tests must pass: with no true difference each side gets (1 - POWER) / 2 of the misses
     z = float(stats.norm.ppf(1.0 - ALPHA) + stats.norm.ppf((1.0 + POWER) / 2.0))
