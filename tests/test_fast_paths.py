@@ -524,3 +524,121 @@ def test_compiled_valuation_gives_the_bits_of_the_numpy_masks(park, shuffle):
     assert fast.dtype == ref.dtype and np.array_equal(fast.view(np.uint64), ref.view(np.uint64))
     sub = rows[::3]  # a subset has the bits of the whole (element by element)
     assert np.array_equal(listing.valuation_myuan(m, sub).view(np.uint64), fast[::3].view(np.uint64))
+
+
+LISTING_MONTHS = {"approval-era": "2017-06", "registration-era": "2024-06"}  # before and after every rule change
+
+
+@pytest.fixture(scope="module")
+def full_park():
+    """The baseline park at full size (about 1,000 firms) after MONTHS months: enough IPO candidates for every board."""
+    from conftest import SCENARIO_DIR
+
+    from sim.model.scenario import load_scenario
+
+    return _stepped(load_scenario(SCENARIO_DIR / "baseline.toml"))
+
+
+def _listing_state(park, yyyymm: str):
+    """A copy of ``park`` in month ``yyyymm`` whose live firms hold every listing state, with timers running out.
+
+    Profits and revenues are spread across the boards' standards (so every board, none and
+    the overseas test are chosen), quoted months across the BSE's year on the NEEQ.
+    """
+    from sim.model import markets
+    from sim.model.firms import IPO_FILED, LISTED, NEEQ, NEEQ_FILED, NONE, REFORMED, REFORMING
+    from sim.model.scenario import month_index
+
+    m = copy.deepcopy(park)
+    m.month = month_index(yyyymm)
+    f, rng = m.firms, np.random.default_rng(STREAM_SEED)
+    live = f.live()
+    k = len(live)
+    f.listing[live] = rng.choice([NONE, REFORMING, REFORMED, NEEQ_FILED, NEEQ, IPO_FILED, LISTED], k)
+    f.listing_timer[live] = rng.integers(0, 3, k)
+    f.born_month[live] = m.month - rng.integers(0, 120, k)
+    f.quoted_month[live] = m.month - rng.integers(0, 24, k)
+    f.revenue_myuan[live] = np.exp(rng.uniform(np.log(1.0), np.log(2000.0), k))
+    for col in ("profit_y1_myuan", "profit_y2_myuan", "profit_y3_myuan"):
+        getattr(f, col)[live] = rng.uniform(-20.0, 120.0, k)
+    f.reserve[live] = rng.random(k) < 0.5
+    f.vc_backed[live] = rng.random(k) < 0.5
+    filed = live[f.listing[live] == IPO_FILED]
+    f.pre_ipo_listing[filed] = rng.choice([REFORMED, NEEQ], len(filed))
+    f.board[filed] = rng.choice(markets.DOMESTIC + (markets.OVERSEAS,), len(filed))
+    f.filed_month[filed] = m.month - rng.integers(1, 30, len(filed))
+    return m
+
+
+def _investor_books(m) -> list:
+    """Each investor's capital and holdings (stake and cost per firm), floats by their bits."""
+    return [
+        (
+            inv.unique_id,
+            float(inv.capital_myuan).hex(),
+            sorted((int(r), [float(x).hex() for x in h]) for r, h in inv.holdings.items()),
+        )
+        for inv in m.finance.investors()
+    ]
+
+
+@pytest.mark.parametrize("when", list(LISTING_MONTHS), ids=list(LISTING_MONTHS))
+def test_compiled_listing_month_gives_the_bits_of_the_numpy_step(full_park, when):
+    """listing_step's compiled pass leaves firms, counters, transitions, investors and the stream as the numpy step."""
+    from sim.model import listing, markets, portable
+
+    assert portable.USE_JIT, "this compares the compiled pass, which PARKSIM_NO_JIT switches off"
+    state = _listing_state(full_park, LISTING_MONTHS[when])
+    for rate in ("p_reform_per_year", "p_ipo_file_per_year", "p_overseas_file_per_year", "p_neeq_file_per_year"):
+        state.params = dataclasses.replace(state.params, **{rate: 6.0})  # half the candidates take the step
+    state.params = dataclasses.replace(state.params, neeq_delist_scale=30.0)  # and some of the quoted firms leave
+    old, new = copy.deepcopy(state), copy.deepcopy(state)
+    counts_before = dict(old.counters.total)
+    listing.listing_step_numpy(old)
+    listing.listing_step(new)
+    events = {k for k in old.counters.total if old.counters.total[k] != counts_before.get(k, 0.0)}
+    # every sub-step moved firms, so every list the pass makes was used
+    wanted = {"reserve_firms_new", "share_reforms", "neeq_quotations", "exchange_listings", "ipo_rejections",
+              "share_reforms_started", "ipo_filings", "neeq_filings", "neeq_delistings"}  # fmt: skip
+    assert wanted <= events, wanted - events
+    filed = new.firms.board[new.firms.filed_month == new.month]
+    boards = set(filed.tolist())
+    assert markets.OVERSEAS in boards and len(boards) >= 3, f"filings on {boards} only: the boards are not tested"
+    differ = [k for k, v in _state_bytes(old).items() if v != _state_bytes(new)[k]]
+    assert not differ, f"the compiled listing month differs from the numpy step in {differ}"
+    assert dict(new.counters.total) == dict(old.counters.total)
+    assert new.counters.transitions == old.counters.transitions
+    assert _investor_books(new) == _investor_books(old)
+    assert new.finance.realised_gain_myuan.hex() == old.finance.realised_gain_myuan.hex()
+    assert new.streams["listing"].bit_generator.state == old.streams["listing"].bit_generator.state
+
+
+@pytest.mark.parametrize("when", list(LISTING_MONTHS), ids=list(LISTING_MONTHS))
+def test_compiled_listing_pass_picks_the_boards_eligible_boards_picks(full_park, when):
+    """open_month's board and overseas test of each IPO candidate are markets.eligible_boards' masks."""
+    from sim.model import _jit_listing as jit
+    from sim.model import listing, markets
+    from sim.model.firms import NEEQ, REFORMED, is_one_of
+
+    m = _listing_state(full_park, LISTING_MONTHS[when])
+    f = m.firms
+    live = f.live()
+    timer_done = np.maximum(f.listing_timer[live] - 1, 0) == 0
+    age = m.month - f.born_month[live]
+    can = live[is_one_of(f.listing[live], (REFORMED, NEEQ)) & (age >= m.params.ipo_min_age_months) & timer_done]
+    eligible = markets.eligible_boards(m.params, m.month, listing.board_columns(m, can))
+    rules, switches = markets.eligible_rules(m.params, m.month)
+    from sim.model import firms as codes
+
+    out = jit.open_month(
+        f.n, f.alive, f.listing, f.listing_timer.copy(), f.reserve.copy(), f.stage, f.industry, f.revenue_myuan,
+        f.profit_y1_myuan, f.profit_y2_myuan, f.profit_y3_myuan, f.born_month, f.quoted_month, m.month,
+        tuple(getattr(codes, name) for name in jit.CODES), tuple(float(getattr(m.params, n)) for n in jit.GATES),
+        rules, switches, tuple(getattr(markets, name) for name in jit.BOARD_CODES), listing._PREFERENCE,
+        markets.IS_RD_INDUSTRY, markets.STAR_EXCLUDED_INDUSTRY, markets.HEALTH_INDUSTRY, markets.BSE_MIN_QUOTED_MONTHS,
+    )  # fmt: skip
+    can_ipo, board, overseas = out[5], out[6], out[7]
+    assert can_ipo.tolist() == can.tolist()
+    assert board.tolist() == markets.choose_domestic(eligible).tolist()
+    assert overseas.tolist() == eligible[markets.OVERSEAS].tolist()
+    assert len(set(board.tolist())) >= 3 and overseas.any() and not overseas.all(), "too few boards to test"

@@ -28,8 +28,8 @@ the compilation once per machine and a cache load (tens of ms) afterwards.
 numba's cache sees only the file a function is defined in: a change to a
 function it calls from another file, or to a constant it read from one, would
 leave stale machine code. The compiled modules (this one, ``_jit_lifecycle``,
-``_jit_talent``, ``_jit_zones``, ``_jit_finance``) call this one's functions and
-read portable's constants, so one stamp over all their sources guards them
+``_jit_talent``, ``_jit_zones``, ``_jit_finance``, ``_jit_metrics``, ``_jit_listing``) call
+this one's functions or read portable's constants, so one stamp over all their sources guards them
 together (:func:`drop_stale_cache`, run when this module is imported).
 """
 
@@ -233,7 +233,15 @@ def pairwise_sum(a, lo, n):  # pragma: no cover - compiled; tested against ndarr
 
 
 # ----------------------------------------------------------------- the cache's stamp
-COMPILED_MODULES = ("_jit", "_jit_lifecycle", "_jit_talent", "_jit_zones", "_jit_finance", "_jit_metrics")
+COMPILED_MODULES = (
+    "_jit",
+    "_jit_lifecycle",
+    "_jit_talent",
+    "_jit_zones",
+    "_jit_finance",
+    "_jit_metrics",
+    "_jit_listing",
+)
 _STAMP_SOURCES = (*COMPILED_MODULES, "portable")  # what the compiled code is made of
 STAMP_FILE = "parksim-compiled.stamp"
 

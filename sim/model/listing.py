@@ -182,6 +182,13 @@ def _draw(ctx: ModelContext, rows: np.ndarray, base_per_year: float) -> np.ndarr
     draws = ctx.streams["listing"].random(len(rows))
     if len(rows) == 0:  # the draw above (of nothing) stays, so the stream is used as always
         return rows
+    if portable.USE_JIT:
+        from sim.model._jit_listing import drawn  # numba's import is paid on first use
+
+        p, firms, fx = ctx.params, ctx.firms, ctx.effects
+        h = base_per_year / MONTHS_PER_YEAR * _exp_scalar(p.listing_subsidy_elasticity * fx.listing_subsidy_myuan)
+        reserve_mult = 1.0 + p.reserve_hazard_gain * fx.reserve_support
+        return drawn(rows, draws, h, firms.vc_backed, float(p.vc_listing_hazard_mult), firms.reserve, reserve_mult)
     return rows[draws < _hazard(ctx, rows, base_per_year)]
 
 
@@ -190,8 +197,59 @@ def listing_step(ctx: ModelContext) -> None:
 
     Every decision reads the listing states held at the start of the month
     (``state``), so a firm takes at most one step a month; the order of the
-    sub-steps below is the order of their random draws.
+    sub-steps below is the order of their random draws. The masks come from one
+    compiled pass (:func:`sim.model._jit_listing.open_month`, the same comparisons,
+    so the same rows) unless ``PARKSIM_NO_JIT`` is set; :func:`listing_step_numpy`
+    is the reference.
     """
+    if not portable.USE_JIT:
+        listing_step_numpy(ctx)
+        return
+    from sim.model import _jit_listing as jit  # numba's import is paid on first use
+    from sim.model import firms as codes
+
+    p, firms = ctx.params, ctx.firms
+    rules, switches = markets.eligible_rules(p, ctx.month)
+    new_reserve, done, quoted, decided, can_reform, can_ipo, board, overseas, neeq_cand, quoted_cand = jit.open_month(
+        firms.n,
+        firms.alive,
+        firms.listing,
+        firms.listing_timer,
+        firms.reserve,
+        firms.stage,
+        firms.industry,
+        firms.revenue_myuan,
+        firms.profit_y1_myuan,
+        firms.profit_y2_myuan,
+        firms.profit_y3_myuan,
+        firms.born_month,
+        firms.quoted_month,
+        ctx.month,
+        tuple(getattr(codes, name) for name in jit.CODES),
+        tuple(float(getattr(p, name)) for name in jit.GATES),
+        rules,
+        switches,
+        tuple(getattr(markets, name) for name in jit.BOARD_CODES),
+        _PREFERENCE,
+        markets.IS_RD_INDUSTRY,
+        markets.STAR_EXCLUDED_INDUSTRY,
+        markets.HEALTH_INDUSTRY,
+        markets.BSE_MIN_QUOTED_MONTHS,
+    )
+    ctx.counters.add("reserve_firms_new", int(new_reserve))
+    _finish(ctx, done, quoted, decided)
+    _reform(ctx, can_reform)
+    if len(can_ipo):
+        _file(ctx, can_ipo, board, overseas)
+    _neeq(ctx, neeq_cand[firms.listing[neeq_cand] == REFORMED])  # not those that just filed an IPO
+    _delist(ctx, quoted_cand[firms.listing[quoted_cand] == NEEQ])
+
+
+_PREFERENCE = np.array(markets.PREFERENCE, dtype=np.int64)  # the compiled pass's copy [derived]
+
+
+def listing_step_numpy(ctx: ModelContext) -> None:
+    """:func:`listing_step` by numpy masks: the reference the compiled pass is checked against."""
     firms = ctx.firms
     live = firms.live()
     state = firms.listing[live]
@@ -209,16 +267,21 @@ def listing_step(ctx: ModelContext) -> None:
 
 def _finish_timers(ctx: ModelContext, live: np.ndarray, state: np.ndarray, timer_done: np.ndarray) -> None:
     """Timers that run out: share reform done, NEEQ quotation, IPO decision (approved or back)."""
-    firms = ctx.firms
     done = live[(state == REFORMING) & timer_done]
+    quoted = live[(state == NEEQ_FILED) & timer_done]
+    decided = live[(state == IPO_FILED) & timer_done]
+    _finish(ctx, done, quoted, decided)
+
+
+def _finish(ctx: ModelContext, done: np.ndarray, quoted: np.ndarray, decided: np.ndarray) -> None:
+    """Reforms ``done``, NEEQ filings ``quoted`` and IPO queues ``decided`` end this month."""
+    firms = ctx.firms
     _move(ctx, done, REFORMED, "share_reforms")
     firms.reform_month[done] = ctx.month
     _pay_subsidy(ctx, done)
-    quoted = live[(state == NEEQ_FILED) & timer_done]
     _move(ctx, quoted, NEEQ, "neeq_quotations")
     firms.quoted_month[quoted] = ctx.month
     _after_listing(ctx, quoted)
-    decided = live[(state == IPO_FILED) & timer_done]
     approve = ctx.streams["listing"].random(len(decided)) < _approval(ctx, decided)
     _list(ctx, decided[approve])
     rejected = decided[~approve]
@@ -266,10 +329,14 @@ def _start_reforms(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> No
     """Operating firms above the reform revenue start a share reform."""
     firms = ctx.firms
     stage_ok = is_one_of(firms.stage[live], (OPERATING, GROWING, MATURE))
-    can_reform = live[(state == NONE) & stage_ok & (firms.revenue_myuan[live] >= ctx.params.reform_min_revenue_myuan)]
+    _reform(ctx, live[(state == NONE) & stage_ok & (firms.revenue_myuan[live] >= ctx.params.reform_min_revenue_myuan)])
+
+
+def _reform(ctx: ModelContext, can_reform: np.ndarray) -> None:
+    """Of the firms that may, those drawn start a share reform."""
     start = _draw(ctx, can_reform, ctx.params.p_reform_per_year)
     _move(ctx, start, REFORMING, "share_reforms_started")
-    firms.listing_timer[start] = ctx.params.reform_months
+    ctx.firms.listing_timer[start] = ctx.params.reform_months
 
 
 def board_columns(ctx: ModelContext, rows: np.ndarray) -> dict[str, np.ndarray]:
@@ -293,18 +360,27 @@ def _file_ipos(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.n
     Domestic filings are drawn first; firms meeting the HKEX standards that did
     not file at home file abroad with ``p_overseas_file_per_year``.
     """
-    p, firms = ctx.params, ctx.firms
+    p = ctx.params
     can = live[is_one_of(state, (REFORMED, NEEQ)) & (age >= p.ipo_min_age_months) & timer_done]
     if len(can) == 0:
         return
     eligible = markets.eligible_boards(p, ctx.month, board_columns(ctx, can))
-    board = markets.choose_domestic(eligible)
+    _file(ctx, can, markets.choose_domestic(eligible), eligible[markets.OVERSEAS])
+
+
+def _file(ctx: ModelContext, can: np.ndarray, board: np.ndarray, overseas: np.ndarray) -> None:
+    """Of the firms ``can`` that may file, those drawn file at home, then some of the rest abroad.
+
+    ``board`` is each one's preferred domestic board (``NO_BOARD`` where none fits),
+    ``overseas`` whether it meets the overseas standards.
+    """
+    p, firms = ctx.params, ctx.firms
     home = _draw(ctx, can[board != markets.NO_BOARD], p.p_ipo_file_per_year)
     at_home = np.searchsorted(can, home)  # can is sorted (rows of live firms), home a subset of it
     firms.board[home] = board[at_home]
     not_home = np.ones(len(can), dtype=bool)
     not_home[at_home] = False
-    abroad_ok = can[eligible[markets.OVERSEAS] & not_home]
+    abroad_ok = can[overseas & not_home]
     abroad = _draw(ctx, abroad_ok, p.p_overseas_file_per_year)
     firms.board[abroad] = markets.OVERSEAS
     filers = np.concatenate([home, abroad])
@@ -327,7 +403,12 @@ def _file_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.n
     """Reformed firms old enough (and not filing an IPO this month) file for NEEQ quotation."""
     p, firms = ctx.params, ctx.firms
     neeq_ok = live[(state == REFORMED) & (age >= p.neeq_min_age_months)]
-    neeq_ok = neeq_ok[firms.listing[neeq_ok] == REFORMED]  # not those that just filed an IPO
+    _neeq(ctx, neeq_ok[firms.listing[neeq_ok] == REFORMED])  # not those that just filed an IPO
+
+
+def _neeq(ctx: ModelContext, neeq_ok: np.ndarray) -> None:
+    """Of the reformed firms old enough, those drawn file for NEEQ quotation."""
+    p, firms = ctx.params, ctx.firms
     entry = markets.by_year(markets.NEEQ_ENTRY_INDEX_BY_YEAR, ctx.month // MONTHS_PER_YEAR)
     file_neeq = _draw(ctx, neeq_ok, p.p_neeq_file_per_year * entry)
     _move(ctx, file_neeq, NEEQ_FILED, "neeq_filings")
@@ -337,7 +418,11 @@ def _file_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray, age: np.n
 def _delist_neeq(ctx: ModelContext, live: np.ndarray, state: np.ndarray) -> None:
     """Quoted firms that stayed on the NEEQ this month leave it at the year's delisting rate."""
     firms = ctx.firms
-    quoted_now = live[(state == NEEQ) & (firms.listing[live] == NEEQ)]
+    _delist(ctx, live[(state == NEEQ) & (firms.listing[live] == NEEQ)])
+
+
+def _delist(ctx: ModelContext, quoted_now: np.ndarray) -> None:
+    """Of the firms quoted all month, those drawn leave the NEEQ."""
     rate = (
         markets.by_year(markets.NEEQ_DELIST_PER_YEAR_BY_YEAR, ctx.month // MONTHS_PER_YEAR)
         * ctx.params.neeq_delist_scale

@@ -40,9 +40,9 @@ STAR_EXCLUDED_INDUSTRY = 3
 RD_INDUSTRIES = (0, 1)
 HEALTH_INDUSTRY = 1  # HKEX Chapter 18A (pre-revenue biotech) applies to health firms [assumption]
 # RD_INDUSTRIES as a look-up table by industry code (np.isin without its per-call cost)
-_IS_RD_INDUSTRY = np.zeros(len(INDUSTRIES), dtype=bool)
-_IS_RD_INDUSTRY[list(RD_INDUSTRIES)] = True
-_IS_RD_INDUSTRY.flags.writeable = False
+IS_RD_INDUSTRY = np.zeros(len(INDUSTRIES), dtype=bool)
+IS_RD_INDUSTRY[list(RD_INDUSTRIES)] = True
+IS_RD_INDUSTRY.flags.writeable = False
 
 # ---- IPO review outcome and queue, by year (H/M/L = confidence of the source)
 # Approval (核准制) boards: share of reviewed IPO applications approved.
@@ -228,7 +228,7 @@ def eligible_boards(p, month: int, cols: dict[str, np.ndarray]) -> dict[int, np.
         out[CHINEXT] = (two_pos & (p1 + p2 >= p.ipo_min_profit_2y_myuan)) | (
             (p1 >= CHINEXT_MIN_PROFIT_1Y_MYUAN) & (rev >= CHINEXT_MIN_REVENUE_MYUAN)
         )
-    rd = _IS_RD_INDUSTRY[ind]
+    rd = IS_RD_INDUSTRY[ind]
     star1 = (val >= STAR1_MIN_VALUE_MYUAN) & (
         (two_pos & (p1 + p2 >= STAR1_MIN_PROFIT_2Y_MYUAN)) | ((p1 > 0) & (rev >= STAR1_MIN_REVENUE_MYUAN))
     )
@@ -261,6 +261,53 @@ def neeq_tiers(p, month: int, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, 
     select = (p1 >= SELECT_MIN_PROFIT_MYUAN) & (p2 >= SELECT_MIN_PROFIT_MYUAN)
     select &= (cols["neeq_months"] >= SELECT_MIN_QUOTED_MONTHS) & (month >= yyyymm_to_month(p.neeq_select_yyyymm))
     return innovation & ~select, select
+
+
+def eligible_rules(p, month: int) -> tuple[tuple[float, ...], tuple[bool, ...]]:
+    """The standards :func:`eligible_boards` applies in ``month``, as the compiled pass takes them.
+
+    Returns the thresholds in the order of ``sim.model._jit_listing.RULES`` (the regime's
+    main-board and ChiNext gates chosen as :func:`eligible_boards` chooses them, the
+    sponsor's P/E and P/S of :func:`sim.model.listing.expected_value_myuan` last) and the
+    switches in the order of ``SWITCHES``.
+    """
+    main_reg = month >= yyyymm_to_month(p.main_registration_yyyymm)
+    chinext_reg = month >= yyyymm_to_month(p.chinext_registration_yyyymm)
+    if main_reg:
+        main = (MAIN_REG_MIN_PROFIT_3Y_MYUAN, MAIN_REG_MIN_PROFIT_1Y_MYUAN, MAIN_REG_MIN_REVENUE_3Y_MYUAN)
+    else:  # no last-year gate under the IPO measures (the compiled pass does not read it then)
+        main = (p.main_min_profit_3y_myuan, float("nan"), p.main_min_revenue_3y_myuan)
+    if chinext_reg:  # no last-year gate under registration (not read then)
+        chinext = (
+            CHINEXT_REG_MIN_PROFIT_2Y_MYUAN,
+            CHINEXT_REG_MIN_VALUE_MYUAN,
+            float("nan"),
+            CHINEXT_REG_MIN_REVENUE_MYUAN,
+        )
+    else:  # no value gate under the IPO measures (not read then)
+        chinext = (p.ipo_min_profit_2y_myuan, float("nan"), CHINEXT_MIN_PROFIT_1Y_MYUAN, CHINEXT_MIN_REVENUE_MYUAN)
+    rules = (
+        *main,
+        MAIN_REVENUE_TEST_YEARS,
+        *chinext,
+        STAR1_MIN_VALUE_MYUAN,
+        STAR1_MIN_PROFIT_2Y_MYUAN,
+        STAR1_MIN_REVENUE_MYUAN,
+        STAR2_MIN_VALUE_MYUAN,
+        STAR2_MIN_REVENUE_MYUAN,
+        STAR4_MIN_VALUE_MYUAN,
+        STAR4_MIN_REVENUE_MYUAN,
+        BSE_MIN_VALUE_MYUAN,
+        BSE_MIN_PROFIT_1Y_MYUAN,
+        HK_MIN_PROFIT_3Y_MYUAN,
+        HK_MIN_PROFIT_1Y_MYUAN,
+        HK_18A_MIN_VALUE_MYUAN,
+        p.pe_exchange,
+        p.ps_exchange_floor,
+    )
+    switches = (main_reg, chinext_reg, is_open(p, STAR, month), is_open(p, BSE, month),
+                month >= yyyymm_to_month(HK_18A_YYYYMM))  # fmt: skip
+    return tuple(float(v) for v in rules), switches
 
 
 def choose_domestic(eligible: dict[int, np.ndarray]) -> np.ndarray:
