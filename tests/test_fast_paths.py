@@ -21,6 +21,7 @@ from sim.model.arrivals import _ISRAELI_CDF, ISRAELI_MIX
 from sim.model.finance import weighted_index, weighted_sample
 from sim.model.firms import GROWING, MATURE, OPERATING, REGISTERED
 from sim.model.park import ParkModel
+from sim.model.scenario import month_index
 
 MONTHS = 40  # months stepped before a state is taken: the park then has firms in every stage and zone
 MONEY_TOL_REL = 1e-9  # as in test_invariants: rounding of a few thousand terms stays near 1e-12 relative
@@ -489,13 +490,21 @@ def test_compiled_tally_gives_the_counts_and_sum_bits_of_the_numpy_masks(park, s
             getattr(f, flag)[rows] = rng.random(len(rows)) < 0.3
         f.revenue_myuan[rows] = rng.lognormal(0.0, 4.0, len(rows))
         f.zone[rows[::50]] = -1  # no zone: counted in none (the table never has one today; the guard holds)
+        # both NEEQ tiers open, profits and months quoted across their tests
+        m.month = month_index("2021-06")
+        for col in ("profit_y1_myuan", "profit_y2_myuan"):
+            getattr(f, col)[rows] = rng.uniform(-10.0, 60.0, len(rows))
+        f.quoted_month[rows] = m.month - rng.integers(0, 30, len(rows))
     assert len(rows) > 100
     fast, ref = metrics._tally_compiled(m), metrics.tally_numpy(m)
     assert fast.keys() == ref.keys()
     assert {k: _bits(v) for k, v in fast.items()} == {k: _bits(v) for k, v in ref.items()}
     if shuffle:
         assert (ref["listed_board"][1:] > 0).all() and ref["graphene_neeq"] > 0 and ref["high_pollution"] > 0
+        assert ref["neeq_innovation"] > 0 and ref["neeq_select"] > 0
     assert sum(fast["industry"]) == sum(fast["listing"]) == len(rows)
+    assert sum(fast["stage"]) == len(f.live()) and 0 < fast["graphene_incl_signed"] < len(f.live())
+    assert sum(fast["talent_zone"]) == len(m.talent) and 0 < fast["employed"] < len(m.talent)
     assert sum(fast["zone"]) == int((f.zone[rows] >= 0).sum())
 
 

@@ -9,7 +9,10 @@ over the rows and adds the revenues with numpy's pairwise summation
 (:func:`sim.model._jit.pairwise_sum`) over the same values in the same order
 (each industry's revenues gathered in row order, as ``revenue[industry == i]``
 gives them), so every float has the bits ``ndarray.sum`` gives. The counts are
-integers, exact either way. ``tests/test_fast_paths.py`` compares it with
+integers, exact either way. The same pass counts the quoted firms in each NEEQ tier
+(:func:`sim.model.markets.neeq_tiers`' tests), and :func:`census` the live firms per
+stage, the live graphene firms and the talent agents per zone and employed (each a
+mask and a count in numpy). ``tests/test_fast_paths.py`` compares them with
 :func:`sim.model.metrics.tally_numpy`.
 
 :func:`valuation` is :func:`sim.model.listing.valuation_myuan` (the market values three
@@ -25,7 +28,17 @@ import numpy as np
 from sim.model._jit import pairwise_sum, power1
 
 # Order of the single counts after the per-code counts (the names tally() gives them) [definition]
-SINGLE_COUNTS = ("israeli", "foreign", "leading", "supported", "vc_backed", "high_pollution", "graphene_neeq")
+SINGLE_COUNTS = (
+    "israeli",
+    "foreign",
+    "leading",
+    "supported",
+    "vc_backed",
+    "high_pollution",
+    "graphene_neeq",
+    "neeq_innovation",
+    "neeq_select",
+)
 _N_SINGLE = len(SINGLE_COUNTS)
 
 
@@ -48,12 +61,22 @@ def tally(
     listed,
     neeq,
     graphene,
+    p1_col,
+    p2_col,
+    quoted_month,
+    month,
+    tiers,
+    tiers_open,
 ):  # pragma: no cover - compiled; tested against metrics.tally_numpy
     """Counts (industries, zones, listing states, listed firms per board, then SINGLE_COUNTS) and revenue sums.
 
     ``sizes`` = (industries, zones, listing states, boards); the sums are the park's revenue,
-    then each industry's.
+    then each industry's. The NEEQ tiers are sim.model.markets.neeq_tiers' tests of the quoted
+    firms: ``tiers`` = (innovation tier's mean profit, select tier's profit, select tier's months
+    quoted), ``tiers_open`` whether each tier exists this month.
     """
+    innovation_min, select_min, select_months = tiers
+    innovation_open, select_open = tiers_open
     n_industry, n_zone, n_listing, n_board = sizes
     at_zone = n_industry
     at_listing = at_zone + n_zone
@@ -86,12 +109,38 @@ def tally(
         ):
             counts[k] += flag
             k += 1
+        if state == neeq:  # innovation tier unless in the select tier (the innovation & ~select of neeq_tiers)
+            p1, p2 = p1_col[r], p2_col[r]
+            select = p1 >= select_min and p2 >= select_min and month - quoted_month[r] >= select_months and select_open
+            counts[k] += (p1 + p2) / 2.0 >= innovation_min and innovation_open and not select
+            counts[k + 1] += select
         rev[j] = revenue[r]
     sums = np.empty(1 + n_industry)
     sums[0] = pairwise_sum(rev, 0, n)
     for i in range(n_industry):
         sums[1 + i] = pairwise_sum(by_industry[i], 0, counts[i])
     return counts, sums
+
+
+@numba.njit(cache=True, nogil=True)
+def census(n, alive, stage, industry, n_stages, graphene, talent_zone, employer, n_zones):  # pragma: no cover
+    """Live firms per stage, live graphene firms (signed ones included), talent agents per zone, employed agents.
+
+    One array: ``n_stages`` stage counts, the graphene count, ``n_zones`` zone counts, the
+    employed count (compiled; tested against metrics.tally_numpy).
+    """
+    at_graphene = n_stages
+    at_zone = at_graphene + 1
+    at_employed = at_zone + n_zones
+    counts = np.zeros(at_employed + 1, np.int64)
+    for r in range(n):
+        if alive[r]:
+            counts[stage[r]] += 1
+            counts[at_graphene] += industry[r] == graphene
+    for t in range(talent_zone.size):
+        counts[at_zone + talent_zone[t]] += 1
+        counts[at_employed] += employer[t] >= 0
+    return counts
 
 
 @numba.njit(cache=True, nogil=True)

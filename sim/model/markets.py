@@ -253,6 +253,15 @@ SELECT_MIN_PROFIT_MYUAN = 15.0
 SELECT_MIN_QUOTED_MONTHS = 12
 
 
+# The tests of neeq_tiers in the order the compiled tally takes them (sim.model._jit_metrics.tally) [derived]
+TIER_RULES = (float(INNOVATION_MIN_MEAN_PROFIT_MYUAN), float(SELECT_MIN_PROFIT_MYUAN), SELECT_MIN_QUOTED_MONTHS)
+
+
+def tiers_open(p, month: int) -> tuple[bool, bool]:
+    """Whether the NEEQ's innovation tier and its select tier exist in ``month`` (as :func:`neeq_tiers` tests)."""
+    return month >= yyyymm_to_month(p.neeq_innovation_yyyymm), month >= yyyymm_to_month(p.neeq_select_yyyymm)
+
+
 def neeq_tiers(p, month: int, cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     """Masks of quoted firms in the innovation tier and in the select tier in ``month``."""
     p1, p2 = cols["p1"], cols["p2"]

@@ -204,6 +204,17 @@ def tally_numpy(ctx: ModelContext) -> dict:
 
     f, rows = ctx.firms, in_park(ctx)
     industry, listing, revenue, zone = f.industry[rows], f.listing[rows], f.revenue_myuan[rows], f.zone[rows]
+    quoted = rows[listing == NEEQ]
+    innovation, select = markets.neeq_tiers(
+        ctx.params,
+        ctx.month,
+        {
+            "p1": f.profit_y1_myuan[quoted],
+            "p2": f.profit_y2_myuan[quoted],
+            "neeq_months": ctx.month - f.quoted_month[quoted],
+        },
+    )
+    live = f.live()
     return {
         "industry": np.bincount(industry, minlength=len(INDUSTRIES)),
         "zone": np.bincount(zone[zone >= 0], minlength=len(ZONES)),
@@ -216,8 +227,14 @@ def tally_numpy(ctx: ModelContext) -> dict:
         "vc_backed": int(f.vc_backed[rows].sum()),
         "high_pollution": int((f.pollution_index[rows] > HIGH_POLLUTION_INDEX).sum()),
         "graphene_neeq": int(((listing == NEEQ) & (industry == GRAPHENE)).sum()),
+        "neeq_innovation": int(innovation.sum()),
+        "neeq_select": int(select.sum()),
         "revenue": float(revenue.sum()),
         "revenue_industry": [float(revenue[industry == i].sum()) for i in range(len(INDUSTRIES))],
+        "stage": np.bincount(f.stage[live], minlength=len(STAGES)),
+        "graphene_incl_signed": int((f.industry[live] == GRAPHENE).sum()),
+        "talent_zone": np.bincount(ctx.talent.zone, minlength=len(ZONES)),
+        "employed": int((ctx.talent.employer >= 0).sum()),
     }
 
 
@@ -246,6 +263,12 @@ def _tally_compiled(ctx: ModelContext) -> dict:
         LISTED,
         NEEQ,
         GRAPHENE,
+        f.profit_y1_myuan,
+        f.profit_y2_myuan,
+        f.quoted_month,
+        ctx.month,
+        markets.TIER_RULES,
+        markets.tiers_open(ctx.params, ctx.month),
     )
     out, at = {}, 0
     for name, size in zip(("industry", "zone", "listing", "listed_board"), sizes, strict=True):
@@ -255,6 +278,13 @@ def _tally_compiled(ctx: ModelContext) -> dict:
         out[name] = value
     out["revenue"] = float(sums[0])
     out["revenue_industry"] = sums[1:].tolist()
+    census = jit.census(
+        f.n, f.alive, f.stage, f.industry, len(STAGES), GRAPHENE, ctx.talent.zone, ctx.talent.employer, len(ZONES)
+    )
+    out["stage"] = census[: len(STAGES)]
+    out["graphene_incl_signed"] = int(census[len(STAGES)])
+    out["talent_zone"] = census[len(STAGES) + 1 : len(STAGES) + 1 + len(ZONES)]
+    out["employed"] = int(census[-1])
     return out
 
 
@@ -265,11 +295,7 @@ for _i, _ind in enumerate(INDUSTRIES):
     )
 for _z, _zone in enumerate(ZONES):
     reporter(f"firms_{_zone}", "firms")(lambda m, z=_z: int(tally(m)["zone"][z]))
-    reporter(f"talent_{_zone}", "people")(
-        lambda m, z=_z: (
-            int(once(m, "talent_by_zone", lambda: np.bincount(m.talent.zone, minlength=len(ZONES)))[z]) * m.talent.scale
-        )
-    )
+    reporter(f"talent_{_zone}", "people")(lambda m, z=_z: int(tally(m)["talent_zone"][z]) * m.talent.scale)
     reporter(f"occupancy_{_zone}", "share")(lambda m, z=_z: float(m.zones.occupancy[z]))
     reporter(f"rent_{_zone}_yuan_per_m2_month", "yuan/m2/month")(
         lambda m, z=_z: float(m.zones.rent_yuan_per_m2_month[z])
@@ -282,11 +308,7 @@ for _s, _stage in (
     (GROWING, "growing"),
     (MATURE, "mature"),
 ):
-    reporter(f"stage_{_stage}", "firms")(
-        lambda m, s=_s: int(
-            once(m, "stages", lambda: np.bincount(m.firms.stage[m.firms.live()], minlength=len(STAGES)))[s]
-        )
-    )
+    reporter(f"stage_{_stage}", "firms")(lambda m, s=_s: int(tally(m)["stage"][s]))
 for _event in COUNTED_EVENTS:
     _COUNTER_OF[f"{_event}_cum"] = (
         _event,
@@ -302,8 +324,7 @@ def _firms(m):
 
 @reporter("graphene_firms_incl_signed", "firms")
 def _graphene_all(m):
-    rows = m.firms.live()
-    return int((m.firms.industry[rows] == 0).sum())
+    return tally(m)["graphene_incl_signed"]
 
 
 @reporter("israeli_firms", "firms")
@@ -323,7 +344,7 @@ def _talent(m):
 
 @reporter("talent_employed", "people")
 def _employed(m):
-    return int((m.talent.employer >= 0).sum()) * m.talent.scale
+    return tally(m)["employed"] * m.talent.scale
 
 
 def _listing_count(m, *states):
@@ -374,28 +395,14 @@ reporter("listed_domestic", "firms")(lambda m: _listed_on(m, markets.DOMESTIC))
 reporter("listed_domestic_neeq", "firms")(lambda m: _listed_on(m, markets.DOMESTIC) + _listing_count(m, NEEQ))
 
 
-def _neeq_tiers(m):
-    return once(m, "neeq_tiers", lambda: markets.neeq_tiers(m.params, m.month, _neeq_columns(m)))
-
-
 @reporter("neeq_innovation_tier", "firms")
 def _neeq_innovation(m):
-    return int(_neeq_tiers(m)[0].sum())
+    return tally(m)["neeq_innovation"]
 
 
 @reporter("neeq_select_tier", "firms")
 def _neeq_select(m):
-    return int(_neeq_tiers(m)[1].sum())
-
-
-def _neeq_columns(m) -> dict[str, np.ndarray]:
-    rows = in_park(m)
-    rows = rows[m.firms.listing[rows] == NEEQ]
-    return {
-        "p1": m.firms.profit_y1_myuan[rows],
-        "p2": m.firms.profit_y2_myuan[rows],
-        "neeq_months": m.month - m.firms.quoted_month[rows],
-    }
+    return tally(m)["neeq_select"]
 
 
 def _market_value_bn(m, *states):
