@@ -166,6 +166,9 @@ FINANCE_DOCS = {
     "deals_history": "VC deals per month so far (for investor entry)",
     "capital_at_start": "equity capital (vc, angel, guidance) at initialisation, at least 1 m yuan",
     "holders_of": "firm row -> investors with a stake in it (the inverse of their holdings)",
+    "_joined": "investors added by add_investor so far (part of the roster's key)",
+    "_roster_key": "Mesa's investor set, its size and _joined when the roster was read (a cache key)",
+    "_roster": "kinds -> investors of those kinds, in the order they joined (a cache of Mesa's registry)",
 }
 
 

@@ -651,3 +651,43 @@ def test_compiled_listing_pass_picks_the_boards_eligible_boards_picks(full_park,
     assert board.tolist() == markets.choose_domestic(eligible).tolist()
     assert overseas.tolist() == eligible[markets.OVERSEAS].tolist()
     assert len(set(board.tolist())) >= 3 and overseas.any() and not overseas.all(), "too few boards to test"
+
+
+@pytest.mark.parametrize("strength", [None, 1.5], ids=["declared-screening", "strong-screening"])
+def test_compiled_deal_hazards_choose_the_firms_the_numpy_masks_choose(full_park, strength):
+    """Finance._deal_firms' compiled masks pick the rows _deal_firms_numpy picks and leave the stream where it does."""
+    from sim.model import portable
+    from sim.model.firms import GROWING, NEEQ, OPERATING, REGISTERED
+
+    assert portable.USE_JIT, "this compares the compiled loops, which PARKSIM_NO_JIT switches off"
+    m = copy.deepcopy(full_park)
+    f = m.firms
+    live = f.live()
+    f.listing[live[::7]] = NEEQ  # some firms quoted: they take no round
+    # a hazard near one, so that about half the candidates are chosen and the comparison has both sides
+    m.params = dataclasses.replace(m.params, vc_deals_per_firm_year=6.0)
+    if strength is not None:
+        m.params = dataclasses.replace(m.params, vc_screen_strength=strength)
+    old, new = copy.deepcopy(m), copy.deepcopy(m)
+    ref, fast = old.finance._deal_firms_numpy(), new.finance._deal_firms()
+    candidates = live[np.isin(f.stage[live], (REGISTERED, OPERATING, GROWING)) & (f.listing[live] < NEEQ)]
+    assert 0.1 * len(candidates) < len(ref) < 0.9 * len(candidates)
+    assert fast.tolist() == ref.tolist()
+    assert new.streams["finance"].bit_generator.state == old.streams["finance"].bit_generator.state
+
+
+def test_investor_roster_follows_mesas_registry(tiny):
+    """Finance.investors (remembered between calls) shows an investor who joins and drops one Mesa removes."""
+    from sim.model.finance import Investor
+
+    m = ParkModel(tiny, seed=3)
+    fin = m.finance
+    before = fin.investors("vc", "angel")
+    assert before == [a for a in m.agents_by_type[Investor] if a.kind in ("vc", "angel")]
+    joined = fin.add_investor("vc", 10.0)
+    assert fin.investors("vc", "angel") == [*before, joined]
+    fin.investors("vc", "angel").clear()  # a caller's list is its own copy
+    assert joined in fin.investors("vc", "angel")
+    before[0].remove()
+    assert fin.investors("vc", "angel") == [*before[1:], joined]
+    assert fin.investors() == list(m.agents_by_type[Investor])

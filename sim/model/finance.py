@@ -96,6 +96,10 @@ def weighted_sample(rng: np.random.Generator, weights: np.ndarray, n: int) -> np
     return taken
 
 
+# Stages of the firms that may take a VC round (not yet quoted or listed, checked separately) [definition]
+_DEAL_STAGES = (REGISTERED, OPERATING, GROWING)
+
+
 class Investor(mesa.Agent):
     """An investor in the park's finance centre."""
 
@@ -121,12 +125,16 @@ class Finance:
         # firm row -> investors with a stake in it: the inverse of Investor.holdings, so a firm's
         # listing or exit touches its holders only, not every investor in the park
         self.holders_of: dict[int, list[Investor]] = {}
+        self._joined = 0  # investors added by add_investor: part of the roster's key (see investors())
+        self._roster_key: tuple = ()
+        self._roster: dict[tuple[str, ...], list[Investor]] = {}
 
     # ----------------------------------------------------------------- set-up
     def add_investor(self, kind: str, capital_myuan: float, preference: np.ndarray | None = None) -> Investor:
         """Create an investor and book its capital as injected (preference drawn unless given)."""
         pref = preference if preference is not None else self.ctx.streams["finance"].dirichlet(np.ones(len(INDUSTRIES)))
         self.injected_myuan += capital_myuan
+        self._joined += 1
         return Investor(self.ctx, kind, capital_myuan, pref)
 
     def populate(self, n_investors: int) -> None:
@@ -145,9 +153,19 @@ class Finance:
         self.add_investor("guidance", capital_myuan, preference=np.full(len(INDUSTRIES), 1.0 / len(INDUSTRIES)))
 
     def investors(self, *kinds: str) -> list[Investor]:
-        """Investors of the given kinds (all when none given)."""
+        """Investors of the given kinds (all when none given), in the order they joined.
+
+        Read from Mesa's registry; the lists are remembered until an investor joins or the
+        registry's size changes (about seven calls a month, each a scan of every investor).
+        """
         agents = self.ctx.agents_by_type.get(Investor, [])
-        return [a for a in agents if not kinds or a.kind in kinds]
+        key = (id(agents), len(agents), self._joined)
+        if key != self._roster_key:
+            self._roster_key, self._roster = key, {}
+        roster = self._roster.get(kinds)
+        if roster is None:
+            roster = self._roster[kinds] = [a for a in agents if not kinds or a.kind in kinds]
+        return list(roster)
 
     def vc_capital(self) -> float:
         """Capital available to equity investors."""
@@ -167,14 +185,7 @@ class Finance:
     def _vc_deals(self) -> int:
         ctx, firms = self.ctx, self.ctx.firms
         rng, p, fx = ctx.streams["finance"], ctx.params, ctx.effects
-        rows = firms.in_stage(REGISTERED, OPERATING, GROWING)
-        rows = rows[firms.listing[rows] < NEEQ]
-        supply = np.sqrt(max(self.vc_capital(), 0.0) / self.capital_at_start)
-        hazard = p.vc_deals_per_firm_year / MONTHS_PER_YEAR * fx.deal_rate_mult * supply
-        # firms near the finance centre meet investors more often
-        hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + p.finance_centre_bonus, 1.0)
-        hazard = hazard * screen_factor(p, firms.quality[rows], firms.signal_noise[rows])
-        chosen = rows[rng.random(len(rows)) < hazard]
+        chosen = self._deal_firms()
         equity = self.investors("vc", "angel")
         guidance = self.investors("guidance") if fx.guidance_coinvests else []
         deals = 0
@@ -200,6 +211,55 @@ class Finance:
             deals += 1
         ctx.counters.add("vc_deals", deals)
         return deals
+
+    def _deal_firms(self) -> np.ndarray:
+        """The firms that take a VC round this month: one uniform each against its deal hazard.
+
+        The masks run as compiled loops (:func:`sim.model._jit_finance.deal_candidates` and
+        ``deal_chosen``: the same comparisons and operations, so the same rows) unless
+        ``PARKSIM_NO_JIT`` is set; :meth:`_deal_firms_numpy` is the reference.
+        """
+        if not portable.USE_JIT:
+            return self._deal_firms_numpy()
+        from sim.model import _jit_finance as jit
+
+        ctx, firms = self.ctx, self.ctx.firms
+        p = ctx.params
+        rows = jit.deal_candidates(firms.n, firms.alive, firms.stage, firms.listing, _DEAL_STAGES, NEEQ)
+        u = ctx.streams["finance"].random(len(rows))
+        sd, s = p.vc_signal_noise_sd, p.vc_screen_strength
+        return jit.deal_chosen(
+            rows,
+            u,
+            float(self._deal_hazard()),
+            firms.zone,
+            FINANCE_CENTRE_ZONE,
+            1.0 + p.finance_centre_bonus,
+            firms.quality,
+            firms.signal_noise,
+            float(sd),
+            float(np.sqrt(1.0 + sd * sd)),
+            float(s),
+            s * s / 2.0,
+        )
+
+    def _deal_hazard(self) -> float:
+        """Monthly deal hazard of a firm before the location and screening terms (VC supply included)."""
+        p, fx = self.ctx.params, self.ctx.effects
+        supply = np.sqrt(max(self.vc_capital(), 0.0) / self.capital_at_start)
+        return p.vc_deals_per_firm_year / MONTHS_PER_YEAR * fx.deal_rate_mult * supply
+
+    def _deal_firms_numpy(self) -> np.ndarray:
+        """:meth:`_deal_firms` by numpy masks: the reference the compiled loops are checked against."""
+        ctx, firms = self.ctx, self.ctx.firms
+        p = ctx.params
+        rows = firms.in_stage(*_DEAL_STAGES)
+        rows = rows[firms.listing[rows] < NEEQ]
+        hazard = self._deal_hazard()
+        # firms near the finance centre meet investors more often
+        hazard = hazard * np.where(firms.zone[rows] == FINANCE_CENTRE_ZONE, 1.0 + p.finance_centre_bonus, 1.0)
+        hazard = hazard * screen_factor(p, firms.quality[rows], firms.signal_noise[rows])
+        return rows[ctx.streams["finance"].random(len(rows)) < hazard]
 
     def _compiled_rounds(self, chosen, equity, guidance, capital, preference) -> int:
         """_vc_deals' loop over the chosen firms with the leads picked by a compiled loop (the same bits).
