@@ -691,3 +691,33 @@ def test_investor_roster_follows_mesas_registry(tiny):
     before[0].remove()
     assert fin.investors("vc", "angel") == [*before[1:], joined]
     assert fin.investors() == list(m.agents_by_type[Investor])
+
+
+@pytest.mark.parametrize(
+    "stages",
+    [(0,), (1,), (1, 2, 3, 4), (2, 3), (5,), ()],
+    ids=["signed", "registered", "in-business", "op-grow", "gone", "none"],
+)
+def test_compiled_stage_rows_are_the_numpy_rows(full_park, stages):
+    """FirmTable.in_stage (one compiled pass) gives the rows, in order and of the dtype, that in_stage_numpy gives."""
+    f = full_park.firms
+    fast, ref = f.in_stage(*stages), f.in_stage_numpy(*stages)
+    assert fast.dtype == ref.dtype and fast.tolist() == ref.tolist()
+    if stages and stages != (5,):  # live firms in these stages exist; gone firms are never alive
+        assert len(ref) > 0
+
+
+def test_compiled_release_frees_the_staff_the_numpy_table_frees(full_park):
+    """TalentPool.release (one compiled pass) leaves employers as release_numpy does, and touches no one else."""
+    m = copy.deepcopy(full_park)
+    employer = m.talent.employer
+    firms = np.unique(employer[employer >= 0])
+    gone = np.sort(np.random.default_rng(STREAM_SEED).choice(firms, len(firms) // 3, replace=False))
+    gone = np.append(gone, m.firms.n + 5)  # a row past every employer: nothing to free there
+    old, new = employer.copy(), employer.copy()
+    m.talent.employer = old
+    m.talent.release_numpy(gone)
+    m.talent.employer = new
+    m.talent.release(gone)
+    assert new.tobytes() == old.tobytes()
+    assert ((new == -1) != (employer == -1)).sum() == np.isin(employer, gone).sum() > 0

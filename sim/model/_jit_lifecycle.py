@@ -27,6 +27,19 @@ import numpy as np
 
 from sim.model._jit import exp1, log1, power1
 
+
+@numba.njit(cache=True, nogil=True)
+def rows_in(n, alive, codes, wanted):  # pragma: no cover - compiled; tested against FirmTable.in_stage_numpy
+    """Rows ``r < n`` with ``alive[r]`` and ``wanted[codes[r]]``, in row order (FirmTable.in_stage)."""
+    out = np.empty(n, np.int64)
+    k = 0
+    for r in range(n):
+        if alive[r] and wanted[codes[r]]:
+            out[k] = r
+            k += 1
+    return out[:k]
+
+
 # Layout of the ``k`` tuple of declared inputs the loop reads (sim.model.lifecycle.growth_inputs builds it).
 GROWTH_INPUTS = (
     "drift_factor_operating",

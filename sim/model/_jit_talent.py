@@ -36,6 +36,21 @@ def recount(employer, n, talent_agents):  # pragma: no cover - compiled; tested 
 
 
 @numba.njit(cache=True, nogil=True)
+def release(employer, firm_rows):  # pragma: no cover - compiled; tested against TalentPool.release_numpy
+    """Set to -1 (unemployed) every ``employer`` entry that is one of ``firm_rows``, in place."""
+    top = -1
+    for r in firm_rows:
+        top = max(top, r)
+    gone = np.zeros(top + 1, np.bool_)
+    for r in firm_rows:
+        gone[r] = True
+    for t in range(employer.size):
+        e = employer[t]
+        if 0 <= e <= top and gone[e]:
+            employer[t] = -1
+
+
+@numba.njit(cache=True, nogil=True)
 def demand(  # pragma: no cover - compiled; tested against the numpy step
     n, alive, zone, industry, revenue, floor, talent_agents, rev_per_employee, m2_per_employee, scale, rd_share, n_zones
 ):

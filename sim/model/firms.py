@@ -20,6 +20,8 @@ import functools
 import mesa
 import numpy as np
 
+from sim.model import portable
+
 # lifecycle stages
 STAGES = ("signed", "registered", "operating", "growing", "mature", "gone")
 SIGNED, REGISTERED, OPERATING, GROWING, MATURE, GONE = range(len(STAGES))
@@ -138,7 +140,20 @@ class FirmTable:
         return self.alive[: self.n].nonzero()[0]  # np.flatnonzero without its wrapper (a hot path)
 
     def in_stage(self, *stages: int) -> np.ndarray:
-        """Row indices of live firms in any of ``stages``."""
+        """Row indices of live firms in any of ``stages``.
+
+        One compiled pass over the rows (:func:`sim.model._jit_lifecycle.rows_in`: the same
+        test, rows in row order) unless ``PARKSIM_NO_JIT`` is set; :meth:`in_stage_numpy` is
+        the reference (about ten calls a month).
+        """
+        if portable.USE_JIT:
+            from sim.model._jit_lifecycle import rows_in  # numba's import is paid on first use
+
+            return rows_in(self.n, self.alive, self.stage, _code_mask(stages))
+        return self.in_stage_numpy(*stages)
+
+    def in_stage_numpy(self, *stages: int) -> np.ndarray:
+        """:meth:`in_stage` by numpy masks: the reference the compiled pass is checked against."""
         n = self.n
         return (self.alive[:n] & is_one_of(self.stage[:n], stages)).nonzero()[0]
 

@@ -115,7 +115,20 @@ class TalentPool:
             setattr(self, name, getattr(self, name)[mask])
 
     def release(self, firm_rows: np.ndarray) -> None:
-        """Staff of closed or departed firms become unemployed."""
+        """Staff of closed or departed firms become unemployed.
+
+        One compiled pass (:func:`sim.model._jit_talent.release`) unless ``PARKSIM_NO_JIT``
+        is set; :meth:`release_numpy` is the reference.
+        """
+        if len(firm_rows) and portable.USE_JIT:
+            from sim.model._jit_talent import release  # numba's import is paid on first use
+
+            release(self.employer, np.asarray(firm_rows, dtype=np.int64))
+        elif len(firm_rows):
+            self.release_numpy(firm_rows)
+
+    def release_numpy(self, firm_rows: np.ndarray) -> None:
+        """:meth:`release` by a look-up table and numpy masks: the reference."""
         if len(firm_rows):
             # a look-up table over firm rows instead of np.isin (a hot path); the last cell stands for -1
             gone = np.zeros(max(int(self.employer.max(initial=-1)), int(np.max(firm_rows))) + 2, bool)
