@@ -721,3 +721,19 @@ def test_compiled_release_frees_the_staff_the_numpy_table_frees(full_park):
     m.talent.release(gone)
     assert new.tobytes() == old.tobytes()
     assert ((new == -1) != (employer == -1)).sum() == np.isin(employer, gone).sum() > 0
+
+
+def test_compiled_project_counts_add_what_the_numpy_masks_add(full_park):
+    """arrivals.count_projects (one compiled pass) adds to every counter what count_projects_numpy adds."""
+    from sim.model import arrivals
+
+    rows = full_park.firms.live()
+    rows = rows[:: max(len(rows) // 200, 1)]  # a few hundred firms of every industry and flag
+    for event in ("signed", "registered"):
+        old, new = copy.deepcopy(full_park), copy.deepcopy(full_park)
+        before = dict(old.counters.total)
+        arrivals.count_projects_numpy(old, rows, event)
+        arrivals.count_projects(new, rows, event)
+        assert dict(new.counters.total) == dict(old.counters.total)
+        added = {k: v - before.get(k, 0.0) for k, v in old.counters.total.items() if v != before.get(k, 0.0)}
+        assert len(added) >= 8 and added[f"projects_{event}"] == len(rows), added

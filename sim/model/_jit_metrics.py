@@ -40,6 +40,9 @@ SINGLE_COUNTS = (
     "neeq_select",
 )
 _N_SINGLE = len(SINGLE_COUNTS)
+# Order of the flags project_counts counts after the industries [definition]
+PROJECT_FLAGS = ("key_project", "israeli", "foreign", "high_pollution")
+_N_PROJECT_FLAGS = len(PROJECT_FLAGS)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -120,6 +123,24 @@ def tally(
     for i in range(n_industry):
         sums[1 + i] = pairwise_sum(by_industry[i], 0, counts[i])
     return counts, sums
+
+
+@numba.njit(cache=True, nogil=True)
+def project_counts(
+    rows, industry, key_project, israeli, foreign, pollution, high_index, n_industries
+):  # pragma: no cover - compiled
+    """Projects of ``rows`` per industry, then the key, Israeli, foreign and high-pollution ones (PROJECT_FLAGS).
+
+    The counts of :func:`sim.model.arrivals.count_projects` (tested against count_projects_numpy).
+    """
+    counts = np.zeros(n_industries + _N_PROJECT_FLAGS, np.int64)
+    for r in rows:
+        counts[industry[r]] += 1
+        k = n_industries  # in PROJECT_FLAGS order
+        for flag in (key_project[r], israeli[r], foreign[r], pollution[r] > high_index):
+            counts[k] += flag
+            k += 1
+    return counts
 
 
 @numba.njit(cache=True, nogil=True)

@@ -142,6 +142,12 @@ def pollution_limits(ctx: ModelContext) -> np.ndarray:
     return np.array([fx.max_pollution_index, fx.max_pollution_light_index, 1.0])
 
 
+# Counter names per EIA category: leads, refused at the threshold, signed, high-pollution signed [definition]
+_CATEGORY_COUNTERS = tuple(
+    (f"leads_{c}", f"leads_refused_eco_{c}", f"{c}_projects_signed", f"high_pollution_{c}_signed") for c in CATEGORIES
+)
+
+
 def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarray:
     """Screen, sign and place this month's leads; return the new rows.
 
@@ -153,11 +159,11 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
     admitted = leads["pollution"] <= pollution_limits(ctx)[category]
     ctx.counters.add("leads", len(admitted))
     ctx.counters.add("leads_refused_eco", int((~admitted).sum()))
-    by_category = np.bincount(category, minlength=len(CATEGORIES))
-    refused_by_category = np.bincount(category[~admitted], minlength=len(CATEGORIES))
-    for c, name in enumerate(CATEGORIES):
-        ctx.counters.add(f"leads_{name}", int(by_category[c]))
-        ctx.counters.add(f"leads_refused_eco_{name}", int(refused_by_category[c]))
+    by_category = np.bincount(category, minlength=len(CATEGORIES)).tolist()
+    refused_by_category = np.bincount(category[~admitted], minlength=len(CATEGORIES)).tolist()
+    for c, (leads_name, refused_name, _, _) in enumerate(_CATEGORY_COUNTERS):
+        ctx.counters.add(leads_name, by_category[c])
+        ctx.counters.add(refused_name, refused_by_category[c])
     key = leads["investment"] >= p.key_project_investment_myuan
     p_sign = p.p_sign_lead * np.where(key, p.key_sign_mult, 1.0)
     signs = admitted & (rng.random(len(admitted)) < p_sign)
@@ -180,12 +186,12 @@ def screen_and_sign(ctx: ModelContext, leads: dict[str, np.ndarray]) -> np.ndarr
     ctx.counters.add("leads_lost_outside", int((zone == -2).sum()))
     if not placed.any():
         return np.empty(0, dtype=int)
-    won = np.bincount(sel["category"][placed], minlength=len(CATEGORIES))
+    won = np.bincount(sel["category"][placed], minlength=len(CATEGORIES)).tolist()
     high = placed & (sel["pollution"] > HIGH_POLLUTION_INDEX)
-    won_high = np.bincount(sel["category"][high], minlength=len(CATEGORIES))
-    for c, name in enumerate(CATEGORIES):
-        ctx.counters.add(f"{name}_projects_signed", int(won[c]))
-        ctx.counters.add(f"high_pollution_{name}_signed", int(won_high[c]))
+    won_high = np.bincount(sel["category"][high], minlength=len(CATEGORIES)).tolist()
+    for c, (_, _, signed_name, high_name) in enumerate(_CATEGORY_COUNTERS):
+        ctx.counters.add(signed_name, won[c])
+        ctx.counters.add(high_name, won_high[c])
     key = sel["investment"][placed] >= p.key_project_investment_myuan
     rows = ctx.add_firms(
         int(placed.sum()),
@@ -220,7 +226,36 @@ def _project_counter_names(event: str) -> tuple[str, tuple[str, ...], str, str, 
 
 
 def count_projects(ctx: ModelContext, rows: np.ndarray, event: str) -> None:
-    """Count projects reaching a stage (signed / registered / started) by industry."""
+    """Count projects reaching a stage (signed / registered / started) by industry.
+
+    The counts come from one compiled pass (:func:`sim.model._jit_metrics.project_counts`,
+    whole numbers, exact in any order) unless ``PARKSIM_NO_JIT`` is set;
+    :func:`count_projects_numpy` is the reference.
+    """
+    if not portable.USE_JIT:
+        count_projects_numpy(ctx, rows, event)
+        return
+    from sim.model._jit_metrics import project_counts  # numba's import is paid on first use
+
+    firms, add = ctx.firms, ctx.counters.add
+    total, by_name, *singles = _project_counter_names(event)
+    add(total, len(rows))
+    counts = project_counts(
+        np.asarray(rows, dtype=np.int64),
+        firms.industry,
+        firms.key_project,
+        firms.israeli,
+        firms.foreign,
+        firms.pollution_index,
+        float(HIGH_POLLUTION_INDEX),
+        len(INDUSTRIES),
+    ).tolist()
+    for name, value in zip((*by_name, *singles), counts, strict=True):
+        add(name, value)
+
+
+def count_projects_numpy(ctx: ModelContext, rows: np.ndarray, event: str) -> None:
+    """:func:`count_projects` by numpy masks and sums: the reference the compiled pass is checked against."""
     firms, add = ctx.firms, ctx.counters.add
     total, by_name, key, israeli, foreign, high = _project_counter_names(event)
     add(total, len(rows))

@@ -293,6 +293,8 @@ def _finish(ctx: ModelContext, done: np.ndarray, quoted: np.ndarray, decided: np
 
 def _approval(ctx: ModelContext, rows: np.ndarray) -> np.ndarray:
     """Probability that each decided filing is approved: board, regime at filing, year of decision."""
+    if len(rows) == 0:  # most months nobody's queue ends: np.clip of nothing costs a few microseconds
+        return np.empty(0)
     p, firms = ctx.params, ctx.firms
     bonus = p.reserve_approval_bonus * ctx.effects.reserve_support
     out = np.empty(len(rows))
