@@ -195,6 +195,9 @@ def tally(ctx: ModelContext) -> dict:
     compiled pass (:func:`sim.model._jit_metrics.tally`, the same sums in the same order)
     unless ``PARKSIM_NO_JIT`` is set; :func:`tally_numpy` is the reference.
     """
+    memo = getattr(ctx, "record_memo", None)
+    if memo is not None and "tally" in memo:  # about forty reads a record: once()'s rule without its calls
+        return memo["tally"]
     return once(ctx, "tally", lambda: _tally_compiled(ctx) if portable.USE_JIT else tally_numpy(ctx))
 
 
