@@ -737,3 +737,36 @@ def test_compiled_project_counts_add_what_the_numpy_masks_add(full_park):
         assert dict(new.counters.total) == dict(old.counters.total)
         added = {k: v - before.get(k, 0.0) for k, v in old.counters.total.items() if v != before.get(k, 0.0)}
         assert len(added) >= 8 and added[f"projects_{event}"] == len(rows), added
+
+
+@pytest.mark.parametrize("elasticity", [None, 0.0, -0.4], ids=["declared", "zero", "negative"])
+def test_compiled_cluster_factor_gives_the_bits_of_the_numpy_power(full_park, elasticity):
+    """ParkModel.cluster_factor (one compiled pass) equals cluster_factor_numpy to the bit, with an empty industry."""
+    m = copy.deepcopy(full_park)
+    if elasticity is not None:
+        m.params = dataclasses.replace(m.params, cluster_lead_elasticity=elasticity)
+    f = m.firms
+    f.alive[: f.n][f.industry[: f.n] == 3] = False  # no live culture firm: the max(n, 1) floor is used
+    fast, ref = m.cluster_factor(), m.cluster_factor_numpy()
+    assert fast.dtype == ref.dtype and fast.tobytes() == ref.tobytes()
+    assert len(set(ref.tolist())) == (1 if elasticity == 0.0 else len(ref))
+
+
+@pytest.mark.parametrize("levers", ["status-quo", "israeli-and-key-leads"])
+def test_compiled_leads_are_the_numpy_leads(full_park, levers):
+    """arrivals.draw_leads (compiled columns around numpy's draws) gives draw_leads_numpy's leads, bit for bit."""
+    from sim.model import arrivals
+
+    m = copy.deepcopy(full_park)
+    if levers != "status-quo":  # Israeli leads and key-project leads: every branch of the columns
+        m.effects.israeli_leads_per_month = 30.0
+        m.effects.key_focus_share = 1.0
+    old, new = copy.deepcopy(m), copy.deepcopy(m)
+    ref, fast = arrivals.draw_leads_numpy(old), arrivals.draw_leads(new)
+    assert ref.keys() == fast.keys()
+    for key in ref:
+        assert fast[key].dtype == ref[key].dtype and fast[key].tobytes() == ref[key].tobytes(), key
+    assert new.streams["arrivals"].bit_generator.state == old.streams["arrivals"].bit_generator.state
+    assert len(ref["industry"]) > 20 and ref["foreign"].any()
+    if levers != "status-quo":
+        assert ref["israeli"].sum() > 5 and (ref["investment"] > m.params.key_investment_median_myuan / 10).any()

@@ -40,6 +40,52 @@ def rows_in(n, alive, codes, wanted):  # pragma: no cover - compiled; tested aga
     return out[:k]
 
 
+@numba.njit(cache=True, nogil=True)
+def lead_columns(counts, n_categories, isr_industry, isr_category, clean):  # pragma: no cover - compiled
+    """Industry, EIA category and Israeli origin of each lead (arrivals.draw_leads_numpy's columns).
+
+    ``counts`` (flat, industry-major) gives the domestic leads of each (industry, category)
+    cell, in cell order; the Israeli leads follow, their category capped at ``clean``.
+    """
+    n_dom = 0
+    for c in counts:
+        n_dom += c
+    n = n_dom + isr_industry.size
+    industry = np.empty(n, np.int64)
+    category = np.empty(n, np.int64)
+    israeli = np.zeros(n, np.bool_)
+    j = 0
+    for cell in range(counts.size):
+        for _ in range(counts[cell]):
+            industry[j] = cell // n_categories
+            category[j] = cell % n_categories
+            j += 1
+    for i in range(isr_industry.size):
+        industry[j] = isr_industry[i]
+        category[j] = min(isr_category[i], clean)
+        israeli[j] = True
+        j += 1
+    return industry, category, israeli
+
+
+@numba.njit(cache=True, nogil=True)
+def lead_values(  # pragma: no cover - compiled; tested against arrivals.draw_leads_numpy
+    industry, israeli, key_u, z, foreign_u, key_share, key_median, medians, sigma, foreign_share
+):
+    """Planned investment (m yuan) and foreign origin of each lead from its uniforms and normal.
+
+    ``median * exp(sigma * z)`` with the key-project median where ``key_u < key_share``; foreign
+    where Israeli or ``foreign_u < foreign_share`` (the same operations as the numpy version).
+    """
+    investment = np.empty(industry.size)
+    foreign = np.empty(industry.size, np.bool_)
+    for j in range(industry.size):
+        median = key_median if key_u[j] < key_share else medians[industry[j]]
+        investment[j] = median * exp1(sigma * z[j])
+        foreign[j] = israeli[j] or foreign_u[j] < foreign_share
+    return investment, foreign
+
+
 # Layout of the ``k`` tuple of declared inputs the loop reads (sim.model.lifecycle.growth_inputs builds it).
 GROWTH_INPUTS = (
     "drift_factor_operating",

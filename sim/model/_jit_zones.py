@@ -14,6 +14,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from sim.model._jit import power1
+
 
 @numba.njit(cache=True, nogil=True)
 def _cell_counts(n, alive, zone, industry, n_industries, n_zones):  # pragma: no cover - compiled
@@ -169,3 +171,21 @@ def reconsider(  # pragma: no cover - compiled; tested against Zones.reconsider_
             _share_of_zone(share, counts, col, cur)
             _share_of_zone(share, counts, col, best)
             zone[i] = best
+
+
+@numba.njit(cache=True, nogil=True)
+def cluster_factor(n, alive, industry, reference, elasticity):  # pragma: no cover - compiled
+    """ParkModel.cluster_factor: ``(max(live firms of i, 1) / max(ref_i, 1)) ** elasticity`` per industry.
+
+    The counts are whole numbers (exact in any order), the ratio and the power the same IEEE
+    operations as the numpy version (power by :func:`sim.model._jit.power1`); tested against
+    ParkModel.cluster_factor_numpy.
+    """
+    counts = np.zeros(reference.size, np.int64)
+    for r in range(n):
+        if alive[r]:
+            counts[industry[r]] += 1
+    out = np.empty(reference.size)
+    for i in range(reference.size):
+        out[i] = power1(max(counts[i], 1) / max(reference[i], 1.0), elasticity)
+    return out

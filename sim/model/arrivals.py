@@ -83,7 +83,55 @@ def category_attraction(ctx: ModelContext) -> np.ndarray:
 
 
 def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
-    """Draw this month's leads (industry, EIA category, origin, pollution, investment)."""
+    """Draw this month's leads (industry, EIA category, origin, pollution, investment).
+
+    The columns are built around the draws by two compiled loops
+    (:func:`sim.model._jit_lifecycle.lead_columns` and ``lead_values``: the same values and
+    operations, exp by :func:`sim.model._jit.exp1`) unless ``PARKSIM_NO_JIT`` is set;
+    :func:`draw_leads_numpy` is the reference. The draws are the same in both, in the same order.
+    """
+    if not portable.USE_JIT:
+        return draw_leads_numpy(ctx)
+    from sim.model import _jit_lifecycle as jit  # numba's import is paid on first use
+
+    rng, p, fx = ctx.streams["arrivals"], ctx.params, ctx.effects
+    counts, isr_industry, isr_category = _lead_counts(ctx)
+    industry, category, israeli = jit.lead_columns(counts.ravel(), len(CATEGORIES), isr_industry, isr_category, CLEAN)
+    m = CATEGORY_POLLUTION_MEAN[category]
+    kappa = p.pollution_concentration
+    pollution = rng.beta(kappa * m, kappa * (1 - m))
+    n = len(industry)
+    key_u = rng.random(n)
+    z = rng.standard_normal(n)
+    foreign_u = rng.random(n)
+    quality = rng.standard_normal(n)
+    signal_noise = rng.standard_normal(n)
+    investment, foreign = jit.lead_values(
+        industry,
+        israeli,
+        key_u,
+        z,
+        foreign_u,
+        float(fx.key_focus_share * p.key_lead_share_full_focus),
+        float(p.key_investment_median_myuan),
+        _investment_medians(p),
+        float(p.investment_sigma),
+        float(p.foreign_other_share),
+    )
+    return {
+        "industry": industry,
+        "category": category,
+        "israeli": israeli,
+        "pollution": pollution,
+        "investment": investment,
+        "foreign": foreign,
+        "quality": quality,
+        "signal_noise": signal_noise,
+    }
+
+
+def _lead_counts(ctx: ModelContext) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Leads drawn per (industry, category) cell, and the Israeli leads' industries and categories."""
     rng, p, fx = ctx.streams["arrivals"], ctx.params, ctx.effects
     base = p.leads_per_month * p.population_scale * fx.lead_rate_mult
     rates = (base * INDUSTRY_MIX * ctx.cluster_factor())[:, None] * CATEGORY_MIX * category_attraction(ctx)
@@ -95,6 +143,14 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
         isr_category = (rng.random(n_isr)[:, None] > _CATEGORY_MIX_CUMULATIVE[isr_industry]).sum(axis=1)
     else:  # drawing none takes nothing from the stream: skip the calls
         isr_industry = isr_category = np.zeros(0, dtype=np.int64)
+    return counts, isr_industry, isr_category
+
+
+def draw_leads_numpy(ctx: ModelContext) -> dict[str, np.ndarray]:
+    """:func:`draw_leads` by numpy operations: the reference the compiled loops are checked against."""
+    rng, p, fx = ctx.streams["arrivals"], ctx.params, ctx.effects
+    counts, isr_industry, isr_category = _lead_counts(ctx)
+    n_isr = len(isr_industry)
     pairs = np.repeat(np.arange(counts.size), counts.ravel())
     industry = np.concatenate([pairs // len(CATEGORIES), isr_industry])
     category = np.concatenate([pairs % len(CATEGORIES), np.minimum(isr_category, CLEAN)])
@@ -124,7 +180,12 @@ def draw_leads(ctx: ModelContext) -> dict[str, np.ndarray]:
 
 def investment_median(p, industry: np.ndarray) -> np.ndarray:
     """Declared median planned investment (m yuan) of an ordinary lead of each industry."""
-    table = np.array(
+    return _investment_medians(p)[industry]
+
+
+def _investment_medians(p) -> np.ndarray:
+    """The declared median planned investment (m yuan) of an ordinary lead, in INDUSTRIES order."""
+    return np.array(
         [
             p.investment_median_graphene_myuan,
             p.investment_median_health_myuan,
@@ -133,7 +194,6 @@ def investment_median(p, industry: np.ndarray) -> np.ndarray:
             p.investment_median_other_tech_myuan,
         ]
     )
-    return table[industry]
 
 
 def pollution_limits(ctx: ModelContext) -> np.ndarray:

@@ -150,6 +150,17 @@ class ParkModel(mesa.Model):
         counts: ``ref_i`` is the declared reference count (the 2014 park), so the
         same park state gives the same multiplier whatever month a run started in.
         """
+        if portable.USE_JIT:  # one compiled pass, the same operations (sim.model._jit_zones.cluster_factor)
+            from sim.model._jit_zones import cluster_factor
+
+            f = self.firms
+            return cluster_factor(
+                f.n, f.alive, f.industry, self._cluster_reference, float(self.params.cluster_lead_elasticity)
+            )
+        return self.cluster_factor_numpy()
+
+    def cluster_factor_numpy(self) -> np.ndarray:
+        """:meth:`cluster_factor` by numpy operations: the reference the compiled pass is checked against."""
         now = np.bincount(self.firms.industry[self.firms.live()], minlength=len(INDUSTRIES))
         ratio = np.maximum(now, 1) / np.maximum(self._cluster_reference, 1.0)
         return portable.power(ratio, self.params.cluster_lead_elasticity)
