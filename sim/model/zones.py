@@ -131,27 +131,57 @@ class Zones:
             self.capacity_m2 = self.capacity_m2 + effects.land_m2_per_month
         self.services_index = effects.services_index.copy()
         v = self.inputs
-        self.recount(firms)
+        self.occupied_m2, load, people, revenue = self.zone_sums(firms, people_per_agent)
         occ = self.occupancy
         self.rent_yuan_per_m2_month = (
             self.base_rent_yuan_per_m2_month
             * effects.rent_mult
             * (1.0 + v["zone_rent_slope"] * np.maximum(occ - v["zone_rent_occupancy_knee"], 0.0))
         )
-        rows = firms.live()
-        zone = firms.zone[rows]
-        ok = zone >= 0
-        load = np.bincount(
-            zone[ok], weights=(firms.pollution_index[rows] * firms.floor_m2[rows])[ok], minlength=len(ZONES)
-        )
         self.eco_quality_index = np.clip(
             1.0 - v["zone_pollution_load_weight"] * load / np.maximum(self.capacity_m2, 1.0), 0.0, 1.0
         )
-        people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=len(ZONES))
-        revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=len(ZONES))
         # wages follow revenue per person, relative to the declared productivity (1 = typical)
         per_person = np.where(people > 0, revenue / np.maximum(people, 1.0), revenue_per_employee_myuan)
         self.wage_index = per_person / revenue_per_employee_myuan
+
+    @staticmethod
+    def zone_sums(firms, people_per_agent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per zone, over the live firms: floor space, pollution load (index x m2), people employed, revenue.
+
+        One compiled pass (:func:`sim.model._jit_zones.zone_sums`: each sum added in row order,
+        as ``np.bincount`` adds its weights) unless ``PARKSIM_NO_JIT`` is set;
+        :meth:`zone_sums_numpy` is the reference.
+        """
+        if portable.USE_JIT:
+            from sim.model._jit_zones import zone_sums  # numba's import is paid on first use
+
+            return zone_sums(
+                firms.n,
+                firms.alive,
+                firms.zone,
+                firms.floor_m2,
+                firms.pollution_index,
+                firms.talent_agents,
+                int(people_per_agent),
+                firms.revenue_myuan,
+                len(ZONES),
+            )
+        return Zones.zone_sums_numpy(firms, people_per_agent)
+
+    @staticmethod
+    def zone_sums_numpy(firms, people_per_agent: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`zone_sums` by numpy bincounts: the reference the compiled pass is checked against."""
+        rows = firms.live()
+        zone = firms.zone[rows]
+        ok = zone >= 0
+        floor = np.bincount(zone[ok], weights=firms.floor_m2[rows][ok], minlength=len(ZONES))
+        load = np.bincount(
+            zone[ok], weights=(firms.pollution_index[rows] * firms.floor_m2[rows])[ok], minlength=len(ZONES)
+        )
+        people = np.bincount(zone[ok], weights=firms.talent_agents[rows][ok] * people_per_agent, minlength=len(ZONES))
+        revenue = np.bincount(zone[ok], weights=firms.revenue_myuan[rows][ok], minlength=len(ZONES))
+        return floor, load, people, revenue
 
     def industry_share(self, firms) -> np.ndarray:
         """Share of each zone's live firms in each industry (industries x zones)."""
