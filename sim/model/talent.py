@@ -257,7 +257,7 @@ class TalentPool:
             for z, name in enumerate(_LEFT_BY_ZONE):
                 ctx.counters.add(name, int(by_zone[z]) * self.scale)
             self.zone, self.skill, self.employer, self.arrived_month, self.subsidy_kyuan = kept
-        self._arrive(ctx, rng, vacancy_rate)
+        self._arrive(ctx, rng, vacancy_rate, base)
         movers = jit.idle_movers(self.employer, rng.random(len(self)), p.talent_unemployed_move_per_month)
         if len(movers):  # _move
             shock = rng.gumbel(size=(len(movers), n_zones))
@@ -359,13 +359,17 @@ class TalentPool:
         self.employer[quits] = -1
         self.keep(~leaves)
 
-    def _arrive(self, ctx: ModelContext, rng, vacancy_rate) -> None:
+    def _arrive(self, ctx: ModelContext, rng, vacancy_rate, base: np.ndarray | None = None) -> None:
+        """This month's lookers choose a zone or the outside; ``base``: :meth:`base_utility` when the caller has it."""
         p = ctx.params
         lookers = rng.poisson(p.talent_inflow_per_month * p.population_scale / self.scale)
         if lookers == 0:
             return
         subsidy = ctx.effects.talent_subsidy_kyuan_per_month if p.talent_subsidy_months > 0 else 0.0
-        v = self.utility(ctx, np.array([subsidy]), vacancy_rate)[0]
+        if base is None:
+            v = self.utility(ctx, np.array([subsidy]), vacancy_rate)[0]
+        else:  # utility()'s sum for one subsidy, base_utility already taken: the same operations
+            v = base + p.talent_beta_subsidy * np.array([subsidy])
         expv = portable.exp(np.concatenate([[outside_utility(p)], v]))
         counts = rng.multinomial(lookers, expv / expv.sum())[1:]
         zone = np.repeat(np.arange(len(ZONES)), counts)
