@@ -80,14 +80,31 @@ def utility(  # pragma: no cover - compiled; tested against Zones.utility_numpy
 
 @numba.njit(cache=True, nogil=True)
 def own_zone_gap(  # pragma: no cover - compiled; tested against offer_gap's numpy version
-    industry, stage, israeli, zone, betas, share, affinity, stage_affinity, services, rent, bonus, central, outside
+    rows,
+    industry,
+    stage,
+    israeli,
+    zone,
+    betas,
+    share,
+    affinity,
+    stage_affinity,
+    services,
+    rent,
+    bonus,
+    central,
+    outside,
 ):
-    """Utility of each chooser's own zone minus the outside utility (offer_gap)."""
-    out = np.empty(industry.size)
-    for i in range(industry.size):
-        u = _one(i, zone[i], industry, stage, israeli, betas, share, affinity, stage_affinity, services, rent, bonus,
+    """Utility of each firm of ``rows``'s own zone minus the outside utility (offer_gap).
+
+    The columns are the firm table's whole columns, read at ``rows`` (no gathered copies).
+    """
+    out = np.empty(rows.size)
+    for k in range(rows.size):
+        r = rows[k]
+        u = _one(r, zone[r], industry, stage, israeli, betas, share, affinity, stage_affinity, services, rent, bonus,
                  central)  # fmt: skip
-        out[i] = u - outside
+        out[k] = u - outside
     return out
 
 

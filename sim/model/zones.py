@@ -83,7 +83,8 @@ def offer_gap(ctx, rows: np.ndarray) -> np.ndarray:
         from sim.model import _jit_zones as jit
 
         return jit.own_zone_gap(
-            f.industry[rows], f.stage[rows], f.israeli[rows], f.zone[rows], *z.jit_inputs(ctx.location_betas(), f),
+            np.asarray(rows, dtype=np.int64), f.industry, f.stage, f.israeli, f.zone,
+            *z.jit_inputs(ctx.location_betas(), f),
             float(ctx.params.zone_outside_utility),
         )  # fmt: skip
     return offer_gap_numpy(ctx, rows)
