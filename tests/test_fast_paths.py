@@ -789,3 +789,21 @@ def test_compiled_zone_sums_give_the_bits_of_the_numpy_bincounts(full_park):
     f.zone[live[0]], f.alive[live[1]] = 0, True
     moved = Zones.zone_sums_numpy(f, m.params.talent_people_per_agent)[0]
     assert moved.sum() > ref[0].sum()  # the two firms put back add floor: the test sees them
+
+
+def test_compiled_take_floor_serves_the_firms_the_python_loop_serves(full_park):
+    """lifecycle._take_floor (one compiled loop) serves, floors and fills zones as _take_floor_python does."""
+    from sim.model import lifecycle
+
+    m = copy.deepcopy(full_park)
+    rows = m.firms.live()[:90]
+    need = m.params.min_floor_m2
+    m.zones.capacity_m2 = m.zones.occupied_m2 + need * np.array([3.5, 10.0, 0.0])  # room for some, in one zone none
+    old, new = copy.deepcopy(m), copy.deepcopy(m)
+    ref = lifecycle._take_floor_python(old, rows, need)
+    fast = lifecycle._take_floor(new, rows, need)
+    assert fast.dtype == ref.dtype and fast.tolist() == ref.tolist()
+    assert new.firms.floor_m2.tobytes() == old.firms.floor_m2.tobytes()
+    assert new.zones.occupied_m2.tobytes() == old.zones.occupied_m2.tobytes()
+    by_zone = np.bincount(m.firms.zone[ref], minlength=3).tolist()
+    assert by_zone[0] == 3 and by_zone[2] == 0 and 0 < len(ref) < len(rows)  # the room ran out where it was short

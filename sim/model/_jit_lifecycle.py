@@ -41,6 +41,25 @@ def rows_in(n, alive, codes, wanted):  # pragma: no cover - compiled; tested aga
 
 
 @numba.njit(cache=True, nogil=True)
+def take_floor(rows, zone, floor, free, need_m2):  # pragma: no cover - compiled; tested against _take_floor_python
+    """lifecycle._take_floor's loop: each firm of ``rows`` in turn gets ``need_m2`` in its zone while ``free`` lasts.
+
+    Draws ``free`` down and writes ``floor`` in place; returns the rows served, in order.
+    """
+    served = np.empty(rows.size, np.int64)
+    k = 0
+    for i in range(rows.size):
+        r = rows[i]
+        z = zone[r]
+        if free[z] >= need_m2:
+            free[z] -= need_m2
+            floor[r] = need_m2
+            served[k] = r
+            k += 1
+    return served[:k]
+
+
+@numba.njit(cache=True, nogil=True)
 def lead_columns(counts, n_categories, isr_industry, isr_category, clean):  # pragma: no cover - compiled
     """Industry, EIA category and Israeli origin of each lead (arrivals.draw_leads_numpy's columns).
 

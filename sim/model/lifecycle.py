@@ -84,7 +84,25 @@ def conversion_step(ctx: ModelContext) -> None:
 
 
 def _take_floor(ctx: ModelContext, rows: np.ndarray, need_m2: float) -> np.ndarray:
-    """Give ``rows`` their first premises in their zone while room lasts; return those served."""
+    """Give ``rows`` their first premises in their zone while room lasts; return those served.
+
+    One compiled loop (:func:`sim.model._jit_lifecycle.take_floor`, the same comparisons and
+    subtractions in the same order) unless ``PARKSIM_NO_JIT`` is set; :func:`_take_floor_python`
+    is the reference.
+    """
+    if not portable.USE_JIT:
+        return _take_floor_python(ctx, rows, need_m2)
+    from sim.model._jit_lifecycle import take_floor
+
+    firms, zones = ctx.firms, ctx.zones
+    free = zones.free_m2.copy()
+    served = take_floor(np.asarray(rows, dtype=np.int64), firms.zone, firms.floor_m2, free, float(need_m2))
+    zones.occupied_m2 = zones.capacity_m2 - free
+    return served
+
+
+def _take_floor_python(ctx: ModelContext, rows: np.ndarray, need_m2: float) -> np.ndarray:
+    """:func:`_take_floor` as a Python loop over the rows: the reference."""
     firms, zones = ctx.firms, ctx.zones
     free = zones.free_m2.copy()
     served = []
