@@ -807,3 +807,27 @@ def test_compiled_take_floor_serves_the_firms_the_python_loop_serves(full_park):
     assert new.zones.occupied_m2.tobytes() == old.zones.occupied_m2.tobytes()
     by_zone = np.bincount(m.firms.zone[ref], minlength=3).tolist()
     assert by_zone[0] == 3 and by_zone[2] == 0 and 0 < len(ref) < len(rows)  # the room ran out where it was short
+
+
+@pytest.mark.parametrize("months", [24.0, 6.5, 0.0], ids=["two-years", "half-month", "none-paid"])
+def test_compiled_paid_subsidy_is_the_numpy_masks_sum_to_the_bit(full_park, months):
+    """costs.paid_subsidy (one compiled pass) gives paid_subsidy_numpy's sum, bit for bit, whoever is paid."""
+    from sim.model import costs
+
+    m = copy.deepcopy(full_park)
+    t, rng = m.talent, np.random.default_rng(STREAM_SEED)
+    n = len(t)
+    t.subsidy_kyuan = np.where(rng.random(n) < 0.3, 0.0, rng.uniform(0.5, 3.0, n))  # some rows were never paid
+    t.arrived_month = (m.month - rng.integers(0, 40, n)).astype(t.arrived_month.dtype)
+    m.policy_start_month = m.month - 20  # some arrived before the scenario's levers
+    m.params = dataclasses.replace(m.params, talent_subsidy_months=months)
+    fast, ref = costs.paid_subsidy(m), costs.paid_subsidy_numpy(m)
+    assert fast.hex() == ref.hex()
+    window = m.month - t.arrived_month < months
+    if months:  # hundreds of rows paid (a sum past numpy's 128-term blocks), and each test excludes some rows
+        paid = window & (t.subsidy_kyuan > 0) & (t.arrived_month >= m.policy_start_month)
+        assert paid.sum() > 200 and ref > 0
+        assert (~window).any() and (window & (t.subsidy_kyuan == 0)).any()
+        assert (window & (t.arrived_month < m.policy_start_month)).any() == (months > 20)
+    else:
+        assert not window.any() and ref == 0.0

@@ -20,7 +20,7 @@ import math
 import numba
 import numpy as np
 
-from sim.model._jit import exp1
+from sim.model._jit import exp1, pairwise_sum
 
 
 @numba.njit(cache=True, nogil=True)
@@ -247,3 +247,20 @@ def _bounds(counts):  # pragma: no cover - compiled
     for g in range(counts.size):
         out[g + 1] = out[g] + counts[g]
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def paid_subsidy(month, arrived, subsidy, paid_months, first_month):  # pragma: no cover - compiled
+    """costs.paid_subsidy_numpy in one pass: the subsidy (k yuan/month per agent) of the rows still paid this month.
+
+    A row is paid while ``month - arrived < paid_months``, if its subsidy is positive and it arrived
+    from ``first_month`` on; the paid values, in row order, are added as numpy's sum adds them
+    (:func:`sim.model._jit.pairwise_sum`), so the same bits. Tested against costs.paid_subsidy_numpy.
+    """
+    paid = np.empty(subsidy.size)
+    k = 0
+    for i in range(subsidy.size):
+        if month - arrived[i] < paid_months and subsidy[i] > 0 and arrived[i] >= first_month:
+            paid[k] = subsidy[i]
+            k += 1
+    return pairwise_sum(paid, 0, k)

@@ -40,6 +40,7 @@ import weakref
 
 import numpy as np
 
+from sim.model import portable
 from sim.model.context import ModelContext
 from sim.model.metrics import once, reporter
 from sim.model.units import MONTHS_PER_YEAR, YUAN_PER_MYUAN
@@ -70,13 +71,6 @@ def monthly_spend_myuan(ctx: ModelContext) -> dict[str, float]:
     p, fx, s = ctx.params, ctx.effects, ctx.params.population_scale
     per_month = s / MONTHS_PER_YEAR
     talent = ctx.talent
-    # subsidies promised under the scenario's own levers (arrivals from its start); promises of a
-    # forked run's warm-up are the same in every scenario and not its cost
-    paid = (
-        (ctx.month - talent.arrived_month < p.talent_subsidy_months)
-        & (talent.subsidy_kyuan > 0)
-        & (talent.arrived_month >= ctx.policy_start_month)
-    )
     supported = int((ctx.firms.supported & ctx.firms.alive).sum())
     zones = ctx.zones
     forgone = 0.0
@@ -93,11 +87,41 @@ def monthly_spend_myuan(ctx: ModelContext) -> dict[str, float]:
         "leading_support": supported * fx.support_myuan_per_firm_year / MONTHS_PER_YEAR
         if fx.support_continues
         else 0.0,
-        "talent_subsidy": float(talent.subsidy_kyuan[paid].sum()) * talent.scale / KYUAN_PER_MYUAN,
+        "talent_subsidy": paid_subsidy(ctx) * talent.scale / KYUAN_PER_MYUAN,
         "services": float(np.sum(fx.services_index)) * p.services_cost_myuan_per_index_year * per_month,
         "land": float(np.sum(fx.land_m2_per_month)) * p.land_cost_myuan_per_m2,
         "rent": forgone / YUAN_PER_MYUAN,
     }
+
+
+def paid_subsidy(ctx: ModelContext) -> float:
+    """This month's talent subsidies (k yuan, summed over the talent rows still paid; times the scale for people).
+
+    Only subsidies promised under the scenario's own levers count (arrivals from its start): the
+    promises of a forked run's warm-up are the same in every scenario and not its cost. One compiled
+    pass (:func:`sim.model._jit_talent.paid_subsidy`, the same tests and numpy's order of the sum)
+    unless ``PARKSIM_NO_JIT`` is set; :func:`paid_subsidy_numpy` is the reference.
+    """
+    if not portable.USE_JIT:
+        return paid_subsidy_numpy(ctx)
+    from sim.model._jit_talent import paid_subsidy as compiled
+
+    t = ctx.talent
+    return float(
+        compiled(ctx.month, t.arrived_month, t.subsidy_kyuan, float(ctx.params.talent_subsidy_months),
+                 ctx.policy_start_month)
+    )  # fmt: skip
+
+
+def paid_subsidy_numpy(ctx: ModelContext) -> float:
+    """:func:`paid_subsidy` by numpy masks: the reference."""
+    t = ctx.talent
+    paid = (
+        (ctx.month - t.arrived_month < ctx.params.talent_subsidy_months)
+        & (t.subsidy_kyuan > 0)
+        & (t.arrived_month >= ctx.policy_start_month)
+    )
+    return float(t.subsidy_kyuan[paid].sum())
 
 
 def account(ctx: ModelContext) -> None:
