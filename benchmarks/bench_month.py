@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import importlib
 import json
 import os
 import statistics
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from numba.core.registry import CPUDispatcher
@@ -53,7 +53,7 @@ PROCESSES = (
 )
 
 
-@contextmanager
+@contextlib.contextmanager
 def timed(owner, name: str, seconds: collections.Counter, calls: collections.Counter, label: str):
     """``owner.name`` adds its wall time to ``seconds[label]`` and its calls to ``calls[label]`` while open."""
     original = owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)
@@ -97,13 +97,13 @@ def measure(scenario, runs: int) -> dict:
     seconds, calls = collections.Counter(), collections.Counter()
     kernels, kernel_calls = collections.Counter(), collections.Counter()
     months, created, removed = 0, 0, 0
-    step_s = []
-    wrappers = [timed(*_owner(m, a), seconds, calls, label) for m, a, label in PROCESSES]
-    wrappers += [timed(mod, name, kernels, kernel_calls, label) for mod, name, label in compiled_functions()]
-    wrappers.append(timed(ParkModel, "step", seconds, calls, "month (ParkModel.step)"))
-    for w in wrappers:
-        w.__enter__()
-    try:
+    step_s, records = [], []
+    with contextlib.ExitStack() as stack:
+        for m, a, label in PROCESSES:
+            stack.enter_context(timed(*_owner(m, a), seconds, calls, label))
+        for mod, name, label in compiled_functions():
+            stack.enter_context(timed(mod, name, kernels, kernel_calls, label))
+        stack.enter_context(timed(ParkModel, "step", seconds, calls, "month (ParkModel.step)"))
         for seed in range(1, runs + 1):
             model = ParkModel(scenario, seed=seed)
             n0, gone0 = model.firms.n, int((~model.firms.alive[: model.firms.n]).sum())
@@ -113,17 +113,14 @@ def measure(scenario, runs: int) -> dict:
             months += len(model.records)
             created += model.firms.n - n0
             removed += int((~model.firms.alive[: model.firms.n]).sum()) - gone0
-            records = model.records
-    finally:
-        for w in reversed(wrappers):
-            w.__exit__(None, None, None)
+            records.append(model.records)
     plain_s = []
     for seed in range(1, runs + 1):  # the same runs without the timers: what they cost
         plain = ParkModel(scenario, seed=seed)
         t = time.perf_counter()
         plain.run()
         plain_s.append((time.perf_counter() - t) / len(plain.records))
-    assert plain.records == records, "the timers changed the results"
+        assert plain.records == records[seed - 1], f"the timers changed the results of seed {seed}"
     per_month = {k: v / months * 1e6 for k, v in seconds.items()}
     return {
         "months": months,

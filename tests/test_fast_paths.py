@@ -809,7 +809,7 @@ def test_compiled_take_floor_serves_the_firms_the_python_loop_serves(full_park):
     assert by_zone[0] == 3 and by_zone[2] == 0 and 0 < len(ref) < len(rows)  # the room ran out where it was short
 
 
-@pytest.mark.parametrize("months", [24.0, 6.5, 0.0], ids=["two-years", "half-month", "none-paid"])
+@pytest.mark.parametrize("months", [24.0, 6.5, 0.0], ids=["two-years", "six-and-a-half-months", "none-paid"])
 def test_compiled_paid_subsidy_is_the_numpy_masks_sum_to_the_bit(full_park, months):
     """costs.paid_subsidy (one compiled pass) gives paid_subsidy_numpy's sum, bit for bit, whoever is paid."""
     from sim.model import costs
